@@ -1,0 +1,23 @@
+//! Input and output at the edges: reading predictions and catalogues, writing results atomically.
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Write `bytes` to `path` atomically: into a temporary file beside it, then rename, so a crash or
+/// an error never leaves a partial output file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path_for(path);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::file(path, format!("cannot write output: {e}"))
+        })
+}
+
+/// The temporary name used while `path` is being written (same folder, so `rename` is atomic).
+pub fn temp_path_for(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.pzbench-tmp"))
+}

@@ -1,0 +1,1 @@
+//! Photo-z point metrics.
