@@ -1,10 +1,16 @@
-//! The `pzbench` command line.
+//! The `pzbench` command line. Exit codes: 0 success, 1 a finding (e.g. a regression), 2 error.
 
+mod score;
+
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// pzbench: the GalaxiesML photo-z benchmark as a tool.
+use crate::Result;
+
+/// pzbench: the GalaxiesML photometric-redshift benchmark as a tool.
 #[derive(Debug, Parser)]
 #[command(name = "pzbench", version, about, long_about = None)]
 pub struct Cli {
@@ -14,10 +20,31 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    Score(score::ScoreArgs),
+}
 
-/// Parse the command line, run the command, map errors to exit code 2.
+/// Parse the command line and run the command; an error prints one line and exits with 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Score(args) => score::run(args),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
+/// Write `text` to `output` atomically, or to standard output.
+fn emit(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => crate::io::write_atomic(path, text.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            let _ = stdout.write_all(text.as_bytes());
+            Ok(())
+        }
+    }
 }

@@ -21,3 +21,5 @@ pub fn temp_path_for(path: &Path) -> std::path::PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.pzbench-tmp"))
 }
+pub mod table;
+pub mod sample;

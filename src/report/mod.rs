@@ -1,1 +1,6 @@
-//! Rendering results.
+//! Rendering results: JSON, terminal tables, Markdown and CSV.
+
+pub mod format;
+pub mod score;
+
+pub use score::ScoreReport;

@@ -1,0 +1,192 @@
+//! `pzbench score`: the GalaxiesML metrics of a predictions file, overall and per redshift bin.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use crate::io::sample::{load_sample, SampleOptions};
+use crate::io::table::{Delimiter, ReadOptions};
+use crate::metrics::{bootstrap, evaluate, parse_edges, parse_range, BinOn, Bins, BootstrapConfig, Grouped};
+use crate::report::ScoreReport;
+use crate::{Error, Result};
+
+/// Output formats of `score`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoreFormat {
+    /// Aligned table for the terminal.
+    Table,
+    /// The full report as JSON (keys as in METRICS.md).
+    Json,
+    /// Markdown tables (all 13 metrics).
+    Markdown,
+    /// CSV, one row per bin, full precision.
+    Csv,
+}
+
+/// Score photo-z predictions with the GalaxiesML paper's metrics.
+///
+/// Reads a predictions file (CSV, TSV, whitespace-separated text or Parquet), finds the z_spec and
+/// z_phot columns (or takes z_spec from --truth, joined on object_id), and reports bias, scatter,
+/// outlier fractions, RMS, MSE and the Tanaka loss overall and per redshift bin, exactly as the
+/// authors computed them.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7")]
+pub struct ScoreArgs {
+    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
+    pub predictions: PathBuf,
+
+    /// Take z_spec from this file (CSV/TSV/text/Parquet with object_id and z_spec), joined on the id.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+
+    /// Name of the z_spec column [default: z_spec, zspec, specz_redshift, spect_z_test or redshift].
+    #[arg(long, value_name = "NAME")]
+    pub zspec_col: Option<String>,
+
+    /// Name of the z_phot column [default: z_phot, zphot, photoz, photo_z_test or z_pred].
+    #[arg(long, value_name = "NAME")]
+    pub zphot_col: Option<String>,
+
+    /// Name of the id column [default: object_id or id]; ids must be unique integers.
+    #[arg(long, value_name = "NAME")]
+    pub id_col: Option<String>,
+
+    /// Field delimiter of text files: , ; | tab whitespace [default: detected from the header].
+    #[arg(long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
+
+    /// Drop rows with NaN, infinite or empty values (and say how many) instead of failing.
+    #[arg(long)]
+    pub drop_invalid: bool,
+
+    /// With --truth: score the matched galaxies even if some truth galaxies have no prediction.
+    #[arg(long)]
+    pub allow_missing: bool,
+
+    /// Bins as LO:HI:WIDTH, right-closed (lo, hi] [default: 0:4:0.2, the paper's Figure 6].
+    #[arg(long, value_name = "LO:HI:WIDTH", conflicts_with = "edges")]
+    pub bins: Option<String>,
+
+    /// Explicit bin edges, comma-separated, e.g. 0,0.5,1,2,4.
+    #[arg(long, value_name = "E0,E1,...")]
+    pub edges: Option<String>,
+
+    /// Redshift that decides a galaxy's bin.
+    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
+    pub bin_on: BinOn,
+
+    /// Bootstrap resamples for confidence intervals (0 = off; the flag alone means 1000).
+    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
+    pub bootstrap: usize,
+
+    /// Central coverage of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+
+    /// Seed of the bootstrap (same seed, same intervals, bit for bit).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScoreFormat::Table)]
+    pub format: ScoreFormat,
+
+    /// Write the report to FILE (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Do not print which columns were picked.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl ScoreArgs {
+    /// The bins asked for on the command line.
+    pub fn bins(&self) -> Result<Bins> {
+        let edges = match (&self.bins, &self.edges) {
+            (Some(range), _) => parse_range(range)?,
+            (None, Some(edges)) => parse_edges(edges)?,
+            (None, None) => return Ok(Bins { on: self.bin_on, ..Bins::galaxiesml_default() }),
+        };
+        Bins::new(self.bin_on, edges)
+    }
+
+    /// How to read and join the input files.
+    pub fn sample_options(&self) -> Result<SampleOptions> {
+        Ok(SampleOptions {
+            zspec_col: self.zspec_col.clone(),
+            zphot_col: self.zphot_col.clone(),
+            id_col: self.id_col.clone(),
+            truth: self.truth.clone(),
+            allow_missing: self.allow_missing,
+            read: ReadOptions {
+                delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?,
+                drop_invalid: self.drop_invalid,
+            },
+        })
+    }
+
+    fn bootstrap_config(&self) -> Result<Option<BootstrapConfig>> {
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
+        }
+        Ok((self.bootstrap > 0).then_some(BootstrapConfig {
+            resamples: self.bootstrap,
+            confidence: self.confidence,
+            seed: self.seed,
+        }))
+    }
+}
+
+/// Run `pzbench score`.
+pub fn run(args: ScoreArgs) -> Result<ExitCode> {
+    let bins = args.bins()?;
+    let bootstrap_config = args.bootstrap_config()?;
+    let sample = load_sample(&args.predictions, &args.sample_options()?)?;
+    if !args.quiet {
+        eprintln!("{}", describe_input(&sample.input));
+    }
+    let input = sample.input;
+    let grouped = Grouped::new(sample.z_spec, sample.z_phot, &bins);
+    let evaluation = evaluate(&grouped);
+    let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));
+    let report = ScoreReport::new(evaluation, bins, grouped.n_outside(), input, intervals);
+    let text = match args.format {
+        ScoreFormat::Table => report.to_terminal(),
+        ScoreFormat::Json => report.to_json(),
+        ScoreFormat::Markdown => report.to_markdown(),
+        ScoreFormat::Csv => report.to_csv(),
+    };
+    super::emit(&text, args.output.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line saying which file, layout and columns were used, and how many rows were dropped.
+fn describe_input(input: &crate::io::sample::InputInfo) -> String {
+    let p = &input.predictions;
+    let column = |c: &Option<String>| c.as_deref().map_or("-".to_string(), |c| format!("'{c}'"));
+    let mut line = format!(
+        "pzbench: {} ({}, {} rows): z_phot = {}",
+        p.path,
+        p.format,
+        p.rows,
+        column(&p.columns.z_phot)
+    );
+    match &input.truth {
+        Some(truth) => line.push_str(&format!(
+            ", z_spec = {} from {} joined on {} ({} matched, {} truth galaxies without prediction)",
+            column(&truth.file.columns.z_spec),
+            truth.file.path,
+            column(&truth.file.columns.id),
+            truth.matched,
+            truth.without_prediction
+        )),
+        None => line.push_str(&format!(", z_spec = {}, id = {}", column(&p.columns.z_spec), column(&p.columns.id))),
+    }
+    let dropped = p.dropped_invalid + input.truth.as_ref().map_or(0, |t| t.file.dropped_invalid);
+    if dropped > 0 {
+        line.push_str(&format!("; dropped {dropped} rows with NaN, infinite or empty values (--drop-invalid)"));
+    }
+    line
+}

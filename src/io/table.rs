@@ -1,0 +1,673 @@
+//! Reading predictions and truth catalogues: CSV, TSV, whitespace-separated text and Parquet.
+//!
+//! Text files are read in blocks of [`BLOCK_BYTES`] and each block is parsed by polars, so peak
+//! memory is the block plus the columns kept, whatever the file size. Only the columns asked for
+//! are kept (an id, z_spec, z_phot). Every failure names the file, the line (text) or row
+//! (Parquet), the column and what to do.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// Size of the text blocks handed to polars.
+pub const BLOCK_BYTES: usize = 32 << 20;
+
+/// What a column holds, and so how it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Integer galaxy identifiers.
+    Id,
+    /// Spectroscopic (true) redshift: must be finite and > -1.
+    ZSpec,
+    /// Photometric (predicted) redshift: must be finite.
+    ZPhot,
+}
+
+impl Role {
+    /// The name used in messages and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Id => "object_id",
+            Role::ZSpec => "z_spec",
+            Role::ZPhot => "z_phot",
+        }
+    }
+
+    /// The flag that names this column explicitly.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Role::Id => "--id-col",
+            Role::ZSpec => "--zspec-col",
+            Role::ZPhot => "--zphot-col",
+        }
+    }
+
+    /// Column names recognised without a flag (case-insensitive).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Role::Id => &["object_id", "id"],
+            Role::ZSpec => &["z_spec", "zspec", "specz_redshift", "spect_z_test", "redshift"],
+            Role::ZPhot => &["z_phot", "zphot", "photoz", "photo_z_test", "z_pred"],
+        }
+    }
+}
+
+/// One column to read.
+#[derive(Debug, Clone)]
+pub struct ColumnRequest {
+    pub role: Role,
+    /// The name given by the user's flag, if any.
+    pub name: Option<String>,
+    /// Whether a missing column is an error (otherwise it is simply absent from the result).
+    pub required: bool,
+}
+
+/// How to split text lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiter {
+    /// A single byte: `,`, tab, `;`, `|`.
+    Byte(u8),
+    /// Runs of spaces and tabs (e.g. `photo_z_test spect_z_test …` catalogues).
+    Whitespace,
+}
+
+impl Delimiter {
+    /// Parse `--delimiter`: `,` `;` `|` `tab` (or `\t`) `whitespace` (or `space`).
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "," | ";" | "|" => Ok(Delimiter::Byte(text.as_bytes()[0])),
+            "tab" | "\\t" | "\t" => Ok(Delimiter::Byte(b'\t')),
+            "whitespace" | "space" | " " => Ok(Delimiter::Whitespace),
+            other => Err(Error::usage(format!(
+                "--delimiter '{other}' is not supported; use one of , ; | tab whitespace"
+            ))),
+        }
+    }
+
+    /// Guess from the header line: tab, then comma, then semicolon, then whitespace.
+    fn detect(header: &str) -> Self {
+        if header.contains('\t') {
+            Delimiter::Byte(b'\t')
+        } else if header.contains(',') {
+            Delimiter::Byte(b',')
+        } else if header.contains(';') {
+            Delimiter::Byte(b';')
+        } else if header.trim().contains(' ') {
+            Delimiter::Whitespace
+        } else {
+            Delimiter::Byte(b',')
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Delimiter::Byte(b'\t') => "tab-separated".into(),
+            Delimiter::Byte(b) => format!("'{}'-separated", b as char),
+            Delimiter::Whitespace => "whitespace-separated".into(),
+        }
+    }
+
+    fn split<'a>(self, line: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match self {
+            Delimiter::Byte(b) => Box::new(line.split(b as char)),
+            Delimiter::Whitespace => Box::new(line.split_whitespace()),
+        }
+    }
+}
+
+/// Options for [`read_table`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Force a delimiter instead of detecting it (text files only).
+    pub delimiter: Option<Delimiter>,
+    /// Drop rows with NaN, infinite or empty values instead of failing (the count is reported).
+    pub drop_invalid: bool,
+}
+
+/// A column as read: its name in the file and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedColumn<T> {
+    pub name: String,
+    pub values: Vec<T>,
+}
+
+/// The requested columns of one file.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub path: PathBuf,
+    /// `"parquet"` or a description of the text layout, e.g. `"','-separated"`.
+    pub format: String,
+    pub id: Option<NamedColumn<i64>>,
+    pub z_spec: Option<NamedColumn<f64>>,
+    pub z_phot: Option<NamedColumn<f64>>,
+    /// Rows kept.
+    pub rows: usize,
+    /// Rows dropped by `--drop-invalid`.
+    pub dropped_invalid: usize,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// Read the requested columns of a CSV/TSV/text or Parquet file.
+pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Table> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 4];
+    let n_magic = read_up_to(&mut file, &mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if n_magic == 0 {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    let is_parquet = &magic[..n_magic] == b"PAR1"
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    let builder = if is_parquet {
+        read_parquet(path, requests, options)?
+    } else {
+        let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+        read_text(path, file, requests, options)?
+    };
+    builder.check_duplicate_ids(path)?;
+    Ok(builder.finish(path))
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Which file column serves each requested role.
+#[derive(Debug, Clone)]
+struct Resolved {
+    role: Role,
+    index: usize,
+    name: String,
+}
+
+fn resolve_columns(path: &Path, header: &[String], requests: &[ColumnRequest]) -> Result<Vec<Resolved>> {
+    let listing = || header.join(", ");
+    let mut resolved = Vec::new();
+    for request in requests {
+        let role = request.role;
+        let found = match &request.name {
+            Some(name) => match header.iter().position(|h| h == name) {
+                Some(index) => Some(index),
+                None => {
+                    return Err(Error::file(
+                        path,
+                        format!("no column '{name}' ({}); the columns are: {}", role.flag(), listing()),
+                    ))
+                }
+            },
+            None => {
+                let matches: Vec<usize> = (0..header.len())
+                    .filter(|&i| role.aliases().iter().any(|a| header[i].eq_ignore_ascii_case(a)))
+                    .collect();
+                match matches.as_slice() {
+                    [] => None,
+                    [one] => Some(*one),
+                    [a, b, ..] => {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "ambiguous {} column: both '{}' and '{}' match; choose one with {}",
+                                role.name(),
+                                header[*a],
+                                header[*b],
+                                role.flag()
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        match found {
+            Some(index) => resolved.push(Resolved { role, index, name: header[index].clone() }),
+            None if request.required => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "no {} column (looked for {}); name it with {} (the columns are: {})",
+                        role.name(),
+                        role.aliases().join(", "),
+                        role.flag(),
+                        listing()
+                    ),
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(resolved)
+}
+
+/// Columns accumulated block by block.
+struct Builder {
+    columns: Vec<Resolved>,
+    format: String,
+    ids: Vec<i64>,
+    z_spec: Vec<f64>,
+    z_phot: Vec<f64>,
+    dropped_invalid: usize,
+    hasher: Sha256,
+    /// `line_of(row)` for error messages: how a row index maps to a line/row label.
+    row_labels: RowLabels,
+}
+
+/// How rows are named in messages: text files by line number, Parquet by row number.
+#[derive(Debug, Clone, Copy)]
+enum RowLabels {
+    Lines,
+    Rows,
+}
+
+impl Builder {
+    fn new(columns: Vec<Resolved>, format: String, row_labels: RowLabels) -> Self {
+        Builder {
+            columns,
+            format,
+            ids: Vec::new(),
+            z_spec: Vec::new(),
+            z_phot: Vec::new(),
+            dropped_invalid: 0,
+            hasher: Sha256::new(),
+            row_labels,
+        }
+    }
+
+    fn has(&self, role: Role) -> bool {
+        self.columns.iter().any(|c| c.role == role)
+    }
+
+    fn label(&self, n: usize) -> String {
+        match self.row_labels {
+            RowLabels::Lines => format!("line {n}"),
+            RowLabels::Rows => format!("row {n}"),
+        }
+    }
+
+    /// Append one parsed block. `first_label` is the line/row number of the block's first row,
+    /// `label_of` maps a row index within the block to its line/row number (error paths only).
+    fn append(
+        &mut self,
+        path: &Path,
+        frame: &DataFrame,
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<()> {
+        let height = frame.height();
+        let mut keep = vec![true; height];
+        let mut id_values: Option<Vec<Option<i64>>> = None;
+        let mut float_values: Vec<(Role, Vec<Option<f64>>)> = Vec::new();
+        for (position, column) in self.columns.iter().enumerate() {
+            let series = frame.columns()[position].as_materialized_series();
+            match column.role {
+                Role::Id => {
+                    let casted = series.strict_cast(&DataType::Int64).map_err(|_| {
+                        Error::file(path, format!("column '{}' ({}) must hold integers", column.name, Role::Id.name()))
+                    })?;
+                    let chunked = casted
+                        .i64()
+                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let values: Vec<Option<i64>> =
+                        chunked.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())).collect();
+                    id_values = Some(values);
+                }
+                role => {
+                    let casted = series.cast(&DataType::Float64).map_err(|e| {
+                        Error::file(path, format!("column '{}' is not numeric: {e}", column.name))
+                    })?;
+                    let chunked = casted
+                        .f64()
+                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let values: Vec<Option<f64>> =
+                        chunked.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())).collect();
+                    float_values.push((role, values));
+                }
+            }
+        }
+        // Validate: empty cells, NaN/inf, z_spec <= -1.
+        for (role, values) in &float_values {
+            let name = &self.column_name(*role);
+            for (row, value) in values.iter().enumerate() {
+                let problem = match value {
+                    None => Some("is empty".to_string()),
+                    Some(v) if !v.is_finite() => Some(format!("is {v}")),
+                    Some(v) if *role == Role::ZSpec && *v <= -1.0 => {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, column '{name}': z_spec = {v} is <= -1, so 1 + z_spec <= 0; check that this column is the spectroscopic redshift",
+                                self.label(label_of(row))
+                            ),
+                        ))
+                    }
+                    Some(_) => None,
+                };
+                if let Some(problem) = problem {
+                    if !drop_invalid {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, column '{name}' {problem}; fix the row, or pass --drop-invalid to drop such rows",
+                                self.label(label_of(row))
+                            ),
+                        ));
+                    }
+                    keep[row] = false;
+                }
+            }
+        }
+        if let Some(values) = &id_values {
+            for (row, value) in values.iter().enumerate() {
+                if value.is_none() {
+                    if !drop_invalid {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, column '{}' is empty; every galaxy needs an id (or pass --drop-invalid)",
+                                self.label(label_of(row)),
+                                self.column_name(Role::Id)
+                            ),
+                        ));
+                    }
+                    keep[row] = false;
+                }
+            }
+        }
+        self.dropped_invalid += keep.iter().filter(|k| !**k).count();
+        if let Some(values) = id_values {
+            self.ids.extend(values.into_iter().zip(&keep).filter(|(_, k)| **k).filter_map(|(v, _)| v));
+        }
+        for (role, values) in float_values {
+            let target = match role {
+                Role::ZSpec => &mut self.z_spec,
+                _ => &mut self.z_phot,
+            };
+            target.extend(values.into_iter().zip(&keep).filter(|(_, k)| **k).filter_map(|(v, _)| v));
+        }
+        Ok(())
+    }
+
+    fn column_name(&self, role: Role) -> String {
+        self.columns.iter().find(|c| c.role == role).map(|c| c.name.clone()).unwrap_or_default()
+    }
+
+    fn rows(&self) -> usize {
+        if self.has(Role::ZPhot) {
+            self.z_phot.len()
+        } else if self.has(Role::ZSpec) {
+            self.z_spec.len()
+        } else {
+            self.ids.len()
+        }
+    }
+
+    /// Fail on the first repeated id, naming both of its rows.
+    fn check_duplicate_ids(&self, path: &Path) -> Result<()> {
+        if self.ids.len() < 2 {
+            return Ok(());
+        }
+        let mut sorted = self.ids.clone();
+        sorted.sort_unstable();
+        let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) else {
+            return Ok(());
+        };
+        let id = pair[0];
+        let rows: Vec<usize> = self.ids.iter().enumerate().filter(|(_, v)| **v == id).map(|(i, _)| i + 1).take(2).collect();
+        Err(Error::file(
+            path,
+            format!(
+                "duplicate {} {id} (data rows {} and {}); each galaxy must appear once",
+                self.column_name(Role::Id),
+                rows[0],
+                rows.get(1).copied().unwrap_or(rows[0])
+            ),
+        ))
+    }
+
+    fn finish(self, path: &Path) -> Table {
+        fn named<T>(columns: &[Resolved], role: Role, values: Vec<T>) -> Option<NamedColumn<T>> {
+            let column = columns.iter().find(|c| c.role == role)?;
+            Some(NamedColumn { name: column.name.clone(), values })
+        }
+        let rows = self.rows();
+        Table {
+            path: path.to_path_buf(),
+            format: self.format.clone(),
+            id: named(&self.columns, Role::Id, self.ids),
+            z_spec: named(&self.columns, Role::ZSpec, self.z_spec),
+            z_phot: named(&self.columns, Role::ZPhot, self.z_phot),
+            rows,
+            dropped_invalid: self.dropped_invalid,
+            sha256: hex(&self.hasher.finalize()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+    let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
+    let mut buffer = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
+    let mut chunk = vec![0u8; BLOCK_BYTES];
+    let mut hasher = Sha256::new();
+    let mut eof = false;
+
+    // The header is the first line; a leading '#' (commented header) is allowed.
+    let header_end = loop {
+        if let Some(pos) = memchr::memchr(b'\n', &buffer) {
+            break pos;
+        }
+        if eof {
+            break buffer.len();
+        }
+        let n = file.read(&mut chunk).map_err(io_error)?;
+        hasher.update(&chunk[..n]);
+        buffer.extend_from_slice(&chunk[..n]);
+        eof = n == 0;
+    };
+    let header_line = std::str::from_utf8(&buffer[..header_end])
+        .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
+        .trim_end_matches('\r')
+        .trim_start_matches('#')
+        .trim()
+        .to_string();
+    if header_line.is_empty() {
+        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
+    }
+    let delimiter = options.delimiter.unwrap_or_else(|| Delimiter::detect(&header_line));
+    let header: Vec<String> = delimiter.split(&header_line).map(|h| h.trim().trim_matches('"').to_string()).collect();
+    let mut columns = resolve_columns(path, &header, requests)?;
+    columns.sort_by_key(|c| c.index);
+    buffer.drain(..(header_end + 1).min(buffer.len()));
+
+    // polars parses the kept columns only; all others are declared as strings and skipped.
+    let schema: Schema = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let dtype = match columns.iter().find(|c| c.index == i).map(|c| c.role) {
+                Some(Role::Id) => DataType::Int64,
+                Some(_) => DataType::Float64,
+                None => DataType::String,
+            };
+            Field::new(format!("c{i}").into(), dtype)
+        })
+        .collect();
+    let schema = Arc::new(schema);
+    let projection = Arc::new(columns.iter().map(|c| c.index).collect::<Vec<_>>());
+    let mut builder = Builder::new(columns.clone(), delimiter.describe(), RowLabels::Lines);
+    let mut first_line = 2usize;
+    let mut any_row = false;
+
+    loop {
+        while !eof && buffer.len() < BLOCK_BYTES {
+            let n = file.read(&mut chunk).map_err(io_error)?;
+            hasher.update(&chunk[..n]);
+            buffer.extend_from_slice(&chunk[..n]);
+            eof = n == 0;
+        }
+        let cut = if eof {
+            buffer.len()
+        } else {
+            match memchr::memrchr(b'\n', &buffer) {
+                Some(pos) => pos + 1,
+                None => buffer.len(),
+            }
+        };
+        let block: Vec<u8> = match delimiter {
+            Delimiter::Whitespace => collapse_whitespace(&buffer[..cut]),
+            Delimiter::Byte(_) => buffer[..cut].to_vec(),
+        };
+        let lines_in_block = memchr::memchr_iter(b'\n', &block).count();
+        if block.iter().any(|b| !b.is_ascii_whitespace()) {
+            any_row = true;
+            let separator = match delimiter {
+                Delimiter::Byte(b) => b,
+                Delimiter::Whitespace => b' ',
+            };
+            let frame = CsvReadOptions::default()
+                .with_has_header(false)
+                .with_schema(Some(schema.clone()))
+                .with_projection(Some(projection.clone()))
+                .map_parse_options(|o| o.with_separator(separator))
+                .into_reader_with_file_handle(Cursor::new(&block[..]))
+                .finish()
+                .map_err(|e| locate_parse_error(path, &block, first_line, delimiter, &header, &columns, e))?;
+            let label_of = |row: usize| first_line + line_offset_of_row(&block, row);
+            builder.append(path, &frame, &label_of, options.drop_invalid)?;
+        }
+        first_line += lines_in_block;
+        buffer.drain(..cut);
+        if eof && buffer.is_empty() {
+            break;
+        }
+    }
+    if !any_row {
+        return Err(Error::file(path, "the file has a header but no data rows"));
+    }
+    builder.hasher = hasher;
+    Ok(builder)
+}
+
+/// Collapse runs of spaces/tabs into one space and trim each line, for whitespace-separated text.
+fn collapse_whitespace(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pending_space = false;
+    let mut at_line_start = true;
+    for &b in bytes {
+        match b {
+            b' ' | b'\t' | b'\r' => pending_space = !at_line_start,
+            b'\n' => {
+                out.push(b'\n');
+                pending_space = false;
+                at_line_start = true;
+            }
+            _ => {
+                if pending_space {
+                    out.push(b' ');
+                }
+                out.push(b);
+                pending_space = false;
+                at_line_start = false;
+            }
+        }
+    }
+    out
+}
+
+/// Line offset (0-based, within `block`) of the `row`-th non-empty line.
+fn line_offset_of_row(block: &[u8], row: usize) -> usize {
+    let mut seen = 0;
+    for (offset, line) in block.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if seen == row {
+            return offset;
+        }
+        seen += 1;
+    }
+    row
+}
+
+/// polars failed on a block: find the first offending line ourselves so the message names it.
+fn locate_parse_error(
+    path: &Path,
+    block: &[u8],
+    first_line: usize,
+    delimiter: Delimiter,
+    header: &[String],
+    columns: &[Resolved],
+    polars_error: PolarsError,
+) -> Error {
+    let text = String::from_utf8_lossy(block);
+    for (offset, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = first_line + offset;
+        let fields: Vec<&str> = delimiter.split(line).collect();
+        if fields.len() != header.len() {
+            return Error::file(
+                path,
+                format!(
+                    "line {line_no} has {} fields but the header has {}; fix the row (or the delimiter, --delimiter)",
+                    fields.len(),
+                    header.len()
+                ),
+            );
+        }
+        for column in columns {
+            let cell = fields[column.index].trim().trim_matches('"');
+            let parses = match column.role {
+                Role::Id => cell.is_empty() || cell.parse::<i64>().is_ok(),
+                _ => cell.is_empty() || cell.parse::<f64>().is_ok(),
+            };
+            if !parses {
+                let expected = if column.role == Role::Id { "an integer" } else { "a number" };
+                return Error::file(
+                    path,
+                    format!("line {line_no}, column '{}': '{cell}' is not {expected}; fix or remove the row", column.name),
+                );
+            }
+        }
+    }
+    Error::file(path, format!("cannot parse: {polars_error}"))
+}
+
+fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let corrupt = |e: PolarsError| {
+        Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"))
+    };
+    let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
+    let schema = reader.schema().map_err(corrupt)?;
+    let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let mut columns = resolve_columns(path, &header, requests)?;
+    columns.sort_by_key(|c| c.index);
+    let frame = reader
+        .with_projection(Some(columns.iter().map(|c| c.index).collect()))
+        .finish()
+        .map_err(corrupt)?;
+    if frame.height() == 0 {
+        return Err(Error::file(path, "the Parquet file has no rows"));
+    }
+    let mut builder = Builder::new(columns, "parquet".into(), RowLabels::Rows);
+    builder.hasher.update(&bytes);
+    builder.append(path, &frame, &|row| row + 1, options.drop_invalid)?;
+    Ok(builder)
+}
