@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::io::sample::{load_sample, SampleOptions};
+use crate::io::sample::{load_sample, Sample, SampleOptions};
 use crate::io::table::{Delimiter, ReadOptions};
 use crate::metrics::{bootstrap, evaluate, parse_edges, parse_range, BinOn, Bins, BootstrapConfig, Grouped};
 use crate::report::ScoreReport;
@@ -147,8 +147,9 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("{}", describe_input(&sample.input));
     }
-    let input = sample.input;
-    let grouped = Grouped::new(sample.z_spec, sample.z_phot, &bins);
+    // Ids are not needed for scoring: free them before the metrics allocate.
+    let Sample { z_spec, z_phot, input, .. } = sample;
+    let grouped = Grouped::new(z_spec, z_phot, &bins);
     let evaluation = evaluate(&grouped);
     let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));
     let report = ScoreReport::new(evaluation, bins, grouped.n_outside(), input, intervals);
