@@ -203,7 +203,9 @@ pub struct GalaxiesMlFile {
 
 impl std::fmt::Debug for GalaxiesMlFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GalaxiesMlFile").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("GalaxiesMlFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -214,7 +216,10 @@ impl GalaxiesMlFile {
         let meta =
             std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
         if !meta.is_file() {
-            return Err(Error::file(path, "not a file: give the path of a GalaxiesML .hdf5 file"));
+            return Err(Error::file(
+                path,
+                "not a file: give the path of a GalaxiesML .hdf5 file",
+            ));
         }
         let file = hdf5::File::with_options()
             .with_fapl(|p| p.chunk_cache(CHUNK_CACHE_SLOTS, CHUNK_CACHE_BYTES, 1.0))
@@ -229,19 +234,36 @@ impl GalaxiesMlFile {
                 )
             })?;
         let names = file.member_names().map_err(|e| {
-            Error::file(path, format!("cannot list the keys: {}; the file may be damaged", one_line(&e)))
+            Error::file(
+                path,
+                format!(
+                    "cannot list the keys: {}; the file may be damaged",
+                    one_line(&e)
+                ),
+            )
         })?;
         let mut keys = Vec::with_capacity(names.len());
         for name in names {
             // Groups and other non-dataset members are not part of the layout: leave them out.
-            let Ok(ds) = file.dataset(&name) else { continue };
+            let Ok(ds) = file.dataset(&name) else {
+                continue;
+            };
             let (dtype, native) = match ds.dtype().and_then(|t| t.to_descriptor()) {
                 Ok(td) => (td.to_string(), native_dtype(&td)),
                 Err(e) => (format!("unsupported ({})", one_line(&e)), None),
             };
-            keys.push(KeyInfo { name, shape: ds.shape(), dtype, native });
+            keys.push(KeyInfo {
+                name,
+                shape: ds.shape(),
+                dtype,
+                native,
+            });
         }
-        Ok(GalaxiesMlFile { path: path.to_path_buf(), file, keys })
+        Ok(GalaxiesMlFile {
+            path: path.to_path_buf(),
+            file,
+            keys,
+        })
     }
 
     /// The path this file was opened from.
@@ -306,7 +328,10 @@ impl GalaxiesMlFile {
             Dtype::Bool => ColumnData::Bool(self.read_raw(&ds, key)?),
             Dtype::Str => ColumnData::Str(self.read_strings(&ds, key)?),
         };
-        Ok(Column { name: key.to_owned(), data })
+        Ok(Column {
+            name: key.to_owned(),
+            data,
+        })
     }
 
     /// Read a numeric tabular key as float64. Float32/64 and integer keys are converted by HDF5
@@ -322,7 +347,10 @@ impl GalaxiesMlFile {
                 .collect()),
             Dtype::Str => Err(self.key_error(
                 key,
-                format!("holds {}, not numbers; use a numeric key", self.dtype_of(key)),
+                format!(
+                    "holds {}, not numbers; use a numeric key",
+                    self.dtype_of(key)
+                ),
             )),
         }
     }
@@ -349,7 +377,10 @@ impl GalaxiesMlFile {
             .enumerate()
             .map(|(row, v)| {
                 i64::try_from(v).map_err(|_| {
-                    self.key_error(key, format!("row {row} holds {v}, which does not fit int64"))
+                    self.key_error(
+                        key,
+                        format!("row {row} holds {v}, which does not fit int64"),
+                    )
                 })
             })
             .collect()
@@ -377,14 +408,24 @@ impl GalaxiesMlFile {
             return Err(Error::usage("image chunks need at least 1 row per chunk"));
         }
         let n = self.len()?;
-        Ok(ImageChunks { file: self, dataset: self.open_image()?, next: 0, n, rows_per_chunk })
+        Ok(ImageChunks {
+            file: self,
+            dataset: self.open_image()?,
+            next: 0,
+            n,
+            rows_per_chunk,
+        })
     }
 
     /// Read every image once, in chunks of `rows_per_chunk` rows, and time it: the benchmark of
     /// the image path (`pzbench inspect --time-images ROWS FILE`).
     pub fn time_image_read(&self, rows_per_chunk: usize) -> Result<ImageReadTiming> {
         let started = Instant::now();
-        let mut timing = ImageReadTiming { rows: 0, bytes: 0, seconds: 0.0 };
+        let mut timing = ImageReadTiming {
+            rows: 0,
+            bytes: 0,
+            seconds: 0.0,
+        };
         for chunk in self.image_chunks(rows_per_chunk)? {
             let chunk = chunk?;
             timing.rows += chunk.rows;
@@ -395,7 +436,9 @@ impl GalaxiesMlFile {
     }
 
     fn open_image(&self) -> Result<Dataset> {
-        self.file.dataset(IMAGE_KEY).map_err(|e| self.hdf5_error(IMAGE_KEY, &e))
+        self.file
+            .dataset(IMAGE_KEY)
+            .map_err(|e| self.hdf5_error(IMAGE_KEY, &e))
     }
 
     fn read_image_rows(&self, ds: &Dataset, rows: Range<usize>) -> Result<Vec<f32>> {
@@ -414,13 +457,22 @@ impl GalaxiesMlFile {
         if info.shape.len() != 1 {
             return Err(self.key_error(
                 key,
-                format!("has shape {:?}, expected ({n},): one value per galaxy", info.shape),
+                format!(
+                    "has shape {:?}, expected ({n},): one value per galaxy",
+                    info.shape
+                ),
             ));
         }
         let native = info.native.ok_or_else(|| {
-            self.key_error(key, format!("has an element type pzbench cannot read: {}", info.dtype))
+            self.key_error(
+                key,
+                format!("has an element type pzbench cannot read: {}", info.dtype),
+            )
         })?;
-        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
+        let ds = self
+            .file
+            .dataset(key)
+            .map_err(|e| self.hdf5_error(key, &e))?;
         Ok((ds, native))
     }
 
@@ -430,15 +482,18 @@ impl GalaxiesMlFile {
 
     /// Strings of any HDF5 kind. Bytes that are not UTF-8 are replaced, never trusted.
     fn read_strings(&self, ds: &Dataset, key: &str) -> Result<Vec<String>> {
-        let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.hdf5_error(key, &e))?;
+        let td = ds
+            .dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(|e| self.hdf5_error(key, &e))?;
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let strings = match td {
-            TypeDescriptor::VarLenUnicode => {
-                ds.read_raw::<VarLenUnicode>().map(|v| v.iter().map(|s| lossy(s.as_bytes())).collect())
-            }
-            TypeDescriptor::VarLenAscii => {
-                ds.read_raw::<VarLenAscii>().map(|v| v.iter().map(|s| lossy(s.as_bytes())).collect())
-            }
+            TypeDescriptor::VarLenUnicode => ds
+                .read_raw::<VarLenUnicode>()
+                .map(|v| v.iter().map(|s| lossy(s.as_bytes())).collect()),
+            TypeDescriptor::VarLenAscii => ds
+                .read_raw::<VarLenAscii>()
+                .map(|v| v.iter().map(|s| lossy(s.as_bytes())).collect()),
             // Fixed-length strings are read into a fixed buffer at least as wide; HDF5 converts
             // the padding.
             TypeDescriptor::FixedAscii(w) if w <= 64 => read_fixed_ascii::<64>(ds),
@@ -479,7 +534,10 @@ impl GalaxiesMlFile {
     fn hdf5_error(&self, key: &str, e: &hdf5::Error) -> Error {
         self.key_error(
             key,
-            format!("cannot be read: {}; the file may be damaged or truncated", one_line(e)),
+            format!(
+                "cannot be read: {}; the file may be damaged or truncated",
+                one_line(e)
+            ),
         )
     }
 }
@@ -519,7 +577,11 @@ impl Iterator for ImageChunks<'_> {
             // Stop after an error rather than yielding one per remaining chunk.
             self.next = self.n;
         }
-        Some(chunk.map(|pixels| ImageChunk { start, rows: end - start, pixels }))
+        Some(chunk.map(|pixels| ImageChunk {
+            start,
+            rows: end - start,
+            pixels,
+        }))
     }
 }
 
@@ -666,7 +728,10 @@ impl GalaxiesMlWriter {
             }
         };
         created.map_err(|e| {
-            Error::file(&self.path, format!("cannot write key `{name}`: {}", one_line(&e)))
+            Error::file(
+                &self.path,
+                format!("cannot write key `{name}`: {}", one_line(&e)),
+            )
         })?;
         self.columns.push(name.to_owned());
         Ok(())
@@ -698,7 +763,10 @@ impl GalaxiesMlWriter {
             .dataset(IMAGE_KEY)
             .and_then(|ds| ds.write_slice(view, (rows.clone(), .., .., ..)))
             .map_err(|e| {
-                Error::file(&self.path, format!("cannot write key `image`: {}", one_line(&e)))
+                Error::file(
+                    &self.path,
+                    format!("cannot write key `image`: {}", one_line(&e)),
+                )
             })?;
         self.rows_written[rows].fill(true);
         Ok(())
@@ -722,7 +790,10 @@ impl GalaxiesMlWriter {
                 )));
             }
         }
-        let file = self.file.take().ok_or_else(|| Error::file(&self.path, "the writer was already finished"))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::file(&self.path, "the writer was already finished"))?;
         let result = file
             .close()
             .map_err(|e| Error::file(&self.path, format!("cannot write output: {}", one_line(&e))))
@@ -743,8 +814,14 @@ impl GalaxiesMlWriter {
     }
 
     fn create_column<T: H5Type>(&self, name: &str, values: &[T]) -> hdf5::Result<()> {
-        let file = self.file.as_ref().ok_or("the writer was already finished")?;
-        file.new_dataset_builder().with_data(values).obj_track_times(false).create(name)?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or("the writer was already finished")?;
+        file.new_dataset_builder()
+            .with_data(values)
+            .obj_track_times(false)
+            .create(name)?;
         Ok(())
     }
 }
@@ -761,7 +838,10 @@ impl Drop for GalaxiesMlWriter {
 
 /// `start..start + count` if it lies within `0..n`.
 fn row_range(start: usize, count: usize, n: usize) -> Option<Range<usize>> {
-    start.checked_add(count).filter(|&end| end <= n).map(|end| start..end)
+    start
+        .checked_add(count)
+        .filter(|&end| end <= n)
+        .map(|end| start..end)
 }
 
 /// The [`ColumnData`] variant an HDF5 element type reads into, if any.
@@ -784,15 +864,383 @@ fn native_dtype(td: &TypeDescriptor) -> Option<Dtype> {
 
 fn read_fixed_ascii<const W: usize>(ds: &Dataset) -> hdf5::Result<Vec<String>> {
     let v = ds.read_raw::<FixedAscii<W>>()?;
-    Ok(v.iter().map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()).collect())
+    Ok(v.iter()
+        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+        .collect())
 }
 
 fn read_fixed_unicode<const W: usize>(ds: &Dataset) -> hdf5::Result<Vec<String>> {
     let v = ds.read_raw::<FixedUnicode<W>>()?;
-    Ok(v.iter().map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()).collect())
+    Ok(v.iter()
+        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+        .collect())
 }
 
 /// An HDF5 error as one line (messages from the library can span several).
 fn one_line(e: &hdf5::Error) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: usize = 7;
+    const S: usize = 3;
+
+    /// A pixel value that identifies its row, band and position.
+    fn pixel(row: usize, band: usize, y: usize, x: usize) -> f32 {
+        (row * 1000 + band * 100 + y * 10 + x) as f32 + 0.5
+    }
+
+    fn image_rows(rows: Range<usize>) -> Vec<f32> {
+        let mut v = Vec::new();
+        for row in rows {
+            for band in 0..5 {
+                for y in 0..S {
+                    for x in 0..S {
+                        v.push(pixel(row, band, y, x));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn col(name: &str, data: ColumnData) -> Column {
+        Column {
+            name: name.to_owned(),
+            data,
+        }
+    }
+
+    /// One column of every dtype, including the keys a finished file needs.
+    fn columns() -> Vec<Column> {
+        vec![
+            col(
+                "object_id",
+                ColumnData::I64((0..N as i64).map(|i| (1 << 60) + i).collect()),
+            ),
+            col(
+                "specz_redshift",
+                ColumnData::F64((0..N).map(|i| 0.1 + i as f64 * 0.5).collect()),
+            ),
+            col(
+                "specz_flag_homogeneous",
+                ColumnData::Bool((0..N).map(|i| i % 2 == 0).collect()),
+            ),
+            col(
+                "specz_name",
+                ColumnData::Str((0..N).map(|i| format!("DEIMS-{i}-é")).collect()),
+            ),
+            col(
+                "extra_f32",
+                ColumnData::F32((0..N).map(|i| i as f32 * 0.25).collect()),
+            ),
+            col(
+                "extra_i32",
+                ColumnData::I32((0..N as i32).map(|i| -i).collect()),
+            ),
+        ]
+    }
+
+    /// Write the test file, image rows in the order given.
+    fn write_file(path: &Path, row_order: &[Range<usize>]) {
+        let mut w = GalaxiesMlWriter::create(path, N, S).unwrap();
+        for c in columns() {
+            w.write_column(&c).unwrap();
+        }
+        for rows in row_order {
+            w.write_images(rows.start, &image_rows(rows.clone()))
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    fn good_file(dir: &tempfile::TempDir) -> PathBuf {
+        let path = dir.path().join("good.hdf5");
+        write_file(&path, &[0..3, 3..N]);
+        path
+    }
+
+    /// A file built directly with hdf5-metno, for layouts the writer refuses to make.
+    fn raw_file(dir: &tempfile::TempDir, build: impl FnOnce(&hdf5::File)) -> PathBuf {
+        let path = dir.path().join("raw.hdf5");
+        let file = hdf5::File::create(&path).unwrap();
+        build(&file);
+        file.close().unwrap();
+        path
+    }
+
+    fn raw_dataset<T: H5Type>(file: &hdf5::File, name: &str, shape: &[usize]) {
+        file.new_dataset::<T>()
+            .shape(shape.to_vec())
+            .create(name)
+            .unwrap();
+    }
+
+    fn err_text<T: std::fmt::Debug>(r: Result<T>) -> String {
+        let msg = r.unwrap_err().to_string();
+        assert!(!msg.contains('\n'), "error is not one line: {msg}");
+        msg
+    }
+
+    #[test]
+    fn key_list_matches_the_spec() {
+        assert_eq!(TABULAR_KEYS.len(), 12 + 5 * 15 + 6);
+        let mut names: Vec<_> = TABULAR_KEYS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TABULAR_KEYS.len(), "duplicate key names");
+        assert!(names.contains(&"y_central_image_pop_15px_rad"));
+        assert!(names.contains(&"g_cmodel_magsigma"));
+    }
+
+    #[test]
+    fn every_dtype_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = good_file(&dir);
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        assert_eq!(f.len().unwrap(), N);
+        assert_eq!(f.image_shape().unwrap(), (N, 5, S, S));
+        for c in columns() {
+            assert_eq!(f.read_column(&c.name).unwrap(), c);
+            assert_eq!(f.key(&c.name).unwrap().native, Some(c.data.dtype()));
+            assert_eq!(f.key(&c.name).unwrap().shape, vec![N]);
+        }
+        let dtypes: Vec<_> = f
+            .keys()
+            .iter()
+            .map(|k| (k.name.as_str(), k.dtype.as_str()))
+            .collect();
+        assert!(dtypes.contains(&("image", "float32")));
+        assert!(dtypes.contains(&("object_id", "int64")));
+        assert!(dtypes.contains(&("specz_flag_homogeneous", "bool")));
+        assert!(dtypes.contains(&("specz_name", "unicode (var len)")));
+        // Numeric conversions.
+        assert_eq!(f.read_f64("extra_i32").unwrap()[3], -3.0);
+        assert_eq!(f.read_f64("extra_f32").unwrap()[2], 0.5);
+        assert_eq!(
+            f.read_f64("specz_flag_homogeneous").unwrap()[..2],
+            [1.0, 0.0]
+        );
+        assert_eq!(f.read_i64("extra_i32").unwrap()[6], -6);
+        let (ids, z) = read_truth(&path).unwrap();
+        assert_eq!(
+            ids[1],
+            (1 << 60) + 1,
+            "int64 ids must not pass through float64"
+        );
+        assert_eq!(z[2], 1.1);
+    }
+
+    #[test]
+    fn wrong_dtypes_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = GalaxiesMlFile::open(good_file(&dir)).unwrap();
+        let msg = err_text(f.read_i64("specz_redshift"));
+        assert!(
+            msg.contains("key `specz_redshift` holds float64, expected integers"),
+            "{msg}"
+        );
+        let msg = err_text(f.read_f64("specz_name"));
+        assert!(
+            msg.contains("key `specz_name` holds unicode (var len), not numbers"),
+            "{msg}"
+        );
+        let msg = err_text(f.read_f64("image"));
+        assert!(
+            msg.contains("key `image` has shape [7, 5, 3, 3], expected (7,)"),
+            "{msg}"
+        );
+        let msg = err_text(f.read_f64("z_best"));
+        assert!(msg.contains("missing key `z_best`"), "{msg}");
+    }
+
+    #[test]
+    fn images_are_read_by_row_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = GalaxiesMlFile::open(good_file(&dir)).unwrap();
+        assert_eq!(f.read_images(2, 3).unwrap(), image_rows(2..5));
+        assert_eq!(f.read_images(N, 0).unwrap(), Vec::<f32>::new());
+        let chunks: Vec<_> = f.image_chunks(3).unwrap().map(|c| c.unwrap()).collect();
+        assert_eq!(
+            chunks.iter().map(|c| (c.start, c.rows)).collect::<Vec<_>>(),
+            [(0, 3), (3, 3), (6, 1)]
+        );
+        let all: Vec<f32> = chunks.into_iter().flat_map(|c| c.pixels).collect();
+        assert_eq!(all, image_rows(0..N));
+        let msg = err_text(f.read_images(5, 3));
+        assert!(
+            msg.contains("key `image` rows 5..8 requested but the file has 7"),
+            "{msg}"
+        );
+        assert!(f.image_chunks(0).is_err());
+        let t = f.time_image_read(4).unwrap();
+        assert_eq!((t.rows, t.bytes), (N, (N * 5 * S * S * 4) as u64));
+    }
+
+    #[test]
+    fn identical_input_gives_identical_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.h5"),
+            dir.path().join("b.h5"),
+            dir.path().join("c.h5"),
+        );
+        write_file(&a, &[0..N]);
+        std::thread::sleep(std::time::Duration::from_millis(1100)); // a time stamp would differ
+        write_file(&b, &[0..N]);
+        write_file(&c, &[4..N, 0..2, 2..4]);
+        let bytes = |p: &Path| std::fs::read(p).unwrap();
+        assert!(bytes(&a) == bytes(&b), "two writes of the same data differ");
+        assert!(
+            bytes(&a) == bytes(&c),
+            "the order rows are written in changes the file"
+        );
+    }
+
+    #[test]
+    fn fixed_length_strings_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            raw_dataset::<f32>(f, "image", &[2, 5, 1, 1]);
+            let names: Vec<FixedAscii<8>> = ["VVDS", "SDSS-DR16"[..8].as_ref()]
+                .iter()
+                .map(|s| FixedAscii::from_ascii(s).unwrap())
+                .collect();
+            f.new_dataset_builder()
+                .with_data(&names)
+                .create("specz_name")
+                .unwrap();
+        });
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        assert_eq!(f.key("specz_name").unwrap().dtype, "string (len 8)");
+        assert_eq!(
+            f.read_column("specz_name").unwrap().data,
+            ColumnData::Str(vec!["VVDS".into(), "SDSS-DR1".into()])
+        );
+    }
+
+    #[test]
+    fn not_hdf5_and_truncated_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("preds.csv");
+        std::fs::write(&text, "object_id,z\n1,0.5\n").unwrap();
+        let msg = err_text(GalaxiesMlFile::open(&text));
+        assert!(
+            msg.contains("preds.csv: not an HDF5 file (or truncated)"),
+            "{msg}"
+        );
+
+        let path = good_file(&dir);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let msg = err_text(GalaxiesMlFile::open(&path));
+        assert!(
+            msg.contains("good.hdf5: not an HDF5 file (or truncated)"),
+            "{msg}"
+        );
+
+        let msg = err_text(GalaxiesMlFile::open(dir.path().join("absent.hdf5")));
+        assert!(msg.contains("absent.hdf5: cannot open"), "{msg}");
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            raw_dataset::<f64>(f, "specz_redshift", &[4]);
+            raw_dataset::<i64>(f, "object_id", &[4]);
+        });
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        let msg = err_text(f.image_shape());
+        assert!(msg.contains("raw.hdf5: missing key `image`"), "{msg}");
+        let msg = err_text(read_truth(&path));
+        assert!(msg.contains("missing key `image`"), "{msg}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            raw_dataset::<f32>(f, "image", &[4, 5, 2, 2]);
+            raw_dataset::<i64>(f, "object_id", &[4]);
+        });
+        let msg = err_text(read_truth(&path));
+        assert!(
+            msg.contains("raw.hdf5: missing key `specz_redshift`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn bad_shapes_are_named() {
+        for (shape, what) in [
+            (&[4, 5, 2][..], "[4, 5, 2]"),
+            (&[4, 3, 2, 2][..], "[4, 3, 2, 2]"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = raw_file(&dir, |f| raw_dataset::<f32>(f, "image", shape));
+            let msg = err_text(GalaxiesMlFile::open(&path).unwrap().image_shape());
+            assert!(
+                msg.contains(&format!(
+                    "key `image` has shape {what}, expected (N, 5, H, W)"
+                )),
+                "{msg}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            raw_dataset::<f32>(f, "image", &[4, 5, 2, 2]);
+            raw_dataset::<f64>(f, "specz_redshift", &[3]);
+        });
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        let msg = err_text(f.len());
+        assert!(
+            msg.contains("key `specz_redshift` has 3 rows but image has 4"),
+            "{msg}"
+        );
+        assert!(err_text(f.read_f64("specz_redshift")).contains("has 3 rows but image has 4"));
+    }
+
+    #[test]
+    fn writer_refuses_bad_input_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.hdf5");
+        let mut w = GalaxiesMlWriter::create(&path, N, S).unwrap();
+        let msg =
+            err_text(w.write_column(&col("specz_redshift", ColumnData::F64(vec![0.5; N - 1]))));
+        assert!(
+            msg.contains("column `specz_redshift` has 6 rows but the file has 7"),
+            "{msg}"
+        );
+        let msg = err_text(w.write_column(&col("object_id", ColumnData::F64(vec![1.0; N]))));
+        assert!(msg.contains("column `object_id` must be int64"), "{msg}");
+        let msg = err_text(w.write_images(N - 1, &image_rows(0..2)));
+        assert!(msg.contains("image rows 6..8 are out of range"), "{msg}");
+        assert!(w.write_images(0, &[1.0; 5]).is_err());
+        for c in columns() {
+            w.write_column(&c).unwrap();
+        }
+        assert!(err_text(w.write_column(&columns()[0])).contains("written twice"));
+        w.write_images(0, &image_rows(0..N - 1)).unwrap();
+        let msg = err_text(w.finish());
+        assert!(msg.contains("image row 6 was never written"), "{msg}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "a file was left behind"
+        );
+
+        let w = GalaxiesMlWriter::create(&path, N, S).unwrap();
+        assert!(temp_path_for(&path).exists());
+        drop(w);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "a file was left behind"
+        );
+        assert!(GalaxiesMlWriter::create(&path, 0, S).is_err());
+    }
 }
