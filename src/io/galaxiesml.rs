@@ -203,9 +203,7 @@ pub struct GalaxiesMlFile {
 
 impl std::fmt::Debug for GalaxiesMlFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GalaxiesMlFile")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("GalaxiesMlFile").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -216,10 +214,7 @@ impl GalaxiesMlFile {
         let meta =
             std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
         if !meta.is_file() {
-            return Err(Error::file(
-                path,
-                "not a file: give the path of a GalaxiesML .hdf5 file",
-            ));
+            return Err(Error::file(path, "not a file: give the path of a GalaxiesML .hdf5 file"));
         }
         let file = hdf5::File::with_options()
             .with_fapl(|p| p.chunk_cache(CHUNK_CACHE_SLOTS, CHUNK_CACHE_BYTES, 1.0))
@@ -236,10 +231,7 @@ impl GalaxiesMlFile {
         let names = file.member_names().map_err(|e| {
             Error::file(
                 path,
-                format!(
-                    "cannot list the keys: {}; the file may be damaged",
-                    one_line(&e)
-                ),
+                format!("cannot list the keys: {}; the file may be damaged", one_line(&e)),
             )
         })?;
         let mut keys = Vec::with_capacity(names.len());
@@ -252,18 +244,9 @@ impl GalaxiesMlFile {
                 Ok(td) => (td.to_string(), native_dtype(&td)),
                 Err(e) => (format!("unsupported ({})", one_line(&e)), None),
             };
-            keys.push(KeyInfo {
-                name,
-                shape: ds.shape(),
-                dtype,
-                native,
-            });
+            keys.push(KeyInfo { name, shape: ds.shape(), dtype, native });
         }
-        Ok(GalaxiesMlFile {
-            path: path.to_path_buf(),
-            file,
-            keys,
-        })
+        Ok(GalaxiesMlFile { path: path.to_path_buf(), file, keys })
     }
 
     /// The path this file was opened from.
@@ -328,10 +311,7 @@ impl GalaxiesMlFile {
             Dtype::Bool => ColumnData::Bool(self.read_raw(&ds, key)?),
             Dtype::Str => ColumnData::Str(self.read_strings(&ds, key)?),
         };
-        Ok(Column {
-            name: key.to_owned(),
-            data,
-        })
+        Ok(Column { name: key.to_owned(), data })
     }
 
     /// Read a numeric tabular key as float64. Float32/64 and integer keys are converted by HDF5
@@ -347,10 +327,7 @@ impl GalaxiesMlFile {
                 .collect()),
             Dtype::Str => Err(self.key_error(
                 key,
-                format!(
-                    "holds {}, not numbers; use a numeric key",
-                    self.dtype_of(key)
-                ),
+                format!("holds {}, not numbers; use a numeric key", self.dtype_of(key)),
             )),
         }
     }
@@ -377,10 +354,7 @@ impl GalaxiesMlFile {
             .enumerate()
             .map(|(row, v)| {
                 i64::try_from(v).map_err(|_| {
-                    self.key_error(
-                        key,
-                        format!("row {row} holds {v}, which does not fit int64"),
-                    )
+                    self.key_error(key, format!("row {row} holds {v}, which does not fit int64"))
                 })
             })
             .collect()
@@ -408,24 +382,14 @@ impl GalaxiesMlFile {
             return Err(Error::usage("image chunks need at least 1 row per chunk"));
         }
         let n = self.len()?;
-        Ok(ImageChunks {
-            file: self,
-            dataset: self.open_image()?,
-            next: 0,
-            n,
-            rows_per_chunk,
-        })
+        Ok(ImageChunks { file: self, dataset: self.open_image()?, next: 0, n, rows_per_chunk })
     }
 
     /// Read every image once, in chunks of `rows_per_chunk` rows, and time it: the benchmark of
     /// the image path (`pzbench inspect --time-images ROWS FILE`).
     pub fn time_image_read(&self, rows_per_chunk: usize) -> Result<ImageReadTiming> {
         let started = Instant::now();
-        let mut timing = ImageReadTiming {
-            rows: 0,
-            bytes: 0,
-            seconds: 0.0,
-        };
+        let mut timing = ImageReadTiming { rows: 0, bytes: 0, seconds: 0.0 };
         for chunk in self.image_chunks(rows_per_chunk)? {
             let chunk = chunk?;
             timing.rows += chunk.rows;
@@ -436,15 +400,12 @@ impl GalaxiesMlFile {
     }
 
     fn open_image(&self) -> Result<Dataset> {
-        self.file
-            .dataset(IMAGE_KEY)
-            .map_err(|e| self.hdf5_error(IMAGE_KEY, &e))
+        self.file.dataset(IMAGE_KEY).map_err(|e| self.hdf5_error(IMAGE_KEY, &e))
     }
 
     fn read_image_rows(&self, ds: &Dataset, rows: Range<usize>) -> Result<Vec<f32>> {
-        let array: ndarray::Array4<f32> = ds
-            .read_slice((rows, .., .., ..))
-            .map_err(|e| self.hdf5_error(IMAGE_KEY, &e))?;
+        let array: ndarray::Array4<f32> =
+            ds.read_slice((rows, .., .., ..)).map_err(|e| self.hdf5_error(IMAGE_KEY, &e))?;
         // `read_slice` returns a fresh array in standard layout, so the offset is 0.
         let (pixels, _offset) = array.into_raw_vec_and_offset();
         Ok(pixels)
@@ -457,22 +418,13 @@ impl GalaxiesMlFile {
         if info.shape.len() != 1 {
             return Err(self.key_error(
                 key,
-                format!(
-                    "has shape {:?}, expected ({n},): one value per galaxy",
-                    info.shape
-                ),
+                format!("has shape {:?}, expected ({n},): one value per galaxy", info.shape),
             ));
         }
         let native = info.native.ok_or_else(|| {
-            self.key_error(
-                key,
-                format!("has an element type pzbench cannot read: {}", info.dtype),
-            )
+            self.key_error(key, format!("has an element type pzbench cannot read: {}", info.dtype))
         })?;
-        let ds = self
-            .file
-            .dataset(key)
-            .map_err(|e| self.hdf5_error(key, &e))?;
+        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
         Ok((ds, native))
     }
 
@@ -482,10 +434,8 @@ impl GalaxiesMlFile {
 
     /// Strings of any HDF5 kind. Bytes that are not UTF-8 are replaced, never trusted.
     fn read_strings(&self, ds: &Dataset, key: &str) -> Result<Vec<String>> {
-        let td = ds
-            .dtype()
-            .and_then(|t| t.to_descriptor())
-            .map_err(|e| self.hdf5_error(key, &e))?;
+        let td =
+            ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.hdf5_error(key, &e))?;
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let strings = match td {
             TypeDescriptor::VarLenUnicode => ds
@@ -534,10 +484,7 @@ impl GalaxiesMlFile {
     fn hdf5_error(&self, key: &str, e: &hdf5::Error) -> Error {
         self.key_error(
             key,
-            format!(
-                "cannot be read: {}; the file may be damaged or truncated",
-                one_line(e)
-            ),
+            format!("cannot be read: {}; the file may be damaged or truncated", one_line(e)),
         )
     }
 }
@@ -577,11 +524,7 @@ impl Iterator for ImageChunks<'_> {
             // Stop after an error rather than yielding one per remaining chunk.
             self.next = self.n;
         }
-        Some(chunk.map(|pixels| ImageChunk {
-            start,
-            rows: end - start,
-            pixels,
-        }))
+        Some(chunk.map(|pixels| ImageChunk { start, rows: end - start, pixels }))
     }
 }
 
@@ -728,10 +671,7 @@ impl GalaxiesMlWriter {
             }
         };
         created.map_err(|e| {
-            Error::file(
-                &self.path,
-                format!("cannot write key `{name}`: {}", one_line(&e)),
-            )
+            Error::file(&self.path, format!("cannot write key `{name}`: {}", one_line(&e)))
         })?;
         self.columns.push(name.to_owned());
         Ok(())
@@ -763,10 +703,7 @@ impl GalaxiesMlWriter {
             .dataset(IMAGE_KEY)
             .and_then(|ds| ds.write_slice(view, (rows.clone(), .., .., ..)))
             .map_err(|e| {
-                Error::file(
-                    &self.path,
-                    format!("cannot write key `image`: {}", one_line(&e)),
-                )
+                Error::file(&self.path, format!("cannot write key `image`: {}", one_line(&e)))
             })?;
         self.rows_written[rows].fill(true);
         Ok(())
@@ -808,20 +745,12 @@ impl GalaxiesMlWriter {
     }
 
     fn file(&self) -> Result<&hdf5::File> {
-        self.file
-            .as_ref()
-            .ok_or_else(|| Error::file(&self.path, "the writer was already finished"))
+        self.file.as_ref().ok_or_else(|| Error::file(&self.path, "the writer was already finished"))
     }
 
     fn create_column<T: H5Type>(&self, name: &str, values: &[T]) -> hdf5::Result<()> {
-        let file = self
-            .file
-            .as_ref()
-            .ok_or("the writer was already finished")?;
-        file.new_dataset_builder()
-            .with_data(values)
-            .obj_track_times(false)
-            .create(name)?;
+        let file = self.file.as_ref().ok_or("the writer was already finished")?;
+        file.new_dataset_builder().with_data(values).obj_track_times(false).create(name)?;
         Ok(())
     }
 }
@@ -838,10 +767,7 @@ impl Drop for GalaxiesMlWriter {
 
 /// `start..start + count` if it lies within `0..n`.
 fn row_range(start: usize, count: usize, n: usize) -> Option<Range<usize>> {
-    start
-        .checked_add(count)
-        .filter(|&end| end <= n)
-        .map(|end| start..end)
+    start.checked_add(count).filter(|&end| end <= n).map(|end| start..end)
 }
 
 /// The [`ColumnData`] variant an HDF5 element type reads into, if any.
@@ -864,24 +790,17 @@ fn native_dtype(td: &TypeDescriptor) -> Option<Dtype> {
 
 fn read_fixed_ascii<const W: usize>(ds: &Dataset) -> hdf5::Result<Vec<String>> {
     let v = ds.read_raw::<FixedAscii<W>>()?;
-    Ok(v.iter()
-        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
-        .collect())
+    Ok(v.iter().map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()).collect())
 }
 
 fn read_fixed_unicode<const W: usize>(ds: &Dataset) -> hdf5::Result<Vec<String>> {
     let v = ds.read_raw::<FixedUnicode<W>>()?;
-    Ok(v.iter()
-        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
-        .collect())
+    Ok(v.iter().map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()).collect())
 }
 
 /// An HDF5 error as one line (messages from the library can span several).
 fn one_line(e: &hdf5::Error) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -911,39 +830,18 @@ mod tests {
     }
 
     fn col(name: &str, data: ColumnData) -> Column {
-        Column {
-            name: name.to_owned(),
-            data,
-        }
+        Column { name: name.to_owned(), data }
     }
 
     /// One column of every dtype, including the keys a finished file needs.
     fn columns() -> Vec<Column> {
         vec![
-            col(
-                "object_id",
-                ColumnData::I64((0..N as i64).map(|i| (1 << 60) + i).collect()),
-            ),
-            col(
-                "specz_redshift",
-                ColumnData::F64((0..N).map(|i| 0.1 + i as f64 * 0.5).collect()),
-            ),
-            col(
-                "specz_flag_homogeneous",
-                ColumnData::Bool((0..N).map(|i| i % 2 == 0).collect()),
-            ),
-            col(
-                "specz_name",
-                ColumnData::Str((0..N).map(|i| format!("DEIMS-{i}-é")).collect()),
-            ),
-            col(
-                "extra_f32",
-                ColumnData::F32((0..N).map(|i| i as f32 * 0.25).collect()),
-            ),
-            col(
-                "extra_i32",
-                ColumnData::I32((0..N as i32).map(|i| -i).collect()),
-            ),
+            col("object_id", ColumnData::I64((0..N as i64).map(|i| (1 << 60) + i).collect())),
+            col("specz_redshift", ColumnData::F64((0..N).map(|i| 0.1 + i as f64 * 0.5).collect())),
+            col("specz_flag_homogeneous", ColumnData::Bool((0..N).map(|i| i % 2 == 0).collect())),
+            col("specz_name", ColumnData::Str((0..N).map(|i| format!("DEIMS-{i}-é")).collect())),
+            col("extra_f32", ColumnData::F32((0..N).map(|i| i as f32 * 0.25).collect())),
+            col("extra_i32", ColumnData::I32((0..N as i32).map(|i| -i).collect())),
         ]
     }
 
@@ -954,8 +852,7 @@ mod tests {
             w.write_column(&c).unwrap();
         }
         for rows in row_order {
-            w.write_images(rows.start, &image_rows(rows.clone()))
-                .unwrap();
+            w.write_images(rows.start, &image_rows(rows.clone())).unwrap();
         }
         w.finish().unwrap();
     }
@@ -976,10 +873,7 @@ mod tests {
     }
 
     fn raw_dataset<T: H5Type>(file: &hdf5::File, name: &str, shape: &[usize]) {
-        file.new_dataset::<T>()
-            .shape(shape.to_vec())
-            .create(name)
-            .unwrap();
+        file.new_dataset::<T>().shape(shape.to_vec()).create(name).unwrap();
     }
 
     fn err_text<T: std::fmt::Debug>(r: Result<T>) -> String {
@@ -1011,11 +905,7 @@ mod tests {
             assert_eq!(f.key(&c.name).unwrap().native, Some(c.data.dtype()));
             assert_eq!(f.key(&c.name).unwrap().shape, vec![N]);
         }
-        let dtypes: Vec<_> = f
-            .keys()
-            .iter()
-            .map(|k| (k.name.as_str(), k.dtype.as_str()))
-            .collect();
+        let dtypes: Vec<_> = f.keys().iter().map(|k| (k.name.as_str(), k.dtype.as_str())).collect();
         assert!(dtypes.contains(&("image", "float32")));
         assert!(dtypes.contains(&("object_id", "int64")));
         assert!(dtypes.contains(&("specz_flag_homogeneous", "bool")));
@@ -1023,17 +913,10 @@ mod tests {
         // Numeric conversions.
         assert_eq!(f.read_f64("extra_i32").unwrap()[3], -3.0);
         assert_eq!(f.read_f64("extra_f32").unwrap()[2], 0.5);
-        assert_eq!(
-            f.read_f64("specz_flag_homogeneous").unwrap()[..2],
-            [1.0, 0.0]
-        );
+        assert_eq!(f.read_f64("specz_flag_homogeneous").unwrap()[..2], [1.0, 0.0]);
         assert_eq!(f.read_i64("extra_i32").unwrap()[6], -6);
         let (ids, z) = read_truth(&path).unwrap();
-        assert_eq!(
-            ids[1],
-            (1 << 60) + 1,
-            "int64 ids must not pass through float64"
-        );
+        assert_eq!(ids[1], (1 << 60) + 1, "int64 ids must not pass through float64");
         assert_eq!(z[2], 1.1);
     }
 
@@ -1042,20 +925,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = GalaxiesMlFile::open(good_file(&dir)).unwrap();
         let msg = err_text(f.read_i64("specz_redshift"));
-        assert!(
-            msg.contains("key `specz_redshift` holds float64, expected integers"),
-            "{msg}"
-        );
+        assert!(msg.contains("key `specz_redshift` holds float64, expected integers"), "{msg}");
         let msg = err_text(f.read_f64("specz_name"));
-        assert!(
-            msg.contains("key `specz_name` holds unicode (var len), not numbers"),
-            "{msg}"
-        );
+        assert!(msg.contains("key `specz_name` holds unicode (var len), not numbers"), "{msg}");
         let msg = err_text(f.read_f64("image"));
-        assert!(
-            msg.contains("key `image` has shape [7, 5, 3, 3], expected (7,)"),
-            "{msg}"
-        );
+        assert!(msg.contains("key `image` has shape [7, 5, 3, 3], expected (7,)"), "{msg}");
         let msg = err_text(f.read_f64("z_best"));
         assert!(msg.contains("missing key `z_best`"), "{msg}");
     }
@@ -1074,10 +948,7 @@ mod tests {
         let all: Vec<f32> = chunks.into_iter().flat_map(|c| c.pixels).collect();
         assert_eq!(all, image_rows(0..N));
         let msg = err_text(f.read_images(5, 3));
-        assert!(
-            msg.contains("key `image` rows 5..8 requested but the file has 7"),
-            "{msg}"
-        );
+        assert!(msg.contains("key `image` rows 5..8 requested but the file has 7"), "{msg}");
         assert!(f.image_chunks(0).is_err());
         let t = f.time_image_read(4).unwrap();
         assert_eq!((t.rows, t.bytes), (N, (N * 5 * S * S * 4) as u64));
@@ -1086,21 +957,14 @@ mod tests {
     #[test]
     fn identical_input_gives_identical_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (
-            dir.path().join("a.h5"),
-            dir.path().join("b.h5"),
-            dir.path().join("c.h5"),
-        );
+        let (a, b, c) = (dir.path().join("a.h5"), dir.path().join("b.h5"), dir.path().join("c.h5"));
         write_file(&a, &[0..N]);
         std::thread::sleep(std::time::Duration::from_millis(1100)); // a time stamp would differ
         write_file(&b, &[0..N]);
         write_file(&c, &[4..N, 0..2, 2..4]);
         let bytes = |p: &Path| std::fs::read(p).unwrap();
         assert!(bytes(&a) == bytes(&b), "two writes of the same data differ");
-        assert!(
-            bytes(&a) == bytes(&c),
-            "the order rows are written in changes the file"
-        );
+        assert!(bytes(&a) == bytes(&c), "the order rows are written in changes the file");
     }
 
     #[test]
@@ -1112,10 +976,7 @@ mod tests {
                 .iter()
                 .map(|s| FixedAscii::from_ascii(s).unwrap())
                 .collect();
-            f.new_dataset_builder()
-                .with_data(&names)
-                .create("specz_name")
-                .unwrap();
+            f.new_dataset_builder().with_data(&names).create("specz_name").unwrap();
         });
         let f = GalaxiesMlFile::open(&path).unwrap();
         assert_eq!(f.key("specz_name").unwrap().dtype, "string (len 8)");
@@ -1131,19 +992,13 @@ mod tests {
         let text = dir.path().join("preds.csv");
         std::fs::write(&text, "object_id,z\n1,0.5\n").unwrap();
         let msg = err_text(GalaxiesMlFile::open(&text));
-        assert!(
-            msg.contains("preds.csv: not an HDF5 file (or truncated)"),
-            "{msg}"
-        );
+        assert!(msg.contains("preds.csv: not an HDF5 file (or truncated)"), "{msg}");
 
         let path = good_file(&dir);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let msg = err_text(GalaxiesMlFile::open(&path));
-        assert!(
-            msg.contains("good.hdf5: not an HDF5 file (or truncated)"),
-            "{msg}"
-        );
+        assert!(msg.contains("good.hdf5: not an HDF5 file (or truncated)"), "{msg}");
 
         let msg = err_text(GalaxiesMlFile::open(dir.path().join("absent.hdf5")));
         assert!(msg.contains("absent.hdf5: cannot open"), "{msg}");
@@ -1168,25 +1023,17 @@ mod tests {
             raw_dataset::<i64>(f, "object_id", &[4]);
         });
         let msg = err_text(read_truth(&path));
-        assert!(
-            msg.contains("raw.hdf5: missing key `specz_redshift`"),
-            "{msg}"
-        );
+        assert!(msg.contains("raw.hdf5: missing key `specz_redshift`"), "{msg}");
     }
 
     #[test]
     fn bad_shapes_are_named() {
-        for (shape, what) in [
-            (&[4, 5, 2][..], "[4, 5, 2]"),
-            (&[4, 3, 2, 2][..], "[4, 3, 2, 2]"),
-        ] {
+        for (shape, what) in [(&[4, 5, 2][..], "[4, 5, 2]"), (&[4, 3, 2, 2][..], "[4, 3, 2, 2]")] {
             let dir = tempfile::tempdir().unwrap();
             let path = raw_file(&dir, |f| raw_dataset::<f32>(f, "image", shape));
             let msg = err_text(GalaxiesMlFile::open(&path).unwrap().image_shape());
             assert!(
-                msg.contains(&format!(
-                    "key `image` has shape {what}, expected (N, 5, H, W)"
-                )),
+                msg.contains(&format!("key `image` has shape {what}, expected (N, 5, H, W)")),
                 "{msg}"
             );
         }
@@ -1197,10 +1044,7 @@ mod tests {
         });
         let f = GalaxiesMlFile::open(&path).unwrap();
         let msg = err_text(f.len());
-        assert!(
-            msg.contains("key `specz_redshift` has 3 rows but image has 4"),
-            "{msg}"
-        );
+        assert!(msg.contains("key `specz_redshift` has 3 rows but image has 4"), "{msg}");
         assert!(err_text(f.read_f64("specz_redshift")).contains("has 3 rows but image has 4"));
     }
 
@@ -1211,10 +1055,7 @@ mod tests {
         let mut w = GalaxiesMlWriter::create(&path, N, S).unwrap();
         let msg =
             err_text(w.write_column(&col("specz_redshift", ColumnData::F64(vec![0.5; N - 1]))));
-        assert!(
-            msg.contains("column `specz_redshift` has 6 rows but the file has 7"),
-            "{msg}"
-        );
+        assert!(msg.contains("column `specz_redshift` has 6 rows but the file has 7"), "{msg}");
         let msg = err_text(w.write_column(&col("object_id", ColumnData::F64(vec![1.0; N]))));
         assert!(msg.contains("column `object_id` must be int64"), "{msg}");
         let msg = err_text(w.write_images(N - 1, &image_rows(0..2)));
@@ -1227,20 +1068,12 @@ mod tests {
         w.write_images(0, &image_rows(0..N - 1)).unwrap();
         let msg = err_text(w.finish());
         assert!(msg.contains("image row 6 was never written"), "{msg}");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "a file was left behind"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a file was left behind");
 
         let w = GalaxiesMlWriter::create(&path, N, S).unwrap();
         assert!(temp_path_for(&path).exists());
         drop(w);
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "a file was left behind"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a file was left behind");
         assert!(GalaxiesMlWriter::create(&path, 0, S).is_err());
     }
 }
