@@ -318,18 +318,29 @@ impl GalaxiesMlFile {
     /// (int64 beyond 2^53 loses precision: read ids with [`Self::read_i64`]); bool gives 0 or 1.
     pub fn read_f64(&self, key: &str) -> Result<Vec<f64>> {
         let (ds, native) = self.tabular(key)?;
-        match native {
-            Dtype::F64 | Dtype::F32 | Dtype::I64 | Dtype::I32 => self.read_raw(&ds, key),
-            Dtype::Bool => Ok(self
-                .read_raw::<bool>(&ds, key)?
-                .into_iter()
-                .map(|b| if b { 1.0 } else { 0.0 })
-                .collect()),
-            Dtype::Str => Err(self.key_error(
-                key,
-                format!("holds {}, not numbers; use a numeric key", self.dtype_of(key)),
-            )),
+        self.read_numbers(&ds, native, key)
+    }
+
+    /// Read a numeric key with several values per galaxy, shape `(N, k, ...)` (the spec calls
+    /// `x_coord_x` and its kin "2-valued"), as float64 in row-major order, with the number of
+    /// values per row. A 1-D key gives one value per row. Not for `image`: use
+    /// [`Self::read_images`].
+    pub fn read_f64_rows(&self, key: &str) -> Result<(Vec<f64>, usize)> {
+        if key == IMAGE_KEY {
+            return Err(Error::usage("read the image key by row chunks (read_images)"));
         }
+        let n = self.len()?;
+        let info = self.require_key(key)?;
+        let native = self.native(info)?;
+        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
+        let per_row = info.shape.iter().skip(1).product::<usize>();
+        // `len` checked the first dimension; a scalar key has none.
+        if info.shape.is_empty() || (n > 0 && per_row == 0) {
+            return Err(
+                self.key_error(key, format!("has shape {:?}, expected ({n}, ...)", info.shape))
+            );
+        }
+        Ok((self.read_numbers(&ds, native, key)?, per_row))
     }
 
     /// Read an integer tabular key (any signed width, or unsigned values that fit int64) as int64.
@@ -421,11 +432,34 @@ impl GalaxiesMlFile {
                 format!("has shape {:?}, expected ({n},): one value per galaxy", info.shape),
             ));
         }
-        let native = info.native.ok_or_else(|| {
-            self.key_error(key, format!("has an element type pzbench cannot read: {}", info.dtype))
-        })?;
+        let native = self.native(info)?;
         let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
         Ok((ds, native))
+    }
+
+    fn native(&self, info: &KeyInfo) -> Result<Dtype> {
+        info.native.ok_or_else(|| {
+            self.key_error(
+                &info.name,
+                format!("has an element type pzbench cannot read: {}", info.dtype),
+            )
+        })
+    }
+
+    /// All values of a numeric dataset as float64, in row-major order.
+    fn read_numbers(&self, ds: &Dataset, native: Dtype, key: &str) -> Result<Vec<f64>> {
+        match native {
+            Dtype::F64 | Dtype::F32 | Dtype::I64 | Dtype::I32 => self.read_raw(ds, key),
+            Dtype::Bool => Ok(self
+                .read_raw::<bool>(ds, key)?
+                .into_iter()
+                .map(|b| if b { 1.0 } else { 0.0 })
+                .collect()),
+            Dtype::Str => Err(self.key_error(
+                key,
+                format!("holds {}, not numbers; use a numeric key", self.dtype_of(key)),
+            )),
+        }
     }
 
     fn read_raw<T: H5Type>(&self, ds: &Dataset, key: &str) -> Result<Vec<T>> {
@@ -930,6 +964,9 @@ mod tests {
         assert!(msg.contains("key `specz_name` holds unicode (var len), not numbers"), "{msg}");
         let msg = err_text(f.read_f64("image"));
         assert!(msg.contains("key `image` has shape [7, 5, 3, 3], expected (7,)"), "{msg}");
+        let msg = err_text(f.read_f64_rows("specz_name"));
+        assert!(msg.contains("key `specz_name` holds unicode (var len), not numbers"), "{msg}");
+        assert!(f.read_f64_rows("image").is_err());
         let msg = err_text(f.read_f64("z_best"));
         assert!(msg.contains("missing key `z_best`"), "{msg}");
     }
@@ -965,6 +1002,22 @@ mod tests {
         let bytes = |p: &Path| std::fs::read(p).unwrap();
         assert!(bytes(&a) == bytes(&b), "two writes of the same data differ");
         assert!(bytes(&a) == bytes(&c), "the order rows are written in changes the file");
+    }
+
+    #[test]
+    fn multi_valued_keys_are_read_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            raw_dataset::<f32>(f, "image", &[3, 5, 1, 1]);
+            let xy = ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, f32::NAN]]);
+            f.new_dataset_builder().with_data(&xy).create("x_coord_x").unwrap();
+        });
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        let (values, per_row) = f.read_f64_rows("x_coord_x").unwrap();
+        assert_eq!((values[..5].to_vec(), per_row), (vec![1.0, 2.0, 3.0, 4.0, 5.0], 2));
+        assert!(values[5].is_nan());
+        let msg = err_text(f.read_f64("x_coord_x"));
+        assert!(msg.contains("key `x_coord_x` has shape [3, 2], expected (3,)"), "{msg}");
     }
 
     #[test]
