@@ -17,7 +17,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show what a GalaxiesML HDF5 file holds and check the paper's selection cuts
+    // Help text: on `InspectArgs` (a doc comment here would replace its long help).
     Inspect(inspect::InspectArgs),
 }
 
