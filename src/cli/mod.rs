@@ -1,5 +1,9 @@
 //! The `pzbench` command line. Exit codes: 0 success, 1 a finding (e.g. a regression), 2 error.
+//!
+//! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
+//! replace its long help.
 
+mod inspect;
 mod score;
 
 use std::io::Write;
@@ -22,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Score(score::ScoreArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -29,6 +34,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Score(args) => score::run(args),
+        Command::Inspect(args) => inspect::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

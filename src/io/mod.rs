@@ -1,5 +1,7 @@
 //! Input and output at the edges: reading predictions and catalogues, writing results atomically.
 
+pub mod galaxiesml;
+
 use std::path::Path;
 
 use crate::{Error, Result};
