@@ -216,3 +216,23 @@ fn drop_invalid_drops_and_says_how_many() {
     assert_eq!(json["overall"]["count"], 2);
     assert_eq!(json["input"]["dropped_invalid"], 2);
 }
+
+#[test]
+fn truth_from_a_galaxiesml_hdf5_file() {
+    use pzbench::io::galaxiesml::{Column, ColumnData, GalaxiesMlWriter};
+    let dir = TempDir::new().unwrap();
+    let truth = dir.path().join("5x8x8_testing_with_morphology.hdf5");
+    let mut writer = GalaxiesMlWriter::create(&truth, 3, 8).unwrap();
+    writer.write_column(&Column { name: "object_id".into(), data: ColumnData::I64(vec![2, 1, 3]) }).unwrap();
+    writer.write_column(&Column { name: "specz_redshift".into(), data: ColumnData::F64(vec![0.5, 0.1, 0.9]) }).unwrap();
+    writer.write_images(0, &vec![0.0f32; 3 * 5 * 8 * 8]).unwrap();
+    writer.finish().unwrap();
+    let preds = write(&dir, "preds.csv", "object_id,z_phot\n3,1.4\n1,0.12\n2,0.45\n");
+    let joined = score_json(&["--truth", truth.to_str().unwrap()], &preds);
+    let direct = score_json(&[], &write(&dir, "direct.csv", GOOD));
+    assert_eq!(joined["overall"], direct["overall"]);
+    assert_eq!(joined["input"]["truth"]["format"], "GalaxiesML HDF5");
+    assert_eq!(joined["input"]["truth"]["columns"]["z_spec"], "specz_redshift");
+    let not_hdf5 = write(&dir, "fake.hdf5", "object_id,z_spec\n1,0.1\n");
+    expect_error(&preds, &["--truth", not_hdf5.to_str().unwrap()], &["fake.hdf5"]);
+}

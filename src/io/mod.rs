@@ -1,6 +1,8 @@
 //! Input and output at the edges: reading predictions and catalogues, writing results atomically.
 
 pub mod galaxiesml;
+pub mod sample;
+pub mod table;
 
 use std::path::Path;
 
@@ -23,5 +25,25 @@ pub fn temp_path_for(path: &Path) -> std::path::PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.pzbench-tmp"))
 }
-pub mod table;
-pub mod sample;
+
+/// SHA-256 of a file's bytes, as lowercase hex, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

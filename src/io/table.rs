@@ -13,6 +13,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::hex;
 use crate::{Error, Result};
 
 /// Size of the text blocks handed to polars.
@@ -452,10 +453,6 @@ impl Builder {
             sha256: hex(&self.hasher.finalize()),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
