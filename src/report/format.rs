@@ -90,6 +90,6 @@ mod tests {
             rows: vec![vec!["overall".into(), "12".into()]],
         };
         assert_eq!(table.to_markdown(), "| bin | N |\n|---|---:|\n| overall | 12 |\n");
-        assert_eq!(table.to_terminal(), "bin       N\n----------\noverall  12\n");
+        assert_eq!(table.to_terminal(), "bin       N\n-----------\noverall  12\n");
     }
 }
