@@ -82,6 +82,13 @@ impl Cosmology {
         self.angular_diameter_distance_mpc(z) * 1000.0 / ARCSEC_PER_RAD
     }
 
+    /// Distance modulus and kpc per arcsecond together, with one integration (for per-galaxy
+    /// use): `(5 log10(D_L / 10 pc), D_A · 1″ in kpc)`.
+    pub fn distance_modulus_and_kpc_per_arcsec(&self, z: f64) -> (f64, f64) {
+        let dc = self.comoving_distance_mpc(z);
+        (5.0 * ((1.0 + z) * dc * 1e5).log10(), dc / (1.0 + z) * 1000.0 / ARCSEC_PER_RAD)
+    }
+
     /// Distance modulus `5 log10(D_L / 10 pc)` (Hogg eq. 25); `−∞` at `z ≤ 0`.
     pub fn distance_modulus(&self, z: f64) -> f64 {
         5.0 * (self.luminosity_distance_mpc(z) * 1e5).log10()
@@ -135,6 +142,8 @@ mod tests {
         // DM(z = 0.1) = 38.315 and DM(1) = 44.100 for H0 = 70, Ω_m = 0.3 (astropy FlatLambdaCDM).
         assert!((c.distance_modulus(0.1) - 38.315).abs() < 1e-3);
         assert!((c.distance_modulus(1.0) - 44.100).abs() < 1e-3);
+        let (dm, scale) = c.distance_modulus_and_kpc_per_arcsec(z);
+        assert!((dm - c.distance_modulus(z)).abs() < 1e-12 && (scale - c.kpc_per_arcsec(z)).abs() < 1e-12);
         assert!(Cosmology::flat(-1.0, 0.3).is_err());
         assert!(Cosmology::flat(70.0, 1.5).is_err());
     }
