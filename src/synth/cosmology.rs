@@ -29,15 +29,20 @@ pub struct Cosmology {
 impl Default for Cosmology {
     /// H0 = 70 km s⁻¹ Mpc⁻¹, Ω_m = 0.3, flat: the cosmology of the project README's kpc/″ values.
     fn default() -> Self {
-        Cosmology { h0: 70.0, omega_m: 0.3 }
+        Cosmology {
+            h0: 70.0,
+            omega_m: 0.3,
+        }
     }
 }
 
 impl Cosmology {
     /// A flat ΛCDM cosmology; an error unless `h0 > 0` and `0 < Ω_m ≤ 1`.
     pub fn flat(h0: f64, omega_m: f64) -> Result<Self> {
-        if !(h0 > 0.0 && h0.is_finite()) || !(omega_m > 0.0 && omega_m <= 1.0) {
-            return Err(Error::other(format!("invalid cosmology: H0 = {h0}, Ω_m = {omega_m}")));
+        if !(h0 > 0.0 && h0.is_finite() && omega_m > 0.0 && omega_m <= 1.0) {
+            return Err(Error::other(format!(
+                "invalid cosmology: H0 = {h0}, Ω_m = {omega_m}"
+            )));
         }
         Ok(Cosmology { h0, omega_m })
     }
@@ -86,7 +91,10 @@ impl Cosmology {
     /// use): `(5 log10(D_L / 10 pc), D_A · 1″ in kpc)`.
     pub fn distance_modulus_and_kpc_per_arcsec(&self, z: f64) -> (f64, f64) {
         let dc = self.comoving_distance_mpc(z);
-        (5.0 * ((1.0 + z) * dc * 1e5).log10(), dc / (1.0 + z) * 1000.0 / ARCSEC_PER_RAD)
+        (
+            5.0 * ((1.0 + z) * dc * 1e5).log10(),
+            dc / (1.0 + z) * 1000.0 / ARCSEC_PER_RAD,
+        )
     }
 
     /// Distance modulus `5 log10(D_L / 10 pc)` (Hogg eq. 25); `−∞` at `z ≤ 0`.
@@ -102,7 +110,13 @@ mod tests {
     #[test]
     fn kpc_per_arcsec_matches_the_readme() {
         let c = Cosmology::default();
-        for (z, v) in [(0.1, 1.84), (0.5, 6.10), (1.0, 8.01), (1.5, 8.46), (3.0, 7.70)] {
+        for (z, v) in [
+            (0.1, 1.84),
+            (0.5, 6.10),
+            (1.0, 8.01),
+            (1.5, 8.46),
+            (3.0, 7.70),
+        ] {
             let got = c.kpc_per_arcsec(z);
             assert!((got - v).abs() < 0.006, "z={z}: {got} vs {v}");
         }
@@ -114,9 +128,12 @@ mod tests {
         // Einstein–de Sitter (Ω_m = 1) has the closed form D_C = 2 (c/H0) (1 − 1/sqrt(1+z)).
         let eds = Cosmology::flat(70.0, 1.0).unwrap();
         for z in [0.01, 0.5, 1.0, 2.5, 4.0] {
-            let exact = 2.0 * eds.hubble_distance_mpc() * (1.0 - 1.0 / (1.0 + z as f64).sqrt());
+            let exact = 2.0 * eds.hubble_distance_mpc() * (1.0 - 1.0 / (1.0_f64 + z).sqrt());
             let got = eds.comoving_distance_mpc(z);
-            assert!(((got - exact) / exact).abs() < 1e-9, "EdS z={z}: {got} vs {exact}");
+            assert!(
+                ((got - exact) / exact).abs() < 1e-9,
+                "EdS z={z}: {got} vs {exact}"
+            );
         }
         // Doubling the Simpson resolution changes nothing at the 1e-9 level.
         let z = 3.7;
@@ -143,7 +160,10 @@ mod tests {
         assert!((c.distance_modulus(0.1) - 38.315).abs() < 1e-3);
         assert!((c.distance_modulus(1.0) - 44.100).abs() < 1e-3);
         let (dm, scale) = c.distance_modulus_and_kpc_per_arcsec(z);
-        assert!((dm - c.distance_modulus(z)).abs() < 1e-12 && (scale - c.kpc_per_arcsec(z)).abs() < 1e-12);
+        assert!(
+            (dm - c.distance_modulus(z)).abs() < 1e-12
+                && (scale - c.kpc_per_arcsec(z)).abs() < 1e-12
+        );
         assert!(Cosmology::flat(-1.0, 0.3).is_err());
         assert!(Cosmology::flat(70.0, 1.5).is_err());
     }

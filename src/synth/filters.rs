@@ -63,15 +63,28 @@ impl Filter {
         if wavelength.len() < 3 {
             return Err(bad("needs at least 3 samples"));
         }
-        if wavelength.windows(2).any(|w| !(w[1] > w[0])) || wavelength.iter().any(|w| !w.is_finite() || *w <= 0.0) {
-            return Err(bad("wavelengths must be positive, finite and strictly increasing"));
+        if wavelength.iter().any(|w| !w.is_finite() || *w <= 0.0)
+            || wavelength.windows(2).any(|w| w[1] <= w[0])
+        {
+            return Err(bad(
+                "wavelengths must be positive, finite and strictly increasing",
+            ));
         }
-        let response: Vec<f64> = response.into_iter().map(|r| if r > 0.0 { r } else { 0.0 }).collect();
+        let response: Vec<f64> = response
+            .into_iter()
+            .map(|r| if r > 0.0 { r } else { 0.0 })
+            .collect();
         if response.iter().any(|r| !r.is_finite()) {
             return Err(bad("response values must be finite"));
         }
-        let first = response.iter().position(|&r| r > 0.0).ok_or_else(|| bad("response is zero everywhere"))?;
-        let last = response.iter().rposition(|&r| r > 0.0).ok_or_else(|| bad("response is zero everywhere"))?;
+        let first = response
+            .iter()
+            .position(|&r| r > 0.0)
+            .ok_or_else(|| bad("response is zero everywhere"))?;
+        let last = response
+            .iter()
+            .rposition(|&r| r > 0.0)
+            .ok_or_else(|| bad("response is zero everywhere"))?;
         if first == 0 || last + 1 == response.len() {
             return Err(bad("response must go to zero at both ends"));
         }
@@ -83,7 +96,12 @@ impl Filter {
             .map(|(&l, &r)| AB_FNU_CGS * C_ANGSTROM_PER_S / (l * l) * r * l)
             .collect();
         let ab_zeropoint = trapezoid(&wavelength, &ab_integrand);
-        Ok(Filter { name: name.to_string(), wavelength, response, ab_zeropoint })
+        Ok(Filter {
+            name: name.to_string(),
+            wavelength,
+            response,
+            ab_zeropoint,
+        })
     }
 
     /// Parse an astropy ECSV filter file (`wavelength response` columns, `#` header lines).
@@ -104,8 +122,12 @@ impl Filter {
             }
             let mut cols = line.split_whitespace();
             let parse = |s: Option<&str>| -> Result<f64> {
-                s.and_then(|v| v.parse::<f64>().ok())
-                    .ok_or_else(|| Error::other(format!("filter {name}: line {}: expected two numbers", lineno + 1)))
+                s.and_then(|v| v.parse::<f64>().ok()).ok_or_else(|| {
+                    Error::other(format!(
+                        "filter {name}: line {}: expected two numbers",
+                        lineno + 1
+                    ))
+                })
             };
             wavelength.push(parse(cols.next())?);
             response.push(parse(cols.next())?);
@@ -132,8 +154,18 @@ impl Filter {
     /// Photon-weighted effective wavelength `∫ λ R λ dλ / ∫ R λ dλ` [Å] (speclite's
     /// `effective_wavelength`).
     pub fn effective_wavelength(&self) -> f64 {
-        let num: Vec<f64> = self.wavelength.iter().zip(&self.response).map(|(l, r)| l * l * r).collect();
-        let den: Vec<f64> = self.wavelength.iter().zip(&self.response).map(|(l, r)| l * r).collect();
+        let num: Vec<f64> = self
+            .wavelength
+            .iter()
+            .zip(&self.response)
+            .map(|(l, r)| l * l * r)
+            .collect();
+        let den: Vec<f64> = self
+            .wavelength
+            .iter()
+            .zip(&self.response)
+            .map(|(l, r)| l * r)
+            .collect();
         trapezoid(&self.wavelength, &num) / trapezoid(&self.wavelength, &den)
     }
 
@@ -166,18 +198,32 @@ impl Filter {
             )));
         }
         // 1. Trim: start = last index with wave <= f_lo, stop = first index with wave >= f_hi.
-        let start = if wave[0] < f_lo { wave.partition_point(|&w| w <= f_lo) - 1 } else { 0 };
-        let stop = if wave[wave.len() - 1] > f_hi { wave.partition_point(|&w| w < f_hi) + 1 } else { wave.len() };
+        let start = if wave[0] < f_lo {
+            wave.partition_point(|&w| w <= f_lo) - 1
+        } else {
+            0
+        };
+        let stop = if wave[wave.len() - 1] > f_hi {
+            wave.partition_point(|&w| w < f_hi) + 1
+        } else {
+            wave.len()
+        };
         let w = &wave[start..stop];
         let v = &flux[start..stop];
         // 3. Undersampled interior filter points (numpy searchsorted, side='left').
-        let insert: Vec<usize> = fw[1..].iter().map(|&x| w.partition_point(|&g| g < x)).collect();
+        let insert: Vec<usize> = fw[1..]
+            .iter()
+            .map(|&x| w.partition_point(|&g| g < x))
+            .collect();
         let mut extra: Vec<(f64, f64)> = Vec::new();
         for i in 0..insert.len().saturating_sub(1) {
             if insert[i + 1] == insert[i] {
                 let lam = fw[i + 1];
                 let val = interp_linear(w, v, lam).ok_or_else(|| {
-                    Error::other(format!("filter {}: cannot interpolate the spectrum at {lam} Å", self.name))
+                    Error::other(format!(
+                        "filter {}: cannot interpolate the spectrum at {lam} Å",
+                        self.name
+                    ))
                 })?;
                 extra.push((lam, val * self.response[i + 1]));
             }
@@ -221,7 +267,10 @@ pub fn hsc_filters() -> Result<[Filter; N_BANDS]> {
 
 /// Trapezoid rule `Σ ½ (y_k + y_{k+1}) (x_{k+1} − x_k)` (numpy `trapz`).
 pub(crate) fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
-    x.windows(2).zip(y.windows(2)).map(|(xw, yw)| 0.5 * (yw[0] + yw[1]) * (xw[1] - xw[0])).sum()
+    x.windows(2)
+        .zip(y.windows(2))
+        .map(|(xw, yw)| 0.5 * (yw[0] + yw[1]) * (xw[1] - xw[0]))
+        .sum()
 }
 
 /// Linear interpolation on an increasing grid; `None` outside `[x_0, x_last]`.
@@ -253,7 +302,9 @@ mod tests {
             assert!((l - e).abs() < 150.0, "effective wavelength {l} vs {e}");
         }
         assert!(f.iter().all(|b| b.response().iter().all(|&r| r >= 0.0)));
-        assert!(f.iter().all(|b| b.response()[0] == 0.0 && *b.response().last().unwrap() == 0.0));
+        assert!(f
+            .iter()
+            .all(|b| b.response()[0] == 0.0 && *b.response().last().unwrap() == 0.0));
     }
 
     #[test]
@@ -262,8 +313,14 @@ mod tests {
         // (the coarse one exercises the undersampling branch).
         let f = hsc_filters().unwrap();
         for step in [1.0, 250.0] {
-            let wave: Vec<f64> = (0..).map(|k| 3000.0 + step * k as f64).take_while(|&l| l <= 12000.0).collect();
-            let flux: Vec<f64> = wave.iter().map(|l| AB_FNU_CGS * 1e-8 * C_ANGSTROM_PER_S / (l * l)).collect();
+            let wave: Vec<f64> = (0..)
+                .map(|k| 3000.0 + step * k as f64)
+                .take_while(|&l| l <= 12000.0)
+                .collect();
+            let flux: Vec<f64> = wave
+                .iter()
+                .map(|l| AB_FNU_CGS * 1e-8 * C_ANGSTROM_PER_S / (l * l))
+                .collect();
             for b in &f {
                 let m = -2.5 * b.ab_maggies(&wave, &flux).unwrap().log10();
                 let tol = if step < 10.0 { 1e-4 } else { 5e-3 };

@@ -34,13 +34,23 @@ pub const DEFAULT_Z_MAX: f64 = 4.0;
 /// (optionally times the Madau IGM transmission), as speclite's
 /// `FilterSequence.get_ab_magnitudes(flux, wavelength)` computes them. Only differences (colours)
 /// are physical: the overall normalisation of the template is arbitrary.
-pub fn sed_magnitudes(sed: &Sed, filters: &[Filter; N_BANDS], z: f64, igm: bool) -> Result<[f64; N_BANDS]> {
+pub fn sed_magnitudes(
+    sed: &Sed,
+    filters: &[Filter; N_BANDS],
+    z: f64,
+    igm: bool,
+) -> Result<[f64; N_BANDS]> {
     let maggies = sed_maggies(sed, filters, z, igm)?;
     Ok(maggies.map(|q| -2.5 * q.log10()))
 }
 
 /// AB maggies through each band of the observed-frame shape (see [`sed_magnitudes`]).
-pub fn sed_maggies(sed: &Sed, filters: &[Filter; N_BANDS], z: f64, igm: bool) -> Result<[f64; N_BANDS]> {
+pub fn sed_maggies(
+    sed: &Sed,
+    filters: &[Filter; N_BANDS],
+    z: f64,
+    igm: bool,
+) -> Result<[f64; N_BANDS]> {
     if !(z >= 0.0 && z.is_finite()) {
         return Err(Error::other(format!("redshift {z} must be finite and ≥ 0")));
     }
@@ -69,23 +79,39 @@ pub struct PhotometryGrid {
 
 impl PhotometryGrid {
     /// Tabulate `r_b(t, z)` for the given templates (in type order) and filters.
-    pub fn new(templates: &[Sed], filters: &[Filter; N_BANDS], z_max: f64, dz: f64, igm: bool) -> Result<Self> {
+    pub fn new(
+        templates: &[Sed],
+        filters: &[Filter; N_BANDS],
+        z_max: f64,
+        dz: f64,
+        igm: bool,
+    ) -> Result<Self> {
         if templates.len() != N_TEMPLATES {
-            return Err(Error::other(format!("photometry grid needs {N_TEMPLATES} templates, got {}", templates.len())));
+            return Err(Error::other(format!(
+                "photometry grid needs {N_TEMPLATES} templates, got {}",
+                templates.len()
+            )));
         }
         if !(dz > 0.0 && z_max > 0.0 && z_max.is_finite()) {
-            return Err(Error::other(format!("invalid photometry grid: z_max = {z_max}, dz = {dz}")));
+            return Err(Error::other(format!(
+                "invalid photometry grid: z_max = {z_max}, dz = {dz}"
+            )));
         }
         let steps = (z_max / dz).round();
         if (steps * dz - z_max).abs() > 1e-9 * z_max || steps > 1e7 {
-            return Err(Error::other(format!("photometry grid: z_max = {z_max} is not a multiple of dz = {dz}")));
+            return Err(Error::other(format!(
+                "photometry grid: z_max = {z_max} is not a multiple of dz = {dz}"
+            )));
         }
         let n_z = steps as usize + 1;
         let mut ratio = Vec::with_capacity(N_TEMPLATES * n_z);
         for sed in templates {
             let rest = sed_maggies(sed, filters, 0.0, false)?[REST_BAND];
-            if !(rest > 0.0) {
-                return Err(Error::other(format!("template {} has no rest-frame g-band flux", sed.name)));
+            if rest.is_nan() || rest <= 0.0 {
+                return Err(Error::other(format!(
+                    "template {} has no rest-frame g-band flux",
+                    sed.name
+                )));
             }
             for iz in 0..n_z {
                 let z = iz as f64 * dz;
@@ -93,7 +119,12 @@ impl PhotometryGrid {
                 ratio.push(q.map(|x| x / ((1.0 + z) * rest)));
             }
         }
-        Ok(PhotometryGrid { dz, n_z, igm, ratio })
+        Ok(PhotometryGrid {
+            dz,
+            n_z,
+            igm,
+            ratio,
+        })
     }
 
     /// The HSC grid for the embedded CWWSB4 templates, `0 ≤ z ≤ 4`, Δz = 0.001.
@@ -118,13 +149,19 @@ impl PhotometryGrid {
     pub fn flux_ratio(&self, t: f64, z: f64) -> Result<[f64; N_BANDS]> {
         let mix = TypeMix::new(t)?;
         if !(0.0..=self.z_max()).contains(&z) {
-            return Err(Error::other(format!("redshift {z} is outside the photometry grid [0, {}]", self.z_max())));
+            return Err(Error::other(format!(
+                "redshift {z} is outside the photometry grid [0, {}]",
+                self.z_max()
+            )));
         }
         let x = z / self.dz;
         let iz = (x.floor() as usize).min(self.n_z - 2);
         let u = x - iz as f64;
         let mut out = [0.0; N_BANDS];
-        for (k, wk) in [(mix.lower, 1.0 - mix.upper_weight), (mix.lower + 1, mix.upper_weight)] {
+        for (k, wk) in [
+            (mix.lower, 1.0 - mix.upper_weight),
+            (mix.lower + 1, mix.upper_weight),
+        ] {
             if wk == 0.0 {
                 continue;
             }
@@ -156,13 +193,16 @@ mod tests {
     #[test]
     fn reproduces_speclite_colours() {
         let reference: serde_json::Value =
-            serde_json::from_str(include_str!("../../fixtures/reference/synth_colors.json")).unwrap();
+            serde_json::from_str(include_str!("../../fixtures/reference/synth_colors.json"))
+                .unwrap();
         let templates = cwwsb4_templates().unwrap();
         let filters = hsc_filters().unwrap();
         let mut worst: f64 = 0.0;
         let mut n = 0;
         for sed in &templates {
-            let rows = reference["templates"][sed.name.as_str()].as_array().unwrap();
+            let rows = reference["templates"][sed.name.as_str()]
+                .as_array()
+                .unwrap();
             assert_eq!(rows.len(), 11);
             for row in rows {
                 let z = row["z"].as_f64().unwrap();
@@ -171,7 +211,11 @@ mod tests {
                     let want = row[*name].as_f64().unwrap();
                     let got = m[c] - m[c + 1];
                     let d = (got - want).abs();
-                    assert!(d < 0.01, "{} z={z} {name}: {got:.5} vs speclite {want:.5}", sed.name);
+                    assert!(
+                        d < 0.01,
+                        "{} z={z} {name}: {got:.5} vs speclite {want:.5}",
+                        sed.name
+                    );
                     worst = worst.max(d);
                     n += 1;
                 }
@@ -217,7 +261,11 @@ mod tests {
             let r = grid.flux_ratio(k as f64, z).unwrap();
             for b in 0..N_BANDS {
                 let want = direct[b] / ((1.0 + z) * rest);
-                assert!((r[b] / want - 1.0).abs() < 1e-9, "{} band {b}", TEMPLATE_NAMES[k]);
+                assert!(
+                    (r[b] / want - 1.0).abs() < 1e-9,
+                    "{} band {b}",
+                    TEMPLATE_NAMES[k]
+                );
             }
         }
         // Between nodes: within 1% of the direct value even for a 0.01 step.
@@ -232,7 +280,11 @@ mod tests {
         for t in [0.0, 0.5, 2.3, 5.0] {
             assert!(grid.k_correction(t, 0.0).unwrap()[0].abs() < 1e-12);
         }
-        let (a, m, b) = (grid.flux_ratio(2.0, 1.0).unwrap(), grid.flux_ratio(2.5, 1.0).unwrap(), grid.flux_ratio(3.0, 1.0).unwrap());
+        let (a, m, b) = (
+            grid.flux_ratio(2.0, 1.0).unwrap(),
+            grid.flux_ratio(2.5, 1.0).unwrap(),
+            grid.flux_ratio(3.0, 1.0).unwrap(),
+        );
         for k in 0..N_BANDS {
             assert!((m[k] - 0.5 * (a[k] + b[k])).abs() < 1e-12);
         }

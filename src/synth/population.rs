@@ -95,7 +95,7 @@ impl PiecewiseLinear {
         if x.iter().chain(&w).any(|v| !v.is_finite()) {
             return Err("values must be finite".into());
         }
-        if x.windows(2).any(|p| !(p[1] > p[0])) {
+        if x.windows(2).any(|p| p[1] <= p[0]) {
             return Err("z must be strictly increasing".into());
         }
         if w.iter().any(|&v| v < 0.0) {
@@ -107,7 +107,8 @@ impl PiecewiseLinear {
             let last = cdf[k - 1];
             cdf.push(last + 0.5 * (w[k - 1] + w[k]) * (x[k] - x[k - 1]));
         }
-        if !(cdf[cdf.len() - 1] > 0.0) {
+        let total = cdf[cdf.len() - 1];
+        if total <= 0.0 || !total.is_finite() {
             return Err("weights must not all be zero".into());
         }
         Ok(PiecewiseLinear { x, w, cdf })
@@ -149,7 +150,8 @@ impl NzTable {
     /// A table from redshift nodes and non-negative weights (any normalisation). Nodes must be
     /// strictly increasing within `[0.001, 4]`.
     pub fn new(z: Vec<f64>, weight: Vec<f64>) -> Result<Self> {
-        let dist = PiecewiseLinear::new(z, weight).map_err(|m| Error::other(format!("n(z) table: {m}")))?;
+        let dist = PiecewiseLinear::new(z, weight)
+            .map_err(|m| Error::other(format!("n(z) table: {m}")))?;
         let (lo, hi) = (dist.x[0], dist.x[dist.x.len() - 1]);
         if lo < NZ_Z_MIN || hi > DEFAULT_Z_MAX {
             return Err(Error::other(format!(
@@ -196,11 +198,18 @@ impl NzTable {
     /// `z^α exp(−(z/z0)^β)` on `[z_min, z_max]`, tabulated every 0.005.
     pub fn smail(alpha: f64, beta: f64, z0: f64, z_min: f64, z_max: f64) -> Result<Self> {
         if !(alpha >= 0.0 && beta > 0.0 && z0 > 0.0 && z_max > z_min) {
-            return Err(Error::other(format!("Smail n(z): invalid α = {alpha}, β = {beta}, z0 = {z0}")));
+            return Err(Error::other(format!(
+                "Smail n(z): invalid α = {alpha}, β = {beta}, z0 = {z0}"
+            )));
         }
         let n = ((z_max - z_min) / 0.005).ceil().max(1.0) as usize;
-        let z: Vec<f64> = (0..=n).map(|k| z_min + (z_max - z_min) * k as f64 / n as f64).collect();
-        let w = z.iter().map(|&x| x.powf(alpha) * (-(x / z0).powf(beta)).exp()).collect();
+        let z: Vec<f64> = (0..=n)
+            .map(|k| z_min + (z_max - z_min) * k as f64 / n as f64)
+            .collect();
+        let w = z
+            .iter()
+            .map(|&x| x.powf(alpha) * (-(x / z0).powf(beta)).exp())
+            .collect();
         NzTable::new(z, w)
     }
 
@@ -299,8 +308,13 @@ pub fn mean_bulge_to_total(t: f64) -> f64 {
 /// find M* ≈ 10^10.66 M☉), applied per component: discs use the late-type relation with the
 /// disc luminosity, bulges the early-type relation with the bulge luminosity.
 pub fn half_light_radius_kpc(bulge: bool, lum_over_lstar: f64, z: f64) -> (f64, f64) {
-    let (log_a, slope, beta, scatter) = if bulge { (0.60, 0.75, -1.48, 0.10) } else { (0.86, 0.25, -0.75, 0.16) };
-    let r = 10f64.powf(log_a) * lum_over_lstar.max(1e-6).powf(slope) * ((1.0 + z) / 1.25).powf(beta);
+    let (log_a, slope, beta, scatter) = if bulge {
+        (0.60, 0.75, -1.48, 0.10)
+    } else {
+        (0.86, 0.25, -0.75, 0.16)
+    };
+    let r =
+        10f64.powf(log_a) * lum_over_lstar.max(1e-6).powf(slope) * ((1.0 + z) / 1.25).powf(beta);
     (r, scatter)
 }
 
@@ -446,11 +460,21 @@ impl PopulationModel {
                 self.grid.z_max()
             )));
         }
-        if self.depths.iter().any(|d| !(d.is_finite() && *d > 10.0 && *d < 40.0)) {
-            return Err(Error::other(format!("5σ depths {:?} must be magnitudes in (10, 40)", self.depths)));
+        if self
+            .depths
+            .iter()
+            .any(|d| !(d.is_finite() && *d > 10.0 && *d < 40.0))
+        {
+            return Err(Error::other(format!(
+                "5σ depths {:?} must be magnitudes in (10, 40)",
+                self.depths
+            )));
         }
         if !(self.mag_limit_i.is_finite() && self.mag_limit_i > 10.0 && self.mag_limit_i < 40.0) {
-            return Err(Error::other(format!("i-band limit {} must be a magnitude in (10, 40)", self.mag_limit_i)));
+            return Err(Error::other(format!(
+                "i-band limit {} must be a magnitude in (10, 40)",
+                self.mag_limit_i
+            )));
         }
         let dm = self.cosmology.distance_modulus(zhi);
         let feasible = (0..=10).any(|k| {
@@ -546,7 +570,9 @@ fn draw_type(rng: &mut impl Rng, z: f64) -> f64 {
 /// 129 points.
 fn draw_schechter(rng: &mut impl Rng, mstar: f64, alpha: f64, bright: f64, faint: f64) -> f64 {
     const N: usize = 128;
-    let x: Vec<f64> = (0..=N).map(|k| bright + (faint - bright) * k as f64 / N as f64).collect();
+    let x: Vec<f64> = (0..=N)
+        .map(|k| bright + (faint - bright) * k as f64 / N as f64)
+        .collect();
     let w: Vec<f64> = x
         .iter()
         .map(|&m| {
@@ -582,7 +608,7 @@ pub fn draw_galaxy(rng: &mut impl Rng, model: &PopulationModel) -> Result<Galaxy
         // m_i = M + DM − 2.5 log10(total_i): the faintest M that can still reach the limit.
         let m_lim = model.mag_limit_i + LIMIT_MARGIN - dm + 2.5 * total_i.log10();
         let faint = (mstar + LF_FAINT).min(m_lim);
-        if !(faint > bright) {
+        if faint.is_nan() || faint <= bright {
             continue;
         }
         let abs_mag = draw_schechter(rng, mstar, alpha, bright, faint);
@@ -600,11 +626,17 @@ pub fn draw_galaxy(rng: &mut impl Rng, model: &PopulationModel) -> Result<Galaxy
             flux_obs[b] = flux_true[b] + flux_err[b] * std_normal(rng);
         }
         // GalaxiesML keeps only finite magnitudes in (0, 50) in every band.
-        if flux_obs.iter().any(|&f| !(f > mag_to_counts(50.0))) {
+        if flux_obs
+            .iter()
+            .any(|&f| f.is_nan() || f <= mag_to_counts(50.0))
+        {
             continue;
         }
         let mags_obs = flux_obs.map(counts_to_mag);
-        if !(mags_obs[I_BAND] < model.mag_limit_i) || mags_obs.iter().any(|&m| !(m > 0.0)) {
+        if mags_obs[I_BAND].is_nan()
+            || mags_obs[I_BAND] >= model.mag_limit_i
+            || mags_obs.iter().any(|&m| m <= 0.0)
+        {
             continue;
         }
         let mags_true = flux_true.map(counts_to_mag);
@@ -662,9 +694,9 @@ pub fn draw_galaxy(rng: &mut impl Rng, model: &PopulationModel) -> Result<Galaxy
 
 #[cfg(test)]
 mod tests {
+    use super::super::filters::hsc_filters;
     use super::super::photometry::PhotometryGrid;
     use super::super::sed::cwwsb4_templates;
-    use super::super::filters::hsc_filters;
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -674,14 +706,23 @@ mod tests {
     fn model() -> &'static PopulationModel {
         static MODEL: OnceLock<PopulationModel> = OnceLock::new();
         MODEL.get_or_init(|| {
-            let grid = PhotometryGrid::new(&cwwsb4_templates().unwrap(), &hsc_filters().unwrap(), 4.0, 0.01, true).unwrap();
+            let grid = PhotometryGrid::new(
+                &cwwsb4_templates().unwrap(),
+                &hsc_filters().unwrap(),
+                4.0,
+                0.01,
+                true,
+            )
+            .unwrap();
             PopulationModel::new(grid, NzTable::galaxiesml_default().unwrap()).unwrap()
         })
     }
 
     fn sample(seed: u64, n: usize) -> Vec<GalaxyTruth> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n).map(|_| draw_galaxy(&mut rng, model()).unwrap()).collect()
+        (0..n)
+            .map(|_| draw_galaxy(&mut rng, model()).unwrap())
+            .collect()
     }
 
     fn histogram_mode(z: &[f64], width: f64) -> f64 {
@@ -732,8 +773,19 @@ mod tests {
         assert!((mean - 5.0 / 3.0).abs() < 0.01, "{mean}");
         // A zero-weight gap is never sampled.
         let t = NzTable::parse_csv("0.5,1\n1,0\n2,0\n2.5,1").unwrap();
-        assert!((0..5000).map(|_| t.sample(&mut rng)).all(|v| !(v > 1.0 && v < 2.0)));
-        for bad in ["z,weight\n1,1\n", "1,1\n0.5,1\n", "1,-1\n2,1\n", "1,1\nx,2\n", "1,1\n5,1\n", "0,1\n1,1\n", "1,0\n2,0\n", "1,1,1\n2,1\n"] {
+        assert!((0..5000)
+            .map(|_| t.sample(&mut rng))
+            .all(|v| !(v > 1.0 && v < 2.0)));
+        for bad in [
+            "z,weight\n1,1\n",
+            "1,1\n0.5,1\n",
+            "1,-1\n2,1\n",
+            "1,1\nx,2\n",
+            "1,1\n5,1\n",
+            "0,1\n1,1\n",
+            "1,0\n2,0\n",
+            "1,1,1\n2,1\n",
+        ] {
             assert!(NzTable::parse_csv(bad).is_err(), "{bad:?}");
         }
         let msg = NzTable::parse_csv("1,1\n2,oops\n").unwrap_err().to_string();
@@ -779,13 +831,19 @@ mod tests {
                 assert!(((g.bulge_flux[b] + g.disk_flux[b]) / g.flux_true[b] - 1.0).abs() < 1e-12);
                 assert!((counts_to_mag(g.flux_true[b]) - g.mags_true[b]).abs() < 1e-9);
                 // Reported errors follow the noise model, referred to the observed flux.
-                assert!((g.mag_err[b] - MAG_PER_FRAC * flux_error(g.flux_true[b], m.depths()[b]) / g.flux_obs[b]).abs() < 1e-12);
+                assert!(
+                    (g.mag_err[b]
+                        - MAG_PER_FRAC * flux_error(g.flux_true[b], m.depths()[b]) / g.flux_obs[b])
+                        .abs()
+                        < 1e-12
+                );
             }
             // m = M + DM + K with the K-correction of the bulge + disc SED.
             let dm = m.cosmology().distance_modulus(g.z);
             let rb = m.grid().flux_ratio(0.0, g.z).unwrap();
             let rd = m.grid().flux_ratio(g.disk_sed_type, g.z).unwrap();
-            let k_i = -2.5 * (g.bulge_to_total * rb[I_BAND] + (1.0 - g.bulge_to_total) * rd[I_BAND]).log10();
+            let k_i = -2.5
+                * (g.bulge_to_total * rb[I_BAND] + (1.0 - g.bulge_to_total) * rd[I_BAND]).log10();
             assert!((g.mags_true[I_BAND] - (g.abs_mag_g + dm + k_i)).abs() < 1e-9);
             assert!(g.axis_ratio >= DISK_Q0 && g.axis_ratio <= 1.0);
             assert!((0.0..180.0).contains(&g.position_angle_deg));
@@ -795,7 +853,10 @@ mod tests {
         let n = pulls.len() as f64;
         let mean = pulls.iter().sum::<f64>() / n;
         let sd = (pulls.iter().map(|p| (p - mean) * (p - mean)).sum::<f64>() / n).sqrt();
-        assert!(mean.abs() < 0.1 && (sd - 1.0).abs() < 0.1, "pull mean {mean}, sd {sd}");
+        assert!(
+            mean.abs() < 0.1 && (sd - 1.0).abs() < 0.1,
+            "pull mean {mean}, sd {sd}"
+        );
         // The selection keeps n(z): mode of the catalogue still near 1.5.
         let z: Vec<f64> = gals.iter().map(|g| g.z).collect();
         let mode = histogram_mode(&z, 0.2);
@@ -815,7 +876,11 @@ mod tests {
         assert!(median_i > 23.0 && median_i < 25.0, "median i {median_i}");
         // Median disc size in arcsec shrinks from z ≈ 0.5 to z ≈ 1.5 (angular size + evolution).
         let med_size = |lo: f64, hi: f64| {
-            let mut v: Vec<f64> = gals.iter().filter(|g| g.z >= lo && g.z < hi).map(|g| g.r_disk_arcsec).collect();
+            let mut v: Vec<f64> = gals
+                .iter()
+                .filter(|g| g.z >= lo && g.z < hi)
+                .map(|g| g.r_disk_arcsec)
+                .collect();
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
@@ -828,8 +893,16 @@ mod tests {
         let gals = sample(11, 400);
         let colour = |f: &[f64; N_BANDS]| counts_to_mag(f[0]) - counts_to_mag(f[2]);
         let mut n = 0;
-        for g in gals.iter().filter(|g| g.z < 1.5 && g.bulge_to_total > 0.0 && g.bulge_to_total < 1.0) {
-            assert!(colour(&g.bulge_flux) > colour(&g.disk_flux), "z {} t {}", g.z, g.sed_type);
+        for g in gals
+            .iter()
+            .filter(|g| g.z < 1.5 && g.bulge_to_total > 0.0 && g.bulge_to_total < 1.0)
+        {
+            assert!(
+                colour(&g.bulge_flux) > colour(&g.disk_flux),
+                "z {} t {}",
+                g.z,
+                g.sed_type
+            );
             n += 1;
         }
         assert!(n > 50);
@@ -856,7 +929,10 @@ mod tests {
     fn infeasible_limits_are_rejected() {
         let m = model().clone();
         assert!(m.clone().with_mag_limit_i(14.0).is_err());
-        assert!(m.clone().with_depths([26.5, 26.5, f64::NAN, 25.2, 24.4]).is_err());
+        assert!(m
+            .clone()
+            .with_depths([26.5, 26.5, f64::NAN, 25.2, 24.4])
+            .is_err());
         let nz = NzTable::parse_csv("0.1,1\n0.5,1").unwrap();
         let low = m.with_nz(nz).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(3);

@@ -46,15 +46,22 @@ impl Sed {
     pub fn new(name: &str, wavelength: Vec<f64>, flux: Vec<f64>) -> Result<Self> {
         let bad = |m: &str| Error::other(format!("SED {name}: {m}"));
         if wavelength.len() != flux.len() || wavelength.len() < 2 {
-            return Err(bad("needs at least 2 samples and as many fluxes as wavelengths"));
+            return Err(bad(
+                "needs at least 2 samples and as many fluxes as wavelengths",
+            ));
         }
-        if wavelength.windows(2).any(|w| !(w[1] > w[0])) || wavelength.iter().any(|w| !w.is_finite()) {
+        if wavelength.iter().any(|w| !w.is_finite()) || wavelength.windows(2).any(|w| w[1] <= w[0])
+        {
             return Err(bad("wavelengths must be finite and strictly increasing"));
         }
         if flux.iter().any(|f| !f.is_finite() || *f < 0.0) {
             return Err(bad("fluxes must be finite and non-negative"));
         }
-        Ok(Sed { name: name.to_string(), wavelength, flux })
+        Ok(Sed {
+            name: name.to_string(),
+            wavelength,
+            flux,
+        })
     }
 
     /// Parse the BPZ two-column text format (`λ f_λ`, whitespace separated, `#` comments).
@@ -100,7 +107,10 @@ impl Sed {
     pub fn observed(&self, z: f64, igm: bool) -> (Vec<f64>, Vec<f64>) {
         let wave: Vec<f64> = self.wavelength.iter().map(|l| l * (1.0 + z)).collect();
         let flux = if igm {
-            wave.iter().zip(&self.flux).map(|(&l, &f)| f * madau_transmission(l, z)).collect()
+            wave.iter()
+                .zip(&self.flux)
+                .map(|(&l, &f)| f * madau_transmission(l, z))
+                .collect()
         } else {
             self.flux.clone()
         };
@@ -110,7 +120,11 @@ impl Sed {
 
 /// The six CWWSB4 templates in type order ([`TEMPLATE_NAMES`]), parsed from the embedded files.
 pub fn cwwsb4_templates() -> Result<Vec<Sed>> {
-    TEMPLATE_NAMES.iter().zip(TEMPLATE_TEXT).map(|(n, t)| Sed::parse(n, t)).collect()
+    TEMPLATE_NAMES
+        .iter()
+        .zip(TEMPLATE_TEXT)
+        .map(|(n, t)| Sed::parse(n, t))
+        .collect()
 }
 
 /// Linear interpolation weights of a continuous type `t ∈ [0, 5]` between neighbouring templates.
@@ -126,17 +140,27 @@ impl TypeMix {
     /// Weights for type `t`; an error unless `0 ≤ t ≤ 5`.
     pub fn new(t: f64) -> Result<Self> {
         if !(0.0..=T_MAX).contains(&t) {
-            return Err(Error::other(format!("spectral type {t} is outside [0, {T_MAX}]")));
+            return Err(Error::other(format!(
+                "spectral type {t} is outside [0, {T_MAX}]"
+            )));
         }
         // t = 5 falls on the last segment with weight 1.
         let lower = (t.floor() as usize).min(N_TEMPLATES - 2);
-        Ok(TypeMix { lower, upper_weight: t - lower as f64 })
+        Ok(TypeMix {
+            lower,
+            upper_weight: t - lower as f64,
+        })
     }
 }
 
 /// Rest wavelengths [Å] of Lyα, Lyβ, Lyγ, Lyδ and their Madau (1995, eq. 15 and Table 2)
 /// effective-optical-depth coefficients `A_j`.
-const LYMAN_SERIES: [(f64, f64); 4] = [(1215.67, 3.6e-3), (1025.72, 1.7e-3), (972.537, 1.2e-3), (949.743, 9.3e-4)];
+const LYMAN_SERIES: [(f64, f64); 4] = [
+    (1215.67, 3.6e-3),
+    (1025.72, 1.7e-3),
+    (972.537, 1.2e-3),
+    (949.743, 9.3e-4),
+];
 
 /// Lyman limit [Å].
 const LYMAN_LIMIT: f64 = 911.75;
@@ -163,7 +187,8 @@ pub fn madau_transmission(lambda_obs: f64, z: f64) -> f64 {
     let x_em = 1.0 + z;
     if lambda_obs < LYMAN_LIMIT * x_em {
         let xc = (lambda_obs / LYMAN_LIMIT).max(1.0);
-        tau += 0.25 * xc.powi(3) * (x_em.powf(0.46) - xc.powf(0.46)) + 9.4 * xc.powf(1.5) * (x_em.powf(0.18) - xc.powf(0.18))
+        tau += 0.25 * xc.powi(3) * (x_em.powf(0.46) - xc.powf(0.46))
+            + 9.4 * xc.powf(1.5) * (x_em.powf(0.18) - xc.powf(0.18))
             - 0.7 * xc.powi(3) * (xc.powf(-1.32) - x_em.powf(-1.32))
             - 0.023 * (x_em.powf(1.68) - xc.powf(1.68));
     }
@@ -182,16 +207,40 @@ mod tests {
             assert_eq!(s.wavelength()[0], 0.0);
             assert!(*s.wavelength().last().unwrap() > 25_000.0);
             // Zero flux below the Lyman limit (README of the BPZ templates).
-            let below: f64 = s.wavelength().iter().zip(s.flux()).filter(|(l, _)| **l < 900.0).map(|(_, f)| *f).sum();
+            let below: f64 = s
+                .wavelength()
+                .iter()
+                .zip(s.flux())
+                .filter(|(l, _)| **l < 900.0)
+                .map(|(_, f)| *f)
+                .sum();
             assert_eq!(below, 0.0, "{}", s.name);
         }
     }
 
     #[test]
     fn type_mix_weights() {
-        assert_eq!(TypeMix::new(0.0).unwrap(), TypeMix { lower: 0, upper_weight: 0.0 });
-        assert_eq!(TypeMix::new(2.25).unwrap(), TypeMix { lower: 2, upper_weight: 0.25 });
-        assert_eq!(TypeMix::new(5.0).unwrap(), TypeMix { lower: 4, upper_weight: 1.0 });
+        assert_eq!(
+            TypeMix::new(0.0).unwrap(),
+            TypeMix {
+                lower: 0,
+                upper_weight: 0.0
+            }
+        );
+        assert_eq!(
+            TypeMix::new(2.25).unwrap(),
+            TypeMix {
+                lower: 2,
+                upper_weight: 0.25
+            }
+        );
+        assert_eq!(
+            TypeMix::new(5.0).unwrap(),
+            TypeMix {
+                lower: 4,
+                upper_weight: 1.0
+            }
+        );
         assert!(TypeMix::new(-0.1).is_err());
         assert!(TypeMix::new(5.1).is_err());
         assert!(TypeMix::new(f64::NAN).is_err());
