@@ -211,10 +211,15 @@ impl Filter {
         let w = &wave[start..stop];
         let v = &flux[start..stop];
         // 3. Undersampled interior filter points (numpy searchsorted, side='left').
-        let insert: Vec<usize> = fw[1..]
-            .iter()
-            .map(|&x| w.partition_point(|&g| g < x))
-            .collect();
+        // Both grids are sorted: one forward walk replaces a binary search per point.
+        let mut insert: Vec<usize> = Vec::with_capacity(fw.len() - 1);
+        let mut j = 0;
+        for &x in &fw[1..] {
+            while j < w.len() && w[j] < x {
+                j += 1;
+            }
+            insert.push(j);
+        }
         let mut extra: Vec<(f64, f64)> = Vec::new();
         for i in 0..insert.len().saturating_sub(1) {
             if insert[i + 1] == insert[i] {
@@ -229,12 +234,29 @@ impl Filter {
             }
         }
         // 2. Nodes on the input grid, merged with the extra nodes in wavelength order.
+        // Both lists are sorted, so a merge reproduces speclite's argsort (ties carry equal
+        // integrands, so their order does not matter).
         let mut nodes: Vec<(f64, f64)> = Vec::with_capacity(w.len() + extra.len());
-        nodes.extend(w.iter().zip(v).map(|(&l, &f)| (l, f * self.response_at(l))));
-        if !extra.is_empty() {
-            nodes.extend(extra);
-            nodes.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut ex = extra.into_iter().peekable();
+        let fr = &self.response;
+        let mut k = 0; // fw[k] ≤ l < fw[k + 1] while l is inside the filter
+        for (&l, &f) in w.iter().zip(v) {
+            while let Some(e) = ex.next_if(|e| e.0 < l) {
+                nodes.push(e);
+            }
+            // Linear interpolation of the response at l, 0 outside (as `response_at`).
+            let r = if l < f_lo || l > f_hi {
+                0.0
+            } else {
+                while k + 2 < fw.len() && fw[k + 1] <= l {
+                    k += 1;
+                }
+                let t = (l - fw[k]) / (fw[k + 1] - fw[k]);
+                fr[k] + t * (fr[k + 1] - fr[k])
+            };
+            nodes.push((l, f * r));
         }
+        nodes.extend(ex);
         // 4. Clamp the outermost nodes to the filter end points.
         let n = nodes.len();
         if nodes[0].0 < f_lo {
@@ -302,6 +324,12 @@ mod tests {
             assert!((l - e).abs() < 150.0, "effective wavelength {l} vs {e}");
         }
         assert!(f.iter().all(|b| b.response().iter().all(|&r| r >= 0.0)));
+        let i = &f[2];
+        let (w, r) = (i.wavelength(), i.response());
+        assert_eq!(i.response_at(w[40]), r[40]);
+        assert!((i.response_at(0.5 * (w[40] + w[41])) - 0.5 * (r[40] + r[41])).abs() < 1e-15);
+        assert_eq!(i.response_at(w[0] - 1.0), 0.0);
+        assert_eq!(i.response_at(w[w.len() - 1] + 1.0), 0.0);
         assert!(f
             .iter()
             .all(|b| b.response()[0] == 0.0 && *b.response().last().unwrap() == 0.0));

@@ -54,7 +54,15 @@ pub fn sed_maggies(
     if !(z >= 0.0 && z.is_finite()) {
         return Err(Error::other(format!("redshift {z} must be finite and ≥ 0")));
     }
-    let (wave, flux) = sed.observed(z, igm);
+    let lo = filters
+        .iter()
+        .map(|f| f.wavelength()[0])
+        .fold(f64::INFINITY, f64::min);
+    let hi = filters
+        .iter()
+        .map(|f| f.wavelength()[f.wavelength().len() - 1])
+        .fold(0.0, f64::max);
+    let (wave, flux) = sed.observed(z, igm, lo, hi);
     let mut out = [0.0; N_BANDS];
     for (o, f) in out.iter_mut().zip(filters) {
         *o = f.ab_maggies(&wave, &flux)?;
@@ -104,8 +112,8 @@ impl PhotometryGrid {
             )));
         }
         let n_z = steps as usize + 1;
-        let mut ratio = Vec::with_capacity(N_TEMPLATES * n_z);
-        for sed in templates {
+        // One template per thread (the build is ~1.5e5 convolutions at the default Δz).
+        let column = |sed: &Sed| -> Result<Vec<[f64; N_BANDS]>> {
             let rest = sed_maggies(sed, filters, 0.0, false)?[REST_BAND];
             if rest.is_nan() || rest <= 0.0 {
                 return Err(Error::other(format!(
@@ -113,11 +121,31 @@ impl PhotometryGrid {
                     sed.name
                 )));
             }
-            for iz in 0..n_z {
-                let z = iz as f64 * dz;
-                let q = sed_maggies(sed, filters, z, igm)?;
-                ratio.push(q.map(|x| x / ((1.0 + z) * rest)));
-            }
+            (0..n_z)
+                .map(|iz| {
+                    let z = iz as f64 * dz;
+                    let q = sed_maggies(sed, filters, z, igm)?;
+                    Ok(q.map(|x| x / ((1.0 + z) * rest)))
+                })
+                .collect()
+        };
+        let columns: Vec<Result<Vec<[f64; N_BANDS]>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = templates
+                .iter()
+                .map(|sed| scope.spawn(move || column(sed)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::other("photometry grid: a worker thread panicked"))
+                    })
+                })
+                .collect()
+        });
+        let mut ratio = Vec::with_capacity(N_TEMPLATES * n_z);
+        for c in columns {
+            ratio.extend(c?);
         }
         Ok(PhotometryGrid {
             dz,
@@ -127,11 +155,18 @@ impl PhotometryGrid {
         })
     }
 
-    /// The HSC grid for the embedded CWWSB4 templates, `0 ≤ z ≤ 4`, Δz = 0.001.
+    /// The HSC grid for the embedded CWWSB4 templates, `0 ≤ z ≤ 4`, Δz = 0.001
+    /// (≈ 1.2 × 10⁵ filter convolutions, spread over one thread per template).
     pub fn hsc(igm: bool) -> Result<Self> {
+        PhotometryGrid::hsc_with_step(igm, DEFAULT_DZ)
+    }
+
+    /// The HSC grid with a custom redshift step `dz` (4 must be a multiple of it); a coarser
+    /// step (e.g. 0.01, interpolation error ≲ 0.01 mag) builds 10× faster, for tests.
+    pub fn hsc_with_step(igm: bool, dz: f64) -> Result<Self> {
         let templates = super::sed::cwwsb4_templates()?;
         let filters = super::filters::hsc_filters()?;
-        PhotometryGrid::new(&templates, &filters, DEFAULT_Z_MAX, DEFAULT_DZ, igm)
+        PhotometryGrid::new(&templates, &filters, DEFAULT_Z_MAX, dz, igm)
     }
 
     /// Largest tabulated redshift.
@@ -226,6 +261,26 @@ mod tests {
     }
 
     #[test]
+    fn windowed_spectrum_gives_the_same_maggies_as_the_full_one() {
+        let templates = cwwsb4_templates().unwrap();
+        let filters = hsc_filters().unwrap();
+        for sed in &templates {
+            for z in [0.0, 0.37, 1.0, 2.2, 3.9] {
+                let wave: Vec<f64> = sed.wavelength().iter().map(|l| l * (1.0 + z)).collect();
+                let got = sed_maggies(sed, &filters, z, false).unwrap();
+                for (b, f) in filters.iter().enumerate() {
+                    let full = f.ab_maggies(&wave, sed.flux()).unwrap();
+                    assert!(
+                        (got[b] / full - 1.0).abs() < 1e-13,
+                        "{} z={z} band {b}",
+                        sed.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn elliptical_reddens_with_redshift() {
         let templates = cwwsb4_templates().unwrap();
         let filters = hsc_filters().unwrap();
@@ -251,8 +306,9 @@ mod tests {
     fn grid_matches_direct_photometry_and_interpolates_types() {
         let templates = cwwsb4_templates().unwrap();
         let filters = hsc_filters().unwrap();
-        let grid = PhotometryGrid::new(&templates, &filters, 4.0, 0.01, true).unwrap();
+        let grid = PhotometryGrid::hsc_with_step(true, 0.01).unwrap();
         assert!((grid.z_max() - 4.0).abs() < 1e-12);
+        assert!(PhotometryGrid::hsc_with_step(true, 0.003).is_err());
         // On a node: exact.
         for (k, sed) in templates.iter().enumerate() {
             let z = 1.37;

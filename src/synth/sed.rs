@@ -104,16 +104,26 @@ impl Sed {
     /// `f_λ(λ_obs/(1+z)) · T_IGM(λ_obs, z)` (the `f_λ(λ/(1+z))` convention of
     /// `synth_colors.json`; the physical `1/(1+z)` and `1/(4π D_L²)` factors are applied by the
     /// caller). `igm` switches the Madau (1995) transmission on.
-    pub fn observed(&self, z: f64, igm: bool) -> (Vec<f64>, Vec<f64>) {
-        let wave: Vec<f64> = self.wavelength.iter().map(|l| l * (1.0 + z)).collect();
-        let flux = if igm {
-            wave.iter()
-                .zip(&self.flux)
-                .map(|(&l, &f)| f * madau_transmission(l, z))
-                .collect()
-        } else {
-            self.flux.clone()
-        };
+    ///
+    /// Only the samples needed to cover `[lo, hi]` (observed Å) are returned: those inside plus
+    /// two neighbours on each side, so that trimming to any filter inside `[lo, hi]` selects the
+    /// same samples as trimming the full spectrum would.
+    pub fn observed(&self, z: f64, igm: bool, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+        let n = self.wavelength.len();
+        let a = self
+            .wavelength
+            .partition_point(|&l| l * (1.0 + z) <= lo)
+            .saturating_sub(2);
+        let b = (self.wavelength.partition_point(|&l| l * (1.0 + z) < hi) + 2).min(n);
+        let wave: Vec<f64> = self.wavelength[a..b]
+            .iter()
+            .map(|l| l * (1.0 + z))
+            .collect();
+        let flux = wave
+            .iter()
+            .zip(&self.flux[a..b])
+            .map(|(&l, &f)| if igm { f * madau_transmission(l, z) } else { f })
+            .collect();
         (wave, flux)
     }
 }
