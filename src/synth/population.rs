@@ -36,8 +36,8 @@ use crate::{Error, Result};
 /// (HSC pipeline, Bosch et al. 2018; GalaxiesML images are in these units).
 pub const ZEROPOINT: f64 = 27.0;
 
-/// HSC Wide 5σ point-source depths g, r, i, z, y (HSC-SSP PDR3, Aihara et al. 2022, Table 1,
-/// approximate values from the project README).
+/// HSC Wide 5σ point-source depths g, r, i, z, y, approximately (HSC-SSP PDR3, Aihara et al.
+/// 2022, PASJ 74, 247; values from the project data README).
 pub const HSC_WIDE_DEPTHS: [f64; N_BANDS] = [26.5, 26.5, 26.2, 25.2, 24.4];
 
 /// Ivezić et al. (2019, ApJ 873, 111, eq. 5) `γ`, which sets the source-noise term; 0.039 for
