@@ -5,6 +5,8 @@
 //! - [`io`]: reading predictions and catalogues (CSV, TSV, text, Parquet, GalaxiesML HDF5) and
 //!   writing outputs atomically;
 //! - [`report`]: rendering scores as terminal tables, JSON, Markdown, CSV;
+//! - [`synth`]: physics of the synthetic GalaxiesML-format generator (cosmology, HSC photometry,
+//!   galaxy population);
 //! - [`cli`]: the `pzbench` command line.
 
 pub mod cli;
@@ -12,6 +14,7 @@ pub mod error;
 pub mod io;
 pub mod metrics;
 pub mod report;
+pub mod synth;
 
 pub use error::{Error, Result};
 
