@@ -12,6 +12,7 @@ pub mod error;
 pub mod io;
 pub mod metrics;
 pub mod report;
+pub mod synth;
 
 pub use error::{Error, Result};
 
