@@ -148,7 +148,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         eprintln!("{}", describe_input(&sample.input));
     }
     // Ids are not needed for scoring: free them before the metrics allocate.
-    let Sample { z_spec, z_phot, input, .. } = sample;
+    let Sample { z_spec, z_phot, input, ids } = sample;
+    drop(ids);
     let grouped = Grouped::new(z_spec, z_phot, &bins);
     let evaluation = evaluate(&grouped);
     let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));

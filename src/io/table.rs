@@ -17,7 +17,7 @@ use super::hex;
 use crate::{Error, Result};
 
 /// Size of the text blocks handed to polars.
-pub const BLOCK_BYTES: usize = 32 << 20;
+pub static BLOCK_BYTES: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| std::env::var("PZ_BLOCK").ok().and_then(|v| v.parse().ok()).unwrap_or(32) << 20);
 
 /// What a column holds, and so how it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,8 +296,8 @@ impl Builder {
         }
     }
 
-    /// Append one parsed block. `first_label` is the line/row number of the block's first row,
-    /// `label_of` maps a row index within the block to its line/row number (error paths only).
+    /// Append one parsed block. `label_of` maps a row index within the block to its line/row
+    /// number (used on error paths only).
     fn append(
         &mut self,
         path: &Path,
@@ -305,12 +305,12 @@ impl Builder {
         label_of: &dyn Fn(usize) -> usize,
         drop_invalid: bool,
     ) -> Result<()> {
-        let height = frame.height();
-        let mut keep = vec![true; height];
-        let mut id_values: Option<Vec<Option<i64>>> = None;
-        let mut float_values: Vec<(Role, Vec<Option<f64>>)> = Vec::new();
+        let mut ids: Option<(Vec<i64>, Option<Vec<bool>>)> = None;
+        let mut floats: Vec<(Role, Vec<f64>, Option<Vec<bool>>)> = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
             let series = frame.columns()[position].as_materialized_series();
+            let validity = (series.null_count() > 0)
+                .then(|| series.is_not_null().downcast_iter().flat_map(|a| a.values().iter()).collect());
             match column.role {
                 Role::Id => {
                     let casted = series.strict_cast(&DataType::Int64).map_err(|_| {
@@ -319,9 +319,8 @@ impl Builder {
                     let chunked = casted
                         .i64()
                         .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
-                    let values: Vec<Option<i64>> =
-                        chunked.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())).collect();
-                    id_values = Some(values);
+                    let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
+                    ids = Some((values, validity));
                 }
                 role => {
                     let casted = series.cast(&DataType::Float64).map_err(|e| {
@@ -330,47 +329,84 @@ impl Builder {
                     let chunked = casted
                         .f64()
                         .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
-                    let values: Vec<Option<f64>> =
-                        chunked.downcast_iter().flat_map(|a| a.iter().map(|v| v.copied())).collect();
-                    float_values.push((role, values));
+                    let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
+                    floats.push((role, values, validity));
                 }
             }
         }
-        // Validate: empty cells, NaN/inf, z_spec <= -1.
-        for (role, values) in &float_values {
-            let name = &self.column_name(*role);
-            for (row, value) in values.iter().enumerate() {
-                let problem = match value {
-                    None => Some("is empty".to_string()),
-                    Some(v) if !v.is_finite() => Some(format!("is {v}")),
-                    Some(v) if *role == Role::ZSpec && *v <= -1.0 => {
-                        return Err(Error::file(
-                            path,
-                            format!(
-                                "{}, column '{name}': z_spec = {v} is <= -1, so 1 + z_spec <= 0; check that this column is the spectroscopic redshift",
-                                self.label(label_of(row))
-                            ),
-                        ))
-                    }
-                    Some(_) => None,
+        let keep = self.validate(path, &ids, &floats, label_of, drop_invalid)?;
+        let kept = |row: &usize| keep.as_ref().is_none_or(|k| k[*row]);
+        if let Some(keep) = &keep {
+            self.dropped_invalid += keep.iter().filter(|k| !**k).count();
+        }
+        if let Some((values, _)) = ids {
+            match &keep {
+                None => self.ids.extend_from_slice(&values),
+                Some(_) => self.ids.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
+            }
+        }
+        for (role, values, _) in floats {
+            let target = if role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+            match &keep {
+                None => target.extend_from_slice(&values),
+                Some(_) => target.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a block's values: empty cells, NaN/inf, z_spec <= -1. Returns `None` when every row
+    /// is valid (the fast path), or the rows to keep under `--drop-invalid`; fails on the first
+    /// bad row otherwise.
+    fn validate(
+        &self,
+        path: &Path,
+        ids: &Option<(Vec<i64>, Option<Vec<bool>>)>,
+        floats: &[(Role, Vec<f64>, Option<Vec<bool>>)],
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<Option<Vec<bool>>> {
+        let all_valid = floats.iter().all(|(role, values, validity)| {
+            validity.is_none() && values.iter().all(|v| v.is_finite() && (*role != Role::ZSpec || *v > -1.0))
+        }) && ids.as_ref().is_none_or(|(_, validity)| validity.is_none());
+        if all_valid {
+            return Ok(None);
+        }
+        let height = floats.first().map_or_else(|| ids.as_ref().map_or(0, |(v, _)| v.len()), |f| f.1.len());
+        let mut keep = vec![true; height];
+        for (role, values, validity) in floats {
+            let name = self.column_name(*role);
+            for (row, v) in values.iter().enumerate() {
+                let problem = if validity.as_ref().is_some_and(|m| !m[row]) {
+                    "is empty".to_string()
+                } else if !v.is_finite() {
+                    format!("is {v}")
+                } else if *role == Role::ZSpec && *v <= -1.0 {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "{}, column '{name}': z_spec = {v} is <= -1, so 1 + z_spec <= 0; check that this column is the spectroscopic redshift",
+                            self.label(label_of(row))
+                        ),
+                    ));
+                } else {
+                    continue;
                 };
-                if let Some(problem) = problem {
-                    if !drop_invalid {
-                        return Err(Error::file(
-                            path,
-                            format!(
-                                "{}, column '{name}' {problem}; fix the row, or pass --drop-invalid to drop such rows",
-                                self.label(label_of(row))
-                            ),
-                        ));
-                    }
-                    keep[row] = false;
+                if !drop_invalid {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "{}, column '{name}' {problem}; fix the row, or pass --drop-invalid to drop such rows",
+                            self.label(label_of(row))
+                        ),
+                    ));
                 }
+                keep[row] = false;
             }
         }
-        if let Some(values) = &id_values {
-            for (row, value) in values.iter().enumerate() {
-                if value.is_none() {
+        if let Some((_, Some(validity))) = ids {
+            for (row, valid) in validity.iter().enumerate() {
+                if !valid {
                     if !drop_invalid {
                         return Err(Error::file(
                             path,
@@ -385,18 +421,19 @@ impl Builder {
                 }
             }
         }
-        self.dropped_invalid += keep.iter().filter(|k| !**k).count();
-        if let Some(values) = id_values {
-            self.ids.extend(values.into_iter().zip(&keep).filter(|(_, k)| **k).filter_map(|(v, _)| v));
+        Ok(Some(keep))
+    }
+
+    /// Reserve room for about `rows` more rows in every kept column (avoids the doubling
+    /// growth that would otherwise almost double peak memory on large files).
+    fn reserve(&mut self, rows: usize) {
+        for column in &self.columns {
+            match column.role {
+                Role::Id => self.ids.reserve(rows),
+                Role::ZSpec => self.z_spec.reserve(rows),
+                Role::ZPhot => self.z_phot.reserve(rows),
+            }
         }
-        for (role, values) in float_values {
-            let target = match role {
-                Role::ZSpec => &mut self.z_spec,
-                _ => &mut self.z_phot,
-            };
-            target.extend(values.into_iter().zip(&keep).filter(|(_, k)| **k).filter_map(|(v, _)| v));
-        }
-        Ok(())
     }
 
     fn column_name(&self, role: Role) -> String {
@@ -415,7 +452,7 @@ impl Builder {
 
     /// Fail on the first repeated id, naming both of its rows.
     fn check_duplicate_ids(&self, path: &Path) -> Result<()> {
-        if self.ids.len() < 2 {
+        if self.ids.windows(2).all(|w| w[0] < w[1]) {
             return Ok(());
         }
         let mut sorted = self.ids.clone();
@@ -455,10 +492,20 @@ impl Builder {
     }
 }
 
+/// Append up to `want` bytes from `file` to `buffer`; returns `false` at end of file.
+fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize, hasher: &mut Sha256) -> std::io::Result<bool> {
+    let start = buffer.len();
+    buffer.resize(start + want, 0);
+    let n = read_up_to(file, &mut buffer[start..])?;
+    hasher.update(&buffer[start..start + n]);
+    buffer.truncate(start + n);
+    Ok(n > 0)
+}
+
 fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
     let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
-    let mut buffer = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
-    let mut chunk = vec![0u8; BLOCK_BYTES];
+    let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let mut buffer: Vec<u8> = Vec::with_capacity(*BLOCK_BYTES + (1 << 16));
     let mut hasher = Sha256::new();
     let mut eof = false;
 
@@ -470,10 +517,7 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
         if eof {
             break buffer.len();
         }
-        let n = file.read(&mut chunk).map_err(io_error)?;
-        hasher.update(&chunk[..n]);
-        buffer.extend_from_slice(&chunk[..n]);
-        eof = n == 0;
+        eof = !fill(&mut file, &mut buffer, 1 << 16, &mut hasher).map_err(io_error)?;
     };
     let header_line = std::str::from_utf8(&buffer[..header_end])
         .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
@@ -505,48 +549,51 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
         .collect();
     let schema = Arc::new(schema);
     let projection = Arc::new(columns.iter().map(|c| c.index).collect::<Vec<_>>());
+    let separator = match delimiter {
+        Delimiter::Byte(b) => b,
+        Delimiter::Whitespace => b' ',
+    };
     let mut builder = Builder::new(columns.clone(), delimiter.describe(), RowLabels::Lines);
     let mut first_line = 2usize;
     let mut any_row = false;
+    let mut bytes_done = header_end + 1;
 
     loop {
-        while !eof && buffer.len() < BLOCK_BYTES {
-            let n = file.read(&mut chunk).map_err(io_error)?;
-            hasher.update(&chunk[..n]);
-            buffer.extend_from_slice(&chunk[..n]);
-            eof = n == 0;
+        while !eof && buffer.len() < *BLOCK_BYTES {
+            let want = *BLOCK_BYTES - buffer.len();
+            eof = !fill(&mut file, &mut buffer, want, &mut hasher).map_err(io_error)?;
         }
         let cut = if eof {
             buffer.len()
         } else {
-            match memchr::memrchr(b'\n', &buffer) {
-                Some(pos) => pos + 1,
-                None => buffer.len(),
-            }
+            memchr::memrchr(b'\n', &buffer).map_or(buffer.len(), |pos| pos + 1)
         };
-        let block: Vec<u8> = match delimiter {
-            Delimiter::Whitespace => collapse_whitespace(&buffer[..cut]),
-            Delimiter::Byte(_) => buffer[..cut].to_vec(),
+        let block: std::borrow::Cow<[u8]> = match delimiter {
+            Delimiter::Whitespace => collapse_whitespace(&buffer[..cut]).into(),
+            Delimiter::Byte(_) => (&buffer[..cut]).into(),
         };
         let lines_in_block = memchr::memchr_iter(b'\n', &block).count();
         if block.iter().any(|b| !b.is_ascii_whitespace()) {
             any_row = true;
-            let separator = match delimiter {
-                Delimiter::Byte(b) => b,
-                Delimiter::Whitespace => b' ',
-            };
             let frame = CsvReadOptions::default()
                 .with_has_header(false)
                 .with_schema(Some(schema.clone()))
                 .with_projection(Some(projection.clone()))
-                .map_parse_options(|o| o.with_separator(separator))
+                .map_parse_options(|o| o.with_separator(separator).with_quote_char(if std::env::var("PZ_NOQUOTE").is_ok() { None } else { Some(b'"') }))
                 .into_reader_with_file_handle(Cursor::new(&block[..]))
                 .finish()
                 .map_err(|e| locate_parse_error(path, &block, first_line, delimiter, &header, &columns, e))?;
+            if bytes_done == header_end + 1 && !eof {
+                // Size the columns once from the first block's row density.
+                let rows_per_byte = frame.height() as f64 / cut.max(1) as f64;
+                builder.reserve((rows_per_byte * file_len as f64 * 1.01) as usize + 1024);
+            }
             let label_of = |row: usize| first_line + line_offset_of_row(&block, row);
             builder.append(path, &frame, &label_of, options.drop_invalid)?;
         }
         first_line += lines_in_block;
+        bytes_done += cut;
+        drop(block);
         buffer.drain(..cut);
         if eof && buffer.is_empty() {
             break;
@@ -646,25 +693,35 @@ fn locate_parse_error(
     Error::file(path, format!("cannot parse: {polars_error}"))
 }
 
+/// Rows decoded per Parquet slice: bounds memory to a slice plus the columns kept.
+const PARQUET_SLICE_ROWS: usize = 1 << 20;
+
 fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let corrupt = |e: PolarsError| {
         Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"))
     };
-    let mut reader = ParquetReader::new(Cursor::new(&bytes[..]));
+    let open = || File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")));
+    let mut reader = ParquetReader::new(open()?);
     let schema = reader.schema().map_err(corrupt)?;
+    let rows = reader.num_rows().map_err(corrupt)?;
+    if rows == 0 {
+        return Err(Error::file(path, "the Parquet file has no rows"));
+    }
     let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let mut columns = resolve_columns(path, &header, requests)?;
     columns.sort_by_key(|c| c.index);
-    let frame = reader
-        .with_projection(Some(columns.iter().map(|c| c.index).collect()))
-        .finish()
-        .map_err(corrupt)?;
-    if frame.height() == 0 {
-        return Err(Error::file(path, "the Parquet file has no rows"));
-    }
+    let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
     let mut builder = Builder::new(columns, "parquet".into(), RowLabels::Rows);
-    builder.hasher.update(&bytes);
-    builder.append(path, &frame, &|row| row + 1, options.drop_invalid)?;
+    builder.reserve(rows);
+    for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
+        let frame = ParquetReader::new(open()?)
+            .with_projection(Some(projection.clone()))
+            .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))))
+            .finish()
+            .map_err(corrupt)?;
+        builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
+    }
+    let mut file = open()?;
+    std::io::copy(&mut file, &mut builder.hasher).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     Ok(builder)
 }

@@ -88,7 +88,7 @@ pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
                 rng.set_stream(r as u64);
                 draws.clear();
                 draws.extend((0..n).map(|_| rng.random_range(0..n)));
-                let sample = Grouped::from_rows(n_bins, &bin_of, n, |k| draws[k], |i| {
+                let sample = Grouped::from_rows(n_bins, n, |k| draws[k], |i| bin_of[i] as usize, |i| {
                     (grouped.dz[i], grouped.delta[i])
                 });
                 evaluate_serial(&sample, scratch)

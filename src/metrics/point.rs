@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{mean_by, median, median_and_quartiles, pairwise_sum_by};
+use super::stats::{median, median_and_quartiles, pairwise_sums};
 
 /// Outlier threshold on `|dz|` (GalaxiesML paper eqs. 5–6; authors' `outlier_conv`).
 pub const OUTLIER_THRESHOLD: f64 = 0.15;
@@ -115,73 +115,70 @@ pub fn point_metrics(dz: &[f64], delta: &[f64], scratch: &mut Vec<f64>) -> Optio
 
     let sigma_iqr = (p75 - p25) / IQR_TO_SIGMA;
     let rail_cut = f64::max(0.06, 3.0 * sigma_iqr);
-    let bias_bw = biweight_location(dz, bias, mad);
-    let scatter_bw = biweight_midvariance(dz, bias, mad).sqrt();
+    // One pass for the sums and counts (each lane in numpy's pairwise order).
+    let [sum_dz, sum_dz2, sum_loss, sum_delta2, n_outlier, n_outlier_rail] = pairwise_sums(n, &|i| {
+        let x = dz[i];
+        let r = x / LOSS_GAMMA;
+        [
+            x,
+            x * x,
+            1.0 - 1.0 / (1.0 + r * r),
+            delta[i] * delta[i],
+            f64::from(u8::from(x.abs() > OUTLIER_THRESHOLD)),
+            f64::from(u8::from(x.abs() > rail_cut)),
+        ]
+    });
+    let (bias_bw, scatter_bw) = biweight(dz, bias, mad);
+    let n_outlier_bw = dz.iter().filter(|&&x| (x - bias_bw).abs() > 2.0 * scatter_bw).count();
 
     Some(Metrics {
         count: n,
         bias,
-        mean_bias: mean_by(n, &|i| dz[i]),
+        mean_bias: sum_dz / nf,
         scatter: mad / NORMAL_MAD_SCALE,
         sigma_iqr,
-        rms: mean_by(n, &|i| dz[i] * dz[i]).sqrt(),
-        outlier_frac: count_where(dz, |x| x.abs() > OUTLIER_THRESHOLD) / nf,
-        outlier_frac_rail: count_where(dz, |x| x.abs() > rail_cut) / nf,
-        mse: mean_by(n, &|i| delta[i] * delta[i]),
-        loss: mean_by(n, &|i| {
-            let r = dz[i] / LOSS_GAMMA;
-            1.0 - 1.0 / (1.0 + r * r)
-        }),
+        rms: (sum_dz2 / nf).sqrt(),
+        outlier_frac: n_outlier / nf,
+        outlier_frac_rail: n_outlier_rail / nf,
+        mse: sum_delta2 / nf,
+        loss: sum_loss / nf,
         bias_bw,
         scatter_bw,
-        outlier_frac_bw: count_where(dz, |x| (x - bias_bw).abs() > 2.0 * scatter_bw) / nf,
+        outlier_frac_bw: n_outlier_bw as f64 / nf,
     })
 }
 
-fn count_where(values: &[f64], predicate: impl Fn(f64) -> bool) -> f64 {
-    values.iter().filter(|&&x| predicate(x)).count() as f64
-}
-
-/// astropy `biweight_location(x, c=6, M=median)`: `M + Σ d(1-u²)² / Σ (1-u²)²` over `|u| < 1`,
-/// `u = (x - M) / (c MAD)`; returns `M` when the MAD is 0.
-fn biweight_location(x: &[f64], median: f64, mad: f64) -> f64 {
+/// The biweight location and scale of `x` about its `median`, in one pass:
+/// - astropy `biweight_location(x, c=6, M=median)`: `M + Σ d(1-u²)² / Σ (1-u²)²` over `|u| < 1`,
+///   `u = (x - M) / (c MAD)`; `M` when the MAD is 0;
+/// - the square root of astropy `biweight_midvariance(x, c=9, M=median,
+///   modify_sample_size=False)`: `n Σ d²(1-u²)⁴ / (Σ (1-u²)(1-5u²))²` over `|u| < 1`; 0 when the
+///   MAD is 0.
+fn biweight(x: &[f64], median: f64, mad: f64) -> (f64, f64) {
     if mad == 0.0 {
-        return median;
+        return (median, 0.0);
     }
-    let weight = |i: usize| {
-        let u = (x[i] - median) / (BIWEIGHT_LOCATION_C * mad);
-        if u.abs() >= 1.0 {
-            0.0
+    let [loc_num, loc_den, var_num, var_den] = pairwise_sums(x.len(), &|i| {
+        let d = x[i] - median;
+        let u_loc = d / (BIWEIGHT_LOCATION_C * mad);
+        let u_var = d / (BIWEIGHT_SCALE_C * mad);
+        let (loc_num, loc_den) = if u_loc.abs() < 1.0 {
+            let w = 1.0 - u_loc * u_loc;
+            (d * (w * w), w * w)
         } else {
-            let w = 1.0 - u * u;
-            w * w
-        }
-    };
-    let numerator = pairwise_sum_by(x.len(), &|i| (x[i] - median) * weight(i));
-    let denominator = pairwise_sum_by(x.len(), &weight);
-    median + numerator / denominator
-}
-
-/// astropy `biweight_midvariance(x, c=9, M=median, modify_sample_size=False)`:
-/// `n Σ d²(1-u²)⁴ / (Σ (1-u²)(1-5u²))²` over `|u| < 1`; 0 when the MAD is 0.
-fn biweight_midvariance(x: &[f64], median: f64, mad: f64) -> f64 {
-    if mad == 0.0 {
-        return 0.0;
-    }
-    let u2 = |i: usize| {
-        let u = (x[i] - median) / (BIWEIGHT_SCALE_C * mad);
-        (u.abs() < 1.0).then_some(u * u)
-    };
-    let numerator = pairwise_sum_by(x.len(), &|i| match u2(i) {
-        Some(u2) => {
-            let d = x[i] - median;
-            d * d * (1.0 - u2).powf(4.0)
-        }
-        None => 0.0,
+            (0.0, 0.0)
+        };
+        let (var_num, var_den) = if u_var.abs() < 1.0 {
+            let u2 = u_var * u_var;
+            let w = 1.0 - u2;
+            let w2 = w * w;
+            (d * d * (w2 * w2), w * (1.0 - 5.0 * u2))
+        } else {
+            (0.0, 0.0)
+        };
+        [loc_num, loc_den, var_num, var_den]
     });
-    let denominator = pairwise_sum_by(x.len(), &|i| match u2(i) {
-        Some(u2) => (1.0 - u2) * (1.0 - 5.0 * u2),
-        None => 0.0,
-    });
-    x.len() as f64 * numerator / (denominator.abs() * denominator.abs())
+    let location = median + loc_num / loc_den;
+    let midvariance = x.len() as f64 * var_num / (var_den.abs() * var_den.abs());
+    (location, midvariance.sqrt())
 }

@@ -13,6 +13,12 @@ const PAIRWISE_BLOCK: usize = 128;
 ///
 /// Taking a closure lets callers sum a derived quantity (e.g. `dz²`) without materialising it.
 pub fn pairwise_sum_by(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+    pairwise_sums(n, &|i| [f(i)])[0]
+}
+
+/// `K` sums in one pass: lane `k` is the pairwise sum of `f(i)[k]`, bit-identical to summing that
+/// lane alone (every lane follows the same pairwise order).
+pub fn pairwise_sums<const K: usize>(n: usize, f: &impl Fn(usize) -> [f64; K]) -> [f64; K] {
     pairwise_range(0, n, f)
 }
 
@@ -26,36 +32,37 @@ pub fn mean_by(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
     pairwise_sum_by(n, f) / n as f64
 }
 
-fn pairwise_range(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+fn add<const K: usize>(a: [f64; K], b: [f64; K]) -> [f64; K] {
+    std::array::from_fn(|k| a[k] + b[k])
+}
+
+fn pairwise_range<const K: usize>(start: usize, n: usize, f: &impl Fn(usize) -> [f64; K]) -> [f64; K] {
     if n < 8 {
-        let mut res = 0.0;
+        let mut res = [0.0; K];
         for i in start..start + n {
-            res += f(i);
+            res = add(res, f(i));
         }
         res
     } else if n <= PAIRWISE_BLOCK {
-        let mut r = [0.0f64; 8];
-        for (j, slot) in r.iter_mut().enumerate() {
-            *slot = f(start + j);
-        }
+        let mut r: [[f64; K]; 8] = std::array::from_fn(|j| f(start + j));
         let unrolled_end = n - n % 8;
         let mut i = 8;
         while i < unrolled_end {
             for (j, slot) in r.iter_mut().enumerate() {
-                *slot += f(start + i + j);
+                *slot = add(*slot, f(start + i + j));
             }
             i += 8;
         }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        let mut res = add(add(add(r[0], r[1]), add(r[2], r[3])), add(add(r[4], r[5]), add(r[6], r[7])));
         while i < n {
-            res += f(start + i);
+            res = add(res, f(start + i));
             i += 1;
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        pairwise_range(start, n2, f) + pairwise_range(start + n2, n - n2, f)
+        add(pairwise_range(start, n2, f), pairwise_range(start + n2, n - n2, f))
     }
 }
 
@@ -172,6 +179,14 @@ mod tests {
         assert_eq!(pairwise_sum(&values), 499_500.0);
         assert_eq!(pairwise_sum(&[]), 0.0);
         assert_eq!(pairwise_sum(&[1.5, 2.5, 3.0]), 7.0);
+    }
+
+    #[test]
+    fn fused_lanes_equal_separate_sums() {
+        let values: Vec<f64> = (0..1013).map(|i| (i as f64 * 0.37).sin()).collect();
+        let [a, b] = pairwise_sums(values.len(), &|i| [values[i], values[i] * values[i]]);
+        assert_eq!(a.to_bits(), pairwise_sum(&values).to_bits());
+        assert_eq!(b.to_bits(), pairwise_sum_by(values.len(), &|i| values[i] * values[i]).to_bits());
     }
 
     #[test]
