@@ -8,10 +8,16 @@
 //! 1. Each [`Component`] is an elliptical Sérsic (1963) profile
 //!    `I(R) = I_e exp(-b_n [(R/R_e)^(1/n) - 1])`, with `b_n` from [`sersic_b`] and `I_e` set
 //!    analytically so that the profile integrated to infinity holds the component's flux
-//!    (Graham & Driver 2005, eq. 4). The light is integrated over each pixel: by one sample at the
-//!    pixel centre far from the component's centre, by 5×5 samples within 2.5 px of it, and by
-//!    nested 5×5 refinement of the sub-pixels touching the centre (the cusp of an `n = 4` profile
-//!    holds a large share of the light of a small galaxy in its central pixel).
+//!    (Graham & Driver 2005). The light is integrated over each pixel: where the profile is
+//!    smooth on the pixel scale, by a fourth-order cell average (`f + ∇²f / 24 + …`) of the
+//!    samples at pixel centres; elsewhere (estimated error above 10⁻⁵ of the component's flux,
+//!    within 1.5 px of the centre, or a profile thinner than a pixel) by adaptive cubature: 3×3
+//!    samples per pixel, each sub-square split 3×3 again while its estimated error exceeds 10⁻⁵
+//!    of the flux, while it is thinner than the profile, and, for `n > 1`, down to 1 % of the
+//!    minor-axis effective radius at the centre itself (the cusp of an `n = 4` profile holds
+//!    much of a small galaxy's light in its central pixel). Rendered totals are within 0.2 % of
+//!    the light inside the stamp for `n` from 0.2 to 8, `R_e` from 0.05 px, `q` from 0.2, and
+//!    pixels within 0.2 % of a brute-force integration (both tested).
 //! 2. Each band is convolved with a circular Gaussian PSF of the band's FWHM (see [`Renderer`]),
 //!    separably, on a canvas padded by the kernel's half-width so that light from just outside the
 //!    stamp is scattered in, as on the sky.
@@ -73,18 +79,30 @@ const FWHM_PER_SIGMA: f64 = 2.354_820_045_030_949;
 const KERNEL_HALF_WIDTH_SIGMAS: f64 = 4.0;
 
 /// Pixels whose centre is within this many pixels (along both x and y) of a component's centre
-/// are integrated with `SUBSAMPLE × SUBSAMPLE` samples; the others with one.
-const SUPERSAMPLE_ZONE_PIX: f64 = 2.5;
+/// are always integrated adaptively (the centre may be a cusp).
+const CENTRAL_ZONE_PIX: f64 = 1.5;
 
-/// Samples per side in each level of supersampling.
-const SUBSAMPLE: usize = 5;
+/// Each level of the adaptive cubature splits a square into `SUBSAMPLE × SUBSAMPLE` sub-squares
+/// (odd, so that the square's centre sample is reused as its middle sub-square's).
+const SUBSAMPLE: usize = 3;
 
-/// Maximum nesting of the refinement around a component's centre (sub-pixels of `5^-6` px).
-const MAX_REFINE_DEPTH: u32 = 6;
+/// Maximum nesting of the adaptive cubature (sub-squares of `3^-8` px).
+const MAX_REFINE_DEPTH: u32 = 8;
 
-/// Refinement stops once a sub-pixel's side is below this fraction of the profile's minor-axis
-/// effective radius `q R_e`.
+/// Target accuracy of a pixel's or sub-square's integral, as a fraction of the component's total
+/// flux: a pixel is integrated adaptively when the estimated error of its fourth-order cell
+/// average exceeds it, and a square is split further while the estimated error of its refined
+/// value does.
+const REFINE_TOLERANCE: f64 = 1e-5;
+
+/// Around the centre of a cuspy (`n > 1`) profile, squares are split regardless down to this
+/// fraction of the profile's minor-axis effective radius `q R_e` (so a cusp between samples
+/// cannot go unnoticed).
 const REFINE_STOP_FRACTION: f64 = 0.01;
+
+/// Where a profile is thinner than the sampling (minor-axis `q R_e` below the sub-pixel side),
+/// squares within this many effective radii of its centre are split until it is resolved.
+const RESOLVE_RADIUS_RE: f64 = 4.0;
 
 /// Each profile is truncated at the elliptical radius that encloses all but this fraction of its
 /// light; beyond it the light is negligible and skipping it keeps small neighbours cheap.
@@ -138,8 +156,11 @@ impl Observing {
     /// [`HSC_WIDE_PSF_FWHM_ARCSEC`] and the sky noise that gives the depths of
     /// [`HSC_WIDE_DEPTH_M5`].
     pub fn hsc_wide(size: usize) -> Result<Self> {
-        let sky_sigma =
-            sky_sigma_from_depth(HSC_WIDE_DEPTH_M5, HSC_WIDE_PSF_FWHM_ARCSEC, HSC_PIXEL_SCALE_ARCSEC)?;
+        let sky_sigma = sky_sigma_from_depth(
+            HSC_WIDE_DEPTH_M5,
+            HSC_WIDE_PSF_FWHM_ARCSEC,
+            HSC_PIXEL_SCALE_ARCSEC,
+        )?;
         Ok(Observing {
             size,
             pixel_scale: HSC_PIXEL_SCALE_ARCSEC,
@@ -150,12 +171,13 @@ impl Observing {
 }
 
 /// The Sérsic `b_n`, defined by `γ(2n, b_n) = Γ(2n) / 2` so that `R_e` encloses half the light
-/// (Graham & Driver 2005, eq. 1–2).
+/// (Graham & Driver 2005).
 ///
 /// For `n ≥ 0.36` the asymptotic expansion of Ciotti & Bertin (1999, eq. 18),
 /// `b_n ≈ 2n − 1/3 + 4/(405n) + 46/(25515n²) + 131/(1148175n³) − 2194697/(30690717750n⁴)`,
-/// accurate to better than 10⁻⁴ there; below, the polynomial fit of MacArthur, Courteau &
-/// Holtzman (2003, eq. A2), `0.01945 − 0.8902n + 10.95n² − 19.67n³ + 13.43n⁴`.
+/// whose absolute error is below 3·10⁻⁴ there (below 10⁻⁵ for `n ≥ 2`); below, the polynomial fit
+/// of MacArthur, Courteau & Holtzman (2003), `0.01945 − 0.8902n + 10.95n² − 19.67n³ +
+/// 13.43n⁴`, within 2·10⁻³ of the exact value for `0.2 ≤ n < 0.36`.
 pub fn sersic_b(n: f64) -> f64 {
     if n >= 0.36 {
         2.0 * n - 1.0 / 3.0
@@ -174,7 +196,7 @@ pub fn sersic_b(n: f64) -> f64 {
 /// With per-pixel noise `σ`, optimal (PSF-fitting) photometry measures a point source with the
 /// noise of `n_eff` independent pixels, `σ_F = σ sqrt(n_eff)`, where the noise-equivalent area of
 /// a Gaussian PSF of standard deviation `σ_psf` is `n_eff = 4π σ_psf² / pixel²`
-/// `= 2.266 (FWHM / pixel)²` (King 1983; Ivezić et al. 2019, eq. 3 of the LSST overview). Hence
+/// `= 2.266 (FWHM / pixel)²` (King 1983; the LSST overview, Ivezić et al. 2019). Hence
 /// `σ = 10^(-0.4 (m5 - 27)) / (5 sqrt(n_eff))`. A point source cannot be spread over less than one
 /// pixel, so `n_eff` is at least 1. For HSC Wide this gives σ ≈ 0.04 (g, r), 0.08 (i), 0.17 (z),
 /// 0.36 (y) counts.
@@ -193,7 +215,7 @@ pub fn sky_sigma_from_depth(
     let mut sigma = [0.0; N_BANDS];
     for band in 0..N_BANDS {
         let (m5, fwhm) = (m5_point_source[band], psf_fwhm_arcsec[band]);
-        if !m5.is_finite() || !(fwhm.is_finite() && fwhm > 0.0) {
+        if !(m5.is_finite() && fwhm.is_finite() && fwhm > 0.0) {
             return Err(Error::other(format!(
                 "sky noise from depth: band {} needs a finite 5-sigma depth and a positive PSF FWHM, got m5 = {m5}, FWHM = {fwhm}″",
                 BAND_NAMES[band]
@@ -233,6 +255,8 @@ pub struct Renderer {
     row_pass: Vec<f64>,
     /// One output row being accumulated by the vertical pass.
     acc: Vec<f64>,
+    /// Profile samples at pixel centres, for the component being drawn.
+    samples: Vec<f64>,
 }
 
 impl Renderer {
@@ -278,6 +302,7 @@ impl Renderer {
             canvas: vec![0.0; N_BANDS * canvas_side * canvas_side],
             row_pass: vec![0.0; canvas_side * obs.size],
             acc: vec![0.0; obs.size],
+            samples: Vec::new(),
         })
     }
 
@@ -316,7 +341,7 @@ impl Renderer {
 
         self.canvas.fill(0.0);
         for profile in &profiles {
-            profile.draw(&mut self.canvas, self.canvas_side);
+            profile.draw(&mut self.canvas, self.canvas_side, &mut self.samples);
         }
 
         for band in 0..N_BANDS {
@@ -327,10 +352,11 @@ impl Renderer {
             let sigma = self.obs.sky_sigma[band];
             if sigma > 0.0 {
                 let pixels = &mut out[band * band_len..(band + 1) * band_len];
-                for pair in pixels.chunks_mut(2) {
+                for i in (0..band_len).step_by(2) {
                     let (z0, z1) = standard_normal_pair(rng);
-                    for (value, z) in pair.iter_mut().zip([z0, z1]) {
-                        *value = (f64::from(*value) + sigma * z) as f32;
+                    pixels[i] = (f64::from(pixels[i]) + sigma * z0) as f32;
+                    if i + 1 < band_len {
+                        pixels[i + 1] = (f64::from(pixels[i + 1]) + sigma * z1) as f32;
                     }
                 }
             }
@@ -346,29 +372,48 @@ impl Renderer {
         let half = kernel.len() / 2;
         let offset = pad - half;
         let canvas = &self.canvas[band * side * side..(band + 1) * side * side];
+        // The vertical pass reads canvas rows offset .. offset + rows, and every row is read
+        // from column offset over a window of size + 2 half.
+        let rows = size + 2 * half;
+        let row_pass = &mut self.row_pass[..rows * size];
+        let acc = &mut self.acc[..size];
 
-        // Horizontal pass over every canvas row, keeping only the stamp's columns.
-        for (row_out, row_in) in self.row_pass.chunks_exact_mut(size).zip(canvas.chunks_exact(side))
-        {
-            for (x, value) in row_out.iter_mut().enumerate() {
-                let window = &row_in[x + offset..x + offset + kernel.len()];
-                *value = window.iter().zip(kernel).map(|(a, k)| a * k).sum();
-            }
+        // Horizontal pass: row_pass[r][x] = Σ_k kernel[k] canvas[r + offset][x + offset + k].
+        for r in 0..rows {
+            let start = (r + offset) * side + offset;
+            let row_in = &canvas[start..start + size + 2 * half];
+            convolve_symmetric(&mut row_pass[r * size..(r + 1) * size], kernel, row_in, 0, 1);
         }
 
-        // Vertical pass, one output row at a time.
-        for (y, row_out) in out.chunks_exact_mut(size).enumerate() {
-            self.acc.fill(0.0);
-            for (k, weight) in kernel.iter().enumerate() {
-                let start = (y + offset + k) * size;
-                let row_in = &self.row_pass[start..start + size];
-                for (a, v) in self.acc.iter_mut().zip(row_in) {
-                    *a += weight * v;
-                }
+        // Vertical pass: out[y][x] = Σ_k kernel[k] row_pass[y + k][x].
+        for y in 0..size {
+            convolve_symmetric(acc, kernel, row_pass, y * size, size);
+            let row_out = &mut out[y * size..(y + 1) * size];
+            for x in 0..size {
+                row_out[x] = acc[x] as f32;
             }
-            for (o, a) in row_out.iter_mut().zip(&self.acc) {
-                *o = *a as f32;
-            }
+        }
+    }
+}
+
+/// `out[x] = Σ_k kernel[k] data[start + k stride + x]` for a symmetric kernel of odd length,
+/// pairing the taps `k` and `len - 1 - k` (half the multiplications). The loops run over
+/// contiguous slices, one tap pair at a time, so that they vectorise.
+fn convolve_symmetric(out: &mut [f64], kernel: &[f64], data: &[f64], start: usize, stride: usize) {
+    let n = out.len();
+    let last = kernel.len() - 1;
+    let half = last / 2;
+    let centre = &data[start + half * stride..start + half * stride + n];
+    let weight = kernel[half];
+    for x in 0..n {
+        out[x] = weight * centre[x];
+    }
+    for k in 0..half {
+        let near = &data[start + k * stride..start + k * stride + n];
+        let far = &data[start + (last - k) * stride..start + (last - k) * stride + n];
+        let weight = kernel[k];
+        for x in 0..n {
+            out[x] += weight * (near[x] + far[x]);
         }
     }
 }
@@ -385,7 +430,7 @@ pub fn render<R: Rng + ?Sized>(
 }
 
 /// A normalised Gaussian of standard deviation `sigma_pix`, sampled at integer offsets out to
-/// `4σ`; `[1.0]` (no blurring) when `sigma_pix` is 0.
+/// `4σ` (odd length, exactly symmetric); `[1.0]` (no blurring) when `sigma_pix` is 0.
 fn gaussian_kernel(sigma_pix: f64) -> Vec<f64> {
     let half = (KERNEL_HALF_WIDTH_SIGMAS * sigma_pix).ceil() as usize;
     if half == 0 {
@@ -470,16 +515,23 @@ struct SersicProfile {
     /// Half-extent of the truncation ellipse's bounding box, pixels.
     half_box_x: f64,
     half_box_y: f64,
-    /// Smallest sub-pixel side worth refining to, pixels.
+    /// Smallest sub-pixel side worth refining to at the centre, pixels (infinite for `n ≤ 1`:
+    /// no forced refinement).
     min_refine_side: f64,
+    /// Minor-axis effective radius `q R_e`, pixels.
+    minor_re: f64,
+    /// Half the diagonal of a unit square, in effective radii along the minor axis (the most a
+    /// square's corner can be nearer the centre than its middle, per unit side).
+    half_diagonal_in_re: f64,
+    /// Elliptical radius, in `R_e`, within which unresolved features are searched for.
+    resolve_radius: f64,
 }
 
 impl SersicProfile {
     /// Validates component `index` and converts it to canvas coordinates.
     fn new(c: &Component, index: usize, obs: &Observing, pad: usize) -> Result<Self> {
-        let bad = |what: String| {
-            Err(Error::other(format!("image renderer: component {index}: {what}")))
-        };
+        let bad =
+            |what: String| Err(Error::other(format!("image renderer: component {index}: {what}")));
         for (band, &f) in c.flux.iter().enumerate() {
             if !(f.is_finite() && f >= 0.0) {
                 return bad(format!(
@@ -515,7 +567,7 @@ impl SersicProfile {
 
         let b = sersic_b(n);
         // Total flux of I(R) = I_e exp(-b [(R/R_e)^(1/n) - 1]) with elliptical radius
-        // R² = u² + (v/q)²: 2π n R_e² q e^b b^(-2n) Γ(2n) I_e (Graham & Driver 2005, eq. 4).
+        // R² = u² + (v/q)²: 2π n R_e² q e^b b^(-2n) Γ(2n) I_e (Graham & Driver 2005).
         let ln_amplitude = 2.0 * n * b.ln()
             - (2.0 * std::f64::consts::PI * n * re_pix * re_pix * q).ln()
             - ln_gamma(2.0 * n);
@@ -542,47 +594,104 @@ impl SersicProfile {
                 .sqrt(),
             half_box_y: (a_trunc * a_trunc * sin_pa * sin_pa + b_trunc * b_trunc * cos_pa * cos_pa)
                 .sqrt(),
-            min_refine_side: REFINE_STOP_FRACTION * q * re_pix,
+            // Only profiles with n > 1 have a cusp (an infinite slope) at the centre.
+            min_refine_side: if n > 1.0 {
+                REFINE_STOP_FRACTION * q * re_pix
+            } else {
+                f64::INFINITY
+            },
+            minor_re: q * re_pix,
+            half_diagonal_in_re: std::f64::consts::FRAC_1_SQRT_2 / (q * re_pix),
+            resolve_radius: r2_truncation.sqrt().min(RESOLVE_RADIUS_RE),
         })
     }
 
-    /// Surface brightness per unit flux at canvas point `(x, y)`.
+    /// Squared elliptical radius `(R/R_e)²` of canvas point `(x, y)`.
     #[inline]
-    fn at(&self, x: f64, y: f64) -> f64 {
+    fn r2_at(&self, x: f64, y: f64) -> f64 {
         let (dx, dy) = (x - self.cx, y - self.cy);
         let u = dx * self.cos_pa + dy * self.sin_pa;
         let v = dy * self.cos_pa - dx * self.sin_pa;
-        let r2 = (u * u + v * v * self.inv_q2) * self.inv_re2;
+        (u * u + v * v * self.inv_q2) * self.inv_re2
+    }
+
+    /// Surface brightness per unit flux at squared elliptical radius `r2`.
+    #[inline]
+    fn at_r2(&self, r2: f64) -> f64 {
         if r2 >= self.r2_truncation {
             return 0.0;
         }
         self.amplitude * (-self.b * self.power.apply(r2)).exp()
     }
 
-    /// Mean surface brightness over the square of side `side` centred on `(x, y)`, from
-    /// `SUBSAMPLE²` samples; sub-squares touching the profile's centre are refined recursively.
-    fn box_mean(&self, x: f64, y: f64, side: f64, depth: u32) -> f64 {
+    /// Surface brightness per unit flux at canvas point `(x, y)`.
+    #[inline]
+    fn at(&self, x: f64, y: f64) -> f64 {
+        self.at_r2(self.r2_at(x, y))
+    }
+
+    /// Whether a square of side `side` at squared elliptical radius `r2` may hold light in a
+    /// feature narrower than the square, which samples spaced `side` apart could all miss: the
+    /// profile's minor-axis half-light radius is below `side` and the square reaches within
+    /// [`RESOLVE_RADIUS_RE`] effective radii (or the truncation radius) of the centre.
+    #[inline]
+    fn may_be_unresolved(&self, r2: f64, side: f64) -> bool {
+        side > self.minor_re && r2.sqrt() - side * self.half_diagonal_in_re < self.resolve_radius
+    }
+
+    /// Mean surface brightness over the square of side `side` centred on `(x, y)`, where the
+    /// profile's value `centre_value` is already known, by adaptive cubature: the midpoint rule
+    /// on `SUBSAMPLE²` sub-squares, each refined the same way while the square's refined estimate
+    /// differs from its one-sample estimate by more than [`REFINE_TOLERANCE`] of the total flux,
+    /// while it lies next to the profile's centre and is larger than `min_refine_side`, or while
+    /// it [may hide an unresolved feature](Self::may_be_unresolved).
+    fn box_mean(&self, x: f64, y: f64, side: f64, centre_value: f64, depth: u32) -> f64 {
+        const COUNT: usize = SUBSAMPLE * SUBSAMPLE;
         let step = side / SUBSAMPLE as f64;
-        let refine = depth < MAX_REFINE_DEPTH && step > self.min_refine_side;
         let first = -0.5 * (SUBSAMPLE as f64 - 1.0) * step;
-        let mut sum = 0.0;
-        for j in 0..SUBSAMPLE {
-            let sy = y + first + j as f64 * step;
-            for i in 0..SUBSAMPLE {
-                let sx = x + first + i as f64 * step;
-                let near_centre = (sx - self.cx).abs().max((sy - self.cy).abs()) < step;
-                sum += if refine && near_centre {
-                    self.box_mean(sx, sy, step, depth + 1)
-                } else {
-                    self.at(sx, sy)
-                };
-            }
+        let mut points = [(0.0, 0.0, 0.0, 0.0); COUNT];
+        for (k, point) in points.iter_mut().enumerate() {
+            let sx = x + first + (k % SUBSAMPLE) as f64 * step;
+            let sy = y + first + (k / SUBSAMPLE) as f64 * step;
+            let r2 = self.r2_at(sx, sy);
+            let value = if k == COUNT / 2 { centre_value } else { self.at_r2(r2) };
+            *point = (sx, sy, r2, value);
         }
-        sum / (SUBSAMPLE * SUBSAMPLE) as f64
+        let mean = points.iter().map(|p| p.3).sum::<f64>() / COUNT as f64;
+        if depth >= MAX_REFINE_DEPTH {
+            return mean;
+        }
+        // Richardson: the midpoint rule's error falls as the step squared, so the finer estimate
+        // is off by about (fine - coarse) / (3² - 1).
+        let inaccurate = (mean - centre_value).abs() * side * side / 8.0 > REFINE_TOLERANCE;
+        let may_hide_cusp = step > self.min_refine_side;
+        let mut sum = 0.0;
+        for &(sx, sy, r2, value) in &points {
+            let near_centre = (sx - self.cx).abs().max((sy - self.cy).abs()) < step;
+            let refine =
+                inaccurate || (may_hide_cusp && near_centre) || self.may_be_unresolved(r2, step);
+            sum += if refine { self.box_mean(sx, sy, step, value, depth + 1) } else { value };
+        }
+        sum / COUNT as f64
     }
 
     /// Adds this component's pixel-integrated light, times its flux in each band, to the canvas.
-    fn draw(&self, canvas: &mut [f64], side: usize) {
+    ///
+    /// The profile is first sampled at the centres of the pixels of its bounding box and of a
+    /// two-pixel border (into `samples`). A pixel's integral is then the fourth-order cell average
+    /// `Σ w_i w_j f_ij` over its 3×3 neighbourhood with `w = (1, 22, 1) / 24`, i.e.
+    /// `f + (δ²_x + δ²_y) f / 24 + δ²_x δ²_y f / 576` with `δ²` the central second differences
+    /// (exact for polynomials up to cubic in each direction; all weights positive, so never
+    /// negative). Its leading error is `(1/288 − 1/1920) (f_xxxx + f_yyyy)`, estimated from the
+    /// fourth differences along x and y. Where that estimate exceeds [`REFINE_TOLERANCE`],
+    /// within 1.5 px of the centre, and where the profile is too thin for the pixel grid, the
+    /// pixel is integrated by adaptive cubature instead. Choosing the pixels by their error,
+    /// not by a fixed zone, keeps the accuracy uniform: one-sample midpoint pixels beside exactly
+    /// integrated ones would misplace of order 1 % of the light of a small or flat-cored profile.
+    fn draw(&self, canvas: &mut [f64], side: usize, samples: &mut Vec<f64>) {
+        /// `1/288 − 1/1920`: the leading error of the cell average per unit fourth derivative.
+        const FOURTH_ORDER_ERROR: f64 = 1.0 / 288.0 - 1.0 / 1920.0;
+        const BORDER: usize = 2;
         let last = side as f64 - 1.0;
         if self.cx + self.half_box_x < -0.5
             || self.cx - self.half_box_x > last + 0.5
@@ -596,12 +705,47 @@ impl SersicProfile {
         let (x0, x1) = (lo(self.cx, self.half_box_x), hi(self.cx, self.half_box_x));
         let (y0, y1) = (lo(self.cy, self.half_box_y), hi(self.cy, self.half_box_y));
         let band_len = side * side;
+
+        // Samples at pixel centres over the box and a two-pixel border: sample (i, j) is pixel
+        // (x0 + i - 2, y0 + j - 2).
+        let width = x1 - x0 + 1 + 2 * BORDER;
+        let height = y1 - y0 + 1 + 2 * BORDER;
+        samples.clear();
+        samples.resize(width * height, 0.0);
+        for j in 0..height {
+            let y = y0 as f64 + j as f64 - BORDER as f64;
+            for i in 0..width {
+                samples[j * width + i] = self.at(x0 as f64 + i as f64 - BORDER as f64, y);
+            }
+        }
+
         for py in y0..=y1 {
             let yc = py as f64;
+            let j = py - y0 + BORDER;
             for px in x0..=x1 {
                 let xc = px as f64;
-                let near = (xc - self.cx).abs().max((yc - self.cy).abs()) < SUPERSAMPLE_ZONE_PIX;
-                let value = if near { self.box_mean(xc, yc, 1.0, 0) } else { self.at(xc, yc) };
+                let at = j * width + px - x0 + BORDER;
+                let f = |offset_x: isize, offset_y: isize| {
+                    samples[at.wrapping_add_signed(offset_y * width as isize + offset_x)]
+                };
+                let centre_value = f(0, 0);
+                let d2x = f(-1, 0) - 2.0 * centre_value + f(1, 0);
+                let d2y = f(0, -1) - 2.0 * centre_value + f(0, 1);
+                let d2xy = f(-1, -1) + f(1, -1) + f(-1, 1) + f(1, 1)
+                    - 2.0 * (f(-1, 0) + f(1, 0) + f(0, -1) + f(0, 1))
+                    + 4.0 * centre_value;
+                let d4x = f(-2, 0) - 4.0 * (f(-1, 0) + f(1, 0)) + 6.0 * centre_value + f(2, 0);
+                let d4y = f(0, -2) - 4.0 * (f(0, -1) + f(0, 1)) + 6.0 * centre_value + f(0, 2);
+                let error = FOURTH_ORDER_ERROR * (d4x.abs() + d4y.abs());
+                let near = (xc - self.cx).abs().max((yc - self.cy).abs()) < CENTRAL_ZONE_PIX;
+                let value = if near
+                    || error > REFINE_TOLERANCE
+                    || self.may_be_unresolved(self.r2_at(xc, yc), 1.0)
+                {
+                    self.box_mean(xc, yc, 1.0, centre_value, 0)
+                } else {
+                    centre_value + (d2x + d2y) / 24.0 + d2xy / 576.0
+                };
                 if value > 0.0 {
                     let index = py * side + px;
                     for (band, f) in self.flux.iter().enumerate() {
@@ -638,11 +782,15 @@ fn gamma_quantile(a: f64, p: f64) -> std::result::Result<f64, String> {
 /// Two independent standard normal deviates by the polar form of the Box–Muller transform
 /// (Marsaglia & Bray 1964): draw `(u, v)` uniform in the unit disc, return
 /// `(u, v) · sqrt(-2 ln s / s)` with `s = u² + v²`. Accepts π/4 of the draws, and needs no
-/// trigonometric functions.
+/// trigonometric functions. `u` and `v` are the two 32-bit halves of one 64-bit draw (centred
+/// on the 2³² grid, so never exactly ±1): half the generator calls, and a 2⁻³² resolution is
+/// far finer than the noise model needs (the largest possible deviate is about 9.3σ).
 fn standard_normal_pair<R: Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
+    const SCALE: f64 = 2.0 / 4_294_967_296.0;
     loop {
-        let u = 2.0 * rng.random::<f64>() - 1.0;
-        let v = 2.0 * rng.random::<f64>() - 1.0;
+        let bits = rng.next_u64();
+        let u = ((bits >> 32) as f64 + 0.5) * SCALE - 1.0;
+        let v = ((bits & 0xFFFF_FFFF) as f64 + 0.5) * SCALE - 1.0;
         let s = u * u + v * v;
         if s > 0.0 && s < 1.0 {
             let factor = (-2.0 * s.ln() / s).sqrt();
@@ -751,9 +899,432 @@ fn poisson<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> usize {
 /// How many of `components` have their centre within `radius_pix` pixels (inclusive) of the stamp
 /// centre: the catalogue's `{b}_central_image_pop_{5,10,15}px_rad` when given the neighbours.
 pub fn count_neighbours_within(components: &[Component], radius_pix: f64) -> u32 {
-    let count = components
-        .iter()
-        .filter(|c| c.dx_pix.hypot(c.dy_pix) <= radius_pix)
-        .count();
+    let count = components.iter().filter(|c| c.dx_pix.hypot(c.dy_pix) <= radius_pix).count();
     u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use statrs::function::gamma::gamma_lr;
+
+    const NO_PSF: [f64; N_BANDS] = [0.0; N_BANDS];
+
+    fn observing(size: usize, psf: [f64; N_BANDS], sky: [f64; N_BANDS]) -> Observing {
+        Observing {
+            size,
+            pixel_scale: HSC_PIXEL_SCALE_ARCSEC,
+            psf_fwhm_arcsec: psf,
+            sky_sigma: sky,
+        }
+    }
+
+    fn galaxy(flux: f64, re_pix: f64, n: f64, q: f64, pa: f64) -> Component {
+        Component {
+            flux: [flux; N_BANDS],
+            r_half_arcsec: re_pix * HSC_PIXEL_SCALE_ARCSEC,
+            sersic_n: n,
+            axis_ratio: q,
+            position_angle_deg: pa,
+            dx_pix: 0.0,
+            dy_pix: 0.0,
+        }
+    }
+
+    /// Renders and returns band `band` as f64.
+    fn band_image(components: &[Component], obs: &Observing, seed: u64, band: usize) -> Vec<f64> {
+        let mut out = vec![0f32; N_BANDS * obs.size * obs.size];
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        render(components, obs, &mut rng, &mut out).expect("valid inputs render");
+        let len = obs.size * obs.size;
+        out[band * len..(band + 1) * len].iter().map(|&v| f64::from(v)).collect()
+    }
+
+    /// (sum, centroid x, centroid y, Ixx, Iyy, Ixy) of a stamp.
+    fn moments(image: &[f64], size: usize) -> (f64, f64, f64, f64, f64, f64) {
+        let pixels = || {
+            image.iter().enumerate().map(move |(i, &v)| ((i % size) as f64, (i / size) as f64, v))
+        };
+        let sum: f64 = pixels().map(|(_, _, v)| v).sum();
+        let mx = pixels().map(|(x, _, v)| x * v).sum::<f64>() / sum;
+        let my = pixels().map(|(_, y, v)| y * v).sum::<f64>() / sum;
+        let ixx = pixels().map(|(x, _, v)| (x - mx).powi(2) * v).sum::<f64>() / sum;
+        let iyy = pixels().map(|(_, y, v)| (y - my).powi(2) * v).sum::<f64>() / sum;
+        let ixy = pixels().map(|(x, y, v)| (x - mx) * (y - my) * v).sum::<f64>() / sum;
+        (sum, mx, my, ixx, iyy, ixy)
+    }
+
+    #[test]
+    fn sersic_b_encloses_half_the_light() {
+        // Known values: b_1 = 1.67835, b_4 = 7.66925 (Ciotti & Bertin 1999, Table 1).
+        assert!((sersic_b(1.0) - 1.678_35).abs() < 1e-4);
+        assert!((sersic_b(4.0) - 7.669_25).abs() < 1e-4);
+        // (n, tolerance on the enclosed fraction): MacArthur et al. below n = 0.36, then
+        // Ciotti & Bertin, whose error falls fast with n.
+        for (n, tol) in [
+            (0.2, 3e-3),
+            (0.3, 3e-3),
+            (0.35, 3e-3),
+            (0.36, 3e-4),
+            (0.5, 3e-4),
+            (0.8, 3e-4),
+            (1.0, 3e-5),
+            (2.0, 3e-6),
+            (4.0, 3e-7),
+            (10.0, 3e-7),
+        ] {
+            let p = gamma_lr(2.0 * n, sersic_b(n));
+            assert!((p - 0.5).abs() < tol, "n = {n}: P(2n, b_n) = {p}");
+        }
+    }
+
+    #[test]
+    fn total_flux_matches_input_without_psf() {
+        let obs = observing(127, NO_PSF, [0.0; N_BANDS]);
+        // (R_e in pixels, n, tolerance): small R_e puts the n = 4 cusp inside the central pixels.
+        for (re, n, tol) in [(1.5, 1.0, 0.01), (0.5, 1.0, 0.01), (1.5, 4.0, 0.02), (0.5, 4.0, 0.02)]
+        {
+            let mut c = galaxy(500.0, re, n, 0.6, 33.0);
+            c.dx_pix = 0.3;
+            c.dy_pix = -0.2;
+            let sum: f64 = band_image(&[c], &obs, 1, 2).iter().sum();
+            assert!((sum / 500.0 - 1.0).abs() < tol, "R_e = {re} px, n = {n}: total {sum}");
+        }
+    }
+
+    #[test]
+    fn total_flux_is_accurate_across_indices_sizes_and_shapes() {
+        // The light inside the stamp lies between the analytic fractions inside elliptical
+        // radius R = r_in (an ellipse inside the inscribed circle of radius r_in) and
+        // R = r_out / q (an ellipse containing the circumscribed circle), the fraction inside R
+        // being P(2n, b_n (R/R_e)^(1/n)) (Graham & Driver 2005); less the 10⁻⁴ lost to
+        // truncation.
+        let size = 127;
+        let obs = observing(size, NO_PSF, [0.0; N_BANDS]);
+        let mut renderer = Renderer::new(&obs).expect("valid");
+        let mut out = vec![0f32; N_BANDS * size * size];
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for n in [0.2, 0.5, 1.0, 2.5, 4.0, 8.0] {
+            for re in [0.05, 0.3, 1.5] {
+                for q in [0.2, 1.0] {
+                    let mut c = galaxy(1.0, re, n, q, 63.0);
+                    c.dx_pix = 0.37;
+                    c.dy_pix = -0.21;
+                    renderer.render(&[c], &mut rng, &mut out).expect("renders");
+                    let sum: f64 = out[..size * size].iter().map(|&v| f64::from(v)).sum();
+                    let enclosed = |r: f64| gamma_lr(2.0 * n, sersic_b(n) * (r / re).powf(1.0 / n));
+                    let (low, high) =
+                        (enclosed(62.5), enclosed(63.5 * std::f64::consts::SQRT_2 / q));
+                    assert!(
+                        sum > low - 2e-3 && sum < high + 1e-3,
+                        "n = {n}, R_e = {re} px, q = {q}: total {sum}, expected {low}..{high}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pixel_values_match_brute_force_integration() {
+        // Each pixel against a 60×60 midpoint sum over it (the centre pixels of the n = 4 cusp,
+        // where that brute force is itself unreliable, are left out).
+        let size = 31;
+        let obs = observing(size, NO_PSF, [0.0; N_BANDS]);
+        for (n, re, q) in [(1.0, 2.0, 0.4), (0.5, 1.2, 0.7), (4.0, 3.0, 0.6), (2.5, 0.8, 0.3)] {
+            let mut c = galaxy(1.0, re, n, q, 117.0);
+            c.dx_pix = 0.28;
+            c.dy_pix = -0.41;
+            let image = band_image(&[c], &obs, 1, 2);
+            let profile = SersicProfile::new(&c, 0, &obs, 0).expect("valid");
+            let peak = image.iter().copied().fold(0.0, f64::max);
+            let sub = 60;
+            for py in 5..26 {
+                for px in 5..26 {
+                    let (x, y) = (px as f64, py as f64);
+                    if n > 1.0 && (x - profile.cx).abs().max((y - profile.cy).abs()) < 1.5 {
+                        continue;
+                    }
+                    let mut sum = 0.0;
+                    for j in 0..sub {
+                        for i in 0..sub {
+                            let sx = x - 0.5 + (i as f64 + 0.5) / sub as f64;
+                            let sy = y - 0.5 + (j as f64 + 0.5) / sub as f64;
+                            sum += profile.at(sx, sy);
+                        }
+                    }
+                    let exact = sum / (sub * sub) as f64;
+                    let rendered = image[py * size + px];
+                    assert!(
+                        (rendered - exact).abs() < 2e-3 * exact + 2e-4 * peak,
+                        "n = {n}, R_e = {re}, q = {q}, pixel ({px}, {py}): {rendered} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn half_light_radius_matches_r_e() {
+        let size = 127;
+        let obs = observing(size, NO_PSF, [0.0; N_BANDS]);
+        let re = 8.0;
+        for n in [1.0, 4.0] {
+            let flux = 1000.0;
+            let image = band_image(&[galaxy(flux, re, n, 1.0, 0.0)], &obs, 1, 2);
+            let centre = (size / 2) as f64;
+            let mut by_radius: Vec<(f64, f64)> = image
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (((i % size) as f64 - centre).hypot((i / size) as f64 - centre), v))
+                .collect();
+            by_radius.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Half of the analytic total: the light beyond the stamp counts too.
+            let mut cumulative = 0.0;
+            let mut r_half = f64::NAN;
+            let mut previous = (0.0, 0.0);
+            for &(r, v) in &by_radius {
+                if cumulative + v >= 0.5 * flux {
+                    let frac = (0.5 * flux - cumulative) / v;
+                    r_half = previous.0 + frac * (r - previous.0);
+                    break;
+                }
+                cumulative += v;
+                previous = (r, cumulative);
+            }
+            assert!((r_half / re - 1.0).abs() < 0.05, "n = {n}: half-light radius {r_half} px");
+        }
+    }
+
+    #[test]
+    fn psf_broadens_by_its_variance_and_conserves_flux() {
+        let size = 127;
+        let c = galaxy(300.0, 1.0, 1.0, 0.8, 20.0);
+        let sharp = band_image(&[c], &observing(size, NO_PSF, [0.0; N_BANDS]), 1, 2);
+        let psf = HSC_WIDE_PSF_FWHM_ARCSEC;
+        let blurred = band_image(&[c], &observing(size, psf, [0.0; N_BANDS]), 1, 2);
+        let (s0, x0, y0, ixx0, iyy0, ixy0) = moments(&sharp, size);
+        let (s1, x1, y1, ixx1, iyy1, ixy1) = moments(&blurred, size);
+        let var = (psf[2] / FWHM_PER_SIGMA / HSC_PIXEL_SCALE_ARCSEC).powi(2);
+        assert!((s1 / s0 - 1.0).abs() < 1e-4, "flux {s0} -> {s1}");
+        assert!((x1 - x0).abs() < 1e-3 && (y1 - y0).abs() < 1e-3);
+        assert!(((ixx1 - ixx0) / var - 1.0).abs() < 0.02, "Ixx {ixx0} -> {ixx1}, σ² {var}");
+        assert!(((iyy1 - iyy0) / var - 1.0).abs() < 0.02, "Iyy {iyy0} -> {iyy1}, σ² {var}");
+        assert!((ixy1 - ixy0).abs() < 0.02 * var, "Ixy {ixy0} -> {ixy1}");
+        let peak = |im: &[f64]| im.iter().copied().fold(f64::MIN, f64::max);
+        assert!(peak(&blurred) < 0.5 * peak(&sharp));
+    }
+
+    #[test]
+    fn light_from_outside_the_stamp_is_scattered_in() {
+        // A compact source centred on the left edge of the stamp: by symmetry, the PSF moves as
+        // much light in from outside as out from inside, so half the flux lands in the stamp.
+        let size = 64;
+        let mut c = galaxy(400.0, 1.0, 1.0, 1.0, 0.0);
+        c.dx_pix = -0.5 - (size / 2) as f64;
+        let image = band_image(&[c], &observing(size, HSC_WIDE_PSF_FWHM_ARCSEC, [0.0; 5]), 1, 0);
+        let sum: f64 = image.iter().sum();
+        assert!((sum / 200.0 - 1.0).abs() < 0.01, "flux in stamp {sum}, expected 200");
+    }
+
+    #[test]
+    fn empty_stamp_noise_has_the_sky_sigma() {
+        let obs = Observing::hsc_wide(127).expect("HSC Wide conditions are valid");
+        let mut out = vec![0f32; N_BANDS * 127 * 127];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        render(&[], &obs, &mut rng, &mut out).expect("renders");
+        let len = 127 * 127;
+        for band in 0..N_BANDS {
+            let px: Vec<f64> =
+                out[band * len..(band + 1) * len].iter().map(|&v| v.into()).collect();
+            let mean = px.iter().sum::<f64>() / len as f64;
+            let std = (px.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / len as f64).sqrt();
+            let sigma = obs.sky_sigma[band];
+            assert!(mean.abs() < 4.0 * sigma / (len as f64).sqrt(), "band {band}: mean {mean}");
+            assert!((std / sigma - 1.0).abs() < 0.03, "band {band}: std {std} vs σ {sigma}");
+        }
+    }
+
+    #[test]
+    fn seeded_renders_are_deterministic() {
+        let obs = Observing::hsc_wide(64).expect("valid");
+        let comps = [galaxy(100.0, 3.0, 1.0, 0.5, 10.0), galaxy(50.0, 1.0, 4.0, 0.9, 80.0)];
+        let mut renderer = Renderer::new(&obs).expect("valid");
+        let mut draw = |seed: u64| {
+            let mut out = vec![0f32; N_BANDS * 64 * 64];
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            renderer.render(&comps, &mut rng, &mut out).expect("renders");
+            out
+        };
+        let (a, b, c) = (draw(11), draw(11), draw(12));
+        assert_eq!(a, b, "the same seed must give the same stamp, scratch reused");
+        assert_ne!(a, c, "another seed must give other noise");
+        let fresh = band_image(&comps, &obs, 11, 0);
+        let a0: Vec<f64> = a[..64 * 64].iter().map(|&v| v.into()).collect();
+        assert_eq!(a0, fresh, "a fresh renderer gives the same stamp");
+    }
+
+    #[test]
+    fn axis_ratio_and_position_angle_shape_the_second_moments() {
+        let size = 127;
+        let obs = observing(size, NO_PSF, [0.0; N_BANDS]);
+        let q = 0.5;
+        for pa in [0.0_f64, 30.0, 90.0, 135.0] {
+            let image = band_image(&[galaxy(100.0, 6.0, 1.0, q, pa)], &obs, 1, 2);
+            let (_, _, _, ixx, iyy, ixy) = moments(&image, size);
+            // Principal axes of the moment tensor.
+            let angle = 0.5 * (2.0 * ixy).atan2(ixx - iyy);
+            let mean = 0.5 * (ixx + iyy);
+            let spread = (0.25 * (ixx - iyy).powi(2) + ixy * ixy).sqrt();
+            let measured_q = ((mean - spread) / (mean + spread)).sqrt();
+            let expected = pa.to_radians();
+            let mut diff = (angle - expected).rem_euclid(std::f64::consts::PI);
+            if diff > std::f64::consts::FRAC_PI_2 {
+                diff -= std::f64::consts::PI;
+            }
+            assert!(diff.abs() < 0.5f64.to_radians(), "PA {pa}: measured {}°", angle.to_degrees());
+            assert!((measured_q / q - 1.0).abs() < 0.02, "PA {pa}: measured q {measured_q}");
+        }
+        // PA = 0 puts the major axis along x.
+        let image = band_image(&[galaxy(100.0, 6.0, 1.0, q, 0.0)], &obs, 1, 2);
+        let (_, _, _, ixx, iyy, _) = moments(&image, size);
+        assert!(ixx > 3.5 * iyy, "Ixx {ixx}, Iyy {iyy}");
+    }
+
+    #[test]
+    fn typical_i22_galaxy_has_realistic_pixel_values() {
+        let obs = Observing::hsc_wide(64).expect("valid");
+        // i = 22: 10^(-0.4 (22 - 27)) = 100 counts; a 0.5″ exponential disc.
+        let mut c = galaxy(100.0, 0.5 / HSC_PIXEL_SCALE_ARCSEC, 1.0, 0.7, 40.0);
+        c.flux = [40.0, 70.0, 100.0, 120.0, 130.0];
+        let image = band_image(&[c], &obs, 5, 2);
+        let peak = image.iter().copied().fold(f64::MIN, f64::max);
+        assert!((0.5..10.0).contains(&peak), "i-band peak {peak}");
+        let centre = 32 * 64 + 32;
+        assert!(image[centre] > 0.8 * peak, "the peak sits at the stamp centre");
+        // Far from the galaxy the pixels are sky noise of order 0.1.
+        let corner_rms = (image[..64 * 8].iter().map(|v| v * v).sum::<f64>() / 512.0).sqrt();
+        assert!((0.03..0.3).contains(&corner_rms), "corner rms {corner_rms}");
+    }
+
+    #[test]
+    fn sky_sigma_gives_snr_5_at_the_depth() {
+        let sigma = sky_sigma_from_depth(
+            HSC_WIDE_DEPTH_M5,
+            HSC_WIDE_PSF_FWHM_ARCSEC,
+            HSC_PIXEL_SCALE_ARCSEC,
+        )
+        .expect("valid");
+        for band in 0..N_BANDS {
+            // Noise-equivalent area of the sampled 2-D PSF, 1 / Σ p².
+            let k = gaussian_kernel(HSC_WIDE_PSF_FWHM_ARCSEC[band] / FWHM_PER_SIGMA / 0.168);
+            let sum_p2: f64 = k.iter().map(|a| a * a).sum::<f64>().powi(2);
+            let flux5 = 10f64.powf(-0.4 * (HSC_WIDE_DEPTH_M5[band] - ZEROPOINT));
+            let snr = flux5 / (sigma[band] / sum_p2.sqrt());
+            assert!((snr - 5.0).abs() < 0.1, "band {band}: S/N {snr}");
+        }
+        // i band: 2.09 counts at S/N 5 over 4π (1.542 px)² = 29.9 px: σ ≈ 0.077.
+        assert!((sigma[2] - 0.0765).abs() < 0.001, "i-band σ {}", sigma[2]);
+        assert!(sigma[4] > sigma[3] && sigma[3] > sigma[2] && sigma[2] > sigma[0]);
+        assert!(sky_sigma_from_depth(HSC_WIDE_DEPTH_M5, [0.7, 0.7, 0.0, 0.7, 0.7], 0.168).is_err());
+        assert!(sky_sigma_from_depth(HSC_WIDE_DEPTH_M5, HSC_WIDE_PSF_FWHM_ARCSEC, 0.0).is_err());
+    }
+
+    #[test]
+    fn neighbours_follow_the_density_and_the_callback_fluxes() {
+        let obs = Observing::hsc_wide(64).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let region_arcmin = (64.0 * 0.168 + 2.0 * NEIGHBOUR_MARGIN_ARCSEC) / 60.0;
+        for density in [HSC_WIDE_NEIGHBOUR_DENSITY_PER_ARCMIN2, 2000.0] {
+            let expected = density * region_arcmin * region_arcmin;
+            let draws = 2000;
+            let mut total = 0usize;
+            let mut sizes = Vec::new();
+            for _ in 0..draws {
+                // i = 24.5 for every neighbour: flux 10.
+                let ns = draw_neighbours(&mut rng, density, &obs, |_| [5.0, 8.0, 10.0, 11.0, 12.0])
+                    .expect("valid");
+                total += ns.len();
+                for n in &ns {
+                    let edge = 32.5 + NEIGHBOUR_MARGIN_ARCSEC / 0.168;
+                    assert!(n.dx_pix.abs() <= edge + 1.0 && n.dy_pix.abs() <= edge + 1.0);
+                    assert_eq!(n.flux[2], 10.0);
+                    assert!(n.axis_ratio > 0.2 && n.axis_ratio <= 1.0);
+                    sizes.push(n.r_half_arcsec);
+                }
+            }
+            let mean = total as f64 / draws as f64;
+            let tolerance = 4.0 * (expected / draws as f64).sqrt();
+            assert!((mean - expected).abs() < tolerance, "mean {mean}, expected {expected}");
+            sizes.sort_by(f64::total_cmp);
+            let median = sizes[sizes.len() / 2];
+            assert!((median - 0.3).abs() < 0.02, "median neighbour size {median}″");
+        }
+        assert!(draw_neighbours(&mut rng, -1.0, &obs, |_| [1.0; 5]).is_err());
+        assert!(draw_neighbours(&mut rng, 500.0, &obs, |_| [f64::NAN; 5]).is_err());
+        assert!(draw_neighbours(&mut rng, 0.0, &obs, |_| [1.0; 5]).expect("valid").is_empty());
+    }
+
+    #[test]
+    fn neighbours_are_counted_by_distance_from_the_centre() {
+        let at = |dx: f64, dy: f64| Component {
+            dx_pix: dx,
+            dy_pix: dy,
+            ..galaxy(1.0, 1.0, 1.0, 1.0, 0.0)
+        };
+        let ns = [at(3.0, 0.0), at(3.0, 4.0), at(-7.0, 0.0), at(0.0, -12.0), at(12.0, 12.0)];
+        assert_eq!(count_neighbours_within(&ns, 5.0), 2);
+        assert_eq!(count_neighbours_within(&ns, 10.0), 3);
+        assert_eq!(count_neighbours_within(&ns, 15.0), 4);
+        assert_eq!(count_neighbours_within(&[], 15.0), 0);
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors() {
+        let obs = Observing::hsc_wide(64).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let ok = galaxy(10.0, 2.0, 1.0, 0.5, 0.0);
+        let mut out = vec![0f32; N_BANDS * 64 * 64];
+        assert!(render(&[ok], &obs, &mut rng, &mut out[1..]).is_err());
+        for bad in [
+            Component { sersic_n: 12.0, ..ok },
+            Component { axis_ratio: 0.0, ..ok },
+            Component { r_half_arcsec: -1.0, ..ok },
+            Component { flux: [1.0, -1.0, 1.0, 1.0, 1.0], ..ok },
+            Component { dx_pix: f64::NAN, ..ok },
+        ] {
+            assert!(render(&[ok, bad], &obs, &mut rng, &mut out).is_err(), "{bad:?}");
+        }
+        assert!(out.iter().all(|&v| v == 0.0), "a failed render leaves the output untouched");
+        assert!(Renderer::new(&Observing { size: 0, ..obs.clone() }).is_err());
+        assert!(Renderer::new(&Observing { sky_sigma: [f64::NAN; 5], ..obs.clone() }).is_err());
+        assert!(Renderer::new(&Observing { psf_fwhm_arcsec: [-0.1; 5], ..obs.clone() }).is_err());
+        assert!(Renderer::new(&Observing { pixel_scale: 0.0, ..obs }).is_err());
+    }
+
+    #[test]
+    fn typical_stamp_renders_within_a_generous_time_bound() {
+        // A regression guard against runaway refinement, not a benchmark: a bulge, a disc and six
+        // neighbours on a 64 px HSC stamp take ~10–25 ms in a debug build on a busy 2-core
+        // machine; the bound allows 100 ms each.
+        let obs = Observing::hsc_wide(64).expect("valid");
+        let mut renderer = Renderer::new(&obs).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut components = vec![
+            Component { r_half_arcsec: 0.3, ..galaxy(100.0, 1.0, 4.0, 0.8, 20.0) },
+            Component { r_half_arcsec: 0.8, ..galaxy(100.0, 1.0, 1.0, 0.5, 25.0) },
+        ];
+        components.extend(
+            draw_neighbours(&mut rng, 600.0, &obs, |_| [5.0, 6.0, 7.0, 8.0, 9.0]).expect("valid"),
+        );
+        components.truncate(8);
+        let mut out = vec![0f32; N_BANDS * 64 * 64];
+        let start = std::time::Instant::now();
+        for _ in 0..20 {
+            renderer.render(&components, &mut rng, &mut out).expect("renders");
+        }
+        let each = start.elapsed() / 20;
+        assert!(each < std::time::Duration::from_millis(100), "{each:?} per stamp");
+    }
 }
