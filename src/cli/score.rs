@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::io::sample::{load_sample, Sample, SampleOptions};
+use crate::io::sample::{load_sample, SampleOptions};
 use crate::io::table::{Delimiter, ReadOptions};
-use crate::metrics::{bootstrap, evaluate, parse_edges, parse_range, BinOn, Bins, BootstrapConfig, Grouped};
-use crate::report::ScoreReport;
+use crate::metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
+use crate::report::score_sample;
 use crate::{Error, Result};
 
 /// Output formats of `score`.
@@ -147,13 +147,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("{}", describe_input(&sample.input));
     }
-    // Ids are not needed for scoring: free them before the metrics allocate.
-    let Sample { z_spec, z_phot, input, ids } = sample;
-    drop(ids);
-    let grouped = Grouped::new(z_spec, z_phot, &bins);
-    let evaluation = evaluate(&grouped);
-    let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));
-    let report = ScoreReport::new(evaluation, bins, grouped.n_outside(), input, intervals);
+    let report = score_sample(sample, bins, bootstrap_config);
     let text = match args.format {
         ScoreFormat::Table => report.to_terminal(),
         ScoreFormat::Json => report.to_json(),

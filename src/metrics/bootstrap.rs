@@ -74,12 +74,25 @@ pub struct Intervals {
     pub per_bin: Vec<Option<MetricIntervals>>,
 }
 
-/// Percentile bootstrap intervals of every metric, overall and per bin.
-pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
-    let n = grouped.dz.len();
-    let n_bins = grouped.n_bins();
-    let bin_of = grouped.bin_of_rows();
-    let replicates: Vec<Evaluation> = (0..config.resamples)
+/// The `lo`–`hi` percentile interval of `values` with central coverage `confidence`
+/// (numpy-linear percentiles); `None` when there are no values.
+pub fn percentile_interval(values: &mut [f64], confidence: f64) -> Option<Interval> {
+    let tail = (1.0 - confidence) / 2.0;
+    Some(Interval { lo: percentile(values, tail)?, hi: percentile(values, 1.0 - tail)? })
+}
+
+/// Evaluate several samples of the **same galaxies in the same grouped order** (e.g. a baseline's
+/// and a candidate's predictions, binned on z_spec) on the same bootstrap resamples: replicate `r`
+/// holds one [`Evaluation`] per sample, all drawn from identical galaxy indices (a paired
+/// bootstrap).
+pub fn paired_replicates(samples: &[&Grouped], config: &BootstrapConfig) -> Vec<Vec<Evaluation>> {
+    let Some(first) = samples.first() else {
+        return Vec::new();
+    };
+    let n = first.dz.len();
+    let n_bins = first.n_bins();
+    let bin_of = first.bin_of_rows();
+    (0..config.resamples)
         .into_par_iter()
         .map_init(
             || (Vec::with_capacity(n), Vec::new()),
@@ -88,26 +101,34 @@ pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
                 rng.set_stream(r as u64);
                 draws.clear();
                 draws.extend((0..n).map(|_| rng.random_range(0..n)));
-                let sample = Grouped::from_rows(n_bins, n, |k| draws[k], |i| bin_of[i] as usize, |i| {
-                    (grouped.dz[i], grouped.delta[i])
-                });
-                evaluate_serial(&sample, scratch)
+                samples
+                    .iter()
+                    .map(|grouped| {
+                        let sample =
+                            Grouped::from_rows(n_bins, n, |k| draws[k], |i| bin_of[i] as usize, |i| {
+                                (grouped.dz[i], grouped.delta[i])
+                            });
+                        evaluate_serial(&sample, scratch)
+                    })
+                    .collect()
             },
         )
-        .collect();
-    let tail = (1.0 - config.confidence) / 2.0;
+        .collect()
+}
+
+/// Percentile bootstrap intervals of every metric, overall and per bin.
+pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
+    let replicates: Vec<Evaluation> =
+        paired_replicates(&[grouped], config).into_iter().filter_map(|mut r| r.pop()).collect();
     let interval_of = |pick: &dyn Fn(&Evaluation) -> Option<Metrics>| {
         let samples: Vec<Metrics> = replicates.iter().filter_map(pick).collect();
         (!samples.is_empty()).then(|| {
             MetricIntervals(
                 METRIC_KEYS[1..]
                     .iter()
-                    .map(|&key| {
-                        let mut values: Vec<f64> =
-                            samples.iter().filter_map(|m| m.get(key)).collect();
-                        let lo = percentile(&mut values, tail).unwrap_or(f64::NAN);
-                        let hi = percentile(&mut values, 1.0 - tail).unwrap_or(f64::NAN);
-                        (key, Interval { lo, hi })
+                    .filter_map(|&key| {
+                        let mut values: Vec<f64> = samples.iter().filter_map(|m| m.get(key)).collect();
+                        Some((key, percentile_interval(&mut values, config.confidence)?))
                     })
                     .collect(),
             )
@@ -119,6 +140,6 @@ pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
         resamples: config.resamples,
         seed: config.seed,
         overall: interval_of(&|e| e.overall),
-        per_bin: (0..n_bins).map(|b| interval_of(&|e| e.per_bin[b])).collect(),
+        per_bin: (0..grouped.n_bins()).map(|b| interval_of(&|e| e.per_bin[b])).collect(),
     }
 }

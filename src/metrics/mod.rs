@@ -11,7 +11,9 @@ mod point;
 pub mod stats;
 
 pub use bins::{linspace, parse_edges, parse_range, BinOn, Bins};
-pub use bootstrap::{bootstrap, BootstrapConfig, Interval, Intervals, MetricIntervals};
+pub use bootstrap::{
+    bootstrap, paired_replicates, percentile_interval, BootstrapConfig, Interval, Intervals, MetricIntervals,
+};
 pub use point::{normalised_error, point_metrics, Metrics, METRIC_KEYS};
 
 use rayon::prelude::*;

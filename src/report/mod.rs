@@ -3,4 +3,4 @@
 pub mod format;
 pub mod score;
 
-pub use score::ScoreReport;
+pub use score::{score_sample, ScoreReport};

@@ -4,8 +4,10 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::format::{significant, TextTable};
-use crate::io::sample::InputInfo;
-use crate::metrics::{Bins, Evaluation, Intervals, MetricIntervals, Metrics, METRIC_KEYS};
+use crate::io::sample::{InputInfo, Sample};
+use crate::metrics::{
+    bootstrap, evaluate, Bins, BootstrapConfig, Evaluation, Grouped, Intervals, MetricIntervals, Metrics, METRIC_KEYS,
+};
 
 /// Everything `pzbench score` reports; serialises to the documented JSON layout
 /// (`overall` and `per_bin` keys exactly as in the reference files).
@@ -57,6 +59,17 @@ fn write_metric_entries<M: SerializeMap>(map: &mut M, metrics: Option<&Metrics>)
 
 /// Columns of the terminal table: the paper's Table 2 metrics plus RMS and σ_IQR.
 const TERMINAL_KEYS: [&str; 8] = ["count", "loss", "bias", "scatter", "outlier_frac", "mse", "rms", "sigma_iqr"];
+
+/// Score a sample: group by `bins`, evaluate every metric overall and per bin, and bootstrap
+/// intervals when asked. Consumes the sample so its columns are freed as early as possible.
+pub fn score_sample(sample: Sample, bins: Bins, bootstrap_config: Option<BootstrapConfig>) -> ScoreReport {
+    let Sample { z_spec, z_phot, input, ids } = sample;
+    drop(ids);
+    let grouped = Grouped::new(z_spec, z_phot, &bins);
+    let evaluation = evaluate(&grouped);
+    let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));
+    ScoreReport::new(evaluation, bins, grouped.n_outside(), input, intervals)
+}
 
 impl ScoreReport {
     /// Assemble a report from an evaluation.
