@@ -8,7 +8,7 @@
 //! 5 raw magnitudes ─ 6 × Dense200 relu ┴─ concatenate (32 + 200) ─ Dense1 (linear)
 //! ```
 //! Convolutions are 3×3, stride 1, "same" padding; pools are 2×2 floor mode (127 → 63 → 31 → 15 →
-//! 7 → 3) and use [`super::pool::max_pool2x2`], whose gradient is correct where candle's is not.
+//! 7 → 3) and use `pool::max_pool2x2`, whose gradient is correct where candle's is not.
 //! No dropout, no batch norm. 7,151,073 parameters at 127×127 and 5,840,353 at 64×64.
 
 use candle_core::{Module, Result, Tensor};
@@ -122,14 +122,16 @@ impl Cnn {
     /// `images`: `(batch, n_bands, S, S)`, already divided by [`IMAGE_SCALE`]; `mags`:
     /// `(batch, n_mags)`, raw. Returns `(batch, 1)` redshifts.
     pub(crate) fn forward(&self, images: &Tensor, mags: &Tensor) -> Result<Tensor> {
-        let mut x = images.clone();
+        // The convolutions and pools work channels-last (see `layers.rs`); the flatten is
+        // channels-first, (C, H, W) order, like Keras' `channels_first` and PyTorch.
+        let mut x = images.permute((0, 2, 3, 1))?;
         for (conv, pool) in &self.convs {
             x = conv.forward(&x)?;
             if *pool {
                 x = max_pool2x2(&x)?;
             }
         }
-        let mut x = x.flatten_from(1)?;
+        let mut x = x.permute((0, 3, 1, 2))?.flatten_from(1)?;
         for layer in &self.image_dense {
             x = layer.forward(&x)?;
         }
@@ -212,7 +214,7 @@ mod tests {
             let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()[flat];
             let original = var.flatten_all().unwrap().to_vec1::<f64>().unwrap();
             let eps = 1e-5;
-            let mut shifted = |delta: f64| {
+            let shifted = |delta: f64| {
                 let mut v = original.clone();
                 v[flat] += delta;
                 var.set(&Tensor::from_vec(v, var.shape(), &dev).unwrap()).unwrap();

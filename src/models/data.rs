@@ -212,6 +212,9 @@ pub(crate) struct Preprocess {
 impl Preprocess {
     /// Gathers and preprocesses the galaxies at `rows` (ascending).
     fn gather(&self, data: &Dataset, rows: &[usize]) -> Result<HostBatch> {
+        if let Some(bad) = rows.iter().find(|&&r| r >= data.len()) {
+            return Err(Error::other(format!("row {bad} is out of range ({} galaxies)", data.len())));
+        }
         let k = data.n_mags;
         let mut mags = Vec::with_capacity(rows.len() * k);
         for &r in rows {
@@ -383,7 +386,11 @@ mod tests {
         assert_eq!(seen[0], (2, vec![0.0, 1.0], Some(vec![0.0, 1.0, 4.0, 5.0]), Some(vec![0.1, 0.3])));
         assert_eq!(seen[1], (1, vec![0.5], Some(vec![2.0, 3.0]), Some(vec![0.2])));
         let err = prep.for_each_batch(&data, &[vec![0], vec![7]], |_| Ok(())).unwrap_err().to_string();
-        assert!(err.contains("image row 7 is out of range"), "{err}");
+        assert!(err.contains("row 7 is out of range (3 galaxies)"), "{err}");
+        let mut out = Vec::new();
+        let images = InMemoryImages::new((1, 1, 2), vec![0.0; 6]).unwrap();
+        let err = images.read_rows(&[1, 3], &mut out).unwrap_err().to_string();
+        assert!(err.contains("image row 3 is out of range (n = 3)"), "{err}");
         let stop = prep.for_each_batch(&data, &[vec![0], vec![1], vec![2]], |_| Err(Error::other("stop")));
         assert_eq!(stop.unwrap_err().to_string(), "stop");
     }

@@ -75,6 +75,33 @@ impl<T> CandleContext<T> for candle_core::Result<T> {
     }
 }
 
+/// Synthetic data for the tests: magnitudes uniform in [18, 26], a redshift that is a smooth
+/// function of them, and (optionally) random images.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Dataset, InMemoryImages};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    pub(crate) fn synthetic(n: usize, image_size: Option<usize>, seed: u64) -> Dataset {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mags: Vec<f32> = (0..n * 5).map(|_| 18.0 + 8.0 * rng.random::<f32>()).collect();
+        let z = mags
+            .chunks(5)
+            .map(|m| 0.34 + 0.1 * (m[1] - 18.0) + 0.03 * (m[3] - m[0]))
+            .collect();
+        let ids = (0..n as i64).map(|i| 1000 + i).collect();
+        let data = Dataset::new(ids, mags, 5).unwrap().with_redshifts(z).unwrap();
+        match image_size {
+            None => data,
+            Some(s) => {
+                let pixels = (0..n * 5 * s * s).map(|_| 255.0 * rng.random::<f32>()).collect();
+                data.with_images(Box::new(InMemoryImages::new((5, s, s), pixels).unwrap())).unwrap()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,8 @@
 //! `padding="valid"`, i.e. floor mode: a trailing odd row or column is ignored (127 → 63).
 //!
 //! Here the pooling is written with differentiable tensor ops, so candle's autograd gives the
-//! gradient and the same code runs on CPU and CUDA:
+//! gradient and the same code runs on CPU and CUDA. It works on channels-last `(B, H, W, C)`
+//! tensors, the layout of the CNN's convolutions (see `layers.rs`):
 //! 1. crop to even height and width (floor mode) and lay each 2×2 window out as 4 values in
 //!    row-major window order: (0,0), (0,1), (1,0), (1,1);
 //! 2. on a detached copy, mark the values equal to the window maximum and keep only the FIRST of
@@ -21,21 +22,21 @@
 
 use candle_core::{bail, Result, Tensor};
 
-/// Max pooling over non-overlapping 2×2 windows of an `(batch, channels, height, width)` tensor,
-/// stride 2, floor mode: the result is `(batch, channels, height / 2, width / 2)`.
-pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
+/// Max pooling over non-overlapping 2×2 windows of a channels-last `(batch, height, width,
+/// channels)` tensor, stride 2, floor mode: the result is `(batch, height / 2, width / 2, channels)`.
+pub(crate) fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    let (b, h, w, c) = x.dims4()?;
     let (ho, wo) = (h / 2, w / 2);
     if ho == 0 || wo == 0 {
         bail!("2x2 max pooling needs at least 2x2 pixels, got {h}x{w}")
     }
-    // (B, C, 2Ho, 2Wo) -> (B, C, Ho, 2, Wo, 2) -> (B, C, Ho, Wo, 2, 2) -> (B·C·Ho·Wo, 4).
+    // (B, 2Ho, 2Wo, C) -> (B, Ho, 2, Wo, 2, C) -> (B, Ho, Wo, C, 2, 2) -> (B·Ho·Wo·C, 4).
     let windows = x
-        .narrow(2, 0, 2 * ho)?
-        .narrow(3, 0, 2 * wo)?
-        .reshape((b, c, ho, 2, wo, 2))?
-        .permute((0, 1, 2, 4, 3, 5))?
-        .reshape((b * c * ho * wo, 4))?;
+        .narrow(1, 0, 2 * ho)?
+        .narrow(2, 0, 2 * wo)?
+        .reshape((b, ho, 2, wo, 2, c))?
+        .permute((0, 1, 3, 5, 2, 4))?
+        .reshape((b * ho * wo * c, 4))?;
     let values = windows.detach();
     let max = values.max_keepdim(1)?;
     let is_max = values.broadcast_eq(&max)?.to_dtype(x.dtype())?;
@@ -43,7 +44,7 @@ pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
     let upper = Tensor::triu2(4, x.dtype(), x.device())?;
     let running = is_max.matmul(&upper)?;
     let first_max = (is_max * running.eq(1.0)?.to_dtype(x.dtype())?)?;
-    (windows * first_max)?.sum(1)?.reshape((b, c, ho, wo))
+    (windows * first_max)?.sum(1)?.reshape((b, ho, wo, c))
 }
 
 #[cfg(test)]
@@ -79,11 +80,11 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let (vals, idx) = naive(&x, h, w);
         let weights: Vec<f64> = (0..vals.len()).map(|_| rng.random::<f64>() + 0.5).collect();
-        let xv = Var::from_tensor(&Tensor::from_vec(x, (1, 1, h, w), &dev).unwrap()).unwrap();
+        let xv = Var::from_tensor(&Tensor::from_vec(x, (1, h, w, 1), &dev).unwrap()).unwrap();
         let y = max_pool2x2(xv.as_tensor()).unwrap();
-        assert_eq!(y.dims4().unwrap(), (1, 1, h / 2, w / 2));
+        assert_eq!(y.dims4().unwrap(), (1, h / 2, w / 2, 1));
         assert_eq!(y.flatten_all().unwrap().to_vec1::<f64>().unwrap(), vals);
-        let wt = Tensor::from_vec(weights.clone(), (1, 1, h / 2, w / 2), &dev).unwrap();
+        let wt = Tensor::from_vec(weights.clone(), (1, h / 2, w / 2, 1), &dev).unwrap();
         let grads = (y * wt).unwrap().sum_all().unwrap().backward().unwrap();
         let g = grads.get(xv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
         let mut expected = vec![0.0; h * w];
@@ -120,14 +121,14 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let dev = Device::Cpu;
-        let (b, c, h, w) = (2, 3, 7, 7);
+        let (b, h, w, c) = (2, 7, 7, 3);
         let x0 = random(b * c * h * w, 9);
-        let wt = Tensor::from_vec(random(b * c * 9, 10), (b, c, 3, 3), &dev).unwrap();
+        let wt = Tensor::from_vec(random(b * c * 9, 10), (b, 3, 3, c), &dev).unwrap();
         let f = |x: &Tensor| -> f64 {
             let y = max_pool2x2(x).unwrap();
             (y * &wt).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
         };
-        let xv = Var::from_tensor(&Tensor::from_vec(x0.clone(), (b, c, h, w), &dev).unwrap()).unwrap();
+        let xv = Var::from_tensor(&Tensor::from_vec(x0.clone(), (b, h, w, c), &dev).unwrap()).unwrap();
         let y = max_pool2x2(xv.as_tensor()).unwrap();
         let grads = (y * &wt).unwrap().sum_all().unwrap().backward().unwrap();
         let g = grads.get(xv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -137,21 +138,24 @@ mod tests {
             plus[k] += eps;
             let mut minus = x0.clone();
             minus[k] -= eps;
-            let fd = (f(&Tensor::from_vec(plus, (b, c, h, w), &dev).unwrap())
-                - f(&Tensor::from_vec(minus, (b, c, h, w), &dev).unwrap()))
+            let fd = (f(&Tensor::from_vec(plus, (b, h, w, c), &dev).unwrap())
+                - f(&Tensor::from_vec(minus, (b, h, w, c), &dev).unwrap()))
                 / (2.0 * eps);
             assert!((fd - g[k]).abs() < 1e-8, "element {k}: autograd {} vs finite difference {fd}", g[k]);
         }
     }
 
     #[test]
-    fn works_in_f32_and_rejects_tiny_inputs() {
-        let x = Tensor::arange(0f32, 2.0 * 3.0 * 5.0 * 5.0, &Device::Cpu).unwrap().reshape((2, 3, 5, 5)).unwrap();
+    fn channels_are_pooled_separately_in_f32() {
+        // Two channels: increasing values (max bottom-right) and decreasing (max top-left).
+        let up: Vec<f32> = (0..25).map(|v| v as f32).collect();
+        let interleaved: Vec<f32> = up.iter().flat_map(|&v| [v, -v]).collect();
+        let x = Tensor::from_vec(interleaved, (1, 5, 5, 2), &Device::Cpu).unwrap();
         let y = max_pool2x2(&x).unwrap();
         assert_eq!(y.dtype(), DType::F32);
-        assert_eq!(y.dims4().unwrap(), (2, 3, 2, 2));
-        // Increasing values: each window's maximum is its bottom-right element.
-        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap()[..4], [6.0, 8.0, 16.0, 18.0]);
-        assert!(max_pool2x2(&Tensor::zeros((1, 1, 1, 4), DType::F32, &Device::Cpu).unwrap()).is_err());
+        assert_eq!(y.dims4().unwrap(), (1, 2, 2, 2));
+        let y = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(y, [6.0, 0.0, 8.0, -2.0, 16.0, -10.0, 18.0, -12.0]);
+        assert!(max_pool2x2(&Tensor::zeros((1, 1, 4, 1), DType::F32, &Device::Cpu).unwrap()).is_err());
     }
 }

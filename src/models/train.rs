@@ -73,6 +73,9 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch_size == 0 || self.chunk_rows == 0 || self.buffer_chunks == 0 {
             return Err(Error::usage("epochs, batch size, chunk rows and buffer chunks must all be at least 1"));
         }
+        if self.patience == Some(0) {
+            return Err(Error::usage("the patience must be at least 1 epoch (or none, to never stop early)"));
+        }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::usage(format!("the learning rate must be a positive number, got {}", self.lr)));
         }
@@ -360,4 +363,157 @@ fn progress_bar(draw: bool, batches: usize, epoch: usize, epochs: usize) -> Resu
     let bar = ProgressBar::with_draw_target(Some(batches as u64), target).with_style(style);
     bar.set_prefix(format!("epoch {epoch}/{epochs}"));
     Ok(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::testing::synthetic;
+    use crate::models::{load, Architecture, CnnConfig, NnConfig};
+
+    fn nn_config(epochs: usize) -> TrainConfig {
+        TrainConfig { epochs, batch_size: 32, lr: 5e-3, progress: false, seed: 5, ..TrainConfig::nn_paper() }
+    }
+
+    fn nn_model(train: &Dataset, seed: u64) -> Model {
+        Model::new(Architecture::Nn(NnConfig::galaxiesml()), train, seed, &Device::Cpu).unwrap()
+    }
+
+    fn val_loss(model: &Model, val: &Dataset, loss: LossKind) -> f64 {
+        loss.value(&predict(model, val, 64).unwrap(), val.redshifts().unwrap())
+    }
+
+    #[test]
+    fn nn_loss_falls_on_a_smooth_problem() {
+        let (train_set, val_set) = (synthetic(400, None, 1), synthetic(100, None, 2));
+        let model = nn_model(&train_set, 3);
+        let before = val_loss(&model, &val_set, LossKind::Tanaka);
+        let mut epochs_seen = Vec::new();
+        let mut log = |r: &EpochRecord| epochs_seen.push(r.epoch);
+        let options = RunOptions { on_epoch: Some(&mut log), ..Default::default() };
+        let model = train(model, &train_set, &val_set, &nn_config(15), None, options).unwrap();
+        let record = model.training().unwrap();
+        assert_eq!(epochs_seen, (1..=record.history.len()).collect::<Vec<_>>());
+        let first = &record.history[0];
+        let best = record.best_val_loss.unwrap();
+        assert!(best < 0.5 * before && best < first.val_loss, "val loss {before} -> {best}");
+        assert!(record.history.last().unwrap().train_loss < first.train_loss);
+        assert!(record.history.iter().all(|r| r.galaxies_per_s > 0.0 && r.seconds > 0.0));
+        // The model returned holds the best epoch's weights.
+        assert_eq!(val_loss(&model, &val_set, LossKind::Tanaka), best);
+        let best_epoch = record.best_epoch.unwrap();
+        assert_eq!(record.history[best_epoch - 1].val_loss, best);
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_weights() {
+        let (train_set, val_set) = (synthetic(200, None, 1), synthetic(50, None, 2));
+        // A learning rate far too high makes the validation loss bounce, so patience runs out.
+        let cfg = TrainConfig { lr: 0.3, patience: Some(2), loss: LossKind::Mse, ..nn_config(40) };
+        let model = train(nn_model(&train_set, 3), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        let record = model.training().unwrap();
+        assert!(record.stopped_early, "{:?}", record.history);
+        assert!(record.history.len() < 40);
+        assert_eq!(record.epochs_since_best, 2);
+        assert_eq!(record.best_epoch, Some(record.history.len() - 2));
+        assert_eq!(val_loss(&model, &val_set, LossKind::Mse), record.best_val_loss.unwrap());
+    }
+
+    #[test]
+    fn same_seed_same_model_and_resume_equals_an_uninterrupted_run() {
+        let (train_set, val_set) = (synthetic(150, None, 1), synthetic(40, None, 2));
+        let cfg = nn_config(4);
+        let run = |seed: u64| {
+            let m = train(nn_model(&train_set, seed), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+            let losses: Vec<f64> = m.training().unwrap().history.iter().map(|r| r.val_loss).collect();
+            (predict(&m, &val_set, 16).unwrap(), losses)
+        };
+        let (a, b, c) = (run(3), run(3), run(4));
+        assert_eq!(a, b, "same seed, same model");
+        assert_ne!(a.0, c.0, "another seed, another model");
+
+        // Two epochs, "interrupted", then resumed to four: the same as four in one go.
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = BTreeMap::from([("train".to_string(), "sha256:abc".to_string())]);
+        let half = TrainConfig { epochs: 2, ..cfg.clone() };
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        train(nn_model(&train_set, 3), &train_set, &val_set, &half, Some(dir.path()), options).unwrap();
+        assert_eq!(load(dir.path(), &Device::Cpu).unwrap().training().unwrap().history.len(), 2);
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let resumed = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, options).unwrap();
+        let losses: Vec<f64> = resumed.training().unwrap().history.iter().map(|r| r.val_loss).collect();
+        assert_eq!((predict(&resumed, &val_set, 16).unwrap(), losses), a);
+        assert_eq!(resumed.data_hashes(), &hashes);
+        // ... and the checkpoint on disk now holds the four-epoch run.
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(predict(&loaded, &val_set, 16).unwrap(), a.0);
+
+        // Resuming with other settings or other data is refused with a clear message.
+        let lr = TrainConfig { lr: 1e-3, epochs: 6, ..cfg.clone() };
+        let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &lr, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("learning rate differs"), "{err}");
+        let other = RunOptions { data_hashes: BTreeMap::from([("train".into(), "sha256:def".into())]), on_epoch: None };
+        let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, other).unwrap_err();
+        assert!(err.to_string().contains("the data differ"), "{err}");
+    }
+
+    #[test]
+    fn cnn_loss_falls_in_two_tiny_epochs() {
+        let (train_set, val_set) = (synthetic(64, Some(32), 1), synthetic(16, Some(32), 2));
+        let model = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), &train_set, 3, &Device::Cpu).unwrap();
+        let before = val_loss(&model, &val_set, LossKind::Tanaka);
+        let cfg = TrainConfig { epochs: 2, batch_size: 16, lr: 1e-3, progress: false, chunk_rows: 8, buffer_chunks: 2, ..TrainConfig::cnn_paper() };
+        let model = train(model, &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        let h = &model.training().unwrap().history;
+        assert!(h[1].train_loss < h[0].train_loss, "{h:?}");
+        assert!(h[1].val_loss < before, "val loss {before} -> {:?}", h);
+    }
+
+    #[test]
+    fn refuses_bad_settings_and_data() {
+        let (train_set, val_set) = (synthetic(20, None, 1), synthetic(5, None, 2));
+        let cfg = nn_config(1);
+        let bad = |c: TrainConfig| train(nn_model(&train_set, 1), &train_set, &val_set, &c, None, RunOptions::default());
+        assert!(matches!(bad(TrainConfig { batch_size: 0, ..cfg.clone() }), Err(Error::Usage(_))));
+        assert!(matches!(bad(TrainConfig { lr: f64::NAN, ..cfg.clone() }), Err(Error::Usage(_))));
+        assert!(matches!(bad(TrainConfig { patience: Some(0), ..cfg.clone() }), Err(Error::Usage(_))));
+        let unlabelled = Dataset::new(vec![1], vec![20.0; 5], 5).unwrap();
+        let err = train(nn_model(&train_set, 1), &train_set, &unlabelled, &cfg, None, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("validation set has no spectroscopic redshifts"), "{err}");
+        // A CNN needs images.
+        let err = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), &train_set, 1, &Device::Cpu).unwrap_err();
+        assert!(err.to_string().contains("needs images"), "{err}");
+        // A trained model is resumed, not retrained.
+        let trained = train(nn_model(&train_set, 1), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        assert!(matches!(train(trained, &train_set, &val_set, &cfg, None, RunOptions::default()), Err(Error::Usage(_))));
+    }
+
+    /// Measures one CNN training step at 64×64, batch 32, on the CPU (not a check; run with
+    /// `cargo test --lib models::train::tests::cnn_step_time -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn cnn_step_time() {
+        let data = synthetic(32 * 4, Some(64), 1);
+        let model = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(64)), &data, 1, &Device::Cpu).unwrap();
+        let mut adam = Adam::new(model.named_vars().unwrap(), 1e-4).unwrap();
+        let batches = epoch_batches(data.len(), 32, 1, 0, None);
+        let mut times = Vec::new();
+        model
+            .preprocess()
+            .for_each_batch(&data, &batches, |batch| {
+                let started = Instant::now();
+                let z = Tensor::from_slice(batch.z.as_deref().unwrap(), (batch.n, 1), &Device::Cpu).unwrap();
+                let loss = LossKind::Tanaka.tensor(&model.forward(&batch).unwrap(), &z).unwrap();
+                let forward = started.elapsed().as_secs_f64();
+                let grads = loss.backward().unwrap();
+                let backward = started.elapsed().as_secs_f64() - forward;
+                adam.step(&grads).unwrap();
+                loss.to_scalar::<f32>().unwrap();
+                let total = started.elapsed().as_secs_f64();
+                times.push([total, forward, backward, total - forward - backward]);
+                Ok(())
+            })
+            .unwrap();
+        println!("CNN 64x64 batch 32 training step, CPU, [total, forward, backward, adam] s: {times:.3?}");
+    }
 }
