@@ -232,3 +232,118 @@ fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<
     candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| Error::file(&path, format!("corrupt weights: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::testing::synthetic;
+    use crate::models::{predict, train, CnnConfig, NnConfig, RunOptions, TrainConfig};
+
+    fn cnn32(data: &crate::models::Dataset) -> Model {
+        Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), data, 7, &Device::Cpu).unwrap()
+    }
+
+    fn err_of(r: Result<Model>) -> String {
+        r.map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cnn_save_load_predicts_identically_in_any_batch_size() {
+        let data = synthetic(11, Some(32), 1);
+        let model = cnn32(&data);
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(loaded.architecture(), model.architecture());
+        assert_eq!(loaded.num_parameters(), model.num_parameters());
+        assert_eq!(loaded.seed(), 7);
+        let expected = predict(&model, &data, 4).unwrap();
+        assert_eq!(expected.len(), 11);
+        assert_eq!(predict(&loaded, &data, 4).unwrap(), expected);
+        // Row order and values do not depend on the batch size (up to summation order).
+        for (a, b) in predict(&loaded, &data, 11).unwrap().iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(META_FILE)).unwrap()).unwrap();
+        assert_eq!(meta["architecture"]["kind"], "cnn");
+        assert_eq!(meta["architecture"]["image_size"], 32);
+        assert_eq!(meta["image_scale"], 255.0);
+        assert_eq!(meta["pzbench_version"], crate::VERSION);
+    }
+
+    #[test]
+    fn trained_nn_checkpoint_round_trip() {
+        let (train_set, val_set) = (synthetic(120, None, 1), synthetic(30, None, 2));
+        let model = Model::new(Architecture::Nn(NnConfig::galaxiesml()), &train_set, 3, &Device::Cpu).unwrap();
+        let cfg = TrainConfig { epochs: 2, batch_size: 40, progress: false, ..TrainConfig::nn_paper() };
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = BTreeMap::from([("train".to_string(), "sha256:0123".to_string())]);
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let trained = train(model, &train_set, &val_set, &cfg, Some(dir.path()), options).unwrap();
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(predict(&loaded, &val_set, 8).unwrap(), predict(&trained, &val_set, 8).unwrap());
+        assert_eq!(loaded.scaler(), trained.scaler());
+        assert!(loaded.scaler().is_some());
+        assert_eq!(loaded.training(), trained.training());
+        assert_eq!(loaded.data_hashes(), &hashes);
+        for file in [WEIGHTS_FILE, LAST_FILE, OPTIMIZER_FILE] {
+            assert!(dir.path().join(file).is_file(), "{file}");
+        }
+        // A model saved on its own (no optimizer state) loads but cannot be resumed.
+        let plain = tempfile::tempdir().unwrap();
+        trained.save(plain.path()).unwrap();
+        assert_eq!(load(plain.path(), &Device::Cpu).unwrap().training(), trained.training());
+        let err = crate::models::resume(plain.path(), &Device::Cpu, &train_set, &val_set, &cfg, RunOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be resumed"), "{err}");
+    }
+
+    #[test]
+    fn clear_errors_for_broken_checkpoints() {
+        let data = synthetic(3, Some(32), 1);
+        let model = cnn32(&data);
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("ckpt");
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("no such checkpoint directory"), "{err}");
+        std::fs::create_dir(&dir).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.json: missing"), "{err}");
+
+        model.save(&dir).unwrap();
+        let weights = dir.join(WEIGHTS_FILE);
+        let mut bytes = std::fs::read(&weights).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&weights, &bytes).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.safetensors: checksum differs"), "{err}");
+        std::fs::remove_file(&weights).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.safetensors: missing"), "{err}");
+
+        model.save(&dir).unwrap();
+        let meta_path = dir.join(META_FILE);
+        let meta = std::fs::read_to_string(&meta_path).unwrap();
+        std::fs::write(&meta_path, &meta[..meta.len() / 2]).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("corrupt checkpoint metadata"), "{err}");
+
+        // model.json saying 64 px over weights trained at 32 px.
+        let edited = meta.replace("\"image_size\": 32", "\"image_size\": 64");
+        assert_ne!(edited, meta);
+        std::fs::write(&meta_path, edited).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("dense1.weight") && err.contains("trained for another image size"), "{err}");
+
+        // Data with another image size than the checkpoint's configuration.
+        std::fs::write(&meta_path, &meta).unwrap();
+        let loaded = load(&dir, &Device::Cpu).unwrap();
+        let err = predict(&loaded, &synthetic(2, Some(64), 1), 8).unwrap_err().to_string();
+        assert!(err.contains("expects 5x32x32 images") && err.contains("has 5x64x64"), "{err}");
+        let err = predict(&loaded, &synthetic(2, None, 1), 8).unwrap_err().to_string();
+        assert!(err.contains("needs images"), "{err}");
+    }
+}
