@@ -84,7 +84,10 @@ impl Module for Conv3x3 {
         let mut shifted = Vec::with_capacity(9);
         for dy in 0..3 {
             for dx in 0..3 {
-                shifted.push(padded.narrow(1, dy, h)?.narrow(2, dx, w)?);
+                // Contiguous copies (fast block copies), so that the stack below is a plain
+                // concatenation: stacking strided views goes through candle's slow
+                // element-by-element copy, twice.
+                shifted.push(padded.narrow(1, dy, h)?.narrow(2, dx, w)?.contiguous()?);
             }
         }
         // columns[(b, y, x), (dy·3 + dx)·C + c] = padded[b, y + dy, x + dx, c]
