@@ -4,6 +4,7 @@
 //! - [`metrics`]: the paper's point metrics, per redshift bin, with bootstrap intervals;
 //! - [`io`]: reading predictions and catalogues (CSV, TSV, text, Parquet, GalaxiesML HDF5) and
 //!   writing outputs atomically;
+//! - [`models`]: the paper's reference CNN and NN in candle: training, checkpoints, prediction;
 //! - [`report`]: rendering scores as terminal tables, JSON, Markdown, CSV;
 //! - [`synth`]: physics of the synthetic GalaxiesML-format generator (cosmology, HSC photometry,
 //!   galaxy population);
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod error;
 pub mod io;
 pub mod metrics;
+pub mod models;
 pub mod report;
 pub mod synth;
 
