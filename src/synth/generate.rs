@@ -553,3 +553,107 @@ pub fn generate(
     Ok(Written { counts, files: hdf5_files })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::photometry::PhotometryGrid;
+    use std::sync::OnceLock;
+
+    /// A model on a coarse Δz = 0.02 grid (fast to build in debug builds).
+    fn model() -> &'static PopulationModel {
+        static MODEL: OnceLock<PopulationModel> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            let grid = PhotometryGrid::hsc_with_step(true, 0.02).unwrap();
+            PopulationModel::new(grid, NzSource::HscSpecz.table().unwrap()).unwrap()
+        })
+    }
+
+    #[test]
+    fn default_nz_is_the_real_hsc_specz_distribution() {
+        let nz = NzSource::HscSpecz.table().unwrap();
+        let (lo, hi) = nz.range();
+        assert_eq!((lo, hi), (0.01, 4.0));
+        assert_eq!(nz.pdf(0.01), 0.0);
+        assert_eq!(nz.pdf(4.0), 0.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let z: Vec<f64> = (0..40_000).map(|_| nz.sample(&mut rng)).collect();
+        assert!(z.iter().all(|&v| v > 0.01 && v < 4.0));
+        // The real sample: 78.4 % below 0.75, median 0.489.
+        let below = z.iter().filter(|&&v| v < 0.75).count() as f64 / z.len() as f64;
+        assert!((below - 0.784).abs() < 0.01, "{below}");
+        let mut sorted = z.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        assert!((median - 0.489).abs() < 0.03, "{median}");
+        // Unlike the Smail law of the paper's abstract, which peaks at 1.5.
+        assert!((NzSource::Smail.table().unwrap().mode() - 1.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn nz_sources_parse() {
+        assert_eq!(NzSource::parse("hsc"), NzSource::HscSpecz);
+        assert_eq!(NzSource::parse("smail"), NzSource::Smail);
+        assert_eq!(NzSource::parse("my.csv"), NzSource::File(PathBuf::from("my.csv")));
+        let e = NzSource::parse("/no/such/nz.csv").table().unwrap_err().to_string();
+        assert!(e.contains("/no/such/nz.csv") && e.contains("cannot read"), "{e}");
+        assert_eq!(file_name(127, "testing", "hdf5"), "5x127x127_testing_with_morphology.hdf5");
+    }
+
+    #[test]
+    fn neighbours_follow_the_faint_counts() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mags: Vec<f64> = (0..20_000)
+            .map(|_| {
+                let f = neighbour_flux(&mut rng, model()).unwrap();
+                assert!(f.iter().all(|v| v.is_finite() && *v >= 0.0));
+                27.0 - 2.5 * f[I_BAND].log10()
+            })
+            .collect();
+        assert!(mags.iter().all(|m| (18.0 - 1e-9..=26.0 + 1e-9).contains(m)));
+        // dN/dm ∝ 10^(0.3 m): half of them in the last magnitude, 26 > i > 25.
+        let faint = mags.iter().filter(|&&m| m > 25.0).count() as f64 / mags.len() as f64;
+        let expected = (1.0 - 10f64.powf(-0.3)) / (1.0 - 10f64.powf(-2.4));
+        assert!((faint - expected).abs() < 0.015, "{faint} vs {expected}");
+    }
+
+    #[test]
+    fn one_galaxy_row_is_consistent_and_deterministic() {
+        let generator = Generator::new(model(), 64, 123).unwrap();
+        let mut renderer = generator.renderer();
+        let mut a = vec![0f32; generator.row_len()];
+        let mut b = vec![0f32; generator.row_len()];
+        for index in [0u64, 1, 977] {
+            let row = generator.galaxy(&mut renderer, index, &mut a).unwrap();
+            let again = generator.galaxy(&mut generator.renderer(), index, &mut b).unwrap();
+            assert_eq!(row, again);
+            assert!(a == b);
+            assert_eq!(row.object_id, 123 * 10_000_000_000 + index as i64);
+            let z = row.specz_redshift;
+            assert!(row.specz_redshift_err > 0.0 && row.specz_redshift_err < 0.005 * (1.0 + z));
+            assert!((row.x_coord - 32.0).hypot(row.y_coord - 32.0) <= MAX_CENTRE_OFFSET_PIX);
+            assert!((FIELD_RA.0..FIELD_RA.1).contains(&row.ra));
+            assert!((FIELD_DEC.0..FIELD_DEC.1).contains(&row.dec));
+            assert_eq!(row.skymap_id / 10_000, TRACT);
+            for m in &row.morphology {
+                assert!(m.pop[0] >= 1.0 && m.pop[0] <= m.pop[1] && m.pop[1] <= m.pop[2]);
+                assert!(m.pop[2] <= m.total_galaxies);
+                assert!(m.half_light_radius > 0.0 && m.major_axis >= m.minor_axis);
+                assert!((1.0..=4.0).contains(&m.sersic_index));
+                assert!((-90.0..=90.0).contains(&m.pos_angle));
+            }
+            // The image holds the galaxy: the central 5 px carry more i-band light than sky noise.
+            let s = 64;
+            let centre: f32 = (30..35)
+                .flat_map(|y| (30..35).map(move |x| (y, x)))
+                .map(|(y, x)| a[2 * s * s + y * s + x])
+                .sum();
+            assert!(centre > 0.0, "index {index}: {centre}");
+        }
+        let mut c = vec![0f32; generator.row_len()];
+        generator.galaxy(&mut renderer, 2, &mut c).unwrap();
+        assert!(a != c);
+        assert!(Generator::new(model(), 8, 1).is_err());
+        assert!(generator.block(&[1, 2], &mut c).is_err(), "buffer of one row for two galaxies");
+    }
+}
