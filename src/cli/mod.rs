@@ -5,6 +5,7 @@
 
 mod inspect;
 mod score;
+mod synth;
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +28,7 @@ pub struct Cli {
 pub enum Command {
     Score(score::ScoreArgs),
     Inspect(inspect::InspectArgs),
+    Synth(synth::SynthArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -35,6 +37,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
