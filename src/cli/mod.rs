@@ -4,8 +4,10 @@
 //! replace its long help.
 
 mod inspect;
+mod predict;
 mod score;
 mod synth;
+mod train;
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +31,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     Inspect(inspect::InspectArgs),
     Synth(synth::SynthArgs),
+    Train(train::TrainArgs),
+    Predict(predict::PredictArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -38,6 +42,8 @@ pub fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

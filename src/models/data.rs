@@ -13,7 +13,13 @@
 //! is held by the pipeline at a time (plus one prefetched by a reader thread). Photometry-only
 //! models shuffle all rows freely.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
+
+use polars::prelude::{DataType, ParquetReader, PolarsError, SerReader, Series};
+use serde::{Deserialize, Serialize};
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -21,6 +27,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::cnn::IMAGE_SCALE;
 use super::scaling::MinMaxScaler;
+use crate::io::galaxiesml::{GalaxiesMlFile, OBJECT_ID_KEY, REDSHIFT_KEY};
+use crate::io::write_atomic;
 use crate::{Error, Result};
 
 /// Streams image rows for a [`Dataset`]; implemented by the HDF5 reader for the real files and
@@ -314,6 +322,430 @@ pub(crate) fn epoch_batches(
             rows
         })
         .collect()
+}
+
+
+/// `(bands, height, width)` of one image of a GalaxiesML file, which reads `(N, 5, H, W)`.
+type ImageShape = (usize, usize, usize);
+
+/// The images of a GalaxiesML HDF5 file, read on demand: each call reads only the rows asked for
+/// (runs of nearby rows as one hyperslab), so memory stays bounded by one batch whatever the file
+/// size.
+pub struct Hdf5Images {
+    file: GalaxiesMlFile,
+    n: usize,
+    shape: ImageShape,
+}
+
+impl std::fmt::Debug for Hdf5Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hdf5Images").field("path", &self.file.path()).field("n", &self.n).finish()
+    }
+}
+
+/// Rows apart that [`Hdf5Images`] still reads as one hyperslab (the rows between are discarded):
+/// one read of a few extra rows is cheaper than many small reads.
+const MAX_GAP_ROWS: usize = 4;
+
+impl Hdf5Images {
+    /// The `image` key of `file`.
+    pub fn new(file: GalaxiesMlFile) -> Result<Self> {
+        let (n, c, h, w) = file.image_shape()?;
+        Ok(Hdf5Images { file, n, shape: (c, h, w) })
+    }
+}
+
+impl ImageSource for Hdf5Images {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn image_shape(&self) -> (usize, usize, usize) {
+        self.shape
+    }
+
+    fn read_rows(&self, rows: &[usize], out: &mut Vec<f32>) -> Result<()> {
+        let per_image = self.shape.0 * self.shape.1 * self.shape.2;
+        out.clear();
+        out.reserve(rows.len() * per_image);
+        let mut i = 0;
+        while i < rows.len() {
+            // A run rows[i..j] of ascending rows with small gaps, read as one hyperslab.
+            let mut j = i + 1;
+            while j < rows.len() && rows[j] > rows[j - 1] && rows[j] - rows[j - 1] <= MAX_GAP_ROWS {
+                j += 1;
+            }
+            let start = rows[i];
+            let pixels = self.file.read_images(start, rows[j - 1] + 1 - start)?;
+            for &row in &rows[i..j] {
+                let offset = (row - start) * per_image;
+                out.extend_from_slice(&pixels[offset..offset + per_image]);
+            }
+            i = j;
+        }
+        Ok(())
+    }
+}
+
+/// The GalaxiesML magnitude keys, in the image's band order: `{g,r,i,z,y}_cmodel_mag`.
+pub fn galaxiesml_bands() -> Vec<String> {
+    crate::io::galaxiesml::BANDS.iter().map(|b| format!("{b}_cmodel_mag")).collect()
+}
+
+/// How a model's magnitudes are read and cleaned: the columns (catalogue) or keys (HDF5), and the
+/// value every non-detection is replaced with. Fitted on the training file, saved beside the
+/// checkpoint ([`INPUTS_FILE`]) and reused for every file the model predicts on.
+///
+/// Non-detections: catalogues mark an undetected band with a sentinel magnitude (99 in DC2 and
+/// HSC-style catalogues, sometimes -99). A magnitude whose absolute value is at least
+/// `non_detection` is one; it is replaced by the band's **99th percentile of the detected
+/// training magnitudes**, i.e. "fainter than almost every detection": the network sees a faint,
+/// in-range value (a sentinel of 99 would squash the band's min-max scale to nothing) and can
+/// still tell a drop-out band from a bright one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Magnitude columns or keys, in the order the model reads them.
+    pub bands: Vec<String>,
+    /// A magnitude with `|m| >= non_detection` is a non-detection.
+    pub non_detection: f64,
+    /// Per band, what a non-detection is replaced with.
+    pub fill: Vec<f64>,
+}
+
+/// The file, beside `model.json`, that holds the checkpoint's [`InputSpec`].
+pub const INPUTS_FILE: &str = "inputs.json";
+
+/// Percentile of the detected training magnitudes that replaces a non-detection.
+const FILL_PERCENTILE: f64 = 0.99;
+
+impl InputSpec {
+    /// Fits the fill values on the training file's magnitudes. Fails if a band has no detection.
+    pub fn fit(train: &RawData, bands: Vec<String>, non_detection: f64) -> Result<Self> {
+        if !(non_detection.is_finite() && non_detection > 0.0) {
+            return Err(Error::usage(format!(
+                "--non-detection {non_detection}: give the positive sentinel magnitude of undetected bands, e.g. 99"
+            )));
+        }
+        let k = bands.len();
+        let mut fill = Vec::with_capacity(k);
+        for (b, band) in bands.iter().enumerate() {
+            let mut detected: Vec<f64> =
+                train.mags.iter().skip(b).step_by(k).copied().filter(|m| m.abs() < non_detection).collect();
+            if detected.is_empty() {
+                return Err(Error::file(
+                    &train.path,
+                    format!("column '{band}' has no detection (every value is >= {non_detection} in absolute value); drop it from --bands"),
+                ));
+            }
+            detected.sort_by(f64::total_cmp);
+            let at = ((detected.len() - 1) as f64 * FILL_PERCENTILE).round() as usize;
+            fill.push(detected[at.min(detected.len() - 1)]);
+        }
+        Ok(InputSpec { bands, non_detection, fill })
+    }
+
+    /// Writes `inputs.json` into the checkpoint directory `dir` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(INPUTS_FILE);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::file(&path, format!("cannot serialise: {e}")))?;
+        write_atomic(&path, &json)
+    }
+
+    /// Reads `inputs.json` from the checkpoint directory `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(INPUTS_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::file(&path, format!("cannot read ({e}): the checkpoint lacks its input description; retrain with `pzbench train`"))
+        })?;
+        let spec: InputSpec = serde_json::from_str(&text)
+            .map_err(|e| Error::file(&path, format!("corrupt input description: {e}; retrain with `pzbench train`")))?;
+        if spec.bands.is_empty() || spec.fill.len() != spec.bands.len() {
+            return Err(Error::file(&path, "corrupt input description: bands and fill values do not match; retrain"));
+        }
+        Ok(spec)
+    }
+
+    /// The dataset of `raw`, non-detections replaced by the fill values. `raw` must have been
+    /// read with [`Self::bands`].
+    pub fn dataset(&self, raw: RawData) -> Result<Dataset> {
+        let RawData { path, ids, mut mags, z, images, .. } = raw;
+        let k = self.bands.len();
+        if mags.len() != ids.len() * k {
+            return Err(Error::other(format!("{}: read {} magnitudes for {} galaxies", path.display(), mags.len(), ids.len())));
+        }
+        for row in mags.chunks_exact_mut(k) {
+            for (m, fill) in row.iter_mut().zip(&self.fill) {
+                if m.abs() >= self.non_detection {
+                    *m = *fill;
+                }
+            }
+        }
+        let mags = mags.into_iter().map(|m| m as f32).collect();
+        let mut data = Dataset::new(ids, mags, k).map_err(|e| Error::file(&path, e.to_string()))?;
+        if let Some(z) = z {
+            data = data.with_redshifts(z.iter().map(|&v| v as f32).collect()).map_err(|e| Error::file(&path, e.to_string()))?;
+        }
+        if let Some(images) = images {
+            data = data.with_images(images).map_err(|e| Error::file(&path, e.to_string()))?;
+        }
+        Ok(data)
+    }
+}
+
+/// A data file as read, before non-detections are filled: ids, magnitudes (row-major, f64),
+/// redshifts if the file has them, images if asked for.
+pub struct RawData {
+    /// The file.
+    pub path: PathBuf,
+    /// `"GalaxiesML HDF5"`, `"CSV"` or `"Parquet"`.
+    pub format: &'static str,
+    pub ids: Vec<i64>,
+    pub mags: Vec<f64>,
+    /// Spectroscopic redshifts, as stored (f64).
+    pub z: Option<Vec<f64>>,
+    pub images: Option<Box<dyn ImageSource>>,
+    /// Non-detections per band (values with `|m| >=` the sentinel given to [`read_data`]).
+    pub non_detections: Vec<usize>,
+}
+
+impl RawData {
+    /// Number of galaxies.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the file has no galaxies.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Reads the magnitude columns `bands`, the ids and the spectroscopic redshifts (if present) of
+/// `path`: a GalaxiesML HDF5 file (keys; ids from `object_id`, redshifts from `specz_redshift`,
+/// images from `image` when `images` is set) or a CSV/TSV/Parquet catalogue (columns; ids from
+/// `object_id` or `id`, else the row number from 0; redshifts from `z_spec`, `zspec`,
+/// `specz_redshift` or `redshift`). Every magnitude must be a number: NaN, infinite or empty
+/// values fail, naming the row and column. Counts values with `|m| >= non_detection`.
+pub fn read_data(path: &Path, bands: &[String], images: bool, non_detection: f64) -> Result<RawData> {
+    if bands.is_empty() {
+        return Err(Error::usage("--bands names no column; give the magnitude columns, e.g. --bands mag_g,mag_r,mag_i"));
+    }
+    if let Some(dup) = bands.iter().enumerate().find(|(i, b)| bands[..*i].contains(b)) {
+        return Err(Error::usage(format!("--bands names '{}' twice", dup.1)));
+    }
+    let mut raw = if is_hdf5(path)? {
+        read_hdf5(path, bands, images)?
+    } else if images {
+        return Err(Error::file(
+            path,
+            "the CNN needs images, and this is a catalogue (CSV/Parquet); give a GalaxiesML HDF5 file with an `image` key, or use --model nn",
+        ));
+    } else {
+        read_catalogue(path, bands)?
+    };
+    let k = bands.len();
+    for (i, m) in raw.mags.iter().enumerate() {
+        if !m.is_finite() {
+            let row = i / k;
+            return Err(Error::file(
+                path,
+                format!(
+                    "row {row} (id {}), column '{}' is {m}; magnitudes must be numbers (mark a non-detection with {non_detection}, or drop the row)",
+                    raw.ids[row],
+                    bands[i % k]
+                ),
+            ));
+        }
+    }
+    raw.non_detections = (0..k).map(|b| raw.mags.iter().skip(b).step_by(k).filter(|m| m.abs() >= non_detection).count()).collect();
+    Ok(raw)
+}
+
+const HDF5_MAGIC: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+fn is_hdf5(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 8];
+    let n = file.read(&mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    Ok(&magic[..n] == HDF5_MAGIC
+        || path.extension().is_some_and(|e| ["hdf5", "h5", "he5"].iter().any(|x| e.eq_ignore_ascii_case(x))))
+}
+
+fn read_hdf5(path: &Path, bands: &[String], images: bool) -> Result<RawData> {
+    let file = GalaxiesMlFile::open(path)?;
+    let ids = file.read_i64(OBJECT_ID_KEY)?;
+    let n = ids.len();
+    let mut columns = Vec::with_capacity(bands.len());
+    for band in bands {
+        if file.key(band).is_none() {
+            return Err(Error::file(
+                path,
+                format!("no key '{band}' (a magnitude of --bands); the GalaxiesML magnitudes are {}", galaxiesml_bands().join(",")),
+            ));
+        }
+        columns.push(file.read_f64(band)?);
+    }
+    if let Some((band, c)) = bands.iter().zip(&columns).find(|(_, c)| c.len() != n) {
+        return Err(Error::file(path, format!("key '{band}' has {} rows but {OBJECT_ID_KEY} has {n}", c.len())));
+    }
+    let z = match file.key(REDSHIFT_KEY) {
+        Some(_) => Some(file.read_f64(REDSHIFT_KEY)?),
+        None => None,
+    };
+    let mags = (0..n).flat_map(|row| columns.iter().map(move |c| c[row])).collect();
+    let images: Option<Box<dyn ImageSource>> = if images { Some(Box::new(Hdf5Images::new(file)?)) } else { None };
+    Ok(RawData { path: path.to_path_buf(), format: "GalaxiesML HDF5", ids, mags, z, images, non_detections: Vec::new() })
+}
+
+/// Catalogue columns that hold the galaxy id, in order of preference (case-insensitive).
+const ID_COLUMNS: [&str; 2] = ["object_id", "id"];
+
+/// The columns of a catalogue that pzbench reads: `(format, ids, float columns in the order asked)`.
+type Columns = (&'static str, Option<Vec<i64>>, Vec<Vec<f64>>);
+
+fn read_catalogue(path: &Path, bands: &[String]) -> Result<RawData> {
+    let parquet = is_parquet(path)?;
+    let header = if parquet { parquet_header(path)? } else { text_header(path)?.1 };
+    let missing: Vec<String> = bands.iter().filter(|b| !header.contains(b)).map(|m| format!("'{m}'")).collect();
+    if !missing.is_empty() {
+        return Err(Error::file(
+            path,
+            format!(
+                "no column {} (named by --bands); the columns are: {}",
+                missing.join(", "),
+                header.join(", ")
+            ),
+        ));
+    }
+    let find = |aliases: &[&str]| aliases.iter().find_map(|a| header.iter().position(|h| h.eq_ignore_ascii_case(a)));
+    let id_col = find(&ID_COLUMNS);
+    let z_col = find(crate::io::table::Role::ZSpec.aliases());
+    let mut floats: Vec<usize> = bands.iter().filter_map(|b| header.iter().position(|h| h == b)).collect();
+    floats.extend(z_col);
+    let (format, ids, mut columns) =
+        if parquet { read_parquet_columns(path, &header, id_col, &floats)? } else { read_text_columns(path, id_col, &floats)? };
+    let z = z_col.and_then(|_| columns.pop());
+    let n = columns.first().map_or(0, Vec::len);
+    if n == 0 {
+        return Err(Error::file(path, "the catalogue has a header but no rows"));
+    }
+    let ids = ids.unwrap_or_else(|| (0..n as i64).collect());
+    let mags = (0..n).flat_map(|row| columns.iter().map(move |c| c[row])).collect();
+    Ok(RawData { path: path.to_path_buf(), format, ids, mags, z, images: None, non_detections: Vec::new() })
+}
+
+fn is_parquet(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if n == 0 {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    Ok(&magic[..n] == b"PAR1" || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")))
+}
+
+/// The separator of a text catalogue, from its header line: tab, comma, semicolon or whitespace.
+fn split_fields(line: &str, separator: Option<char>) -> Vec<&str> {
+    match separator {
+        Some(c) => line.split(c).map(|f| f.trim().trim_matches('"')).collect(),
+        None => line.split_whitespace().collect(),
+    }
+}
+
+fn text_header(path: &Path) -> Result<(Option<char>, Vec<String>)> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut line = String::new();
+    BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(|e| Error::file(path, format!("line 1 cannot be read as text ({e}); give a CSV, TSV or Parquet catalogue")))?;
+    let line = line.trim_end_matches(['\r', '\n']).trim_start_matches('#').trim();
+    let separator = ['\t', ',', ';'].into_iter().find(|c| line.contains(*c));
+    let header: Vec<String> = split_fields(line, separator).into_iter().map(str::to_string).collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
+    }
+    Ok((separator, header))
+}
+
+fn read_text_columns(path: &Path, id_col: Option<usize>, floats: &[usize]) -> Result<Columns> {
+    let (separator, header) = text_header(path)?;
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut ids = id_col.map(|_| Vec::new());
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); floats.len()];
+    for (index, line) in BufReader::new(file).lines().enumerate().skip(1) {
+        let line_no = index + 1;
+        let line = line.map_err(|e| Error::file(path, format!("line {line_no} cannot be read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_fields(&line, separator);
+        if fields.len() != header.len() {
+            return Err(Error::file(
+                path,
+                format!("line {line_no} has {} fields but the header has {}; fix the row", fields.len(), header.len()),
+            ));
+        }
+        let bad = |col: usize, what: &str| {
+            Error::file(path, format!("line {line_no}, column '{}': '{}' is not {what}; fix or remove the row", header[col], fields[col]))
+        };
+        if let (Some(ids), Some(col)) = (ids.as_mut(), id_col) {
+            ids.push(fields[col].parse::<i64>().map_err(|_| bad(col, "an integer id"))?);
+        }
+        for (values, &col) in columns.iter_mut().zip(floats) {
+            values.push(fields[col].parse::<f64>().map_err(|_| bad(col, "a number"))?);
+        }
+    }
+    let format = match separator {
+        Some(',') => "CSV",
+        Some('\t') => "TSV",
+        Some(_) => "text (;-separated)",
+        None => "text (whitespace-separated)",
+    };
+    Ok((format, ids, columns))
+}
+
+fn parquet_header(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let schema = ParquetReader::new(file).schema().map_err(|e| corrupt_parquet(path, &e))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+fn corrupt_parquet(path: &Path, e: &PolarsError) -> Error {
+    Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"))
+}
+
+fn read_parquet_columns(path: &Path, header: &[String], id_col: Option<usize>, floats: &[usize]) -> Result<Columns> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let frame = ParquetReader::new(file).finish().map_err(|e| corrupt_parquet(path, &e))?;
+    let column = |col: usize, dtype: &DataType| -> Result<Series> {
+        let name = &header[col];
+        let series = frame
+            .column(name)
+            .map_err(|e| corrupt_parquet(path, &e))?
+            .as_materialized_series()
+            .strict_cast(dtype)
+            .map_err(|_| Error::file(path, format!("column '{name}' is not numeric ({dtype} needed)")))?;
+        if series.null_count() > 0 {
+            let row = series.is_null().downcast_iter().flat_map(|a| a.values().iter()).position(|null| null).unwrap_or(0);
+            return Err(Error::file(path, format!("row {row}, column '{name}' is empty (null); fix or remove the row")));
+        }
+        Ok(series)
+    };
+    let ids = match id_col {
+        Some(col) => {
+            let series = column(col, &DataType::Int64)?;
+            let values = series.i64().map_err(|e| corrupt_parquet(path, &e))?;
+            Some(values.downcast_iter().flat_map(|a| a.values().iter().copied()).collect())
+        }
+        None => None,
+    };
+    let mut columns = Vec::with_capacity(floats.len());
+    for &col in floats {
+        let series = column(col, &DataType::Float64)?;
+        let values = series.f64().map_err(|e| corrupt_parquet(path, &e))?;
+        columns.push(values.downcast_iter().flat_map(|a| a.values().iter().copied()).collect());
+    }
+    Ok(("Parquet", ids, columns))
 }
 
 #[cfg(test)]
