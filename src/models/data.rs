@@ -716,7 +716,11 @@ fn corrupt_parquet(path: &Path, e: &PolarsError) -> Error {
 
 fn read_parquet_columns(path: &Path, header: &[String], id_col: Option<usize>, floats: &[usize]) -> Result<Columns> {
     let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-    let frame = ParquetReader::new(file).finish().map_err(|e| corrupt_parquet(path, &e))?;
+    let mut projection: Vec<usize> = floats.iter().copied().chain(id_col).collect();
+    projection.sort_unstable();
+    projection.dedup();
+    let frame =
+        ParquetReader::new(file).with_projection(Some(projection)).finish().map_err(|e| corrupt_parquet(path, &e))?;
     let column = |col: usize, dtype: &DataType| -> Result<Series> {
         let name = &header[col];
         let series = frame
@@ -783,6 +787,87 @@ mod tests {
                 assert!(chunks.len() <= 8, "{chunks:?}");
             }
         }
+    }
+
+    fn raw(mags: Vec<f64>) -> RawData {
+        let n = mags.len() / 2;
+        RawData {
+            path: PathBuf::from("cat.csv"),
+            format: "CSV",
+            ids: (0..n as i64).collect(),
+            mags,
+            z: Some(vec![0.5; n]),
+            images: None,
+            non_detections: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn non_detections_are_filled_with_the_faint_percentile() {
+        // Band 0: 20..=119 detected plus two 99s; band 1: all detected except one -99.
+        let mut mags = Vec::new();
+        for i in 0..100 {
+            mags.extend([20.0 + f64::from(i) * 0.05, 22.0]);
+        }
+        mags.extend([99.0, 23.0, 99.5, -99.0]);
+        let spec = InputSpec::fit(&raw(mags.clone()), vec!["a".into(), "b".into()], 99.0).unwrap();
+        assert_eq!(spec.fill[0], 20.0 + 98.0 * 0.05, "99th percentile of the 100 detections");
+        assert_eq!(spec.fill[1], 22.0);
+        let data = spec.dataset(raw(mags)).unwrap();
+        let m = data.mags();
+        assert_eq!(&m[200..204], &[spec.fill[0] as f32, 23.0, spec.fill[0] as f32, 22.0]);
+        let none = InputSpec::fit(&raw(vec![99.0, 20.0, 99.0, 21.0]), vec!["u".into(), "g".into()], 99.0);
+        assert!(none.unwrap_err().to_string().contains("column 'u' has no detection"));
+        assert!(InputSpec::fit(&raw(vec![20.0, 20.0]), vec!["u".into(), "g".into()], -1.0).is_err());
+    }
+
+    #[test]
+    fn catalogues_read_from_csv_and_parquet_alike() {
+        use polars::prelude::{df, ParquetWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("cat.csv");
+        std::fs::write(&csv, "object_id,redshift,m1,m2,other\n7,0.1,20.5,99,x\n9,0.2,21.5,22.5,y\n").unwrap();
+        let bands = ["m2".to_string(), "m1".to_string()];
+        let from_csv = read_data(&csv, &bands, false, 99.0).unwrap();
+        assert_eq!(from_csv.format, "CSV");
+        assert_eq!(from_csv.ids, vec![7, 9]);
+        assert_eq!(from_csv.mags, vec![99.0, 20.5, 22.5, 21.5]);
+        assert_eq!(from_csv.z, Some(vec![0.1, 0.2]));
+        assert_eq!(from_csv.non_detections, vec![1, 0]);
+        let parquet = dir.path().join("cat.parquet");
+        let mut frame = df!("object_id" => [7i64, 9], "redshift" => [0.1, 0.2], "m1" => [20.5, 21.5], "m2" => [99.0, 22.5]).unwrap();
+        ParquetWriter::new(File::create(&parquet).unwrap()).finish(&mut frame).unwrap();
+        let from_parquet = read_data(&parquet, &bands, false, 99.0).unwrap();
+        assert_eq!(from_parquet.format, "Parquet");
+        assert_eq!((from_parquet.ids, from_parquet.mags, from_parquet.z), (from_csv.ids, from_csv.mags, from_csv.z));
+        let err = read_data(&csv, &["m3".to_string()], false, 99.0).err().unwrap().to_string();
+        assert!(err.contains("no column 'm3' (named by --bands)"), "{err}");
+        let err = read_data(&csv, &["m1".to_string()], true, 99.0).err().unwrap().to_string();
+        assert!(err.contains("the CNN needs images"), "{err}");
+    }
+
+    #[test]
+    fn hdf5_images_return_the_rows_asked_for() {
+        use crate::io::galaxiesml::{Column, ColumnData, GalaxiesMlWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img.hdf5");
+        let (n, s) = (12, 2);
+        let mut w = GalaxiesMlWriter::create(&path, n, s).unwrap();
+        // Every value of image r is r.
+        let pixels: Vec<f32> = (0..n).flat_map(|r| vec![r as f32; 5 * s * s]).collect();
+        w.write_images(0, &pixels).unwrap();
+        w.write_column(&Column { name: "object_id".into(), data: ColumnData::I64((0..n as i64).collect()) }).unwrap();
+        w.write_column(&Column { name: "specz_redshift".into(), data: ColumnData::F64(vec![0.5; n]) }).unwrap();
+        w.finish().unwrap();
+        let images = Hdf5Images::new(GalaxiesMlFile::open(&path).unwrap()).unwrap();
+        assert_eq!((images.n(), images.image_shape()), (12, (5, 2, 2)));
+        let mut out = Vec::new();
+        let rows = [0, 2, 3, 9, 11];
+        images.read_rows(&rows, &mut out).unwrap();
+        let firsts: Vec<f32> = out.chunks(20).map(|img| img[0]).collect();
+        assert_eq!(firsts, vec![0.0, 2.0, 3.0, 9.0, 11.0]);
+        assert!(out.chunks(20).zip(rows).all(|(img, r)| img.iter().all(|&v| v == r as f32)));
+        assert!(images.read_rows(&[12], &mut out).is_err());
     }
 
     #[test]
