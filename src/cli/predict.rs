@@ -53,10 +53,10 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let device = models::device(&args.device)?;
     let model = models::load(&args.model, &device)?;
     let spec = InputSpec::load(&args.model)?;
-    if spec.bands.len() != model.architecture().n_mags() {
+    if spec.n_inputs() != model.architecture().n_mags() {
         return Err(Error::file(
             args.model.join(models::INPUTS_FILE),
-            format!("names {} bands but the model reads {}; the checkpoint is inconsistent, retrain", spec.bands.len(), model.architecture().n_mags()),
+            format!("describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain", spec.n_inputs(), model.architecture().n_mags()),
         ));
     }
     let started = Instant::now();

@@ -113,6 +113,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 99.0, value_name = "MAG")]
     pub non_detection: f64,
 
+    /// Also feed the colours of adjacent --bands (e.g. u-g, g-r, ...) after the magnitudes; the paper's models read magnitudes only.
+    #[arg(long)]
+    pub colors: bool,
+
     /// No per-epoch lines or progress bar on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -172,6 +176,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         (None, Some(bands)) => bands.iter().map(|b| b.trim().to_string()).collect(),
         (None, None) => galaxiesml_bands(),
     };
+    if saved.as_ref().is_some_and(|s| args.colors && !s.colors) {
+        return Err(Error::usage("--colors differs from the interrupted run's (magnitudes only); resume without it"));
+    }
     let non_detection = saved.as_ref().map_or(args.non_detection, |s| s.non_detection);
     let started = Instant::now();
     let raw_train = read_data(&args.train, &bands, images, non_detection)?;
@@ -186,7 +193,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     let spec = match saved {
         Some(saved) => saved,
-        None => InputSpec::fit(&raw_train, bands, non_detection)?,
+        None => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?,
     };
     if !args.quiet {
         for raw in [&raw_train, &raw_val] {
@@ -219,10 +226,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 if h != w {
                     return Err(Error::file(&args.train, format!("images are {h}x{w}; the CNN needs square cutouts")));
                 }
-                Architecture::Cnn(CnnConfig { image_size: h, n_bands: bands_img, n_mags: spec.bands.len() })
+                Architecture::Cnn(CnnConfig { image_size: h, n_bands: bands_img, n_mags: spec.n_inputs() })
             }
             (ModelKind::Cnn, None) => return Err(Error::file(&args.train, "has no images; the CNN needs the `image` key")),
-            (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.bands.len() }),
+            (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs() }),
         };
         let model = Model::new(arch, &train_set, args.seed, &device).map_err(|e| on_file(e, &args.train))?;
         std::fs::create_dir_all(&args.out)

@@ -410,6 +410,11 @@ pub struct InputSpec {
     pub non_detection: f64,
     /// Per band, what a non-detection is replaced with.
     pub fill: Vec<f64>,
+    /// Whether the model also reads the colours of adjacent bands (`bands[i] - bands[i + 1]`,
+    /// after the fill), appended after the magnitudes: `2k - 1` inputs for `k` bands. The paper's
+    /// models read magnitudes only (`false`).
+    #[serde(default)]
+    pub colors: bool,
 }
 
 /// The file, beside `model.json`, that holds the checkpoint's [`InputSpec`].
@@ -420,7 +425,7 @@ const FILL_PERCENTILE: f64 = 0.99;
 
 impl InputSpec {
     /// Fits the fill values on the training file's magnitudes. Fails if a band has no detection.
-    pub fn fit(train: &RawData, bands: Vec<String>, non_detection: f64) -> Result<Self> {
+    pub fn fit(train: &RawData, bands: Vec<String>, non_detection: f64, colors: bool) -> Result<Self> {
         if !(non_detection.is_finite() && non_detection > 0.0) {
             return Err(Error::usage(format!(
                 "--non-detection {non_detection}: give the positive sentinel magnitude of undetected bands, e.g. 99"
@@ -441,7 +446,16 @@ impl InputSpec {
             let at = ((detected.len() - 1) as f64 * FILL_PERCENTILE).round() as usize;
             fill.push(detected[at.min(detected.len() - 1)]);
         }
-        Ok(InputSpec { bands, non_detection, fill })
+        Ok(InputSpec { bands, non_detection, fill, colors })
+    }
+
+    /// Number of values per galaxy the model reads: the magnitudes, then the colours if asked for.
+    pub fn n_inputs(&self) -> usize {
+        if self.colors {
+            2 * self.bands.len() - 1
+        } else {
+            self.bands.len()
+        }
     }
 
     /// Writes `inputs.json` into the checkpoint directory `dir` (atomically).
@@ -480,8 +494,15 @@ impl InputSpec {
                 }
             }
         }
-        let mags = mags.into_iter().map(|m| m as f32).collect();
-        let mut data = Dataset::new(ids, mags, k).map_err(|e| Error::file(&path, e.to_string()))?;
+        let inputs = self.n_inputs();
+        let mut values = Vec::with_capacity(ids.len() * inputs);
+        for row in mags.chunks_exact(k) {
+            values.extend(row.iter().map(|&m| m as f32));
+            if self.colors {
+                values.extend(row.windows(2).map(|pair| (pair[0] - pair[1]) as f32));
+            }
+        }
+        let mut data = Dataset::new(ids, values, inputs).map_err(|e| Error::file(&path, e.to_string()))?;
         if let Some(z) = z {
             data = data.with_redshifts(z.iter().map(|&v| v as f32).collect()).map_err(|e| Error::file(&path, e.to_string()))?;
         }
@@ -810,15 +831,20 @@ mod tests {
             mags.extend([20.0 + f64::from(i) * 0.05, 22.0]);
         }
         mags.extend([99.0, 23.0, 99.5, -99.0]);
-        let spec = InputSpec::fit(&raw(mags.clone()), vec!["a".into(), "b".into()], 99.0).unwrap();
+        let spec = InputSpec::fit(&raw(mags.clone()), vec!["a".into(), "b".into()], 99.0, false).unwrap();
         assert_eq!(spec.fill[0], 20.0 + 98.0 * 0.05, "99th percentile of the 100 detections");
         assert_eq!(spec.fill[1], 22.0);
         let data = spec.dataset(raw(mags)).unwrap();
         let m = data.mags();
         assert_eq!(&m[200..204], &[spec.fill[0] as f32, 23.0, spec.fill[0] as f32, 22.0]);
-        let none = InputSpec::fit(&raw(vec![99.0, 20.0, 99.0, 21.0]), vec!["u".into(), "g".into()], 99.0);
+        let none = InputSpec::fit(&raw(vec![99.0, 20.0, 99.0, 21.0]), vec!["u".into(), "g".into()], 99.0, false);
         assert!(none.unwrap_err().to_string().contains("column 'u' has no detection"));
-        assert!(InputSpec::fit(&raw(vec![20.0, 20.0]), vec!["u".into(), "g".into()], -1.0).is_err());
+        assert!(InputSpec::fit(&raw(vec![20.0, 20.0]), vec!["u".into(), "g".into()], -1.0, false).is_err());
+        let with_colors = InputSpec { colors: true, ..spec };
+        assert_eq!(with_colors.n_inputs(), 3);
+        let data = with_colors.dataset(raw(vec![21.0, 20.5, 99.0, 22.0])).unwrap();
+        let fill = with_colors.fill[0];
+        assert_eq!(data.mags(), &[21.0, 20.5, 0.5, fill as f32, 22.0, (fill - 22.0) as f32]);
     }
 
     #[test]
