@@ -30,10 +30,13 @@ D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}
 "$B" synth --n "$N" --size "$SIZE" --seed 1 --out "$D" --quiet || exit 1
 ls -la "$D"
 
-t NN on the CPU, in the background
-( RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" --val "${P}_validation_with_morphology.hdf5" \
-    --out "$OUT/nn" --epochs 400 --patience 30 --lr 2e-4 --seed 1 > "$OUT/nn_train.log" 2>&1
-  "$B" predict --model "$OUT/nn" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/nn_test.csv" ) &
+t NNs on the CPU, in the background: paper inputs and settings, then with --colors
+( for v in nn nn_colors; do
+    flags=(--seed 1); [ $v = nn_colors ] && flags+=(--colors)
+    RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" \
+      --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$v" "${flags[@]}" > "$OUT/${v}_train.log" 2>&1
+    "$B" predict --model "$OUT/$v" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${v}_test.csv"
+  done ) &
 NN_PID=$!
 
 t CNN on the GPU
@@ -45,7 +48,7 @@ t CNN predict
 "$B" predict --model "$OUT/cnn" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/cnn_test.csv" --device cuda
 wait $NN_PID
 t scores
-cat "$OUT/nn_train.log" | tail -3
-for m in nn cnn; do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
+tail -n 1 "$OUT"/nn*_train.log
+for m in nn nn_colors cnn; do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
 rm -f "$OUT"/*/last.safetensors "$OUT"/*/optimizer.safetensors "$OUT"/cnn/model.safetensors
 t done
