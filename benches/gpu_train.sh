@@ -6,24 +6,25 @@
 # usage (repository root, CUDA binary built as in README "GPU" and gzipped to target/gpu/pzbench.gz):
 #   benches/gpu_train.sh OUTDIR
 # Knobs (environment): N (galaxies, default 40000), SIZE (64), EPOCHS (30), BATCH (256), LR (1e-4),
-# CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch).
+# CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch),
+# CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN.
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
-CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu}
+CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu} CNNS=${CNNS:-cnn}
 mkdir -p "$OUT" "$WORK"
 exec > >(tee "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1
 SP=$(python3 -c 'import site;print(site.getsitepackages()[0])')
 export LD_LIBRARY_PATH=$(find "$SP/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 B=$WORK/pzbench
-gunzip -c target/gpu/pzbench.gz > "$B" && chmod +x "$B"
+gunzip -c "${PZBENCH_GZ:-target/gpu/pzbench.gz}" > "$B" && chmod +x "$B"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 nproc
 t() { echo "=== t=${SECONDS}s: $*"; }
 
 t torch reference
-timeout 120 python3 benches/torch_cnn.py --size "$SIZE" --batch "$BATCH"
+timeout 120 python3 "${TORCH_CNN:-benches/torch_cnn.py}" --size "$SIZE" --batch "$BATCH"
 
 t synth
 D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}
@@ -39,16 +40,24 @@ t NNs on the CPU, in the background: paper inputs and settings, then with --colo
   done ) &
 NN_PID=$!
 
-t CNN on the GPU
-timeout "$CNN_SECONDS" "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
-  --val "${P}_validation_with_morphology.hdf5" --out "$OUT/cnn" --device cuda --epochs "$EPOCHS" \
-  --batch-size "$BATCH" --lr "$LR" --seed 1
-echo "cnn train rc=$? (124 = stopped by the CNN_SECONDS cap; the best epoch's checkpoint is used)"
-t CNN predict
-"$B" predict --model "$OUT/cnn" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/cnn_test.csv" --device cuda
+t "CNN(s) on the GPU: ${CNNS}"
+# CNNS: space-separated NAME:FLAG,FLAG variants, trained concurrently on the one GPU (run one
+# alone for a clean throughput figure).
+cnn_pids=()
+for variant in $CNNS; do
+  name=${variant%%:*} flags=${variant#*:}; [ "$flags" = "$variant" ] && flags=
+  ( timeout "$CNN_SECONDS" "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
+      --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$name" --device cuda --epochs "$EPOCHS" \
+      --batch-size "$BATCH" --lr "$LR" --seed 1 ${flags//,/ } > "$OUT/${name}_train.log" 2>&1
+    echo "$name train rc=$? (124 = stopped by the CNN_SECONDS cap; the best epoch's checkpoint is used)" >> "$OUT/${name}_train.log"
+    "$B" predict --model "$OUT/$name" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${name}_test.csv" --device cuda ) &
+  cnn_pids+=($!)
+done
+wait "${cnn_pids[@]}"
+for variant in $CNNS; do cat "$OUT/${variant%%:*}_train.log"; done
 wait $NN_PID
 t scores
 tail -n 1 "$OUT"/nn*_train.log
-for m in nn nn_colors cnn; do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
-rm -f "$OUT"/*/last.safetensors "$OUT"/*/optimizer.safetensors "$OUT"/cnn/model.safetensors
+for m in nn nn_colors $(for v in $CNNS; do echo ${v%%:*}; done); do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
+rm -f "$OUT"/*/*.safetensors
 t done

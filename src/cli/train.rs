@@ -117,6 +117,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub colors: bool,
 
+    /// CNN only: min-max scale its magnitudes (and colours) on the training set, as the NN does; the paper's CNN reads raw magnitudes.
+    #[arg(long)]
+    pub scale_mags: bool,
+
     /// No per-epoch lines or progress bar on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -164,6 +168,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         return Err(Error::file(&args.out, "holds no checkpoint to resume (model.json is missing); drop --resume"));
     }
     let images = args.model == ModelKind::Cnn;
+    if args.scale_mags && !images {
+        return Err(Error::usage("--scale-mags is for the CNN: the NN always min-max scales its magnitudes"));
+    }
     let saved = if args.resume { Some(InputSpec::load(&args.out)?) } else { None };
     let bands = match (&saved, &args.bands) {
         (Some(saved), Some(bands)) if *bands != saved.bands => {
@@ -193,6 +200,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     let spec = match saved {
         Some(saved) => saved,
+        None if args.scale_mags => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?.with_scaling(&raw_train)?,
         None => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?,
     };
     if !args.quiet {

@@ -415,6 +415,11 @@ pub struct InputSpec {
     /// models read magnitudes only (`false`).
     #[serde(default)]
     pub colors: bool,
+    /// Min-max scaling of those inputs, fitted on the training file, applied before the model sees
+    /// them (`--scale-mags`, for the CNN, which reads raw magnitudes in the paper; the NN scales
+    /// inside the model).
+    #[serde(default)]
+    pub scale: Option<MinMaxScaler>,
 }
 
 /// The file, beside `model.json`, that holds the checkpoint's [`InputSpec`].
@@ -446,7 +451,7 @@ impl InputSpec {
             let at = ((detected.len() - 1) as f64 * FILL_PERCENTILE).round() as usize;
             fill.push(detected[at.min(detected.len() - 1)]);
         }
-        Ok(InputSpec { bands, non_detection, fill, colors })
+        Ok(InputSpec { bands, non_detection, fill, colors, scale: None })
     }
 
     /// Number of values per galaxy the model reads: the magnitudes, then the colours if asked for.
@@ -456,6 +461,38 @@ impl InputSpec {
         } else {
             self.bands.len()
         }
+    }
+
+    /// Also min-max scales the inputs, with the per-input range of `train` (read with [`Self::bands`]).
+    pub fn with_scaling(mut self, train: &RawData) -> Result<Self> {
+        self.scale = None;
+        let values = self.inputs(&train.mags)?;
+        self.scale = Some(MinMaxScaler::fit(&values, self.n_inputs()).map_err(|e| Error::file(&train.path, e.to_string()))?);
+        Ok(self)
+    }
+
+    /// The model's inputs for row-major magnitudes `mags`: non-detections filled, colours
+    /// appended if asked for, scaled if asked for.
+    fn inputs(&self, mags: &[f64]) -> Result<Vec<f32>> {
+        let k = self.bands.len();
+        if mags.len() % k != 0 {
+            return Err(Error::other(format!("{} magnitudes do not make rows of {k} bands", mags.len())));
+        }
+        let mut values = Vec::with_capacity(mags.len() / k * self.n_inputs());
+        let mut row = vec![0.0; k];
+        for raw in mags.chunks_exact(k) {
+            for ((m, &r), fill) in row.iter_mut().zip(raw).zip(&self.fill) {
+                *m = if r.abs() >= self.non_detection { *fill } else { r };
+            }
+            values.extend(row.iter().map(|&m| m as f32));
+            if self.colors {
+                values.extend(row.windows(2).map(|pair| (pair[0] - pair[1]) as f32));
+            }
+        }
+        if let Some(scale) = &self.scale {
+            scale.transform(&mut values);
+        }
+        Ok(values)
     }
 
     /// Writes `inputs.json` into the checkpoint directory `dir` (atomically).
@@ -473,7 +510,10 @@ impl InputSpec {
         })?;
         let spec: InputSpec = serde_json::from_str(&text)
             .map_err(|e| Error::file(&path, format!("corrupt input description: {e}; retrain with `pzbench train`")))?;
-        if spec.bands.is_empty() || spec.fill.len() != spec.bands.len() {
+        if spec.bands.is_empty()
+            || spec.fill.len() != spec.bands.len()
+            || spec.scale.as_ref().is_some_and(|m| m.n_bands() != spec.n_inputs() || m.max.len() != spec.n_inputs())
+        {
             return Err(Error::file(&path, "corrupt input description: bands and fill values do not match; retrain"));
         }
         Ok(spec)
@@ -482,26 +522,12 @@ impl InputSpec {
     /// The dataset of `raw`, non-detections replaced by the fill values. `raw` must have been
     /// read with [`Self::bands`].
     pub fn dataset(&self, raw: RawData) -> Result<Dataset> {
-        let RawData { path, ids, mut mags, z, images, .. } = raw;
-        let k = self.bands.len();
-        if mags.len() != ids.len() * k {
+        let RawData { path, ids, mags, z, images, .. } = raw;
+        if mags.len() != ids.len() * self.bands.len() {
             return Err(Error::other(format!("{}: read {} magnitudes for {} galaxies", path.display(), mags.len(), ids.len())));
         }
-        for row in mags.chunks_exact_mut(k) {
-            for (m, fill) in row.iter_mut().zip(&self.fill) {
-                if m.abs() >= self.non_detection {
-                    *m = *fill;
-                }
-            }
-        }
+        let values = self.inputs(&mags)?;
         let inputs = self.n_inputs();
-        let mut values = Vec::with_capacity(ids.len() * inputs);
-        for row in mags.chunks_exact(k) {
-            values.extend(row.iter().map(|&m| m as f32));
-            if self.colors {
-                values.extend(row.windows(2).map(|pair| (pair[0] - pair[1]) as f32));
-            }
-        }
         let mut data = Dataset::new(ids, values, inputs).map_err(|e| Error::file(&path, e.to_string()))?;
         if let Some(z) = z {
             data = data.with_redshifts(z.iter().map(|&v| v as f32).collect()).map_err(|e| Error::file(&path, e.to_string()))?;
@@ -845,6 +871,11 @@ mod tests {
         let data = with_colors.dataset(raw(vec![21.0, 20.5, 99.0, 22.0])).unwrap();
         let fill = with_colors.fill[0];
         assert_eq!(data.mags(), &[21.0, 20.5, 0.5, fill as f32, 22.0, (fill - 22.0) as f32]);
+        let train = raw(vec![21.0, 20.5, 99.0, 22.0]);
+        let scaled = with_colors.with_scaling(&train).unwrap();
+        let data = scaled.dataset(raw(vec![21.0, 20.5, 99.0, 22.0])).unwrap();
+        assert!(data.mags().iter().all(|v| (0.0..=1.0).contains(v)), "{:?}", data.mags());
+        assert_eq!(data.mags()[0], 0.0);
     }
 
     #[test]
