@@ -3,6 +3,7 @@
 //! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
 //! replace its long help.
 
+mod gate;
 mod inspect;
 mod score;
 
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     Score(score::ScoreArgs),
     Inspect(inspect::InspectArgs),
+    Gate(gate::GateArgs),
+    Baseline(gate::BaselineArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -35,6 +38,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Gate(args) => gate::run(args),
+        Command::Baseline(args) => gate::run_baseline(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
