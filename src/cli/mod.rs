@@ -5,6 +5,7 @@
 
 mod inspect;
 mod score;
+mod table2;
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +28,7 @@ pub struct Cli {
 pub enum Command {
     Score(score::ScoreArgs),
     Inspect(inspect::InspectArgs),
+    Table2(table2::Table2Args),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -35,6 +37,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Table2(args) => table2::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

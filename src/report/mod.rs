@@ -2,5 +2,6 @@
 
 pub mod format;
 pub mod score;
+pub mod table2;
 
 pub use score::ScoreReport;
