@@ -3,7 +3,9 @@
 //! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
 //! replace its long help.
 
+mod figure6;
 mod inspect;
+mod plot;
 mod score;
 mod table2;
 
@@ -29,6 +31,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     Inspect(inspect::InspectArgs),
     Table2(table2::Table2Args),
+    Figure6(figure6::Figure6Args),
+    Plot(plot::PlotArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -38,6 +42,8 @@ pub fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Table2(args) => table2::run(args),
+        Command::Figure6(args) => figure6::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

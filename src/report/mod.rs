@@ -1,5 +1,6 @@
 //! Rendering results: JSON, terminal tables, Markdown and CSV.
 
+pub mod figure;
 pub mod format;
 pub mod score;
 pub mod table2;
