@@ -5,6 +5,7 @@
 
 mod figure6;
 mod inspect;
+mod leaderboard;
 mod plot;
 mod score;
 mod table2;
@@ -33,6 +34,7 @@ pub enum Command {
     Table2(table2::Table2Args),
     Figure6(figure6::Figure6Args),
     Plot(plot::PlotArgs),
+    Leaderboard(leaderboard::LeaderboardArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -44,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Table2(args) => table2::run(args),
         Command::Figure6(args) => figure6::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Leaderboard(args) => leaderboard::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

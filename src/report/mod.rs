@@ -2,6 +2,7 @@
 
 pub mod figure;
 pub mod format;
+pub mod leaderboard;
 pub mod score;
 pub mod table2;
 
