@@ -262,7 +262,7 @@ impl Table2 {
         let d = &self.dataset;
         let measured = self.rows.iter().filter(|r| matches!(r.source, RowSource::Measured { .. })).count();
         let mut caption = format!(
-            "Table 2 metrics (GalaxiesML paper; definitions in METRICS.md) of {measured} model{} on dataset '{}' ({}): z_spec from {} (sha256 {}; z_spec fingerprint {}).",
+            "Point metrics as in the GalaxiesML paper's Table 2 (definitions in METRICS.md) of {measured} model{} on dataset '{}' ({}): z_spec from {} (sha256 {}; z_spec fingerprint {}).",
             if measured == 1 { "" } else { "s" },
             d.id,
             d.kind(),
