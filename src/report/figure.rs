@@ -392,7 +392,7 @@ fn clip_line(slope: f64, intercept: f64, lo: f64, hi: f64) -> Option<[(f64, f64)
     let (a, b) = ((lo - intercept) / slope, (hi - intercept) / slope);
     let x0 = a.min(b).max(lo);
     let x1 = a.max(b).min(hi);
-    (x0 < x1).then(|| [(x0, slope * x0 + intercept), (x1, slope * x1 + intercept)])
+    (x0 < x1).then_some([(x0, slope * x0 + intercept), (x1, slope * x1 + intercept)])
 }
 
 /// A 2-D histogram of z_phot against z_spec with a logarithmic colour scale, the 1:1 line, the
