@@ -74,6 +74,9 @@ pub trait Figure {
 /// Render `figure` to `path` (PNG or SVG by extension), atomically.
 pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
     let format = ImageFormat::from_path(path)?;
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty() && !f.is_dir()) {
+        return Err(Error::file(path, format!("the folder {} does not exist; create it first", folder.display())));
+    }
     register_fonts()?;
     let failed = |e: &dyn Display| Error::file(path, format!("cannot draw the figure: {e}"));
     match format {
