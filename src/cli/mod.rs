@@ -4,8 +4,12 @@
 //! replace its long help.
 
 mod gate;
+mod figure6;
 mod inspect;
+mod leaderboard;
+mod plot;
 mod score;
+mod table2;
 
 use std::io::Write;
 use std::path::Path;
@@ -30,6 +34,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     Gate(gate::GateArgs),
     Baseline(gate::BaselineArgs),
+    Table2(table2::Table2Args),
+    Figure6(figure6::Figure6Args),
+    Plot(plot::PlotArgs),
+    Leaderboard(leaderboard::LeaderboardArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -40,6 +48,10 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Gate(args) => gate::run(args),
         Command::Baseline(args) => gate::run_baseline(args),
+        Command::Table2(args) => table2::run(args),
+        Command::Figure6(args) => figure6::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Leaderboard(args) => leaderboard::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
