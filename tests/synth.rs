@@ -385,3 +385,37 @@ fn h5py_reads_a_generated_file() {
     assert!(text.contains("image float32 (5, 5, 32, 32)"), "{text}");
     assert!(text.contains("specz_flag_homogeneous bool (5,)"), "{text}");
 }
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synth")
+}
+
+#[test]
+fn committed_fixtures_are_well_formed() {
+    let _guard = hdf5_guard();
+    for (split, n) in SPLITS.iter().zip([30, 10, 10]) {
+        let file = GalaxiesMlFile::open(fixtures().join(file_name(64, split, "hdf5"))).unwrap();
+        assert_eq!(file.image_shape().unwrap(), (n, 5, 64, 64));
+        assert_eq!(file.keys().len(), TABULAR_KEYS.len() + 1);
+        let z = file.read_f64("specz_redshift").unwrap();
+        let err = file.read_f64("specz_redshift_err").unwrap();
+        assert!(z.iter().zip(&err).all(|(z, e)| *z > 0.01 && *z < 4.0 && *e > 0.0 && *e < 0.005 * (1.0 + z)));
+        let csv = std::fs::read_to_string(fixtures().join(file_name(64, split, "csv"))).unwrap();
+        assert_eq!(csv.lines().count(), n + 1);
+    }
+}
+
+/// Regenerates the committed fixtures with the command of `fixtures/synth/README.md` (the
+/// full-resolution photometry grid, slow in a debug build) and compares the bytes.
+#[test]
+#[ignore = "slow in debug builds; run after changing the generator"]
+fn committed_fixtures_are_what_the_generator_makes() {
+    let _guard = hdf5_guard();
+    let dir = tempfile::tempdir().unwrap();
+    let model = PopulationModel::galaxiesml().unwrap().with_nz(NzSource::HscSpecz.table().unwrap()).unwrap();
+    generate(&model, 50, 64, 1, dir.path(), DEFAULT_BLOCK, &mut |_| {}).unwrap();
+    for name in outputs(64) {
+        let same = std::fs::read(dir.path().join(&name)).unwrap() == std::fs::read(fixtures().join(&name)).unwrap();
+        assert!(same, "fixtures/synth/{name} is stale: rerun the command in fixtures/synth/README.md");
+    }
+}
