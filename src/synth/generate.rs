@@ -134,8 +134,15 @@ impl NzSource {
             NzSource::HscSpecz => NzTable::parse_csv(HSC_SPECZ_NZ_CSV),
             NzSource::Smail => NzTable::galaxiesml_default(),
             NzSource::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Error::file(path, format!("cannot read the n(z) table: {e}")))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::file(
+                        path,
+                        format!(
+                            "cannot read the n(z) table: {e}; --nz takes `hsc`, `smail` or a \
+                             CSV file of `z,weight` rows"
+                        ),
+                    )
+                })?;
                 NzTable::parse_csv(&text).map_err(|e| self.explain(e))
             }
         }
