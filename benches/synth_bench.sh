@@ -16,11 +16,15 @@ rm -rf "$out"
 mkdir -p bench-data
 
 echo "pzbench synth --n $n --size $size --seed 1; $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 /usr/bin/time -v "$bin" synth --n "$n" --size "$size" --seed 1 --out "$out" --quiet 2> bench-data/synth_time.txt
 wall=$(grep 'Elapsed (wall clock)' bench-data/synth_time.txt | awk '{print $NF}')
 rss=$(grep 'Maximum resident set size' bench-data/synth_time.txt | awk '{print $NF}')
 cpu=$(grep 'Percent of CPU' bench-data/synth_time.txt | awk '{print $NF}')
-echo "generate: wall $wall (m:ss), peak RSS $((rss / 1024)) MB, CPU $cpu"
+user=$(grep 'User time' bench-data/synth_time.txt | awk '{print $NF}')
+sys=$(grep 'System time' bench-data/synth_time.txt | awk '{print $NF}')
+echo "generate: wall $wall (m:ss), user $user s, sys $sys s, CPU $cpu, peak RSS $((rss / 1024)) MB"
+echo "load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the cores)"
 du -sh "$out" | awk '{print "output: " $1}'
 
 train="$out/5x${size}x${size}_training_with_morphology.hdf5"
