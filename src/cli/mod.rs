@@ -3,12 +3,13 @@
 //! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
 //! replace its long help.
 
-mod gate;
 mod figure6;
+mod gate;
 mod inspect;
 mod leaderboard;
 mod plot;
 mod score;
+mod synth;
 mod table2;
 
 use std::io::Write;
@@ -31,13 +32,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Score(score::ScoreArgs),
+    Synth(synth::SynthArgs),
     Inspect(inspect::InspectArgs),
-    Gate(gate::GateArgs),
-    Baseline(gate::BaselineArgs),
     Table2(table2::Table2Args),
     Figure6(figure6::Figure6Args),
     Plot(plot::PlotArgs),
     Leaderboard(leaderboard::LeaderboardArgs),
+    Gate(gate::GateArgs),
+    Baseline(gate::BaselineArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Figure6(args) => figure6::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Leaderboard(args) => leaderboard::run(args),
+        Command::Synth(args) => synth::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
