@@ -9,47 +9,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::gate::baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
 use crate::gate::policy::Policy;
 use crate::gate::{compare, BaselineSide};
-use crate::io::sample::{load_sample, SampleOptions};
-use crate::io::table::{Delimiter, ReadOptions};
+use super::input::ColumnArgs;
+use crate::io::sample::load_sample;
 use crate::metrics::{Bins, BootstrapConfig, Grouped};
 use crate::report::score_sample;
 use crate::{Error, Result};
-
-/// Columns and truth shared by the gate's inputs.
-#[derive(Debug, Args)]
-pub struct InputArgs {
-    /// Take z_spec from this file (CSV/TSV/text/Parquet/GalaxiesML HDF5), joined on object_id.
-    #[arg(long, value_name = "FILE")]
-    pub truth: Option<PathBuf>,
-    /// Name of the z_spec column [default: detected, as in `score`].
-    #[arg(long, value_name = "NAME")]
-    pub zspec_col: Option<String>,
-    /// Name of the z_phot column [default: detected, as in `score`].
-    #[arg(long, value_name = "NAME")]
-    pub zphot_col: Option<String>,
-    /// Name of the id column [default: object_id or id].
-    #[arg(long, value_name = "NAME")]
-    pub id_col: Option<String>,
-    /// Field delimiter of text files: , ; | tab whitespace [default: detected].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
-}
-
-impl InputArgs {
-    fn sample_options(&self) -> Result<SampleOptions> {
-        Ok(SampleOptions {
-            zspec_col: self.zspec_col.clone(),
-            zphot_col: self.zphot_col.clone(),
-            id_col: self.id_col.clone(),
-            truth: self.truth.clone(),
-            allow_missing: false,
-            read: ReadOptions {
-                delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?,
-                drop_invalid: false,
-            },
-        })
-    }
-}
 
 /// Output formats of `gate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,7 +43,7 @@ pub struct GateArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     #[command(flatten)]
-    pub input: InputArgs,
+    pub input: ColumnArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = GateFormat::Text)]
     pub format: GateFormat,
@@ -94,7 +58,7 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
-    let options = args.input.sample_options()?;
+    let options = args.input.sample_options(false, false)?;
     let bins = Bins::galaxiesml_default();
     let baseline = load_baseline(&args.baseline, &options)?;
     let candidate = load_sample(&args.candidate, &options)?;
@@ -150,7 +114,7 @@ pub struct SaveArgs {
     #[arg(long, value_name = "FILE")]
     pub predictions: PathBuf,
     #[command(flatten)]
-    pub input: InputArgs,
+    pub input: ColumnArgs,
     /// Bootstrap resamples for the saved score's intervals (0 = none).
     #[arg(long, default_value_t = 0, value_name = "B")]
     pub bootstrap: usize,
@@ -162,7 +126,7 @@ pub struct SaveArgs {
 /// Run `pzbench baseline …`.
 pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
-    let sample = load_sample(&args.predictions, &args.input.sample_options()?)?;
+    let sample = load_sample(&args.predictions, &args.input.sample_options(false, false)?)?;
     let bootstrap = (args.bootstrap > 0).then_some(BootstrapConfig { resamples: args.bootstrap, confidence: 0.95, seed: 42 });
     let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap);
     crate::io::write_atomic(&args.out, baseline_json(&sample, &report).as_bytes())?;

@@ -5,6 +5,7 @@
 
 mod figure6;
 mod gate;
+mod input;
 mod inspect;
 mod leaderboard;
 mod plot;

@@ -11,8 +11,8 @@ use std::str::FromStr;
 
 use clap::{Args, ValueEnum};
 
-use crate::io::sample::{load_sample, Sample, SampleOptions};
-use crate::io::table::{Delimiter, ReadOptions};
+use super::input::ColumnArgs;
+use crate::io::sample::{load_sample, Sample};
 use crate::metrics::{bootstrap, evaluate, Bins, BootstrapConfig, Grouped};
 use crate::report::table2::{published_rows, BootstrapInfo, Dataset, Table2, Table2Row};
 use crate::report::ScoreReport;
@@ -55,26 +55,8 @@ pub(super) fn check_unique_names(models: &[ModelSpec]) -> Result<()> {
 /// Where z_spec comes from and which columns to read, shared by the reporting commands.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Take z_spec from this file (CSV/TSV/text/Parquet with object_id and z_spec, or a GalaxiesML
-    /// HDF5 file), joined on the id; the predictions then need only object_id and z_phot.
-    #[arg(long, value_name = "FILE")]
-    pub truth: Option<PathBuf>,
-
-    /// Name of the z_spec column [default: z_spec, zspec, specz_redshift, spect_z_test or redshift].
-    #[arg(long, value_name = "NAME")]
-    pub zspec_col: Option<String>,
-
-    /// Name of the z_phot column [default: z_phot, zphot, photoz, photo_z_test or z_pred].
-    #[arg(long, value_name = "NAME")]
-    pub zphot_col: Option<String>,
-
-    /// Name of the id column [default: object_id or id].
-    #[arg(long, value_name = "NAME")]
-    pub id_col: Option<String>,
-
-    /// Field delimiter of text files: , ; | tab whitespace [default: detected from the header].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 
     /// Label of the dataset in captions and leaderboards [default: the stem of the truth file, or
     /// of the predictions file when z_spec is in it].
@@ -88,23 +70,9 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    fn sample_options(&self) -> Result<SampleOptions> {
-        Ok(SampleOptions {
-            zspec_col: self.zspec_col.clone(),
-            zphot_col: self.zphot_col.clone(),
-            id_col: self.id_col.clone(),
-            truth: self.truth.clone(),
-            allow_missing: false,
-            read: ReadOptions {
-                delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?,
-                drop_invalid: false,
-            },
-        })
-    }
-
     /// Read a predictions file (joined with `--truth` if given): the sample and its dataset.
     pub(super) fn load(&self, path: &Path) -> Result<(Sample, Dataset)> {
-        let sample = load_sample(path, &self.sample_options()?)?;
+        let sample = load_sample(path, &self.columns.sample_options(false, false)?)?;
         let dataset = Dataset::describe(&sample.input, &sample.z_spec, self.dataset.as_deref(), self.synthetic);
         Ok((sample, dataset))
     }
