@@ -9,9 +9,11 @@ mod input;
 mod inspect;
 mod leaderboard;
 mod plot;
+mod predict;
 mod score;
 mod synth;
 mod table2;
+mod train;
 
 use std::io::Write;
 use std::path::Path;
@@ -35,6 +37,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     Synth(synth::SynthArgs),
     Inspect(inspect::InspectArgs),
+    Train(train::TrainArgs),
+    Predict(predict::PredictArgs),
     Table2(table2::Table2Args),
     Figure6(figure6::Figure6Args),
     Plot(plot::PlotArgs),
@@ -56,6 +60,8 @@ pub fn main() -> ExitCode {
         Command::Plot(args) => plot::run(args),
         Command::Leaderboard(args) => leaderboard::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");

@@ -13,7 +13,13 @@
 //! is held by the pipeline at a time (plus one prefetched by a reader thread). Photometry-only
 //! models shuffle all rows freely.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
+
+use polars::prelude::{DataType, ParquetReader, PolarsError, SerReader, Series};
+use serde::{Deserialize, Serialize};
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -21,6 +27,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::cnn::IMAGE_SCALE;
 use super::scaling::MinMaxScaler;
+use crate::io::galaxiesml::{GalaxiesMlFile, OBJECT_ID_KEY, REDSHIFT_KEY};
+use crate::io::write_atomic;
 use crate::{Error, Result};
 
 /// Streams image rows for a [`Dataset`]; implemented by the HDF5 reader for the real files and
@@ -316,6 +324,455 @@ pub(crate) fn epoch_batches(
         .collect()
 }
 
+
+/// `(bands, height, width)` of one image of a GalaxiesML file, which reads `(N, 5, H, W)`.
+type ImageShape = (usize, usize, usize);
+
+/// The images of a GalaxiesML HDF5 file, read on demand: each call reads only the rows asked for
+/// (runs of nearby rows as one hyperslab), so memory stays bounded by one batch whatever the file
+/// size.
+pub struct Hdf5Images {
+    file: GalaxiesMlFile,
+    n: usize,
+    shape: ImageShape,
+}
+
+impl std::fmt::Debug for Hdf5Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hdf5Images").field("path", &self.file.path()).field("n", &self.n).finish()
+    }
+}
+
+/// Rows apart that [`Hdf5Images`] still reads as one hyperslab (the rows between are discarded):
+/// one read of a few extra rows is cheaper than many small reads.
+const MAX_GAP_ROWS: usize = 4;
+
+impl Hdf5Images {
+    /// The `image` key of `file`.
+    pub fn new(file: GalaxiesMlFile) -> Result<Self> {
+        let (n, c, h, w) = file.image_shape()?;
+        Ok(Hdf5Images { file, n, shape: (c, h, w) })
+    }
+}
+
+impl ImageSource for Hdf5Images {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn image_shape(&self) -> (usize, usize, usize) {
+        self.shape
+    }
+
+    fn read_rows(&self, rows: &[usize], out: &mut Vec<f32>) -> Result<()> {
+        let per_image = self.shape.0 * self.shape.1 * self.shape.2;
+        out.clear();
+        out.reserve(rows.len() * per_image);
+        let mut i = 0;
+        while i < rows.len() {
+            // A run rows[i..j] of ascending rows with small gaps, read as one hyperslab.
+            let mut j = i + 1;
+            while j < rows.len() && rows[j] > rows[j - 1] && rows[j] - rows[j - 1] <= MAX_GAP_ROWS {
+                j += 1;
+            }
+            let start = rows[i];
+            let pixels = self.file.read_images(start, rows[j - 1] + 1 - start)?;
+            for &row in &rows[i..j] {
+                let offset = (row - start) * per_image;
+                out.extend_from_slice(&pixels[offset..offset + per_image]);
+            }
+            i = j;
+        }
+        Ok(())
+    }
+}
+
+/// The GalaxiesML magnitude keys, in the image's band order: `{g,r,i,z,y}_cmodel_mag`.
+pub fn galaxiesml_bands() -> Vec<String> {
+    crate::io::galaxiesml::BANDS.iter().map(|b| format!("{b}_cmodel_mag")).collect()
+}
+
+/// How a model's magnitudes are read and cleaned: the columns (catalogue) or keys (HDF5), and the
+/// value every non-detection is replaced with. Fitted on the training file, saved beside the
+/// checkpoint ([`INPUTS_FILE`]) and reused for every file the model predicts on.
+///
+/// Non-detections: catalogues mark an undetected band with a sentinel magnitude (99 in DC2 and
+/// HSC-style catalogues, sometimes -99). A magnitude whose absolute value is at least
+/// `non_detection` is one; it is replaced by the band's **99th percentile of the detected
+/// training magnitudes**, i.e. "fainter than almost every detection": the network sees a faint,
+/// in-range value (a sentinel of 99 would squash the band's min-max scale to nothing) and can
+/// still tell a drop-out band from a bright one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Magnitude columns or keys, in the order the model reads them.
+    pub bands: Vec<String>,
+    /// A magnitude with `|m| >= non_detection` is a non-detection.
+    pub non_detection: f64,
+    /// Per band, what a non-detection is replaced with.
+    pub fill: Vec<f64>,
+    /// Whether the model also reads the colours of adjacent bands (`bands[i] - bands[i + 1]`,
+    /// after the fill), appended after the magnitudes: `2k - 1` inputs for `k` bands. The paper's
+    /// models read magnitudes only (`false`).
+    #[serde(default)]
+    pub colors: bool,
+}
+
+/// The file, beside `model.json`, that holds the checkpoint's [`InputSpec`].
+pub const INPUTS_FILE: &str = "inputs.json";
+
+/// Percentile of the detected training magnitudes that replaces a non-detection.
+const FILL_PERCENTILE: f64 = 0.99;
+
+impl InputSpec {
+    /// Fits the fill values on the training file's magnitudes. Fails if a band has no detection.
+    pub fn fit(train: &RawData, bands: Vec<String>, non_detection: f64, colors: bool) -> Result<Self> {
+        if !(non_detection.is_finite() && non_detection > 0.0) {
+            return Err(Error::usage(format!(
+                "--non-detection {non_detection}: give the positive sentinel magnitude of undetected bands, e.g. 99"
+            )));
+        }
+        let k = bands.len();
+        let mut fill = Vec::with_capacity(k);
+        for (b, band) in bands.iter().enumerate() {
+            let mut detected: Vec<f64> =
+                train.mags.iter().skip(b).step_by(k).copied().filter(|m| m.abs() < non_detection).collect();
+            if detected.is_empty() {
+                return Err(Error::file(
+                    &train.path,
+                    format!("column '{band}' has no detection (every value is >= {non_detection} in absolute value); drop it from --bands"),
+                ));
+            }
+            detected.sort_by(f64::total_cmp);
+            let at = ((detected.len() - 1) as f64 * FILL_PERCENTILE).round() as usize;
+            fill.push(detected[at.min(detected.len() - 1)]);
+        }
+        Ok(InputSpec { bands, non_detection, fill, colors })
+    }
+
+    /// Number of values per galaxy the model reads: the magnitudes, then the colours if asked for.
+    pub fn n_inputs(&self) -> usize {
+        if self.colors {
+            2 * self.bands.len() - 1
+        } else {
+            self.bands.len()
+        }
+    }
+
+    /// Writes `inputs.json` into the checkpoint directory `dir` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(INPUTS_FILE);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::file(&path, format!("cannot serialise: {e}")))?;
+        write_atomic(&path, &json)
+    }
+
+    /// Reads `inputs.json` from the checkpoint directory `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(INPUTS_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::file(&path, format!("cannot read ({e}): the checkpoint lacks its input description; retrain with `pzbench train`"))
+        })?;
+        let spec: InputSpec = serde_json::from_str(&text)
+            .map_err(|e| Error::file(&path, format!("corrupt input description: {e}; retrain with `pzbench train`")))?;
+        if spec.bands.is_empty() || spec.fill.len() != spec.bands.len() {
+            return Err(Error::file(&path, "corrupt input description: bands and fill values do not match; retrain"));
+        }
+        Ok(spec)
+    }
+
+    /// The dataset of `raw`, non-detections replaced by the fill values. `raw` must have been
+    /// read with [`Self::bands`].
+    pub fn dataset(&self, raw: RawData) -> Result<Dataset> {
+        let RawData { path, ids, mut mags, z, images, .. } = raw;
+        let k = self.bands.len();
+        if mags.len() != ids.len() * k {
+            return Err(Error::other(format!("{}: read {} magnitudes for {} galaxies", path.display(), mags.len(), ids.len())));
+        }
+        for row in mags.chunks_exact_mut(k) {
+            for (m, fill) in row.iter_mut().zip(&self.fill) {
+                if m.abs() >= self.non_detection {
+                    *m = *fill;
+                }
+            }
+        }
+        let inputs = self.n_inputs();
+        let mut values = Vec::with_capacity(ids.len() * inputs);
+        for row in mags.chunks_exact(k) {
+            values.extend(row.iter().map(|&m| m as f32));
+            if self.colors {
+                values.extend(row.windows(2).map(|pair| (pair[0] - pair[1]) as f32));
+            }
+        }
+        let mut data = Dataset::new(ids, values, inputs).map_err(|e| Error::file(&path, e.to_string()))?;
+        if let Some(z) = z {
+            data = data.with_redshifts(z.iter().map(|&v| v as f32).collect()).map_err(|e| Error::file(&path, e.to_string()))?;
+        }
+        if let Some(images) = images {
+            data = data.with_images(images).map_err(|e| Error::file(&path, e.to_string()))?;
+        }
+        Ok(data)
+    }
+}
+
+/// A data file as read, before non-detections are filled: ids, magnitudes (row-major, f64),
+/// redshifts if the file has them, images if asked for.
+pub struct RawData {
+    /// The file.
+    pub path: PathBuf,
+    /// `"GalaxiesML HDF5"`, `"CSV"` or `"Parquet"`.
+    pub format: &'static str,
+    pub ids: Vec<i64>,
+    pub mags: Vec<f64>,
+    /// Spectroscopic redshifts, as stored (f64).
+    pub z: Option<Vec<f64>>,
+    pub images: Option<Box<dyn ImageSource>>,
+    /// Non-detections per band (values with `|m| >=` the sentinel given to [`read_data`]).
+    pub non_detections: Vec<usize>,
+}
+
+impl RawData {
+    /// Number of galaxies.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the file has no galaxies.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Reads the magnitude columns `bands`, the ids and the spectroscopic redshifts (if present) of
+/// `path`: a GalaxiesML HDF5 file (keys; ids from `object_id`, redshifts from `specz_redshift`,
+/// images from `image` when `images` is set) or a CSV/TSV/Parquet catalogue (columns; ids from
+/// `object_id` or `id`, else the row number from 0; redshifts from `z_spec`, `zspec`,
+/// `specz_redshift` or `redshift`). Every magnitude must be a number: NaN, infinite or empty
+/// values fail, naming the row and column. Counts values with `|m| >= non_detection`.
+pub fn read_data(path: &Path, bands: &[String], images: bool, non_detection: f64) -> Result<RawData> {
+    if bands.is_empty() {
+        return Err(Error::usage("--bands names no column; give the magnitude columns, e.g. --bands mag_g,mag_r,mag_i"));
+    }
+    if let Some(dup) = bands.iter().enumerate().find(|(i, b)| bands[..*i].contains(b)) {
+        return Err(Error::usage(format!("--bands names '{}' twice", dup.1)));
+    }
+    let mut raw = if is_hdf5(path)? {
+        read_hdf5(path, bands, images)?
+    } else if images {
+        return Err(Error::file(
+            path,
+            "the CNN needs images, and this is a catalogue (CSV/Parquet); give a GalaxiesML HDF5 file with an `image` key, or use --model nn",
+        ));
+    } else {
+        read_catalogue(path, bands)?
+    };
+    let k = bands.len();
+    for (i, m) in raw.mags.iter().enumerate() {
+        if !m.is_finite() {
+            let row = i / k;
+            return Err(Error::file(
+                path,
+                format!(
+                    "row {row} (id {}), column '{}' is {m}; magnitudes must be numbers (mark a non-detection with {non_detection}, or drop the row)",
+                    raw.ids[row],
+                    bands[i % k]
+                ),
+            ));
+        }
+    }
+    raw.non_detections = (0..k).map(|b| raw.mags.iter().skip(b).step_by(k).filter(|m| m.abs() >= non_detection).count()).collect();
+    Ok(raw)
+}
+
+const HDF5_MAGIC: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+fn is_hdf5(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 8];
+    let n = file.read(&mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    Ok(&magic[..n] == HDF5_MAGIC
+        || path.extension().is_some_and(|e| ["hdf5", "h5", "he5"].iter().any(|x| e.eq_ignore_ascii_case(x))))
+}
+
+fn read_hdf5(path: &Path, bands: &[String], images: bool) -> Result<RawData> {
+    let file = GalaxiesMlFile::open(path)?;
+    let ids = file.read_i64(OBJECT_ID_KEY)?;
+    let n = ids.len();
+    let mut columns = Vec::with_capacity(bands.len());
+    for band in bands {
+        if file.key(band).is_none() {
+            return Err(Error::file(
+                path,
+                format!("no key '{band}' (a magnitude of --bands); the GalaxiesML magnitudes are {}", galaxiesml_bands().join(",")),
+            ));
+        }
+        columns.push(file.read_f64(band)?);
+    }
+    if let Some((band, c)) = bands.iter().zip(&columns).find(|(_, c)| c.len() != n) {
+        return Err(Error::file(path, format!("key '{band}' has {} rows but {OBJECT_ID_KEY} has {n}", c.len())));
+    }
+    let z = match file.key(REDSHIFT_KEY) {
+        Some(_) => Some(file.read_f64(REDSHIFT_KEY)?),
+        None => None,
+    };
+    let mags = (0..n).flat_map(|row| columns.iter().map(move |c| c[row])).collect();
+    let images: Option<Box<dyn ImageSource>> = if images { Some(Box::new(Hdf5Images::new(file)?)) } else { None };
+    Ok(RawData { path: path.to_path_buf(), format: "GalaxiesML HDF5", ids, mags, z, images, non_detections: Vec::new() })
+}
+
+/// Catalogue columns that hold the galaxy id, in order of preference (case-insensitive).
+const ID_COLUMNS: [&str; 2] = ["object_id", "id"];
+
+/// The columns of a catalogue that pzbench reads: `(format, ids, float columns in the order asked)`.
+type Columns = (&'static str, Option<Vec<i64>>, Vec<Vec<f64>>);
+
+fn read_catalogue(path: &Path, bands: &[String]) -> Result<RawData> {
+    let parquet = is_parquet(path)?;
+    let header = if parquet { parquet_header(path)? } else { text_header(path)?.1 };
+    let missing: Vec<String> = bands.iter().filter(|b| !header.contains(b)).map(|m| format!("'{m}'")).collect();
+    if !missing.is_empty() {
+        return Err(Error::file(
+            path,
+            format!(
+                "no column {} (named by --bands); the columns are: {}",
+                missing.join(", "),
+                header.join(", ")
+            ),
+        ));
+    }
+    let find = |aliases: &[&str]| aliases.iter().find_map(|a| header.iter().position(|h| h.eq_ignore_ascii_case(a)));
+    let id_col = find(&ID_COLUMNS);
+    let z_col = find(crate::io::table::Role::ZSpec.aliases());
+    let mut floats: Vec<usize> = bands.iter().filter_map(|b| header.iter().position(|h| h == b)).collect();
+    floats.extend(z_col);
+    let (format, ids, mut columns) =
+        if parquet { read_parquet_columns(path, &header, id_col, &floats)? } else { read_text_columns(path, id_col, &floats)? };
+    let z = z_col.and_then(|_| columns.pop());
+    let n = columns.first().map_or(0, Vec::len);
+    if n == 0 {
+        return Err(Error::file(path, "the catalogue has a header but no rows"));
+    }
+    let ids = ids.unwrap_or_else(|| (0..n as i64).collect());
+    let mags = (0..n).flat_map(|row| columns.iter().map(move |c| c[row])).collect();
+    Ok(RawData { path: path.to_path_buf(), format, ids, mags, z, images: None, non_detections: Vec::new() })
+}
+
+fn is_parquet(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if n == 0 {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    Ok(&magic[..n] == b"PAR1" || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")))
+}
+
+/// The separator of a text catalogue, from its header line: tab, comma, semicolon or whitespace.
+fn split_fields(line: &str, separator: Option<char>) -> Vec<&str> {
+    match separator {
+        Some(c) => line.split(c).map(|f| f.trim().trim_matches('"')).collect(),
+        None => line.split_whitespace().collect(),
+    }
+}
+
+fn text_header(path: &Path) -> Result<(Option<char>, Vec<String>)> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut line = String::new();
+    BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(|e| Error::file(path, format!("line 1 cannot be read as text ({e}); give a CSV, TSV or Parquet catalogue")))?;
+    let line = line.trim_end_matches(['\r', '\n']).trim_start_matches('#').trim();
+    let separator = ['\t', ',', ';'].into_iter().find(|c| line.contains(*c));
+    let header: Vec<String> = split_fields(line, separator).into_iter().map(str::to_string).collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
+    }
+    Ok((separator, header))
+}
+
+fn read_text_columns(path: &Path, id_col: Option<usize>, floats: &[usize]) -> Result<Columns> {
+    let (separator, header) = text_header(path)?;
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut ids = id_col.map(|_| Vec::new());
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); floats.len()];
+    for (index, line) in BufReader::new(file).lines().enumerate().skip(1) {
+        let line_no = index + 1;
+        let line = line.map_err(|e| Error::file(path, format!("line {line_no} cannot be read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_fields(&line, separator);
+        if fields.len() != header.len() {
+            return Err(Error::file(
+                path,
+                format!("line {line_no} has {} fields but the header has {}; fix the row", fields.len(), header.len()),
+            ));
+        }
+        let bad = |col: usize, what: &str| {
+            Error::file(path, format!("line {line_no}, column '{}': '{}' is not {what}; fix or remove the row", header[col], fields[col]))
+        };
+        if let (Some(ids), Some(col)) = (ids.as_mut(), id_col) {
+            ids.push(fields[col].parse::<i64>().map_err(|_| bad(col, "an integer id"))?);
+        }
+        for (values, &col) in columns.iter_mut().zip(floats) {
+            values.push(fields[col].parse::<f64>().map_err(|_| bad(col, "a number"))?);
+        }
+    }
+    let format = match separator {
+        Some(',') => "CSV",
+        Some('\t') => "TSV",
+        Some(_) => "text (;-separated)",
+        None => "text (whitespace-separated)",
+    };
+    Ok((format, ids, columns))
+}
+
+fn parquet_header(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let schema = ParquetReader::new(file).schema().map_err(|e| corrupt_parquet(path, &e))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+fn corrupt_parquet(path: &Path, e: &PolarsError) -> Error {
+    Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"))
+}
+
+fn read_parquet_columns(path: &Path, header: &[String], id_col: Option<usize>, floats: &[usize]) -> Result<Columns> {
+    let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut projection: Vec<usize> = floats.iter().copied().chain(id_col).collect();
+    projection.sort_unstable();
+    projection.dedup();
+    let frame =
+        ParquetReader::new(file).with_projection(Some(projection)).finish().map_err(|e| corrupt_parquet(path, &e))?;
+    let column = |col: usize, dtype: &DataType| -> Result<Series> {
+        let name = &header[col];
+        let series = frame
+            .column(name)
+            .map_err(|e| corrupt_parquet(path, &e))?
+            .as_materialized_series()
+            .strict_cast(dtype)
+            .map_err(|_| Error::file(path, format!("column '{name}' is not numeric ({dtype} needed)")))?;
+        if series.null_count() > 0 {
+            let row = series.is_null().downcast_iter().flat_map(|a| a.values().iter()).position(|null| null).unwrap_or(0);
+            return Err(Error::file(path, format!("row {row}, column '{name}' is empty (null); fix or remove the row")));
+        }
+        Ok(series)
+    };
+    let ids = match id_col {
+        Some(col) => {
+            let series = column(col, &DataType::Int64)?;
+            let values = series.i64().map_err(|e| corrupt_parquet(path, &e))?;
+            Some(values.downcast_iter().flat_map(|a| a.values().iter().copied()).collect())
+        }
+        None => None,
+    };
+    let mut columns = Vec::with_capacity(floats.len());
+    for &col in floats {
+        let series = column(col, &DataType::Float64)?;
+        let values = series.f64().map_err(|e| corrupt_parquet(path, &e))?;
+        columns.push(values.downcast_iter().flat_map(|a| a.values().iter().copied()).collect());
+    }
+    Ok(("Parquet", ids, columns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +808,92 @@ mod tests {
                 assert!(chunks.len() <= 8, "{chunks:?}");
             }
         }
+    }
+
+    fn raw(mags: Vec<f64>) -> RawData {
+        let n = mags.len() / 2;
+        RawData {
+            path: PathBuf::from("cat.csv"),
+            format: "CSV",
+            ids: (0..n as i64).collect(),
+            mags,
+            z: Some(vec![0.5; n]),
+            images: None,
+            non_detections: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn non_detections_are_filled_with_the_faint_percentile() {
+        // Band 0: 20..=119 detected plus two 99s; band 1: all detected except one -99.
+        let mut mags = Vec::new();
+        for i in 0..100 {
+            mags.extend([20.0 + f64::from(i) * 0.05, 22.0]);
+        }
+        mags.extend([99.0, 23.0, 99.5, -99.0]);
+        let spec = InputSpec::fit(&raw(mags.clone()), vec!["a".into(), "b".into()], 99.0, false).unwrap();
+        assert_eq!(spec.fill[0], 20.0 + 98.0 * 0.05, "99th percentile of the 100 detections");
+        assert_eq!(spec.fill[1], 22.0);
+        let data = spec.dataset(raw(mags)).unwrap();
+        let m = data.mags();
+        assert_eq!(&m[200..204], &[spec.fill[0] as f32, 23.0, spec.fill[0] as f32, 22.0]);
+        let none = InputSpec::fit(&raw(vec![99.0, 20.0, 99.0, 21.0]), vec!["u".into(), "g".into()], 99.0, false);
+        assert!(none.unwrap_err().to_string().contains("column 'u' has no detection"));
+        assert!(InputSpec::fit(&raw(vec![20.0, 20.0]), vec!["u".into(), "g".into()], -1.0, false).is_err());
+        let with_colors = InputSpec { colors: true, ..spec };
+        assert_eq!(with_colors.n_inputs(), 3);
+        let data = with_colors.dataset(raw(vec![21.0, 20.5, 99.0, 22.0])).unwrap();
+        let fill = with_colors.fill[0];
+        assert_eq!(data.mags(), &[21.0, 20.5, 0.5, fill as f32, 22.0, (fill - 22.0) as f32]);
+    }
+
+    #[test]
+    fn catalogues_read_from_csv_and_parquet_alike() {
+        use polars::prelude::{df, ParquetWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("cat.csv");
+        std::fs::write(&csv, "object_id,redshift,m1,m2,other\n7,0.1,20.5,99,x\n9,0.2,21.5,22.5,y\n").unwrap();
+        let bands = ["m2".to_string(), "m1".to_string()];
+        let from_csv = read_data(&csv, &bands, false, 99.0).unwrap();
+        assert_eq!(from_csv.format, "CSV");
+        assert_eq!(from_csv.ids, vec![7, 9]);
+        assert_eq!(from_csv.mags, vec![99.0, 20.5, 22.5, 21.5]);
+        assert_eq!(from_csv.z, Some(vec![0.1, 0.2]));
+        assert_eq!(from_csv.non_detections, vec![1, 0]);
+        let parquet = dir.path().join("cat.parquet");
+        let mut frame = df!("object_id" => [7i64, 9], "redshift" => [0.1, 0.2], "m1" => [20.5, 21.5], "m2" => [99.0, 22.5]).unwrap();
+        ParquetWriter::new(File::create(&parquet).unwrap()).finish(&mut frame).unwrap();
+        let from_parquet = read_data(&parquet, &bands, false, 99.0).unwrap();
+        assert_eq!(from_parquet.format, "Parquet");
+        assert_eq!((from_parquet.ids, from_parquet.mags, from_parquet.z), (from_csv.ids, from_csv.mags, from_csv.z));
+        let err = read_data(&csv, &["m3".to_string()], false, 99.0).err().unwrap().to_string();
+        assert!(err.contains("no column 'm3' (named by --bands)"), "{err}");
+        let err = read_data(&csv, &["m1".to_string()], true, 99.0).err().unwrap().to_string();
+        assert!(err.contains("the CNN needs images"), "{err}");
+    }
+
+    #[test]
+    fn hdf5_images_return_the_rows_asked_for() {
+        use crate::io::galaxiesml::{Column, ColumnData, GalaxiesMlWriter};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img.hdf5");
+        let (n, s) = (12, 2);
+        let mut w = GalaxiesMlWriter::create(&path, n, s).unwrap();
+        // Every value of image r is r.
+        let pixels: Vec<f32> = (0..n).flat_map(|r| vec![r as f32; 5 * s * s]).collect();
+        w.write_images(0, &pixels).unwrap();
+        w.write_column(&Column { name: "object_id".into(), data: ColumnData::I64((0..n as i64).collect()) }).unwrap();
+        w.write_column(&Column { name: "specz_redshift".into(), data: ColumnData::F64(vec![0.5; n]) }).unwrap();
+        w.finish().unwrap();
+        let images = Hdf5Images::new(GalaxiesMlFile::open(&path).unwrap()).unwrap();
+        assert_eq!((images.n(), images.image_shape()), (12, (5, 2, 2)));
+        let mut out = Vec::new();
+        let rows = [0, 2, 3, 9, 11];
+        images.read_rows(&rows, &mut out).unwrap();
+        let firsts: Vec<f32> = out.chunks(20).map(|img| img[0]).collect();
+        assert_eq!(firsts, vec![0.0, 2.0, 3.0, 9.0, 11.0]);
+        assert!(out.chunks(20).zip(rows).all(|(img, r)| img.iter().all(|&v| v == r as f32)));
+        assert!(images.read_rows(&[12], &mut out).is_err());
     }
 
     #[test]

@@ -28,7 +28,9 @@ mod train;
 pub use candle_core::Device;
 pub use checkpoint::load;
 pub use cnn::{CnnConfig, IMAGE_SCALE};
-pub use data::{Dataset, ImageSource, InMemoryImages};
+pub use data::{
+    galaxiesml_bands, read_data, Dataset, Hdf5Images, ImageSource, InMemoryImages, InputSpec, RawData, INPUTS_FILE,
+};
 pub use loss::{LossKind, TANAKA_GAMMA};
 pub use model::{predict, Architecture, Model};
 pub use nn::NnConfig;

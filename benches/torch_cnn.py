@@ -1,0 +1,105 @@
+"""The paper's CNN (pzbench's `src/models/cnn.rs`) in PyTorch: training throughput reference.
+
+usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--variants strict,tf32]
+
+Same layers as pzbench: 3x3 'same' convolutions 32 tanh, pool, 64 tanh, pool, 128 tanh, pool,
+256 tanh, pool, 256 tanh, pool, 512 relu, 512 relu; flatten; dense 512/128/32 tanh; photometry
+branch 6 x dense 200 relu on the 5 raw magnitudes; concatenate; dense 1. Max pooling 2x2 floor
+mode. Adam (lr 1e-4) on the Tanaka loss (gamma 0.15). Inputs are random tensors already on the GPU,
+so this measures the model step alone (no data loading); pzbench's galaxies/s includes reading the
+images from HDF5 (overlapped by a reader thread).
+
+Variants: strict = fp32 with TF32 off (what candle's f32 does); tf32 = PyTorch defaults (cuDNN
+convolutions may use TF32).
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+
+CONVS = [(32, "tanh", True), (64, "tanh", True), (128, "tanh", True), (256, "tanh", True),
+         (256, "tanh", True), (512, "relu", False), (512, "relu", False)]
+
+
+def act(name):
+    return nn.Tanh() if name == "tanh" else nn.ReLU()
+
+
+class Cnn(nn.Module):
+    def __init__(self, size, bands=5, mags=5):
+        super().__init__()
+        layers, cin, side = [], bands, size
+        for cout, a, pool in CONVS:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), act(a)]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+                side //= 2
+            cin = cout
+        self.image = nn.Sequential(*layers, nn.Flatten())
+        dense, width = [], cin * side * side
+        for w in (512, 128, 32):
+            dense += [nn.Linear(width, w), nn.Tanh()]
+            width = w
+        self.image_dense = nn.Sequential(*dense)
+        phot, pw = [], mags
+        for _ in range(6):
+            phot += [nn.Linear(pw, 200), nn.ReLU()]
+            pw = 200
+        self.phot = nn.Sequential(*phot)
+        self.head = nn.Linear(32 + 200, 1)
+
+    def forward(self, img, mags):
+        return self.head(torch.cat([self.image_dense(self.image(img)), self.phot(mags)], 1))
+
+
+def tanaka(pred, z, gamma=0.15):
+    dz = (pred - z) / (1 + z)
+    return (1 - 1 / (1 + (dz / gamma) ** 2)).mean()
+
+
+def run(name, size, batch, warmup, iters, tf32):
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    torch.manual_seed(0)
+    dev = "cuda"
+    model = Cnn(size).to(dev)
+    img = torch.rand(batch, 5, size, size, device=dev)
+    mags = 20 + 5 * torch.rand(batch, 5, device=dev)
+    z = 2 * torch.rand(batch, 1, device=dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = tanaka(model(img, mags), z)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(warmup):
+        step()
+    torch.cuda.synchronize()
+    t = time.time()
+    for _ in range(iters):
+        loss = step()
+    torch.cuda.synchronize()
+    dt = time.time() - t
+    params = sum(p.numel() for p in model.parameters())
+    print(f"RESULT torch {name} {size}px batch {batch}: {dt / iters * 1e3:.1f} ms/step, "
+          f"{iters * batch / dt:.0f} galaxies/s train, {params} parameters, loss {loss.item():.4f}, "
+          f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB", flush=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--iters", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--variants", default="strict,tf32")
+    a = ap.parse_args()
+    print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
+          torch.cuda.get_device_name(0), flush=True)
+    for v in a.variants.split(","):
+        run(v, a.size, a.batch, a.warmup, a.iters, tf32=(v == "tf32"))
