@@ -10,6 +10,7 @@ mod inspect;
 mod leaderboard;
 mod plot;
 mod predict;
+mod reproduce;
 mod score;
 mod synth;
 mod table2;
@@ -45,12 +46,21 @@ pub enum Command {
     Leaderboard(leaderboard::LeaderboardArgs),
     Gate(gate::GateArgs),
     Baseline(gate::BaselineArgs),
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    run_command(cli.command).unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
+/// Run one parsed command.
+fn run_command(command: Command) -> Result<ExitCode> {
+    match command {
         Command::Score(args) => score::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Gate(args) => gate::run(args),
@@ -62,11 +72,18 @@ pub fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
-    };
-    result.unwrap_or_else(|error| {
-        eprintln!("error: {error}");
-        ExitCode::from(2)
-    })
+        Command::Reproduce(args) => reproduce::run(args),
+    }
+}
+
+/// Run a pzbench command given as words (e.g. `["score", "preds.csv"]`), as the shell would:
+/// `reproduce` scripts the other commands through this, so it behaves exactly like them.
+fn run_words<S: AsRef<str>>(words: &[S]) -> Result<ExitCode> {
+    let argv = std::iter::once("pzbench").chain(words.iter().map(AsRef::as_ref));
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        crate::Error::other(format!("internal command line rejected: {}", e.to_string().lines().next().unwrap_or_default()))
+    })?;
+    run_command(cli.command)
 }
 
 /// Write `text` to `output` atomically, or to standard output.
