@@ -30,13 +30,13 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 64, value_name = "PIXELS")]
     pub size: usize,
     /// Galaxies in the synthetic set (split 60/20/20); ignored with --data.
-    #[arg(long, default_value_t = 4000, value_name = "N")]
+    #[arg(long, default_value_t = 3000, value_name = "N")]
     pub n: usize,
     /// Training epochs of the NN (early stopping on validation loss, patience 10).
     #[arg(long, default_value_t = 300, value_name = "N")]
     pub nn_epochs: usize,
     /// Training epochs of the CNN (the paper: 200, on a GPU).
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    #[arg(long, default_value_t = 5, value_name = "N")]
     pub cnn_epochs: usize,
     /// Device for training and prediction: cpu or cuda.
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
