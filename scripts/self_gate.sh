@@ -8,7 +8,7 @@ fixtures=fixtures/synth
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cargo build -q
-pzbench=${PZBENCH:-target/debug/pzbench}
+pzbench=${PZBENCH:-${CARGO_TARGET_DIR:-target}/debug/pzbench}
 for model in nn cnn; do
   epochs=20; [ "$model" = cnn ] && epochs=2
   "$pzbench" train --model "$model" --train "$fixtures/5x64x64_training_with_morphology.hdf5" \
