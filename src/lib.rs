@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod gate;
 pub mod io;
 pub mod metrics;
 pub mod models;

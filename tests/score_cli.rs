@@ -69,6 +69,9 @@ fn csv_tsv_whitespace_and_parquet_give_the_same_metrics() {
         assert_eq!(csv["overall"], other["overall"]);
         assert_eq!(csv["per_bin"], other["per_bin"]);
     }
+    // Quoted cells leave the fast numeric scanner for polars' full CSV parser: same values.
+    let quoted = score_json(&[], &write(&dir, "q.csv", "\"object_id\",\"z_spec\",\"z_phot\"\n\"1\",\"0.1\",\"0.12\"\n2,0.5,0.45\n3,0.9,\"1.4\"\n"));
+    assert_eq!(csv["overall"], quoted["overall"]);
     assert_eq!(pq["input"]["format"], "parquet");
     assert_eq!(ws["input"]["format"], "whitespace-separated");
 }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::io::sample::{load_sample, SampleOptions};
-use crate::io::table::{Delimiter, ReadOptions};
+use super::input::ColumnArgs;
+use crate::io::sample::load_sample;
 use crate::metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
 use crate::report::score_sample;
 use crate::{Error, Result};
@@ -36,25 +36,8 @@ pub struct ScoreArgs {
     /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
     pub predictions: PathBuf,
 
-    /// Take z_spec from this file (CSV/TSV/text/Parquet with object_id and z_spec), joined on the id.
-    #[arg(long, value_name = "FILE")]
-    pub truth: Option<PathBuf>,
-
-    /// Name of the z_spec column [default: z_spec, zspec, specz_redshift, spect_z_test or redshift].
-    #[arg(long, value_name = "NAME")]
-    pub zspec_col: Option<String>,
-
-    /// Name of the z_phot column [default: z_phot, zphot, photoz, photo_z_test or z_pred].
-    #[arg(long, value_name = "NAME")]
-    pub zphot_col: Option<String>,
-
-    /// Name of the id column [default: object_id or id]; ids must be unique integers.
-    #[arg(long, value_name = "NAME")]
-    pub id_col: Option<String>,
-
-    /// Field delimiter of text files: , ; | tab whitespace [default: detected from the header].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 
     /// Drop rows with NaN, infinite or empty values (and say how many) instead of failing.
     #[arg(long)]
@@ -112,21 +95,6 @@ impl ScoreArgs {
         Bins::new(self.bin_on, edges)
     }
 
-    /// How to read and join the input files.
-    pub fn sample_options(&self) -> Result<SampleOptions> {
-        Ok(SampleOptions {
-            zspec_col: self.zspec_col.clone(),
-            zphot_col: self.zphot_col.clone(),
-            id_col: self.id_col.clone(),
-            truth: self.truth.clone(),
-            allow_missing: self.allow_missing,
-            read: ReadOptions {
-                delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?,
-                drop_invalid: self.drop_invalid,
-            },
-        })
-    }
-
     fn bootstrap_config(&self) -> Result<Option<BootstrapConfig>> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
@@ -143,7 +111,7 @@ impl ScoreArgs {
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let bins = args.bins()?;
     let bootstrap_config = args.bootstrap_config()?;
-    let sample = load_sample(&args.predictions, &args.sample_options()?)?;
+    let sample = load_sample(&args.predictions, &args.columns.sample_options(args.drop_invalid, args.allow_missing)?)?;
     if !args.quiet {
         eprintln!("{}", describe_input(&sample.input));
     }

@@ -79,13 +79,21 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
     let nz_source = NzSource::parse(&args.nz);
     let nz = nz_source.table()?;
     if !(args.grid_dz > 0.0 && args.grid_dz <= 0.1) {
-        return Err(Error::usage(format!("--grid-dz {}: must be in (0, 0.1]", args.grid_dz)));
+        return Err(Error::usage(format!(
+            "--grid-dz {}: must be in (0, 0.1]",
+            args.grid_dz
+        )));
     }
     prepare_output_dir(&args.out)?;
 
     let started = Instant::now();
-    let draw_target =
-        || if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+    let draw_target = || {
+        if args.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        }
+    };
     let spinner = ProgressBar::with_draw_target(None, draw_target());
     spinner.set_message("building the HSC photometry grid");
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -95,10 +103,8 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
 
     let bar = ProgressBar::with_draw_target(Some(args.n as u64), draw_target());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}",
-        )
-        .map_err(|e| Error::other(format!("progress bar template: {e}")))?,
+        ProgressStyle::with_template("{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}")
+            .map_err(|e| Error::other(format!("progress bar template: {e}")))?,
     );
     let written = generate::generate(
         &model,

@@ -17,7 +17,7 @@ use super::hex;
 use crate::{Error, Result};
 
 /// Size of the text blocks handed to polars.
-pub static BLOCK_BYTES: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| std::env::var("PZ_BLOCK").ok().and_then(|v| v.parse().ok()).unwrap_or(32) << 20);
+pub const BLOCK_BYTES: usize = 16 << 20;
 
 /// What a column holds, and so how it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +259,8 @@ struct Builder {
     z_spec: Vec<f64>,
     z_phot: Vec<f64>,
     dropped_invalid: usize,
-    hasher: Sha256,
+    /// SHA-256 of the file, once read.
+    sha256: Option<String>,
     /// `line_of(row)` for error messages: how a row index maps to a line/row label.
     row_labels: RowLabels,
 }
@@ -280,7 +281,7 @@ impl Builder {
             z_spec: Vec::new(),
             z_phot: Vec::new(),
             dropped_invalid: 0,
-            hasher: Sha256::new(),
+            sha256: None,
             row_labels,
         }
     }
@@ -296,8 +297,8 @@ impl Builder {
         }
     }
 
-    /// Append one parsed block. `label_of` maps a row index within the block to its line/row
-    /// number (used on error paths only).
+    /// Append one block parsed by polars. `label_of` maps a row index within the block to its
+    /// line/row number (used on error paths only).
     fn append(
         &mut self,
         path: &Path,
@@ -334,6 +335,18 @@ impl Builder {
                 }
             }
         }
+        self.append_columns(path, ids, floats, label_of, drop_invalid)
+    }
+
+    /// Validate and append one block's columns (`floats` in the order of `self.columns`).
+    fn append_columns(
+        &mut self,
+        path: &Path,
+        ids: Option<(Vec<i64>, Option<Vec<bool>>)>,
+        floats: Vec<(Role, Vec<f64>, Option<Vec<bool>>)>,
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<()> {
         let keep = self.validate(path, &ids, &floats, label_of, drop_invalid)?;
         let kept = |row: &usize| keep.as_ref().is_none_or(|k| k[*row]);
         if let Some(keep) = &keep {
@@ -487,26 +500,66 @@ impl Builder {
             z_phot: named(&self.columns, Role::ZPhot, self.z_phot),
             rows,
             dropped_invalid: self.dropped_invalid,
-            sha256: hex(&self.hasher.finalize()),
+            sha256: self.sha256.clone().unwrap_or_default(),
         }
     }
 }
 
-/// Append up to `want` bytes from `file` to `buffer`; returns `false` at end of file.
-fn fill(file: &mut File, buffer: &mut Vec<u8>, want: usize, hasher: &mut Sha256) -> std::io::Result<bool> {
-    let start = buffer.len();
-    buffer.resize(start + want, 0);
-    let n = read_up_to(file, &mut buffer[start..])?;
-    hasher.update(&buffer[start..start + n]);
-    buffer.truncate(start + n);
-    Ok(n > 0)
+/// Chunks in flight between the reader thread and the parser.
+type ChunkChannel = std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
+
+/// Read `file` on a separate thread, in raw chunks of `BLOCK_BYTES`, hashing as it goes, so that
+/// reading and SHA-256 overlap with parsing. Spent chunks come back through `recycle` to be
+/// refilled (no fresh pages per chunk). The thread's result is the hex SHA-256 of the file.
+fn spawn_reader(mut file: File, recycle: std::sync::mpsc::Receiver<Vec<u8>>) -> (ChunkChannel, std::thread::JoinHandle<String>) {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let handle = std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        loop {
+            let mut chunk = recycle.try_recv().unwrap_or_default();
+            chunk.resize(BLOCK_BYTES, 0);
+            match read_up_to(&mut file, &mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    hasher.update(&chunk);
+                    if sender.send(Ok(chunk)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = sender.send(Err(e));
+                    break;
+                }
+            }
+        }
+        hex(&hasher.finalize())
+    });
+    (receiver, handle)
 }
 
-fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
     let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
     let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    let mut buffer: Vec<u8> = Vec::with_capacity(*BLOCK_BYTES + (1 << 16));
-    let mut hasher = Sha256::new();
+    let (recycle, recycled) = std::sync::mpsc::channel();
+    let (chunks, reader) = spawn_reader(file, recycled);
+    // Appends the next chunk to the buffer; `false` at end of file.
+    let fill = |buffer: &mut Vec<u8>| -> Result<bool> {
+        match chunks.recv() {
+            Ok(Ok(mut chunk)) => {
+                if buffer.is_empty() {
+                    std::mem::swap(buffer, &mut chunk);
+                } else {
+                    buffer.extend_from_slice(&chunk);
+                }
+                let _ = recycle.send(chunk);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(io_error(e)),
+            Err(_) => Ok(false),
+        }
+    };
+    let mut buffer: Vec<u8> = Vec::new();
     let mut eof = false;
 
     // The header is the first line; a leading '#' (commented header) is allowed.
@@ -517,7 +570,7 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
         if eof {
             break buffer.len();
         }
-        eof = !fill(&mut file, &mut buffer, 1 << 16, &mut hasher).map_err(io_error)?;
+        eof = !fill(&mut buffer)?;
     };
     let header_line = std::str::from_utf8(&buffer[..header_end])
         .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
@@ -559,9 +612,8 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
     let mut bytes_done = header_end + 1;
 
     loop {
-        while !eof && buffer.len() < *BLOCK_BYTES {
-            let want = *BLOCK_BYTES - buffer.len();
-            eof = !fill(&mut file, &mut buffer, want, &mut hasher).map_err(io_error)?;
+        if !eof && buffer.len() < BLOCK_BYTES {
+            eof = !fill(&mut buffer)?;
         }
         let cut = if eof {
             buffer.len()
@@ -575,11 +627,29 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
         let lines_in_block = memchr::memchr_iter(b'\n', &block).count();
         if block.iter().any(|b| !b.is_ascii_whitespace()) {
             any_row = true;
+            let label_of = |row: usize| first_line + line_offset_of_row(&block, row);
+            if let Some((ids, floats)) = parse_plain_block(&block, separator, header.len(), &columns) {
+                if bytes_done == header_end + 1 && !eof {
+                    let rows = floats.first().map_or_else(|| ids.as_ref().map_or(0, Vec::len), |f| f.1.len());
+                    builder.reserve((rows as f64 / cut.max(1) as f64 * file_len as f64 * 1.01) as usize + 1024);
+                }
+                let ids = ids.map(|v| (v, None));
+                let floats = floats.into_iter().map(|(role, v)| (role, v, None)).collect();
+                builder.append_columns(path, ids, floats, &label_of, options.drop_invalid)?;
+                first_line += lines_in_block;
+                bytes_done += cut;
+                drop(block);
+                buffer.drain(..cut);
+                if eof && buffer.is_empty() {
+                    break;
+                }
+                continue;
+            }
             let frame = CsvReadOptions::default()
                 .with_has_header(false)
                 .with_schema(Some(schema.clone()))
                 .with_projection(Some(projection.clone()))
-                .map_parse_options(|o| o.with_separator(separator).with_quote_char(if std::env::var("PZ_NOQUOTE").is_ok() { None } else { Some(b'"') }))
+                .map_parse_options(|o| o.with_separator(separator))
                 .into_reader_with_file_handle(Cursor::new(&block[..]))
                 .finish()
                 .map_err(|e| locate_parse_error(path, &block, first_line, delimiter, &header, &columns, e))?;
@@ -588,7 +658,6 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
                 let rows_per_byte = frame.height() as f64 / cut.max(1) as f64;
                 builder.reserve((rows_per_byte * file_len as f64 * 1.01) as usize + 1024);
             }
-            let label_of = |row: usize| first_line + line_offset_of_row(&block, row);
             builder.append(path, &frame, &label_of, options.drop_invalid)?;
         }
         first_line += lines_in_block;
@@ -602,8 +671,95 @@ fn read_text(path: &Path, mut file: File, requests: &[ColumnRequest], options: &
     if !any_row {
         return Err(Error::file(path, "the file has a header but no data rows"));
     }
-    builder.hasher = hasher;
+    drop(chunks);
+    builder.sha256 = Some(reader.join().map_err(|_| Error::file(path, "the reader thread failed"))?);
     Ok(builder)
+}
+
+/// Columns of one block from [`parse_plain_block`]: the ids, and each float column by role.
+type PlainColumns = (Option<Vec<i64>>, Vec<(Role, Vec<f64>)>);
+
+/// Fast path for plain numeric text, in parallel over parts of the block: every non-empty line
+/// has exactly `n_fields` fields split by `separator`, and every kept cell is a plain number
+/// (not quoted, not empty: either fails to parse). Numbers are parsed with the same routines polars uses (`fast-float2`,
+/// `atoi_simd`), so the values are identical. Returns `None` at the first line that is not that
+/// simple; the caller then hands the block to polars, which handles quoting and names errors.
+fn parse_plain_block(block: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<PlainColumns> {
+    use rayon::prelude::*;
+    let parts = split_at_lines(block, rayon::current_num_threads() * 4);
+    let parsed: Vec<Option<PlainColumns>> =
+        parts.par_iter().map(|part| parse_plain_part(part, separator, n_fields, columns)).collect();
+    let mut ids: Option<Vec<i64>> = columns.iter().any(|c| c.role == Role::Id).then(Vec::new);
+    let mut floats: Vec<(Role, Vec<f64>)> =
+        columns.iter().filter(|c| c.role != Role::Id).map(|c| (c.role, Vec::new())).collect();
+    for part in parsed {
+        let (part_ids, part_floats) = part?;
+        if let (Some(all), Some(more)) = (ids.as_mut(), part_ids) {
+            all.extend(more);
+        }
+        for ((_, all), (_, more)) in floats.iter_mut().zip(part_floats) {
+            all.extend(more);
+        }
+    }
+    Some((ids, floats))
+}
+
+/// Split `block` into about `n` parts that end at line ends.
+fn split_at_lines(block: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    let step = block.len() / n.max(1) + 1;
+    while start < block.len() {
+        let end = memchr::memchr(b'\n', &block[(start + step).min(block.len())..])
+            .map_or(block.len(), |p| (start + step).min(block.len()) + p + 1);
+        parts.push(&block[start..end]);
+        start = end;
+    }
+    parts
+}
+
+fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<PlainColumns> {
+    let rows_guess = memchr::memchr_iter(b'\n', part).count() + 1;
+    let mut ids: Option<Vec<i64>> = columns.iter().any(|c| c.role == Role::Id).then(|| Vec::with_capacity(rows_guess));
+    let mut floats: Vec<(Role, Vec<f64>)> =
+        columns.iter().filter(|c| c.role != Role::Id).map(|c| (c.role, Vec::with_capacity(rows_guess))).collect();
+    let mut pos = 0;
+    while pos < part.len() {
+        let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |p| pos + p);
+        let mut line = &part[pos..end];
+        pos = end + 1;
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        if line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut float_slot = 0;
+        let mut wanted = columns.iter().peekable();
+        let mut start = 0;
+        let mut index = 0;
+        loop {
+            let stop = memchr::memchr(separator, &line[start..]).map_or(line.len(), |p| start + p);
+            if let Some(column) = wanted.next_if(|c| c.index == index) {
+                let cell = &line[start..stop];
+                if column.role == Role::Id {
+                    ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?);
+                } else {
+                    floats[float_slot].1.push(fast_float2::parse::<f64, _>(cell).ok()?);
+                    float_slot += 1;
+                }
+            }
+            index += 1;
+            if stop == line.len() {
+                break;
+            }
+            start = stop + 1;
+        }
+        if index != n_fields {
+            return None;
+        }
+    }
+    Some((ids, floats))
 }
 
 /// Collapse runs of spaces/tabs into one space and trim each line, for whitespace-separated text.
@@ -721,7 +877,6 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
             .map_err(corrupt)?;
         builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
     }
-    let mut file = open()?;
-    std::io::copy(&mut file, &mut builder.hasher).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    builder.sha256 = Some(super::sha256_file(path)?);
     Ok(builder)
 }

@@ -163,7 +163,11 @@ impl Composite {
             .map(|(f, p)| {
                 let b = sersic_b(p.n);
                 let norm = f * b.powf(2.0 * p.n)
-                    / (2.0 * std::f64::consts::PI * p.n * p.r_circ_pix * p.r_circ_pix
+                    / (2.0
+                        * std::f64::consts::PI
+                        * p.n
+                        * p.r_circ_pix
+                        * p.r_circ_pix
                         * gamma(2.0 * p.n));
                 norm * (-b * (r / p.r_circ_pix).powf(1.0 / p.n)).exp()
             })
@@ -172,7 +176,11 @@ impl Composite {
 
     /// An outer radius that holds all the light that matters.
     fn outer(&self) -> f64 {
-        self.parts.iter().map(|(_, p)| p.r_circ_pix).fold(0.0, f64::max) * 200.0
+        self.parts
+            .iter()
+            .map(|(_, p)| p.r_circ_pix)
+            .fold(0.0, f64::max)
+            * 200.0
     }
 }
 
@@ -208,7 +216,11 @@ pub fn morphology(
     for (band, m) in out.iter_mut().enumerate() {
         // A band without light (never, for an i < 25 galaxy in practice) takes the i-band mix.
         let own = Composite::new(parts, band);
-        let c = if own.total > 0.0 && own.total.is_finite() { own } else { Composite::new(parts, 2) };
+        let c = if own.total > 0.0 && own.total.is_finite() {
+            own
+        } else {
+            Composite::new(parts, 2)
+        };
         if !(c.total > 0.0 && c.total.is_finite()) {
             return Err(Error::other(format!(
                 "synthetic galaxy has no light in band {} nor in i (flux {})",
@@ -405,12 +417,19 @@ pub fn columns(rows: &[CatalogueRow]) -> Result<Vec<Column>> {
                 Dtype::F32 => ColumnData::F32(cells.map(|c| cell_f64(&c) as f32).collect()),
                 Dtype::I64 => ColumnData::I64(cells.map(|c| cell_i64(&c)).collect()),
                 Dtype::I32 => ColumnData::I32(
-                    cells.map(|c| i32::try_from(cell_i64(&c)).unwrap_or(i32::MAX)).collect(),
+                    cells
+                        .map(|c| i32::try_from(cell_i64(&c)).unwrap_or(i32::MAX))
+                        .collect(),
                 ),
-                Dtype::Bool => ColumnData::Bool(cells.map(|c| matches!(c, Cell::Bool(true))).collect()),
+                Dtype::Bool => {
+                    ColumnData::Bool(cells.map(|c| matches!(c, Cell::Bool(true))).collect())
+                }
                 Dtype::Str => ColumnData::Str(cells.map(cell_text).collect()),
             };
-            Ok(Column { name: spec.name.to_owned(), data })
+            Ok(Column {
+                name: spec.name.to_owned(),
+                data,
+            })
         })
         .collect()
 }
@@ -496,7 +515,12 @@ mod tests {
     }
 
     fn part(flux: f64, r: f64, n: f64, q: f64) -> ProfilePart {
-        ProfilePart { flux: [flux; N_BANDS], r_circ_pix: r, n, axis_ratio: q }
+        ProfilePart {
+            flux: [flux; N_BANDS],
+            r_circ_pix: r,
+            n,
+            axis_ratio: q,
+        }
     }
 
     #[test]
@@ -510,14 +534,20 @@ mod tests {
             assert!((b.major_axis / b.minor_axis - 2.0).abs() < 1e-9);
             assert_eq!(b.pos_angle, -45.0);
             // Petrosian radius of an exponential disc with η = 0.2: 2.16 r_e (Graham et al. 2005).
-            assert!((b.petro_rad / 4.0 - 2.16).abs() < 0.03, "{}", b.petro_rad / 4.0);
+            assert!(
+                (b.petro_rad / 4.0 - 2.16).abs() < 0.03,
+                "{}",
+                b.petro_rad / 4.0
+            );
             assert!(b.isophotal_area > std::f64::consts::PI * 16.0);
             assert!(b.peak_surface_brightness.is_finite());
         }
         // A fainter copy has a smaller isophotal area and a fainter peak.
         let faint = morphology(&[part(10.0, 4.0, 1.0, 0.5)], 0.0, &sky, 0.168).unwrap();
         assert!(faint[2].isophotal_area < m[2].isophotal_area);
-        assert!((faint[2].peak_surface_brightness - m[2].peak_surface_brightness - 2.5).abs() < 1e-9);
+        assert!(
+            (faint[2].peak_surface_brightness - m[2].peak_surface_brightness - 2.5).abs() < 1e-9
+        );
     }
 
     #[test]

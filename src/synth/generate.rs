@@ -135,7 +135,13 @@ impl NzSource {
             NzSource::Smail => NzTable::galaxiesml_default(),
             NzSource::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::file(path, format!("cannot read the n(z) table: {e}"))
+                    Error::file(
+                        path,
+                        format!(
+                            "cannot read the n(z) table: {e}; --nz takes `hsc`, `smail` or a \
+                             CSV file of `z,weight` rows"
+                        ),
+                    )
                 })?;
                 NzTable::parse_csv(&text).map_err(|e| self.explain(e))
             }
@@ -208,14 +214,20 @@ pub fn file_name(size: usize, split: &str, ext: &str) -> String {
 /// Create the output folder if needed and check that files can be written in it.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::file(dir, format!("cannot create the output folder: {e}; give a writable --out folder"))
+        Error::file(
+            dir,
+            format!("cannot create the output folder: {e}; give a writable --out folder"),
+        )
     })?;
     let probe = dir.join(".pzbench-synth-write-test");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| {
             let _ = std::fs::remove_file(&probe);
-            Error::file(dir, format!("cannot write in the output folder: {e}; give a writable --out folder"))
+            Error::file(
+                dir,
+                format!("cannot write in the output folder: {e}; give a writable --out folder"),
+            )
         })
 }
 
@@ -232,7 +244,13 @@ pub fn neighbour_flux(rng: &mut impl Rng, model: &PopulationModel) -> Result<[f6
     let z = model.nz().sample(rng);
     let ratio = model.grid().flux_ratio(t, z)?;
     let flux_i = mag_to_counts(mag_i);
-    Ok(ratio.map(|r| if ratio[I_BAND] > 0.0 { (flux_i * r / ratio[I_BAND]).max(0.0) } else { 0.0 }))
+    Ok(ratio.map(|r| {
+        if ratio[I_BAND] > 0.0 {
+            (flux_i * r / ratio[I_BAND]).max(0.0)
+        } else {
+            0.0
+        }
+    }))
 }
 
 /// A standard normal deviate (Box–Muller).
@@ -262,7 +280,12 @@ impl<'a> Generator<'a> {
         }
         let obs = Observing::hsc_wide(size)?;
         let renderer = Renderer::new(&obs)?;
-        Ok(Generator { model, obs, renderer, seed })
+        Ok(Generator {
+            model,
+            obs,
+            renderer,
+            seed,
+        })
     }
 
     /// The cutout side in pixels.
@@ -349,7 +372,10 @@ impl<'a> Generator<'a> {
 
         // Sky position (uniform on the sphere within the field) and the spec-z catalogue's.
         let ra = FIELD_RA.0 + (FIELD_RA.1 - FIELD_RA.0) * rng.random::<f64>();
-        let (s0, s1) = (FIELD_DEC.0.to_radians().sin(), FIELD_DEC.1.to_radians().sin());
+        let (s0, s1) = (
+            FIELD_DEC.0.to_radians().sin(),
+            FIELD_DEC.1.to_radians().sin(),
+        );
         let dec = (s0 + (s1 - s0) * rng.random::<f64>()).asin().to_degrees();
         let offset_deg = SPECZ_OFFSET_ARCSEC / 3600.0;
         let specz_ra = ra + offset_deg * std_normal(&mut rng) / dec.to_radians().cos();
@@ -357,7 +383,9 @@ impl<'a> Generator<'a> {
         let (lo, hi) = Z_ERR_LOG_RANGE;
         let z_err = (1.0 + truth.z) * 10f64.powf(lo + (hi - lo) * rng.random::<f64>());
         let patch = |v: f64, (a, b): (f64, f64)| {
-            ((v - a) / (b - a) * PATCHES).floor().clamp(0.0, PATCHES - 1.0) as i64
+            ((v - a) / (b - a) * PATCHES)
+                .floor()
+                .clamp(0.0, PATCHES - 1.0) as i64
         };
         let skymap_id = TRACT * 10_000 + patch(ra, FIELD_RA) * 100 + patch(dec, FIELD_DEC);
 
@@ -392,9 +420,8 @@ impl<'a> Generator<'a> {
         }
 
         let seed_part = i64::try_from(self.seed % ID_SEED_MODULUS).unwrap_or(0);
-        let index_part = i64::try_from(index).map_err(|_| {
-            Error::usage(format!("galaxy index {index} is beyond {MAX_GALAXIES}"))
-        })?;
+        let index_part = i64::try_from(index)
+            .map_err(|_| Error::usage(format!("galaxy index {index} is beyond {MAX_GALAXIES}")))?;
         Ok(CatalogueRow {
             object_id: seed_part * ID_SEED_STRIDE + index_part,
             ra,
@@ -476,12 +503,17 @@ struct PendingSplit {
 
 /// Write the CSV of `rows` to a temporary file beside `path`.
 fn write_csv_pending(rows: &[CatalogueRow], path: &Path) -> Result<PendingFile> {
-    let pending = PendingFile { tmp: temp_path_for(path), path: path.to_path_buf(), committed: false };
+    let pending = PendingFile {
+        tmp: temp_path_for(path),
+        path: path.to_path_buf(),
+        committed: false,
+    };
     let file = std::fs::File::create(&pending.tmp)
         .map_err(|e| Error::file(path, format!("cannot create output: {e}")))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     catalog::write_csv(rows, &mut out, path)?;
-    out.flush().map_err(|e| Error::file(path, format!("cannot write output: {e}")))?;
+    out.flush()
+        .map_err(|e| Error::file(path, format!("cannot write output: {e}")))?;
     Ok(pending)
 }
 
@@ -503,7 +535,9 @@ pub fn generate(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Written> {
     if block == 0 {
-        return Err(Error::usage("synth: the block size must be at least 1 galaxy"));
+        return Err(Error::usage(
+            "synth: the block size must be at least 1 galaxy",
+        ));
     }
     let assignment = split_assignment(n, seed)?;
     let generator = Generator::new(model, size, seed)?;
@@ -526,7 +560,11 @@ pub fn generate(
             writer.write_column(&column)?;
         }
         let csv = write_csv_pending(&rows, &out_dir.join(file_name(size, split, "csv")))?;
-        pending.push(PendingSplit { hdf5: writer, hdf5_path, csv });
+        pending.push(PendingSplit {
+            hdf5: writer,
+            hdf5_path,
+            csv,
+        });
     }
 
     let mut hdf5_files = Vec::new();
@@ -534,7 +572,10 @@ pub fn generate(
     let mut result = Ok(());
     for split in pending {
         let csv_path = split.csv.path.clone();
-        result = split.hdf5.finish().map(|()| hdf5_files.push(split.hdf5_path));
+        result = split
+            .hdf5
+            .finish()
+            .map(|()| hdf5_files.push(split.hdf5_path));
         if result.is_ok() {
             result = split.csv.commit().map(|()| csv_files.push(csv_path));
         }
@@ -549,10 +590,16 @@ pub fn generate(
         }
         return Err(e);
     }
-    let counts = [assignment[0].len(), assignment[1].len(), assignment[2].len()];
-    Ok(Written { counts, files: hdf5_files })
+    let counts = [
+        assignment[0].len(),
+        assignment[1].len(),
+        assignment[2].len(),
+    ];
+    Ok(Written {
+        counts,
+        files: hdf5_files,
+    })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -594,10 +641,22 @@ mod tests {
     fn nz_sources_parse() {
         assert_eq!(NzSource::parse("hsc"), NzSource::HscSpecz);
         assert_eq!(NzSource::parse("smail"), NzSource::Smail);
-        assert_eq!(NzSource::parse("my.csv"), NzSource::File(PathBuf::from("my.csv")));
-        let e = NzSource::parse("/no/such/nz.csv").table().unwrap_err().to_string();
-        assert!(e.contains("/no/such/nz.csv") && e.contains("cannot read"), "{e}");
-        assert_eq!(file_name(127, "testing", "hdf5"), "5x127x127_testing_with_morphology.hdf5");
+        assert_eq!(
+            NzSource::parse("my.csv"),
+            NzSource::File(PathBuf::from("my.csv"))
+        );
+        let e = NzSource::parse("/no/such/nz.csv")
+            .table()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/no/such/nz.csv") && e.contains("cannot read"),
+            "{e}"
+        );
+        assert_eq!(
+            file_name(127, "testing", "hdf5"),
+            "5x127x127_testing_with_morphology.hdf5"
+        );
     }
 
     #[test]
@@ -625,7 +684,9 @@ mod tests {
         let mut b = vec![0f32; generator.row_len()];
         for index in [0u64, 1, 977] {
             let row = generator.galaxy(&mut renderer, index, &mut a).unwrap();
-            let again = generator.galaxy(&mut generator.renderer(), index, &mut b).unwrap();
+            let again = generator
+                .galaxy(&mut generator.renderer(), index, &mut b)
+                .unwrap();
             assert_eq!(row, again);
             assert!(a == b);
             assert_eq!(row.object_id, 123 * 10_000_000_000 + index as i64);
@@ -654,6 +715,9 @@ mod tests {
         generator.galaxy(&mut renderer, 2, &mut c).unwrap();
         assert!(a != c);
         assert!(Generator::new(model(), 8, 1).is_err());
-        assert!(generator.block(&[1, 2], &mut c).is_err(), "buffer of one row for two galaxies");
+        assert!(
+            generator.block(&[1, 2], &mut c).is_err(),
+            "buffer of one row for two galaxies"
+        );
     }
 }

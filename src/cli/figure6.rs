@@ -1,0 +1,123 @@
+//! `pzbench figure6`: the GalaxiesML paper's Figure 6 for your models, as PNG or SVG.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::table2::{bootstrap_config, check_unique_names, dataset_notes, score_model, InputArgs, ModelSpec};
+use crate::metrics::{parse_edges, parse_range, BinOn, Bins};
+use crate::report::figure::{save, Figure6};
+use crate::report::format::significant;
+use crate::{Error, Result};
+
+/// Draw the GalaxiesML paper's Figure 6 for your models.
+///
+/// Five panels against redshift bin, one line per model: (a) bias, (b) scatter, (c) outlier
+/// fraction, (d) MSE, (e) loss (METRICS.md definitions; smaller is better), and (f) the number of
+/// galaxies per bin. Error bars are percentile bootstrap intervals (200 resamples by default;
+/// --bootstrap 0 turns them off). The output format follows the extension: .png (1800×1200 px by
+/// default) or .svg.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --out fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --out fig6.svg")]
+pub struct Figure6Args {
+    /// A model's predictions as NAME=FILE (repeat for several models; legend keeps this order).
+    #[arg(long = "model", value_name = "NAME=FILE", required = true)]
+    pub models: Vec<ModelSpec>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output image: .png or .svg (written atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Bootstrap resamples for the error bars (0 = no error bars).
+    #[arg(long, value_name = "B", default_value_t = 200)]
+    pub bootstrap: usize,
+
+    /// Central coverage of the error bars.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Bins as LO:HI:WIDTH, right-closed (lo, hi] [default: 0:4:0.2, the paper's Figure 6].
+    #[arg(long, value_name = "LO:HI:WIDTH", conflicts_with = "edges")]
+    pub bins: Option<String>,
+
+    /// Explicit bin edges, comma-separated, e.g. 0,0.5,1,2,4.
+    #[arg(long, value_name = "E0,E1,...")]
+    pub edges: Option<String>,
+
+    /// Redshift that decides a galaxy's bin.
+    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
+    pub bin_on: BinOn,
+
+    /// Image size in pixels as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1800x1200", value_name = "WxH")]
+    pub size: String,
+}
+
+/// Parse `WIDTHxHEIGHT` (each at least 600 and at most 10000 pixels).
+pub(super) fn parse_size(spec: &str) -> Result<(u32, u32)> {
+    let parsed = spec
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (600..=10_000).contains(&w) && (600..=10_000).contains(&h) => Ok((w, h)),
+        _ => Err(Error::usage(format!("--size {spec}: expected WIDTHxHEIGHT in pixels, each 600 to 10000, e.g. 1800x1200"))),
+    }
+}
+
+/// Run `pzbench figure6`.
+pub fn run(args: Figure6Args) -> Result<ExitCode> {
+    check_unique_names(&args.models)?;
+    let size = parse_size(&args.size)?;
+    crate::report::figure::ImageFormat::from_path(&args.out)?;
+    let bins = match (&args.bins, &args.edges) {
+        (Some(range), _) => Bins::new(args.bin_on, parse_range(range)?)?,
+        (None, Some(edges)) => Bins::new(args.bin_on, parse_edges(edges)?)?,
+        (None, None) => Bins { on: args.bin_on, ..Bins::galaxiesml_default() },
+    };
+    let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
+    let scored = args
+        .models
+        .iter()
+        .map(|m| score_model(&m.name, &m.path, &args.input, &bins, config))
+        .collect::<Result<Vec<_>>>()?;
+    let notes = dataset_notes(&scored);
+    let Some(first) = scored.first() else {
+        return Err(Error::usage("give at least one --model NAME=FILE"));
+    };
+    let dataset = &first.dataset;
+    let subtitle = vec![
+        format!(
+            "Dataset '{}' ({}), {} galaxies, z_spec from {} (sha256 {}…)",
+            dataset.id,
+            if dataset.synthetic { "synthetic" } else { "real GalaxiesML" },
+            first.report.overall.map_or(0, |m| m.count),
+            dataset.source,
+            &dataset.sha256[..dataset.sha256.len().min(16)]
+        ),
+        match (config, notes.is_empty()) {
+            (Some(c), same) => format!(
+                "Error bars: {}% percentile bootstrap over galaxies, B = {}, seed {}.{}",
+                significant(c.confidence * 100.0, 4),
+                c.resamples,
+                c.seed,
+                if same { "" } else { " Warning: the models were scored on different galaxies." }
+            ),
+            (None, same) => format!(
+                "No error bars (--bootstrap 0).{}",
+                if same { "" } else { " Warning: the models were scored on different galaxies." }
+            ),
+        },
+    ];
+    let figure = Figure6 { models: scored.iter().map(|s| (s.name.as_str(), &s.report)).collect(), subtitle, size };
+    save(&figure, &args.out)?;
+    eprintln!("pzbench: wrote {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}

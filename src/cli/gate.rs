@@ -1,0 +1,135 @@
+//! `pzbench gate` and `pzbench baseline save`: block pull requests that make photo-z metrics worse.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::gate::baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
+use crate::gate::policy::Policy;
+use crate::gate::{compare, BaselineSide};
+use super::input::ColumnArgs;
+use crate::io::sample::load_sample;
+use crate::metrics::{Bins, BootstrapConfig, Grouped};
+use crate::report::score_sample;
+use crate::{Error, Result};
+
+/// Output formats of `gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GateFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Fail (exit 1) when the candidate's photo-z metrics are worse than the baseline's.
+///
+/// A regression is a change in the bad direction that is larger than the policy's tolerance AND
+/// significant: its bootstrap interval excludes zero. With per-galaxy baseline predictions (a
+/// predictions file, or a file from `pzbench baseline save`) the bootstrap is paired over
+/// galaxies; with a saved score only the candidate is resampled. Overall and per-bin values (bins
+/// on z_spec, the paper's 0.2-wide bins) are gated. Exit codes: 0 pass, 1 regression, 2 error.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  pzbench gate --baseline baselines/nn.baseline.json --candidate preds.csv\n  pzbench gate --baseline main_preds.csv --candidate preds.csv --policy policy.toml --summary \"$GITHUB_STEP_SUMMARY\"\n\nDefault policy (override any key in a TOML file):\n  confidence = 0.95\n  correction = \"bonferroni\"\n  resamples = 1000\n  seed = 42\n  bins = true\n  min_galaxies_per_bin = 100\n  [metrics]\n  loss = { relative = 0.05 }\n  bias = { absolute = 0.002 }      # gated on |bias|\n  scatter = { relative = 0.05 }\n  outlier_frac = { absolute = 0.005 }\n  mse = { relative = 0.10 }")]
+pub struct GateArgs {
+    /// Baseline: a predictions file, a `pzbench baseline save` file, or a score JSON.
+    #[arg(long, value_name = "BASE")]
+    pub baseline: PathBuf,
+    /// Candidate predictions file.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: PathBuf,
+    /// Policy file (TOML); see below for the keys and defaults.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: ColumnArgs,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = GateFormat::Text)]
+    pub format: GateFormat,
+    /// Append a Markdown summary to FILE (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+/// Run `pzbench gate`.
+pub fn run(args: GateArgs) -> Result<ExitCode> {
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    let options = args.input.sample_options(false, false)?;
+    let bins = Bins::galaxiesml_default();
+    let baseline = load_baseline(&args.baseline, &options)?;
+    let candidate = load_sample(&args.candidate, &options)?;
+    let report = match baseline {
+        Baseline::Predictions(base) => {
+            let aligned = align(&base, &candidate, &args.candidate)?;
+            let base_grouped = Grouped::new(aligned.z_spec.clone(), aligned.baseline, &bins);
+            let cand_grouped = Grouped::new(aligned.z_spec, aligned.candidate, &bins);
+            compare(BaselineSide::Paired(&base_grouped), &cand_grouped, &bins, &policy)
+        }
+        Baseline::Score { evaluation, edges, count } => {
+            check_score_matches(&args.baseline, &edges, count, &bins, candidate.z_spec.len())?;
+            let cand_grouped = Grouped::new(candidate.z_spec, candidate.z_phot, &bins);
+            compare(BaselineSide::Fixed(&evaluation), &cand_grouped, &bins, &policy)
+        }
+    };
+    let text = match args.format {
+        GateFormat::Text => report.to_text(),
+        GateFormat::Markdown => report.to_markdown(),
+        GateFormat::Json => report.to_json(),
+    };
+    super::emit(&text, None)?;
+    if let Some(path) = &args.summary {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::file(path, format!("cannot open summary file: {e}")))?;
+        file.write_all(report.to_markdown().as_bytes())
+            .map_err(|e| Error::file(path, format!("cannot write summary: {e}")))?;
+    }
+    Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Manage gate baselines.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(subcommand)]
+    pub command: BaselineCommand,
+}
+
+/// `pzbench baseline` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    Save(SaveArgs),
+}
+
+/// Save a baseline for `pzbench gate`: the score JSON, the predictions' hash, and the per-galaxy
+/// predictions (so later gates run a paired bootstrap without the original files).
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Predictions file to save as the baseline.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: PathBuf,
+    #[command(flatten)]
+    pub input: ColumnArgs,
+    /// Bootstrap resamples for the saved score's intervals (0 = none).
+    #[arg(long, default_value_t = 0, value_name = "B")]
+    pub bootstrap: usize,
+    /// Output baseline file (JSON, written atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Run `pzbench baseline …`.
+pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
+    let BaselineCommand::Save(args) = args.command;
+    let sample = load_sample(&args.predictions, &args.input.sample_options(false, false)?)?;
+    let bootstrap = (args.bootstrap > 0).then_some(BootstrapConfig { resamples: args.bootstrap, confidence: 0.95, seed: 42 });
+    let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap);
+    crate::io::write_atomic(&args.out, baseline_json(&sample, &report).as_bytes())?;
+    eprintln!("pzbench: saved baseline {} ({} galaxies)", args.out.display(), sample.z_spec.len());
+    Ok(ExitCode::SUCCESS)
+}

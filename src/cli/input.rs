@@ -1,0 +1,49 @@
+//! Flags shared by every command that reads predictions: where z_spec comes from and which
+//! columns to use.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::io::sample::SampleOptions;
+use crate::io::table::{Delimiter, ReadOptions};
+use crate::Result;
+
+/// `--truth`, the column names and the delimiter.
+#[derive(Debug, Clone, Args)]
+pub struct ColumnArgs {
+    /// Take z_spec from this file (CSV/TSV/text/Parquet with object_id and z_spec, or a GalaxiesML
+    /// HDF5 file), joined on the id; the predictions then need only object_id and z_phot.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+
+    /// Name of the z_spec column [default: z_spec, zspec, specz_redshift, spect_z_test or redshift].
+    #[arg(long, value_name = "NAME")]
+    pub zspec_col: Option<String>,
+
+    /// Name of the z_phot column [default: z_phot, zphot, photoz, photo_z_test or z_pred].
+    #[arg(long, value_name = "NAME")]
+    pub zphot_col: Option<String>,
+
+    /// Name of the id column [default: object_id or id]; ids must be unique integers.
+    #[arg(long, value_name = "NAME")]
+    pub id_col: Option<String>,
+
+    /// Field delimiter of text files: , ; | tab whitespace [default: detected from the header].
+    #[arg(long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
+}
+
+impl ColumnArgs {
+    /// How to read and join the input files; `drop_invalid` and `allow_missing` as in `score`.
+    pub fn sample_options(&self, drop_invalid: bool, allow_missing: bool) -> Result<SampleOptions> {
+        Ok(SampleOptions {
+            zspec_col: self.zspec_col.clone(),
+            zphot_col: self.zphot_col.clone(),
+            id_col: self.id_col.clone(),
+            truth: self.truth.clone(),
+            allow_missing,
+            read: ReadOptions { delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?, drop_invalid },
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! `pzbench leaderboard add|show|render`: a JSON leaderboard of models scored on one dataset.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::table2::{bootstrap_config, score_model, InputArgs};
+use crate::metrics::Bins;
+use crate::report::leaderboard::{check_rank_key, utc_now, Board, Entry};
+use crate::Result;
+
+/// Keep a leaderboard of photo-z models (a JSON file, layout in leaderboards/schema.json).
+///
+/// `add` scores a predictions file with the paper's metrics (overall and per Figure 6 bin, with
+/// optional bootstrap intervals) and records it with the dataset's identity, the predictions'
+/// SHA-256, the pzbench version and the date; `show` ranks the entries; `render` writes Markdown
+/// or HTML. Boards are validated on every load; every write is atomic.
+#[derive(Debug, Args)]
+pub struct LeaderboardArgs {
+    #[command(subcommand)]
+    pub command: LeaderboardCommand,
+}
+
+/// The leaderboard subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LeaderboardCommand {
+    Add(AddArgs),
+    Show(ShowArgs),
+    Render(RenderArgs),
+}
+
+/// Score a predictions file and add it to a board (created if missing).
+///
+/// An entry holds the metrics overall and per bin (0 to 4 in steps of 0.2 on z_spec, the paper's
+/// Figure 6), with bootstrap intervals when --bootstrap is given, the dataset (label, synthetic or
+/// not, the SHA-256 of the file z_spec came from and a fingerprint of the z_spec values), the
+/// predictions' SHA-256, the pzbench version and the UTC date (SOURCE_DATE_EPOCH overrides the
+/// clock). All entries of a board must be scored on the same galaxies; a name already on the board
+/// needs --replace.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace")]
+pub struct AddArgs {
+    /// The board file (JSON); created if it does not exist.
+    #[arg(long, value_name = "FILE")]
+    pub board: PathBuf,
+
+    /// The entry's name (unique within the board).
+    #[arg(long)]
+    pub name: String,
+
+    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: PathBuf,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Overwrite an entry of the same name.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Bootstrap resamples for intervals (0 = off; the flag alone means 1000).
+    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
+    pub bootstrap: usize,
+
+    /// Central coverage of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Print a board's entries ranked by a metric (ascending; biases by absolute value).
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The board file.
+    #[arg(long, value_name = "FILE")]
+    pub board: PathBuf,
+
+    /// Metric to rank by (any METRICS.md key but count, e.g. loss, scatter, outlier_frac, bias).
+    #[arg(long, default_value = "loss", value_name = "METRIC")]
+    pub by: String,
+}
+
+/// Output formats of `leaderboard render`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// A Markdown heading, summary and table.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+}
+
+/// Render a board as Markdown or HTML, ranked by a metric.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The board file.
+    #[arg(long, value_name = "FILE")]
+    pub board: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RenderFormat::Markdown)]
+    pub format: RenderFormat,
+
+    /// Metric to rank by (as for `show`).
+    #[arg(long, default_value = "loss", value_name = "METRIC")]
+    pub by: String,
+
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Run `pzbench leaderboard ...`.
+pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
+    match args.command {
+        LeaderboardCommand::Add(args) => add(args),
+        LeaderboardCommand::Show(args) => {
+            check_rank_key(&args.by)?;
+            let board = Board::load(&args.board)?;
+            super::emit(&board.to_terminal(&args.by)?, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LeaderboardCommand::Render(args) => {
+            check_rank_key(&args.by)?;
+            let board = Board::load(&args.board)?;
+            let text = match args.format {
+                RenderFormat::Markdown => board.to_markdown(&args.by)?,
+                RenderFormat::Html => board.to_html(&args.by)?,
+            };
+            super::emit(&text, args.output.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn add(args: AddArgs) -> Result<ExitCode> {
+    if args.name.trim().is_empty() {
+        return Err(crate::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
+    }
+    let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
+    // Load (and validate) the board before the possibly long scoring.
+    let mut board = if args.board.exists() { Board::load(&args.board)? } else { Board::new() };
+    board.check_name_free(&args.board, &args.name, args.replace)?;
+    let scored = score_model(&args.name, &args.predictions, &args.input, &Bins::galaxiesml_default(), config)?;
+    let entry = Entry::from_report(&args.name, &scored.report, scored.dataset, utc_now())?;
+    let replaced = board.entries.iter().any(|e| e.name == args.name);
+    board.add(&args.board, entry, args.replace)?;
+    crate::io::write_atomic(&args.board, board.to_json()?.as_bytes())?;
+    let rank = board.ranked("loss")?.iter().position(|e| e.name == args.name).map_or(0, |r| r + 1);
+    eprintln!(
+        "pzbench: {} '{}' {} {} (rank {rank} of {} by loss)",
+        if replaced { "replaced" } else { "added" },
+        args.name,
+        if replaced { "in" } else { "to" },
+        args.board.display(),
+        board.entries.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

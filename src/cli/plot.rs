@@ -1,0 +1,116 @@
+//! `pzbench plot`: diagnostic plots of one predictions file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::figure6::parse_size;
+use super::table2::InputArgs;
+use crate::io::sample::Sample;
+use crate::metrics::{evaluate, stats::percentile, Bins, Grouped};
+use crate::report::figure::{save, ImageFormat, ScatterPlot};
+use crate::{Error, Result};
+
+/// Diagnostic plots of a predictions file.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    #[command(subcommand)]
+    pub plot: PlotCommand,
+}
+
+/// The plots.
+#[derive(Debug, Subcommand)]
+pub enum PlotCommand {
+    Scatter(ScatterArgs),
+}
+
+/// Plot z_phot against z_spec as a 2-D density.
+///
+/// Square cells coloured by galaxy count on a logarithmic scale, the 1:1 line, the outlier limits
+/// z_phot = z_spec ± 0.15 (1 + z_spec) (|dz| = 0.15, paper eqs. 5–6), and the overall bias,
+/// scatter and outlier fraction (METRICS.md) in a text box. The format follows the extension of
+/// --out: .png or .svg.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --out scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --out scatter.svg")]
+pub struct ScatterArgs {
+    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: PathBuf,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output image: .png or .svg (written atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Cells per axis of the density.
+    #[arg(long, default_value_t = 150, value_name = "N")]
+    pub cells: usize,
+
+    /// Redshift range of both axes as LO:HI [default: from min(0, min z_spec) to the larger 99.9th
+    /// percentile of z_spec and z_phot, rounded up to 0.5].
+    #[arg(long, value_name = "LO:HI")]
+    pub range: Option<String>,
+
+    /// Plot title [default: the predictions file name].
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Image size in pixels as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1300x1100", value_name = "WxH")]
+    pub size: String,
+}
+
+/// Run `pzbench plot ...`.
+pub fn run(args: PlotArgs) -> Result<ExitCode> {
+    match args.plot {
+        PlotCommand::Scatter(args) => scatter(args),
+    }
+}
+
+/// Parse `--range LO:HI`.
+fn parse_range_pair(spec: &str) -> Result<(f64, f64)> {
+    let parsed = spec
+        .split_once(':')
+        .and_then(|(lo, hi)| Some((lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?)));
+    match parsed {
+        Some((lo, hi)) if lo.is_finite() && hi.is_finite() && lo < hi => Ok((lo, hi)),
+        _ => Err(Error::usage(format!("--range {spec}: expected LO:HI with LO < HI, e.g. 0:3"))),
+    }
+}
+
+/// The default range: from min(0, min z_spec) to the larger 99.9th percentile of z_spec and
+/// z_phot, rounded up to a multiple of 0.5.
+fn default_range(z_spec: &[f64], z_phot: &[f64]) -> (f64, f64) {
+    let lo = z_spec.iter().copied().fold(0.0, f64::min);
+    let p999 = |z: &[f64]| percentile(&mut z.to_vec(), 0.999).unwrap_or(1.0);
+    let hi = ((p999(z_spec).max(p999(z_phot)) / 0.5).ceil() * 0.5).max(lo + 0.5);
+    (lo, hi)
+}
+
+fn scatter(args: ScatterArgs) -> Result<ExitCode> {
+    let size = parse_size(&args.size)?;
+    ImageFormat::from_path(&args.out)?;
+    if !(1..=1000).contains(&args.cells) {
+        return Err(Error::usage(format!("--cells {}: use 1 to 1000 cells per axis, e.g. 150", args.cells)));
+    }
+    let range = args.range.as_deref().map(parse_range_pair).transpose()?;
+    let (sample, _) = args.input.load(&args.predictions)?;
+    let Sample { z_spec, z_phot, .. } = sample;
+    let range = range.unwrap_or_else(|| default_range(&z_spec, &z_phot));
+    let title = args.title.clone().unwrap_or_else(|| {
+        let name = args.predictions.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        format!("z_phot vs z_spec: {name}")
+    });
+    let grouped = Grouped::new(z_spec.clone(), z_phot.clone(), &Bins::galaxiesml_default());
+    let Some(metrics) = evaluate(&grouped).overall else {
+        return Err(Error::file(&args.predictions, "no galaxies to plot; give a predictions file with at least one row"));
+    };
+    let mut plot = ScatterPlot::new(title, &z_spec, &z_phot, metrics, range, args.cells);
+    plot.size = size;
+    save(&plot, &args.out)?;
+    eprintln!("pzbench: wrote {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
