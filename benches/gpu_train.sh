@@ -31,14 +31,15 @@ D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}
 "$B" synth --n "$N" --size "$SIZE" --seed 1 --out "$D" --quiet || exit 1
 ls -la "$D"
 
-t NNs on the CPU, in the background: paper inputs and settings, then with --colors
-( for v in nn nn_colors; do
-    flags=(--seed 1); [ $v = nn_colors ] && flags+=(--colors)
-    RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" \
+t NNs on the CPU, in the background: paper inputs and settings, and with --colors
+nn_pids=()
+for v in nn nn_colors; do
+  flags=(--seed 1); [ $v = nn_colors ] && flags+=(--colors)
+  ( RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" \
       --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$v" "${flags[@]}" > "$OUT/${v}_train.log" 2>&1
-    "$B" predict --model "$OUT/$v" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${v}_test.csv"
-  done ) &
-NN_PID=$!
+    "$B" predict --model "$OUT/$v" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${v}_test.csv" ) &
+  nn_pids+=($!)
+done
 
 t "CNN(s) on the GPU: ${CNNS}"
 # CNNS: space-separated NAME:FLAG,FLAG variants, trained concurrently on the one GPU (run one
@@ -55,7 +56,7 @@ for variant in $CNNS; do
 done
 wait "${cnn_pids[@]}"
 for variant in $CNNS; do cat "$OUT/${variant%%:*}_train.log"; done
-wait $NN_PID
+wait "${nn_pids[@]}"
 t scores
 tail -n 1 "$OUT"/nn*_train.log
 for m in nn nn_colors $(for v in $CNNS; do echo ${v%%:*}; done); do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
