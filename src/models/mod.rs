@@ -57,8 +57,12 @@ pub fn device(name: &str) -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda_device(ordinal: usize) -> Result<Device> {
-    Device::new_cuda(ordinal)
-        .map_err(|e| Error::other(format!("cannot open CUDA device {ordinal}: {e}")))
+    // candle appends a backtrace to the message when RUST_BACKTRACE is set: keep the first line.
+    Device::new_cuda(ordinal).map_err(|e| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default();
+        Error::other(format!("cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"))
+    })
 }
 
 #[cfg(not(feature = "cuda"))]
