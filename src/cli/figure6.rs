@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::input::BinArgs;
 use super::table2::{bootstrap_config, check_unique_names, dataset_notes, score_model, InputArgs, ModelSpec};
-use crate::metrics::{parse_edges, parse_range, BinOn, Bins};
 use crate::report::figure::{save, Figure6};
 use crate::report::format::significant;
 use crate::{Error, Result};
@@ -44,17 +44,8 @@ pub struct Figure6Args {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
-    /// Bins as LO:HI:WIDTH, right-closed (lo, hi] [default: 0:4:0.2, the paper's Figure 6].
-    #[arg(long, value_name = "LO:HI:WIDTH", conflicts_with = "edges")]
-    pub bins: Option<String>,
-
-    /// Explicit bin edges, comma-separated, e.g. 0,0.5,1,2,4.
-    #[arg(long, value_name = "E0,E1,...")]
-    pub edges: Option<String>,
-
-    /// Redshift that decides a galaxy's bin.
-    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
-    pub bin_on: BinOn,
+    #[command(flatten)]
+    pub binning: BinArgs,
 
     /// Image size in pixels as WIDTHxHEIGHT.
     #[arg(long, default_value = "1800x1200", value_name = "WxH")]
@@ -77,11 +68,7 @@ pub fn run(args: Figure6Args) -> Result<ExitCode> {
     check_unique_names(&args.models)?;
     let size = parse_size(&args.size)?;
     crate::report::figure::ImageFormat::from_path(&args.out)?;
-    let bins = match (&args.bins, &args.edges) {
-        (Some(range), _) => Bins::new(args.bin_on, parse_range(range)?)?,
-        (None, Some(edges)) => Bins::new(args.bin_on, parse_edges(edges)?)?,
-        (None, None) => Bins { on: args.bin_on, ..Bins::galaxiesml_default() },
-    };
+    let bins = args.binning.bins()?;
     let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
     let scored = args
         .models

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::io::sample::SampleOptions;
 use crate::io::table::{Delimiter, ReadOptions};
+use crate::metrics::{parse_edges, parse_range, BinOn, Bins};
 use crate::Result;
 
 /// `--truth`, the column names and the delimiter.
@@ -45,5 +46,33 @@ impl ColumnArgs {
             allow_missing,
             read: ReadOptions { delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?, drop_invalid },
         })
+    }
+}
+
+/// `--bins`, `--edges` and `--bin-on`.
+#[derive(Debug, Clone, Args)]
+pub struct BinArgs {
+    /// Bins as LO:HI:WIDTH, right-closed (lo, hi] [default: 0:4:0.2, the paper's Figure 6].
+    #[arg(long, value_name = "LO:HI:WIDTH", conflicts_with = "edges")]
+    pub bins: Option<String>,
+
+    /// Explicit bin edges, comma-separated, e.g. 0,0.5,1,2,4.
+    #[arg(long, value_name = "E0,E1,...")]
+    pub edges: Option<String>,
+
+    /// Redshift that decides a galaxy's bin.
+    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
+    pub bin_on: BinOn,
+}
+
+impl BinArgs {
+    /// The bins asked for on the command line.
+    pub fn bins(&self) -> Result<Bins> {
+        let edges = match (&self.bins, &self.edges) {
+            (Some(range), _) => parse_range(range)?,
+            (None, Some(edges)) => parse_edges(edges)?,
+            (None, None) => return Ok(Bins { on: self.bin_on, ..Bins::galaxiesml_default() }),
+        };
+        Bins::new(self.bin_on, edges)
     }
 }

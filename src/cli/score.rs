@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::ColumnArgs;
+use super::input::{BinArgs, ColumnArgs};
 use crate::io::sample::load_sample;
-use crate::metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
+use crate::metrics::BootstrapConfig;
 use crate::report::score_sample;
 use crate::{Error, Result};
 
@@ -47,17 +47,8 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub allow_missing: bool,
 
-    /// Bins as LO:HI:WIDTH, right-closed (lo, hi] [default: 0:4:0.2, the paper's Figure 6].
-    #[arg(long, value_name = "LO:HI:WIDTH", conflicts_with = "edges")]
-    pub bins: Option<String>,
-
-    /// Explicit bin edges, comma-separated, e.g. 0,0.5,1,2,4.
-    #[arg(long, value_name = "E0,E1,...")]
-    pub edges: Option<String>,
-
-    /// Redshift that decides a galaxy's bin.
-    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
-    pub bin_on: BinOn,
+    #[command(flatten)]
+    pub binning: BinArgs,
 
     /// Bootstrap resamples for confidence intervals (0 = off; the flag alone means 1000).
     #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
@@ -85,16 +76,6 @@ pub struct ScoreArgs {
 }
 
 impl ScoreArgs {
-    /// The bins asked for on the command line.
-    pub fn bins(&self) -> Result<Bins> {
-        let edges = match (&self.bins, &self.edges) {
-            (Some(range), _) => parse_range(range)?,
-            (None, Some(edges)) => parse_edges(edges)?,
-            (None, None) => return Ok(Bins { on: self.bin_on, ..Bins::galaxiesml_default() }),
-        };
-        Bins::new(self.bin_on, edges)
-    }
-
     fn bootstrap_config(&self) -> Result<Option<BootstrapConfig>> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
@@ -109,7 +90,7 @@ impl ScoreArgs {
 
 /// Run `pzbench score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
-    let bins = args.bins()?;
+    let bins = args.binning.bins()?;
     let bootstrap_config = args.bootstrap_config()?;
     let sample = load_sample(&args.predictions, &args.columns.sample_options(args.drop_invalid, args.allow_missing)?)?;
     if !args.quiet {
