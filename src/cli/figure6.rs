@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::input::BinArgs;
-use super::table2::{bootstrap_config, check_unique_names, dataset_notes, score_model, InputArgs, ModelSpec};
+use super::table2::{bootstrap_config, score_models, InputArgs, ModelSpec};
 use crate::report::figure::{save, Figure6};
 use crate::report::format::significant;
 use crate::{Error, Result};
@@ -65,20 +65,12 @@ pub(super) fn parse_size(spec: &str) -> Result<(u32, u32)> {
 
 /// Run `pzbench figure6`.
 pub fn run(args: Figure6Args) -> Result<ExitCode> {
-    check_unique_names(&args.models)?;
     let size = parse_size(&args.size)?;
     crate::report::figure::ImageFormat::from_path(&args.out)?;
     let bins = args.binning.bins()?;
     let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
-    let scored = args
-        .models
-        .iter()
-        .map(|m| score_model(&m.name, &m.path, &args.input, &bins, config))
-        .collect::<Result<Vec<_>>>()?;
-    let notes = dataset_notes(&scored);
-    let Some(first) = scored.first() else {
-        return Err(Error::usage("give at least one --model NAME=FILE"));
-    };
+    let (scored, notes) = score_models(&args.models, &args.input, &bins, config)?;
+    let first = &scored[0]; // score_models refuses an empty list
     let dataset = &first.dataset;
     let subtitle = vec![
         format!(

@@ -39,7 +39,7 @@ impl FromStr for ModelSpec {
 }
 
 /// Reject two `--model` with the same name.
-pub(super) fn check_unique_names(models: &[ModelSpec]) -> Result<()> {
+fn check_unique_names(models: &[ModelSpec]) -> Result<()> {
     for (i, model) in models.iter().enumerate() {
         if models[..i].iter().any(|m| m.name == model.name) {
             return Err(Error::usage(format!(
@@ -111,8 +111,28 @@ pub(super) fn bootstrap_config(resamples: usize, confidence: f64, seed: u64) -> 
     Ok((resamples > 0).then_some(BootstrapConfig { resamples, confidence, seed }))
 }
 
+/// Score every `--model` as `pzbench score` does (names must be unique, at least one model), with
+/// the notes of [`dataset_notes`]. The returned list is never empty.
+pub(super) fn score_models(
+    models: &[ModelSpec],
+    input: &InputArgs,
+    bins: &Bins,
+    config: Option<BootstrapConfig>,
+) -> Result<(Vec<Scored>, Vec<String>)> {
+    check_unique_names(models)?;
+    if models.is_empty() {
+        return Err(Error::usage("give at least one --model NAME=FILE"));
+    }
+    let scored = models
+        .iter()
+        .map(|m| score_model(&m.name, &m.path, input, bins, config))
+        .collect::<Result<Vec<_>>>()?;
+    let notes = dataset_notes(&scored);
+    Ok((scored, notes))
+}
+
 /// A note (also printed on stderr) when the models were not scored on the same z_spec values.
-pub(super) fn dataset_notes(scored: &[Scored]) -> Vec<String> {
+fn dataset_notes(scored: &[Scored]) -> Vec<String> {
     let Some(first) = scored.first() else {
         return Vec::new();
     };
@@ -194,19 +214,10 @@ pub struct Table2Args {
 
 /// Run `pzbench table2`.
 pub fn run(args: Table2Args) -> Result<ExitCode> {
-    check_unique_names(&args.models)?;
     let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
     // Table 2 is about overall metrics; bins are the default ones and their values unused.
-    let bins = Bins::galaxiesml_default();
-    let scored = args
-        .models
-        .iter()
-        .map(|m| score_model(&m.name, &m.path, &args.input, &bins, config))
-        .collect::<Result<Vec<_>>>()?;
-    let notes = dataset_notes(&scored);
-    let Some(first) = scored.first() else {
-        return Err(Error::usage("give at least one --model NAME=FILE"));
-    };
+    let (scored, notes) = score_models(&args.models, &args.input, &Bins::galaxiesml_default(), config)?;
+    let first = &scored[0]; // score_models refuses an empty list
     let mut rows: Vec<Table2Row> = scored.iter().map(|s| Table2Row::measured(&s.name, &s.report)).collect();
     if args.published {
         rows.extend(published_rows()?);
