@@ -275,3 +275,52 @@ fn bad_input_exits_2_with_one_line() {
         "no column 'mag_g_lsst', 'mag_r_lsst'",
     );
 }
+
+#[test]
+fn bench_train_measures_the_cnn_on_the_cpu() {
+    let out = pzbench()
+        .args([
+            "bench",
+            "train",
+            "--device",
+            "cpu",
+            "--size",
+            "32",
+            "--batch-size",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+        ])
+        .run()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let value: Value = serde_json::from_slice(&out).unwrap();
+    let result = &value["result"];
+    // 32 px: five pools take 32 → 1, so the first dense layer reads 512 features.
+    assert_eq!(
+        result["parameters"],
+        4_519_040 + 512 * 512 + 512 + 512 * 128 + 128 + 128 * 32 + 32 + 5 * 200 + 200 + 5 * (200 * 200 + 200) + 233
+    );
+    for key in ["train_galaxies_per_s", "infer_galaxies_per_s", "train_ms_per_step", "final_loss"] {
+        let v = result[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}");
+    }
+    assert!(value["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(value["kernels"], "cpu");
+}
+
+#[test]
+fn bench_rejects_bad_settings_and_missing_cuda() {
+    pzbench()
+        .args(["bench", "train", "--device", "cpu", "--steps", "0"])
+        .run()
+        .code(2)
+        .stderr(predicate::str::contains("--steps must be at least 1"));
+    #[cfg(not(feature = "cuda"))]
+    pzbench().args(["bench", "check"]).run().code(2).stderr(predicate::str::contains("built without CUDA"));
+}

@@ -3,6 +3,7 @@
 //! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
 //! replace its long help.
 
+mod bench;
 mod figure6;
 mod gate;
 mod input;
@@ -47,6 +48,7 @@ pub enum Command {
     Gate(gate::GateArgs),
     Baseline(gate::BaselineArgs),
     Reproduce(reproduce::ReproduceArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Parse the command line and run the command; an error prints one line and exits with 2.
@@ -62,6 +64,7 @@ pub fn main() -> ExitCode {
 fn run_command(command: Command) -> Result<ExitCode> {
     match command {
         Command::Score(args) => score::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Gate(args) => gate::run(args),
         Command::Baseline(args) => gate::run_baseline(args),
@@ -81,7 +84,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
 fn run_words<S: AsRef<str>>(words: &[S]) -> Result<ExitCode> {
     let argv = std::iter::once("pzbench").chain(words.iter().map(AsRef::as_ref));
     let cli = Cli::try_parse_from(argv).map_err(|e| {
-        crate::Error::other(format!("internal command line rejected: {}", e.to_string().lines().next().unwrap_or_default()))
+        crate::Error::other(format!(
+            "internal command line rejected: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))
     })?;
     run_command(cli.command)
 }

@@ -1,8 +1,9 @@
 //! Reading predictions and truth catalogues: CSV, TSV, whitespace-separated text and Parquet.
 //!
-//! Text files are read in blocks of [`BLOCK_BYTES`] and each block is parsed by polars, so peak
-//! memory is the block plus the columns kept, whatever the file size. Only the columns asked for
-//! are kept (an id, z_spec, z_phot). Every failure names the file, the line (text) or row
+//! Text files are read by a reader thread (which also hashes them) in blocks of whole lines of
+//! about [`BLOCK_BYTES`]; each block is parsed in parallel by a plain-number parser, or by polars
+//! when it holds quotes or bad cells, so peak memory is a few blocks plus the columns kept,
+//! whatever the file size. Only the columns asked for are kept (an id, z_spec, z_phot). Every failure names the file, the line (text) or row
 //! (Parquet), the column and what to do.
 
 use std::fs::File;
@@ -17,7 +18,7 @@ use super::hex;
 use crate::{Error, Result};
 
 /// Size of the text blocks handed to polars.
-pub const BLOCK_BYTES: usize = 16 << 20;
+pub const BLOCK_BYTES: usize = 8 << 20;
 
 /// What a column holds, and so how it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +86,9 @@ impl Delimiter {
             "," | ";" | "|" => Ok(Delimiter::Byte(text.as_bytes()[0])),
             "tab" | "\\t" | "\t" => Ok(Delimiter::Byte(b'\t')),
             "whitespace" | "space" | " " => Ok(Delimiter::Whitespace),
-            other => Err(Error::usage(format!(
-                "--delimiter '{other}' is not supported; use one of , ; | tab whitespace"
-            ))),
+            other => {
+                Err(Error::usage(format!("--delimiter '{other}' is not supported; use one of , ; | tab whitespace")))
+            }
         }
     }
 
@@ -317,19 +318,17 @@ impl Builder {
                     let casted = series.strict_cast(&DataType::Int64).map_err(|_| {
                         Error::file(path, format!("column '{}' ({}) must hold integers", column.name, Role::Id.name()))
                     })?;
-                    let chunked = casted
-                        .i64()
-                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let chunked =
+                        casted.i64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
                     let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
                     ids = Some((values, validity));
                 }
                 role => {
-                    let casted = series.cast(&DataType::Float64).map_err(|e| {
-                        Error::file(path, format!("column '{}' is not numeric: {e}", column.name))
-                    })?;
-                    let chunked = casted
-                        .f64()
-                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let casted = series
+                        .cast(&DataType::Float64)
+                        .map_err(|e| Error::file(path, format!("column '{}' is not numeric: {e}", column.name)))?;
+                    let chunked =
+                        casted.f64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
                     let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
                     floats.push((role, values, validity));
                 }
@@ -474,7 +473,8 @@ impl Builder {
             return Ok(());
         };
         let id = pair[0];
-        let rows: Vec<usize> = self.ids.iter().enumerate().filter(|(_, v)| **v == id).map(|(i, _)| i + 1).take(2).collect();
+        let rows: Vec<usize> =
+            self.ids.iter().enumerate().filter(|(_, v)| **v == id).map(|(i, _)| i + 1).take(2).collect();
         Err(Error::file(
             path,
             format!(
@@ -505,32 +505,55 @@ impl Builder {
     }
 }
 
-/// Chunks in flight between the reader thread and the parser.
-type ChunkChannel = std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
+/// Blocks of whole lines coming from the reader thread.
+type BlockChannel = std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
 
-/// Read `file` on a separate thread, in raw chunks of `BLOCK_BYTES`, hashing as it goes, so that
-/// reading and SHA-256 overlap with parsing. Spent chunks come back through `recycle` to be
-/// refilled (no fresh pages per chunk). The thread's result is the hex SHA-256 of the file.
-fn spawn_reader(mut file: File, recycle: std::sync::mpsc::Receiver<Vec<u8>>) -> (ChunkChannel, std::thread::JoinHandle<String>) {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+/// Bytes per `read` call: small enough that each piece is hashed while it is still in cache.
+const READ_BYTES: usize = 1 << 20;
+
+/// Read `file` on a separate thread into blocks of about [`BLOCK_BYTES`] that end at a line end
+/// (the last block may lack its newline), hashing each piece as it arrives, so reading and
+/// SHA-256 overlap with parsing. Spent blocks come back through `recycle` and are refilled (no
+/// fresh pages per block). The thread's result is the hex SHA-256 of the file.
+fn spawn_line_reader(
+    mut file: File,
+    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> (BlockChannel, std::thread::JoinHandle<String>) {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(2);
     let handle = std::thread::spawn(move || {
         let mut hasher = Sha256::new();
-        loop {
-            let mut chunk = recycle.try_recv().unwrap_or_default();
-            chunk.resize(BLOCK_BYTES, 0);
-            match read_up_to(&mut file, &mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    hasher.update(&chunk);
-                    if sender.send(Ok(chunk)).is_err() {
-                        break;
+        // The partial last line of the previous block, which starts the next one.
+        let mut carry: Vec<u8> = Vec::new();
+        let mut eof = false;
+        while !eof {
+            let mut block = recycle.try_recv().unwrap_or_default();
+            block.clear();
+            block.reserve(BLOCK_BYTES + READ_BYTES);
+            block.extend_from_slice(&carry);
+            carry.clear();
+            let mut complete = false;
+            while !complete {
+                let start = block.len();
+                block.reserve(READ_BYTES);
+                match (&mut file).take(READ_BYTES as u64).read_to_end(&mut block) {
+                    Ok(0) => eof = true,
+                    Ok(_) => hasher.update(&block[start..]),
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        return hex(&hasher.finalize());
                     }
                 }
-                Err(e) => {
-                    let _ = sender.send(Err(e));
-                    break;
-                }
+                // A block is complete at end of file, or once it is full and holds a line end.
+                complete = eof
+                    || (block.len() >= BLOCK_BYTES
+                        && memchr::memrchr(b'\n', &block).is_some_and(|end| {
+                            carry.extend_from_slice(&block[end + 1..]);
+                            block.truncate(end + 1);
+                            true
+                        }));
+            }
+            if !block.is_empty() && sender.send(Ok(block)).is_err() {
+                break;
             }
         }
         hex(&hasher.finalize())
@@ -542,37 +565,21 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
     let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
     let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let (recycle, recycled) = std::sync::mpsc::channel();
-    let (chunks, reader) = spawn_reader(file, recycled);
-    // Appends the next chunk to the buffer; `false` at end of file.
-    let fill = |buffer: &mut Vec<u8>| -> Result<bool> {
-        match chunks.recv() {
-            Ok(Ok(mut chunk)) => {
-                if buffer.is_empty() {
-                    std::mem::swap(buffer, &mut chunk);
-                } else {
-                    buffer.extend_from_slice(&chunk);
-                }
-                let _ = recycle.send(chunk);
-                Ok(true)
-            }
+    let (blocks, reader) = spawn_line_reader(file, recycled);
+    let next_block = || -> Result<Option<Vec<u8>>> {
+        match blocks.recv() {
+            Ok(Ok(block)) => Ok(Some(block)),
             Ok(Err(e)) => Err(io_error(e)),
-            Err(_) => Ok(false),
+            Err(_) => Ok(None),
         }
     };
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut eof = false;
+    let Some(mut block) = next_block()? else {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    };
 
     // The header is the first line; a leading '#' (commented header) is allowed.
-    let header_end = loop {
-        if let Some(pos) = memchr::memchr(b'\n', &buffer) {
-            break pos;
-        }
-        if eof {
-            break buffer.len();
-        }
-        eof = !fill(&mut buffer)?;
-    };
-    let header_line = std::str::from_utf8(&buffer[..header_end])
+    let header_end = memchr::memchr(b'\n', &block).unwrap_or(block.len());
+    let header_line = std::str::from_utf8(&block[..header_end])
         .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
         .trim_end_matches('\r')
         .trim_start_matches('#')
@@ -585,7 +592,6 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
     let header: Vec<String> = delimiter.split(&header_line).map(|h| h.trim().trim_matches('"').to_string()).collect();
     let mut columns = resolve_columns(path, &header, requests)?;
     columns.sort_by_key(|c| c.index);
-    buffer.drain(..(header_end + 1).min(buffer.len()));
 
     // polars parses the kept columns only; all others are declared as strings and skipped.
     let schema: Schema = header
@@ -609,99 +615,88 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
     let mut builder = Builder::new(columns.clone(), delimiter.describe(), RowLabels::Lines);
     let mut first_line = 2usize;
     let mut any_row = false;
-    let mut bytes_done = header_end + 1;
+    // Where the data start in the current block (after the header in the first one).
+    let mut start = (header_end + 1).min(block.len());
+    let mut first_block = true;
 
     loop {
-        if !eof && buffer.len() < BLOCK_BYTES {
-            eof = !fill(&mut buffer)?;
-        }
-        let cut = if eof {
-            buffer.len()
-        } else {
-            memchr::memrchr(b'\n', &buffer).map_or(buffer.len(), |pos| pos + 1)
+        let data: std::borrow::Cow<[u8]> = match delimiter {
+            Delimiter::Whitespace => collapse_whitespace(&block[start..]).into(),
+            Delimiter::Byte(_) => (&block[start..]).into(),
         };
-        let block: std::borrow::Cow<[u8]> = match delimiter {
-            Delimiter::Whitespace => collapse_whitespace(&buffer[..cut]).into(),
-            Delimiter::Byte(_) => (&buffer[..cut]).into(),
+        // Size the columns once, from the first block's row density, when more blocks follow.
+        let reserve_for = |rows: usize| {
+            (first_block && file_len > block.len())
+                .then(|| (rows as f64 / data.len().max(1) as f64 * file_len as f64 * 1.01) as usize + 1024)
         };
-        let lines_in_block = memchr::memchr_iter(b'\n', &block).count();
-        if block.iter().any(|b| !b.is_ascii_whitespace()) {
+        if data.iter().any(|b| !b.is_ascii_whitespace()) {
             any_row = true;
-            let label_of = |row: usize| first_line + line_offset_of_row(&block, row);
-            if let Some((ids, floats)) = parse_plain_block(&block, separator, header.len(), &columns) {
-                if bytes_done == header_end + 1 && !eof {
-                    let rows = floats.first().map_or_else(|| ids.as_ref().map_or(0, Vec::len), |f| f.1.len());
-                    builder.reserve((rows as f64 / cut.max(1) as f64 * file_len as f64 * 1.01) as usize + 1024);
+            let label_of = |row: usize| first_line + line_offset_of_row(&data, row);
+            if let Some(parts) = parse_plain_block(&data, separator, header.len(), &columns) {
+                if let Some(rows) = reserve_for(parts.iter().map(plain_rows).sum()) {
+                    builder.reserve(rows);
                 }
-                let ids = ids.map(|v| (v, None));
-                let floats = floats.into_iter().map(|(role, v)| (role, v, None)).collect();
-                builder.append_columns(path, ids, floats, &label_of, options.drop_invalid)?;
-                first_line += lines_in_block;
-                bytes_done += cut;
-                drop(block);
-                buffer.drain(..cut);
-                if eof && buffer.is_empty() {
-                    break;
+                let mut row_base = 0;
+                for part in parts {
+                    let rows = plain_rows(&part);
+                    let (ids, floats) = part;
+                    let ids = ids.map(|v| (v, None));
+                    let floats = floats.into_iter().map(|(role, v)| (role, v, None)).collect();
+                    builder.append_columns(path, ids, floats, &|row| label_of(row_base + row), options.drop_invalid)?;
+                    row_base += rows;
                 }
-                continue;
+            } else {
+                let frame = CsvReadOptions::default()
+                    .with_has_header(false)
+                    .with_schema(Some(schema.clone()))
+                    .with_projection(Some(projection.clone()))
+                    .map_parse_options(|o| o.with_separator(separator))
+                    .into_reader_with_file_handle(Cursor::new(&data[..]))
+                    .finish()
+                    .map_err(|e| locate_parse_error(path, &data, first_line, delimiter, &header, &columns, e))?;
+                if let Some(rows) = reserve_for(frame.height()) {
+                    builder.reserve(rows);
+                }
+                builder.append(path, &frame, &label_of, options.drop_invalid)?;
             }
-            let frame = CsvReadOptions::default()
-                .with_has_header(false)
-                .with_schema(Some(schema.clone()))
-                .with_projection(Some(projection.clone()))
-                .map_parse_options(|o| o.with_separator(separator))
-                .into_reader_with_file_handle(Cursor::new(&block[..]))
-                .finish()
-                .map_err(|e| locate_parse_error(path, &block, first_line, delimiter, &header, &columns, e))?;
-            if bytes_done == header_end + 1 && !eof {
-                // Size the columns once from the first block's row density.
-                let rows_per_byte = frame.height() as f64 / cut.max(1) as f64;
-                builder.reserve((rows_per_byte * file_len as f64 * 1.01) as usize + 1024);
-            }
-            builder.append(path, &frame, &label_of, options.drop_invalid)?;
         }
-        first_line += lines_in_block;
-        bytes_done += cut;
-        drop(block);
-        buffer.drain(..cut);
-        if eof && buffer.is_empty() {
-            break;
+        first_line += memchr::memchr_iter(b'\n', &data).count();
+        drop(data);
+        let _ = recycle.send(block);
+        match next_block()? {
+            Some(next) => block = next,
+            None => break,
         }
+        start = 0;
+        first_block = false;
     }
     if !any_row {
         return Err(Error::file(path, "the file has a header but no data rows"));
     }
-    drop(chunks);
+    drop(blocks);
     builder.sha256 = Some(reader.join().map_err(|_| Error::file(path, "the reader thread failed"))?);
     Ok(builder)
 }
 
-/// Columns of one block from [`parse_plain_block`]: the ids, and each float column by role.
+/// Columns of one part of a block from [`parse_plain_block`]: the ids, and each float column by role.
 type PlainColumns = (Option<Vec<i64>>, Vec<(Role, Vec<f64>)>);
 
-/// Fast path for plain numeric text, in parallel over parts of the block: every non-empty line
-/// has exactly `n_fields` fields split by `separator`, and every kept cell is a plain number
-/// (not quoted, not empty: either fails to parse). Numbers are parsed with the same routines polars uses (`fast-float2`,
-/// `atoi_simd`), so the values are identical. Returns `None` at the first line that is not that
-/// simple; the caller then hands the block to polars, which handles quoting and names errors.
-fn parse_plain_block(block: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<PlainColumns> {
+fn plain_rows((ids, floats): &PlainColumns) -> usize {
+    floats.first().map_or_else(|| ids.as_ref().map_or(0, Vec::len), |f| f.1.len())
+}
+
+/// Fast path for plain numeric text, in parallel over parts of the block (returned in order):
+/// every non-empty line has exactly `n_fields` fields split by `separator`, and every kept cell is
+/// a plain number (not quoted, not empty: either fails to parse). Numbers are parsed with the same
+/// routines polars uses (`fast-float2`, `atoi_simd`), so the values are identical. Returns `None`
+/// if any line is not that simple; the caller then hands the block to polars, which handles
+/// quoting and names errors.
+fn parse_plain_block(block: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<Vec<PlainColumns>> {
     use rayon::prelude::*;
-    let parts = split_at_lines(block, rayon::current_num_threads() * 4);
-    let parsed: Vec<Option<PlainColumns>> =
-        parts.par_iter().map(|part| parse_plain_part(part, separator, n_fields, columns)).collect();
-    let mut ids: Option<Vec<i64>> = columns.iter().any(|c| c.role == Role::Id).then(Vec::new);
-    let mut floats: Vec<(Role, Vec<f64>)> =
-        columns.iter().filter(|c| c.role != Role::Id).map(|c| (c.role, Vec::new())).collect();
-    for part in parsed {
-        let (part_ids, part_floats) = part?;
-        if let (Some(all), Some(more)) = (ids.as_mut(), part_ids) {
-            all.extend(more);
-        }
-        for ((_, all), (_, more)) in floats.iter_mut().zip(part_floats) {
-            all.extend(more);
-        }
-    }
-    Some((ids, floats))
+    split_at_lines(block, rayon::current_num_threads() * 4)
+        .par_iter()
+        .map(|part| parse_plain_part(part, separator, n_fields, columns))
+        .collect()
 }
 
 /// Split `block` into about `n` parts that end at line ends.
@@ -719,44 +714,55 @@ fn split_at_lines(block: &[u8], n: usize) -> Vec<&[u8]> {
 }
 
 fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<PlainColumns> {
+    /// Where a field's value goes.
+    #[derive(Clone, Copy)]
+    enum Slot {
+        Skip,
+        Id,
+        Float(usize),
+    }
+    let mut slots = vec![Slot::Skip; n_fields];
+    let mut n_floats = 0;
+    for column in columns {
+        slots[column.index] = if column.role == Role::Id {
+            Slot::Id
+        } else {
+            n_floats += 1;
+            Slot::Float(n_floats - 1)
+        };
+    }
     let rows_guess = memchr::memchr_iter(b'\n', part).count() + 1;
     let mut ids: Option<Vec<i64>> = columns.iter().any(|c| c.role == Role::Id).then(|| Vec::with_capacity(rows_guess));
     let mut floats: Vec<(Role, Vec<f64>)> =
         columns.iter().filter(|c| c.role != Role::Id).map(|c| (c.role, Vec::with_capacity(rows_guess))).collect();
-    let mut pos = 0;
-    while pos < part.len() {
-        let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |p| pos + p);
-        let mut line = &part[pos..end];
-        pos = end + 1;
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
+    // One scan over every separator and line end of the part.
+    let mut field = 0;
+    let mut start = 0;
+    for end in memchr::memchr2_iter(separator, b'\n', part).chain(std::iter::once(part.len())) {
+        if start >= part.len() {
+            break;
         }
-        if line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        let line_ends = end == part.len() || part[end] == b'\n';
+        let mut cell = &part[start..end];
+        start = end + 1;
+        if line_ends && cell.last() == Some(&b'\r') {
+            cell = &cell[..cell.len() - 1];
         }
-        let mut float_slot = 0;
-        let mut wanted = columns.iter().peekable();
-        let mut start = 0;
-        let mut index = 0;
-        loop {
-            let stop = memchr::memchr(separator, &line[start..]).map_or(line.len(), |p| start + p);
-            if let Some(column) = wanted.next_if(|c| c.index == index) {
-                let cell = &line[start..stop];
-                if column.role == Role::Id {
-                    ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?);
-                } else {
-                    floats[float_slot].1.push(fast_float2::parse::<f64, _>(cell).ok()?);
-                    float_slot += 1;
-                }
+        if field == 0 && line_ends && cell.iter().all(u8::is_ascii_whitespace) {
+            continue; // a blank line
+        }
+        match slots.get(field)? {
+            Slot::Skip => {}
+            Slot::Id => ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?),
+            Slot::Float(k) => floats[*k].1.push(fast_float2::parse::<f64, _>(cell).ok()?),
+        }
+        if line_ends {
+            if field + 1 != n_fields {
+                return None;
             }
-            index += 1;
-            if stop == line.len() {
-                break;
-            }
-            start = stop + 1;
-        }
-        if index != n_fields {
-            return None;
+            field = 0;
+        } else {
+            field += 1;
         }
     }
     Some((ids, floats))
@@ -841,7 +847,10 @@ fn locate_parse_error(
                 let expected = if column.role == Role::Id { "an integer" } else { "a number" };
                 return Error::file(
                     path,
-                    format!("line {line_no}, column '{}': '{cell}' is not {expected}; fix or remove the row", column.name),
+                    format!(
+                        "line {line_no}, column '{}': '{cell}' is not {expected}; fix or remove the row",
+                        column.name
+                    ),
                 );
             }
         }
@@ -853,9 +862,8 @@ fn locate_parse_error(
 const PARQUET_SLICE_ROWS: usize = 1 << 20;
 
 fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
-    let corrupt = |e: PolarsError| {
-        Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"))
-    };
+    let corrupt =
+        |e: PolarsError| Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"));
     let open = || File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")));
     let mut reader = ParquetReader::new(open()?);
     let schema = reader.schema().map_err(corrupt)?;

@@ -32,17 +32,64 @@ pub struct Grouped {
 
 impl Grouped {
     /// Group galaxies by bin. Takes the redshift columns by value and frees them as soon as the
-    /// errors are computed, so peak memory stays near three columns for large inputs.
+    /// errors are computed, so peak memory stays near four columns for large inputs.
+    ///
+    /// Runs in parallel over chunks of rows: each chunk counts its galaxies per bin, which gives
+    /// every (bin, chunk) pair its own output range in input order, and then fills it.
     pub fn new(z_spec: Vec<f64>, z_phot: Vec<f64>, bins: &Bins) -> Self {
+        const CHUNK_ROWS: usize = 1 << 16;
         let binned = match bins.on {
             BinOn::ZSpec => &z_spec,
             BinOn::ZPhot => &z_phot,
         };
+        let n = z_spec.len();
+        let n_groups = bins.len() + 1;
         // Bins are located twice (count, then place) rather than stored: saves 4 bytes a galaxy.
         let bin_of = |i: usize| bins.locate(binned[i]).unwrap_or(bins.len());
-        Self::from_rows(bins.len(), z_spec.len(), |k| k, bin_of, |i| {
-            (normalised_error(z_spec[i], z_phot[i]), z_phot[i] - z_spec[i])
-        })
+        let chunk_rows = |c: usize| c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
+        let n_chunks = n.div_ceil(CHUNK_ROWS);
+        let counts: Vec<Vec<usize>> = (0..n_chunks)
+            .into_par_iter()
+            .map(|c| {
+                let mut counts = vec![0usize; n_groups];
+                chunk_rows(c).for_each(|i| counts[bin_of(i)] += 1);
+                counts
+            })
+            .collect();
+        let mut offsets = vec![0usize; n_groups + 1];
+        for (g, offset) in offsets.iter_mut().skip(1).enumerate() {
+            *offset = counts.iter().map(|chunk| chunk[g]).sum();
+        }
+        for g in 1..offsets.len() {
+            offsets[g] += offsets[g - 1];
+        }
+
+        let mut dz = vec![0.0; n];
+        let mut delta = vec![0.0; n];
+        // Carve the output, group by group and within a group chunk by chunk, into the pieces
+        // each chunk fills: pieces[c][g] = (dz, Δz) of chunk c's galaxies in group g.
+        let mut pieces: Vec<Vec<(&mut [f64], &mut [f64])>> =
+            (0..n_chunks).map(|_| Vec::with_capacity(n_groups)).collect();
+        let (mut rest_dz, mut rest_delta) = (&mut dz[..], &mut delta[..]);
+        for g in 0..n_groups {
+            for (chunk_pieces, chunk_counts) in pieces.iter_mut().zip(&counts) {
+                let (piece_dz, tail_dz) = std::mem::take(&mut rest_dz).split_at_mut(chunk_counts[g]);
+                let (piece_delta, tail_delta) = std::mem::take(&mut rest_delta).split_at_mut(chunk_counts[g]);
+                (rest_dz, rest_delta) = (tail_dz, tail_delta);
+                chunk_pieces.push((piece_dz, piece_delta));
+            }
+        }
+        pieces.into_par_iter().enumerate().for_each(|(c, mut chunk_pieces)| {
+            let mut filled = vec![0usize; n_groups];
+            for i in chunk_rows(c) {
+                let g = bin_of(i);
+                let (piece_dz, piece_delta) = &mut chunk_pieces[g];
+                piece_dz[filled[g]] = normalised_error(z_spec[i], z_phot[i]);
+                piece_delta[filled[g]] = z_phot[i] - z_spec[i];
+                filled[g] += 1;
+            }
+        });
+        Grouped { dz, delta, offsets }
     }
 
     /// Lay out `n_rows` rows, row `k` being galaxy `galaxy(k)`, in bin `bin_of(galaxy)`

@@ -54,7 +54,8 @@ impl Module for Dense {
 /// `act(conv3x3(x) + b)` with stride 1 and one pixel of zero padding ("same" for a 3×3 kernel),
 /// on channels-last `(B, H, W, C)` tensors.
 ///
-/// The convolution is computed as im2col + one matrix product, with tensor ops only: the padded
+/// On CUDA with the `cudnn` feature the convolution runs in cuDNN (`gpu.rs`). Otherwise it is
+/// computed as im2col + one matrix product, with tensor ops only: the padded
 /// input's nine shifted views are stacked into a `(B·H·W, 9·C)` matrix and multiplied by the
 /// kernel laid out as `(C_out, 9·C)`. Forward values equal candle's `conv2d`; the point is the
 /// backward pass: autograd then uses two matrix products, where candle 0.11.1's `conv2d` backward
@@ -82,6 +83,11 @@ impl Conv3x3 {
 
 impl Module for Conv3x3 {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        #[cfg(feature = "cudnn")]
+        if x.device().is_cuda() && x.dtype() == candle_core::DType::F32 && super::gpu::fast_kernels() {
+            let out = super::gpu::conv3x3_nhwc(x, &self.weight)?.broadcast_add(&self.bias)?;
+            return self.act.apply(&out);
+        }
         let (b, h, w, c) = x.dims4()?;
         let c_out = self.weight.dim(0)?;
         let padded = x.pad_with_zeros(1, 1, 1)?.pad_with_zeros(2, 1, 1)?;

@@ -14,9 +14,12 @@
 //! Devices come from [`device`]: "cpu" always; "cuda" needs the `cuda` cargo feature.
 
 mod adam;
+mod bench;
 mod checkpoint;
 mod cnn;
 mod data;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 mod layers;
 mod loss;
 mod model;
@@ -25,6 +28,9 @@ mod pool;
 mod scaling;
 mod train;
 
+#[cfg(feature = "cuda")]
+pub use bench::check_fast_path;
+pub use bench::{train_throughput, BenchConfig, BenchResult, Check};
 pub use candle_core::Device;
 pub use checkpoint::load;
 pub use cnn::{CnnConfig, IMAGE_SCALE};
@@ -61,13 +67,39 @@ fn cuda_device(ordinal: usize) -> Result<Device> {
     Device::new_cuda(ordinal).map_err(|e| {
         let message = e.to_string();
         let first = message.lines().next().unwrap_or_default();
-        Error::other(format!("cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"))
+        Error::other(format!(
+            "cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"
+        ))
     })
 }
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device(_ordinal: usize) -> Result<Device> {
     Err(Error::usage("this pzbench was built without CUDA; rebuild with --features cuda (see README, GPU)"))
+}
+
+/// Use candle's stock CUDA operations for the CNN (`true`) or the fast path of `gpu.rs` (`false`,
+/// the default). No effect on the CPU or in a build without the `cuda` feature.
+pub fn use_stock_gpu_kernels(stock: bool) {
+    #[cfg(feature = "cuda")]
+    gpu::set_stock_kernels(stock);
+    #[cfg(not(feature = "cuda"))]
+    let _ = stock;
+}
+
+/// Peak memory of a run on `device`: the device memory in use (CUDA, including the context and
+/// candle's memory pool) or the process' peak resident set size (CPU, Linux).
+pub fn peak_memory_bytes(device: &Device) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if device.is_cuda() {
+        let (free, total) = candle_core::cuda_backend::cudarc::driver::result::mem_get_info().ok()?;
+        return Some((total - free) as u64);
+    }
+    let _ = device;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Turns a candle error into a pzbench [`Error::Other`] that says what was being done.
@@ -92,10 +124,7 @@ pub(crate) mod testing {
     pub(crate) fn synthetic(n: usize, image_size: Option<usize>, seed: u64) -> Dataset {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mags: Vec<f32> = (0..n * 5).map(|_| 18.0 + 8.0 * rng.random::<f32>()).collect();
-        let z = mags
-            .chunks(5)
-            .map(|m| 0.34 + 0.1 * (m[1] - 18.0) + 0.03 * (m[3] - m[0]))
-            .collect();
+        let z = mags.chunks(5).map(|m| 0.34 + 0.1 * (m[1] - 18.0) + 0.03 * (m[3] - m[0])).collect();
         let ids = (0..n as i64).map(|i| 1000 + i).collect();
         let data = Dataset::new(ids, mags, 5).unwrap().with_redshifts(z).unwrap();
         match image_size {

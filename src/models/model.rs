@@ -97,7 +97,7 @@ impl Model {
         };
         let model = Model::build(arch, scaler, seed, device)?;
         model.check_data(train)?;
-        glorot_init(&model.varmap, seed).context("initialising the weights")?;
+        model.init_weights(seed)?;
         Ok(model)
     }
 
@@ -200,14 +200,25 @@ impl Model {
     /// Predicted redshifts, `(n, 1)`, for a preprocessed batch.
     pub(crate) fn forward(&self, batch: &HostBatch) -> candle_core::Result<Tensor> {
         let mags = Tensor::from_slice(&batch.mags, (batch.n, self.arch.n_mags()), &self.device)?;
-        match (&self.net, self.arch.image_shape(), &batch.images) {
-            (Net::Cnn(cnn), Some((c, h, w)), Some(pixels)) => {
-                let images = Tensor::from_slice(pixels, (batch.n, c, h, w), &self.device)?;
-                cnn.forward(&images, &mags)
-            }
-            (Net::Nn(nn), _, _) => nn.forward(&mags),
-            _ => candle_core::bail!("the CNN was given a batch without images"),
+        let images = match (self.arch.image_shape(), &batch.images) {
+            (Some((c, h, w)), Some(pixels)) => Some(Tensor::from_slice(pixels, (batch.n, c, h, w), &self.device)?),
+            _ => None,
+        };
+        self.forward_tensors(images.as_ref(), &mags)
+    }
+
+    /// Predicted redshifts, `(n, 1)`, for inputs already on the device (images for the CNN).
+    pub(crate) fn forward_tensors(&self, images: Option<&Tensor>, mags: &Tensor) -> candle_core::Result<Tensor> {
+        match (&self.net, images) {
+            (Net::Cnn(cnn), Some(images)) => cnn.forward(images, mags),
+            (Net::Nn(nn), _) => nn.forward(mags),
+            (Net::Cnn(_), None) => candle_core::bail!("the CNN was given a batch without images"),
         }
+    }
+
+    /// Initialise the weights as Keras does, from a ChaCha8 stream seeded with `seed`.
+    pub(crate) fn init_weights(&self, seed: u64) -> Result<()> {
+        glorot_init(&self.varmap, seed).context("initialising the weights")
     }
 
     /// The variables, sorted by name.

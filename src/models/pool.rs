@@ -11,7 +11,9 @@
 //! whose tie rule this is — and nothing to a cropped odd row or column:
 //! - on the CPU, a [`CustomOp1`] whose forward pass picks each window's first maximum and whose
 //!   backward pass ([`CustomOp2`], recomputing the same argmax) scatters the gradient there;
-//! - on any other device (CUDA), differentiable tensor ops, so candle's autograd gives the
+//! - on CUDA (f32), the same custom ops run two CUDA kernels (`gpu.rs`, `kernels.cu`) with the
+//!   same rules;
+//! - otherwise (or with the stock CUDA path), differentiable tensor ops, so candle's autograd gives the
 //!   gradient: lay each window out as 4 values; on a detached copy mark the values equal to the
 //!   window maximum and keep the first of them (a running count of maxima, from a product with an
 //!   upper-triangular 4×4 matrix of ones, equal to 1); the output is `Σ window · first_max_mask`.
@@ -28,11 +30,22 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape,
 /// channels)` tensor, stride 2, floor mode: the result is `(batch, height / 2, width / 2, channels)`.
 pub(crate) fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
     pooled_dims(x)?;
-    if x.device().is_cpu() {
+    if x.device().is_cpu() || cuda_kernel_applies(x) {
         x.contiguous()?.apply_op1(MaxPool2x2)
     } else {
         max_pool2x2_tensor_ops(x)
     }
+}
+
+/// Whether the CUDA kernels of `gpu.rs` pool `x` (f32 on a CUDA device, fast path on).
+#[cfg(feature = "cuda")]
+fn cuda_kernel_applies(x: &Tensor) -> bool {
+    x.device().is_cuda() && x.dtype() == candle_core::DType::F32 && super::gpu::fast_kernels()
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_kernel_applies(_: &Tensor) -> bool {
+    false
 }
 
 /// The output side lengths, or an error for inputs too small to pool.
@@ -144,6 +157,15 @@ impl CustomOp1 for MaxPool2x2 {
         Ok((out, shape))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::gpu::max_pool_forward(storage, layout)
+    }
+
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPool2x2Backward)?))
     }
@@ -175,6 +197,17 @@ impl CustomOp2 for MaxPool2x2Backward {
             _ => bail!("max_pool2x2 backward supports f32 and f64 inputs and gradients of the same type"),
         };
         Ok((out, l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::gpu::max_pool_backward(s1, l1, s2, l2)
     }
 }
 

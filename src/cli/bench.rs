@@ -1,0 +1,164 @@
+//! `pzbench bench`: training and inference throughput of the paper's CNN on a device, and the
+//! device checks of the CUDA fast path.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::models::{self, BenchConfig};
+use crate::{Error, Result};
+
+/// Which CUDA implementation runs the CNN's convolutions and pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GpuKernels {
+    /// cuDNN convolutions (forward and both backward passes; builds with --features cudnn) and
+    /// pzbench's pooling kernels.
+    Fast,
+    /// candle's stock operations: im2col convolutions through cuBLAS, tensor-op pooling.
+    Stock,
+}
+
+impl GpuKernels {
+    /// Make this the implementation used from now on (no effect on the CPU).
+    pub fn select(self) {
+        models::use_stock_gpu_kernels(self == GpuKernels::Stock);
+    }
+}
+
+/// Measure the paper's CNN: training and inference galaxies per second on a device.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    Train(BenchTrainArgs),
+    Check(BenchCheckArgs),
+}
+
+/// Time training steps (forward, Tanaka loss, backward, Adam) and forward passes of the CNN on
+/// random inputs already on the device, like `benches/torch_cnn.py` does for PyTorch.
+///
+/// Prints milliseconds per step, galaxies/s for training and inference, and the peak memory:
+/// device memory in use (CUDA) or the process' peak resident memory (CPU).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  pzbench bench train --device cuda\n  pzbench bench train --device cuda --size 64 --gpu-kernels stock\n  pzbench bench train --device cpu --size 64 --batch-size 16 --steps 2 --warmup 1"
+)]
+pub struct BenchTrainArgs {
+    /// Compute device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cuda")]
+    pub device: String,
+    /// Image side in pixels (the paper's CNN reads 127; GalaxiesML also ships 64).
+    #[arg(long, default_value_t = 127)]
+    pub size: usize,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// CUDA implementation of the convolutions and pooling.
+    #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
+    pub gpu_kernels: GpuKernels,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Check the CUDA fast path against the CPU: values and gradients of the pooling kernels and of
+/// the cuDNN convolutions on random inputs. Exits 1 if any differs beyond its tolerance.
+#[derive(Debug, Args)]
+pub struct BenchCheckArgs {
+    /// CUDA device: cuda or cuda:N.
+    #[arg(long, default_value = "cuda")]
+    pub device: String,
+    /// Largest relative difference allowed for the convolutions (TF32 tensor cores give ~1e-3;
+    /// run with NVIDIA_TF32_OVERRIDE=0 and e.g. 1e-5 for strict f32). Pooling must match exactly.
+    #[arg(long, default_value_t = 1e-2)]
+    pub conv_tolerance: f64,
+}
+
+/// Run `pzbench bench`.
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    match args.command {
+        BenchCommand::Train(args) => run_train(args),
+        BenchCommand::Check(args) => run_check(args),
+    }
+}
+
+fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
+    if args.batch_size == 0 || args.steps == 0 {
+        return Err(Error::usage("--batch-size and --steps must be at least 1"));
+    }
+    let device = models::device(&args.device)?;
+    args.gpu_kernels.select();
+    let cfg = BenchConfig {
+        image_size: args.size,
+        batch_size: args.batch_size,
+        warmup: args.warmup,
+        steps: args.steps,
+        lr: 1e-4,
+        seed: 0,
+    };
+    let result = models::train_throughput(&cfg, &device)?;
+    let memory = models::peak_memory_bytes(&device);
+    let kernels = match (device.is_cuda(), args.gpu_kernels) {
+        (false, _) => "cpu",
+        (true, GpuKernels::Fast) => "fast",
+        (true, GpuKernels::Stock) => "stock",
+    };
+    if args.json {
+        let value = serde_json::json!({
+            "model": "cnn", "image_size": args.size, "batch_size": args.batch_size, "device": args.device,
+            "kernels": kernels, "steps": args.steps, "warmup": args.warmup, "result": result,
+            "peak_memory_bytes": memory, "pzbench_version": crate::VERSION,
+        });
+        println!("{value}");
+    } else {
+        println!(
+            "pzbench bench train: CNN 5x{s}x{s} ({} parameters), batch {}, {} ({kernels} kernels): {:.1} ms/step, \
+             {:.0} galaxies/s training, {:.0} galaxies/s inference, peak memory {}, final loss {:.4}",
+            result.parameters,
+            args.batch_size,
+            args.device,
+            result.train_ms_per_step,
+            result.train_galaxies_per_s,
+            result.infer_galaxies_per_s,
+            memory.map_or("unknown".to_string(), |b| format!("{:.2} GB", b as f64 / 1e9)),
+            result.final_loss,
+            s = args.size,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "cuda")]
+fn run_check(args: BenchCheckArgs) -> Result<ExitCode> {
+    let device = models::device(&args.device)?;
+    if !device.is_cuda() {
+        return Err(Error::usage("pzbench bench check compares a CUDA device with the CPU: use --device cuda"));
+    }
+    GpuKernels::Fast.select();
+    let checks = models::check_fast_path(&device, args.conv_tolerance)?;
+    let mut failed = 0;
+    for check in &checks {
+        let verdict = if check.passed() { "ok" } else { "FAILED" };
+        failed += usize::from(!check.passed());
+        println!(
+            "{verdict:>6}  {}: max relative difference {:.3e} (tolerance {:.0e})",
+            check.what, check.max_relative_difference, check.tolerance
+        );
+    }
+    println!("pzbench bench check: {} of {} checks passed", checks.len() - failed, checks.len());
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn run_check(_: BenchCheckArgs) -> Result<ExitCode> {
+    Err(Error::usage("this pzbench was built without CUDA; rebuild with --features cuda (see README, GPU)"))
+}

@@ -1,0 +1,239 @@
+//! The CUDA fast path of the CNN (built with the `cuda` feature; the convolutions also need the
+//! `cudnn` feature):
+//! - 2×2 max pooling forward and backward as two kernels (`kernels.cu`, compiled to PTX by
+//!   `build.rs`) with exactly the CPU op's rules (`pool.rs`), instead of candle tensor ops;
+//! - 3×3 "same" convolutions on channels-last tensors through cuDNN for the forward pass and
+//!   both backward passes (data and filter), instead of im2col + cuBLAS. cuDNN's default math
+//!   applies: on Ampere and newer it may use TF32 tensor cores for f32, as PyTorch's cuDNN
+//!   convolutions do by default (`NVIDIA_TF32_OVERRIDE=0` turns that off).
+//!
+//! [`set_stock_kernels`] switches back to candle's stock operations, for comparisons.
+//! `pzbench bench check --device cuda` checks every op here against the CPU path (values and
+//! gradients).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
+use candle_core::cuda_backend::{CudaStorage, WrapErr};
+use candle_core::{bail, Layout, Result, Shape};
+
+static STOCK: AtomicBool = AtomicBool::new(false);
+
+/// Use candle's stock CUDA operations (im2col convolutions, tensor-op pooling) instead of the
+/// fast path.
+pub fn set_stock_kernels(stock: bool) {
+    STOCK.store(stock, Ordering::Relaxed);
+}
+
+/// Whether the fast path is on (the default).
+pub fn fast_kernels() -> bool {
+    !STOCK.load(Ordering::Relaxed)
+}
+
+const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/kernels.ptx"));
+
+/// `(b, h, w, c)` and the start offset of a contiguous channels-last input.
+fn nhwc(layout: &Layout) -> Result<((usize, usize, usize, usize), usize)> {
+    let dims = layout.shape().dims4()?;
+    match layout.contiguous_offsets() {
+        Some((start, _)) => Ok((dims, start)),
+        None => bail!("max_pool2x2 (cuda) needs a contiguous input"),
+    }
+}
+
+fn launch_config(n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(256).clamp(1, 65_535 * 8) as u32, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Forward 2×2 max pooling of a contiguous channels-last f32 tensor.
+pub(crate) fn max_pool_forward(storage: &CudaStorage, layout: &Layout) -> Result<(CudaStorage, Shape)> {
+    let ((b, h, w, c), start) = nhwc(layout)?;
+    let dev = &storage.device;
+    let x = storage.as_cuda_slice::<f32>()?.slice(start..);
+    let n = b * (h / 2) * (w / 2) * c;
+    // SAFETY: every element is written by the kernel.
+    let mut y = unsafe { dev.alloc::<f32>(n) }?;
+    let func = dev.get_or_load_custom_func("max_pool2x2_nhwc_f32", "pzbench_kernels", PTX)?;
+    let dims = [b as i32, h as i32, w as i32, c as i32];
+    let mut args = func.builder();
+    args.arg(&x).arg(&mut y).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+    // SAFETY: argument types and count match the kernel's signature.
+    unsafe { args.launch(launch_config(n)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((b, h / 2, w / 2, c))))
+}
+
+/// Backward 2×2 max pooling: `(input, output gradient) → input gradient`.
+pub(crate) fn max_pool_backward(
+    x_storage: &CudaStorage,
+    x_layout: &Layout,
+    grad_storage: &CudaStorage,
+    grad_layout: &Layout,
+) -> Result<(CudaStorage, Shape)> {
+    let ((b, h, w, c), start) = nhwc(x_layout)?;
+    let grad_start = match grad_layout.contiguous_offsets() {
+        Some((s, _)) if grad_layout.shape().dims() == [b, h / 2, w / 2, c] => s,
+        _ => bail!("max_pool2x2 backward: the gradient does not match the pooled shape"),
+    };
+    let dev = &x_storage.device;
+    let x = x_storage.as_cuda_slice::<f32>()?.slice(start..);
+    let dy = grad_storage.as_cuda_slice::<f32>()?.slice(grad_start..);
+    let mut dx = dev.alloc_zeros::<f32>(b * h * w * c)?;
+    let func = dev.get_or_load_custom_func("max_pool2x2_nhwc_f32_backward", "pzbench_kernels", PTX)?;
+    let dims = [b as i32, h as i32, w as i32, c as i32];
+    let mut args = func.builder();
+    args.arg(&x).arg(&dy).arg(&mut dx).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]);
+    // SAFETY: argument types and count match the kernel's signature.
+    unsafe { args.launch(launch_config(b * (h / 2) * (w / 2) * c)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), x_layout.shape().clone()))
+}
+
+#[cfg(feature = "cudnn")]
+pub(crate) use conv::conv3x3_nhwc;
+
+/// 3×3 "same" convolutions through cuDNN (after `shared/gpu/probe/src/cudnn_conv.rs`, here on
+/// channels-last tensors with the kernel laid out `(C_out, 3, 3, C_in)`).
+#[cfg(feature = "cudnn")]
+mod conv {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
+    use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC;
+    use candle_core::cuda_backend::cudarc::cudnn::{ConvBackwardData, ConvBackwardFilter, ConvForward, Cudnn};
+    use candle_core::cuda_backend::cudarc::driver::CudaSlice;
+    use candle_core::cuda_backend::{CudaDevice, CudaStorage};
+    use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+
+    thread_local! {
+        static HANDLE: RefCell<Option<(candle_core::cuda_backend::DeviceId, Arc<Cudnn>)>> = const { RefCell::new(None) };
+    }
+
+    /// The cuDNN handle of this thread for `dev`, on candle's stream (so cuDNN's work is
+    /// ordered with candle's kernels).
+    fn handle(dev: &CudaDevice) -> Result<Arc<Cudnn>> {
+        HANDLE.with(|cell| {
+            if let Some((id, handle)) = cell.borrow().as_ref() {
+                if *id == dev.id() {
+                    return Ok(handle.clone());
+                }
+            }
+            let handle = Cudnn::new(dev.cuda_stream()).map_err(|e| candle_core::Error::Msg(format!("cuDNN: {e:?}")))?;
+            *cell.borrow_mut() = Some((dev.id(), handle.clone()));
+            Ok(handle)
+        })
+    }
+
+    fn cudnn_err<E: std::fmt::Debug>(e: E) -> candle_core::Error {
+        candle_core::Error::Msg(format!("cuDNN: {e:?}"))
+    }
+
+    fn workspace(dev: &CudaDevice, bytes: usize) -> Result<Option<CudaSlice<u8>>> {
+        // SAFETY: cuDNN's workspace needs no initialisation.
+        Ok(if bytes == 0 { None } else { Some(unsafe { dev.alloc::<u8>(bytes) }?) })
+    }
+
+    /// Which pass: its two operands and result (all channels-last, kernels `(K, 3, 3, C)`).
+    #[derive(Clone, Copy)]
+    enum Pass {
+        /// `(x, w) → y`
+        Forward,
+        /// `(dy, w) → dx`
+        BackwardData,
+        /// `(x, dy) → dw`
+        BackwardFilter,
+    }
+
+    struct Conv3x3(Pass);
+
+    impl CustomOp2 for Conv3x3 {
+        fn name(&self) -> &'static str {
+            "cudnn-conv3x3-nhwc"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the cuDNN convolution runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(
+            &self,
+            sa: &CudaStorage,
+            la: &Layout,
+            sb: &CudaStorage,
+            lb: &Layout,
+        ) -> Result<(CudaStorage, Shape)> {
+            let dev = &sa.device;
+            let cudnn = handle(dev)?;
+            let conv =
+                cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+            let view = |s: &CudaStorage, l: &Layout| match l.contiguous_offsets() {
+                Some((start, _)) => Ok(s.as_cuda_slice::<f32>()?.slice(start..)),
+                None => bail!("cudnn conv: operands must be contiguous"),
+            };
+            let (a, b) = (view(sa, la)?, view(sb, lb)?);
+            let i = |v: usize| v as i32;
+            let tensor = |n, c, h, w| {
+                cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err)
+            };
+            let filter = |k, c| cudnn.create_4d_filter::<f32>(CUDNN_TENSOR_NHWC, [i(k), i(c), 3, 3]).map_err(cudnn_err);
+            match self.0 {
+                Pass::Forward => {
+                    let (n, h, w, c) = la.shape().dims4()?;
+                    let k = lb.shape().dims4()?.0;
+                    let (xd, wd, yd) = (tensor(n, c, h, w)?, filter(k, c)?, tensor(n, k, h, w)?);
+                    let op = ConvForward { conv: &conv, x: &xd, w: &wd, y: &yd };
+                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
+                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                    // SAFETY: written in full by cuDNN (beta = 0).
+                    let mut y = unsafe { dev.alloc::<f32>(n * h * w * k) }?;
+                    // SAFETY: descriptors match the buffers' sizes and layouts.
+                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &b, &mut y) }.map_err(cudnn_err)?;
+                    Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
+                }
+                Pass::BackwardData => {
+                    let (n, h, w, k) = la.shape().dims4()?;
+                    let c = lb.shape().dims4()?.3;
+                    let (dyd, wd, dxd) = (tensor(n, k, h, w)?, filter(k, c)?, tensor(n, c, h, w)?);
+                    let op = ConvBackwardData { conv: &conv, dx: &dxd, w: &wd, dy: &dyd };
+                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
+                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                    // SAFETY: written in full by cuDNN (beta = 0).
+                    let mut dx = unsafe { dev.alloc::<f32>(n * h * w * c) }?;
+                    // SAFETY: descriptors match the buffers' sizes and layouts.
+                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, &b, &a) }.map_err(cudnn_err)?;
+                    Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), Shape::from((n, h, w, c))))
+                }
+                Pass::BackwardFilter => {
+                    let (n, h, w, c) = la.shape().dims4()?;
+                    let k = lb.shape().dims4()?.3;
+                    let (xd, dyd, dwd) = (tensor(n, c, h, w)?, tensor(n, k, h, w)?, filter(k, c)?);
+                    let op = ConvBackwardFilter { conv: &conv, x: &xd, dw: &dwd, dy: &dyd };
+                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
+                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                    // SAFETY: written in full by cuDNN (beta = 0).
+                    let mut dw = unsafe { dev.alloc::<f32>(k * 9 * c) }?;
+                    // SAFETY: descriptors match the buffers' sizes and layouts.
+                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &mut dw, &b) }.map_err(cudnn_err)?;
+                    Ok((CudaStorage::wrap_cuda_slice(dw, dev.clone()), Shape::from((k, 3, 3, c))))
+                }
+            }
+        }
+
+        fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+            let dy = dy.contiguous()?;
+            let dx = dy.apply_op2_no_bwd(w, &Conv3x3(Pass::BackwardData))?;
+            let dw = x.apply_op2_no_bwd(&dy, &Conv3x3(Pass::BackwardFilter))?;
+            Ok((Some(dx), Some(dw)))
+        }
+    }
+
+    /// `conv3x3(x)` with stride 1 and one pixel of zero padding, no bias: `x` is `(B, H, W, C)`,
+    /// `kernel` is `(C_out, C_in, 3, 3)`; returns `(B, H, W, C_out)`. Differentiable in both.
+    pub(crate) fn conv3x3_nhwc(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
+        let krsc = kernel.permute((0, 2, 3, 1))?.contiguous()?;
+        x.contiguous()?.apply_op2(&krsc, Conv3x3(Pass::Forward))
+    }
+}
