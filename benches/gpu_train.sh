@@ -7,7 +7,8 @@
 #   benches/gpu_train.sh OUTDIR
 # Knobs (environment): N (galaxies, default 40000), SIZE (64), EPOCHS (30), BATCH (256), LR (1e-4),
 # CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch),
-# CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN.
+# CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN,
+# TORCH (1: measure the PyTorch reference first; 0: skip it).
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
@@ -23,8 +24,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 nproc
 t() { echo "=== t=${SECONDS}s: $*"; }
 
-t torch reference
-timeout 120 python3 "${TORCH_CNN:-benches/torch_cnn.py}" --size "$SIZE" --batch "$BATCH"
+[ "${TORCH:-1}" = 1 ] && t torch reference && timeout 120 python3 "${TORCH_CNN:-benches/torch_cnn.py}" --size "$SIZE" --batch "$BATCH"
 
 t synth
 D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}

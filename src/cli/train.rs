@@ -12,6 +12,7 @@ use crate::models::{
     self, galaxiesml_bands, read_data, Architecture, CnnConfig, EpochRecord, InputSpec, LossKind, Model, NnConfig,
     RawData, RunOptions, TrainConfig,
 };
+use super::bench::GpuKernels;
 use crate::{Error, Result};
 
 /// The two reference models.
@@ -105,6 +106,11 @@ pub struct TrainArgs {
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
 
+    /// CUDA implementation of the CNN's convolutions and pooling: fast (cuDNN convolutions with
+    /// --features cudnn, pzbench's pooling kernels) or stock (candle's operations).
+    #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
+    pub gpu_kernels: GpuKernels,
+
     /// Magnitude columns (catalogue) or keys (HDF5), comma-separated, in a fixed order [default: g_cmodel_mag,r_cmodel_mag,i_cmodel_mag,z_cmodel_mag,y_cmodel_mag].
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub bands: Option<Vec<String>>,
@@ -157,6 +163,7 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let cfg = args.config();
     let device = models::device(&args.device)?;
+    args.gpu_kernels.select();
     let has_checkpoint = args.out.join("model.json").is_file();
     if has_checkpoint && !args.resume {
         return Err(Error::file(

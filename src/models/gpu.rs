@@ -104,7 +104,7 @@ mod conv {
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC;
     use candle_core::cuda_backend::cudarc::cudnn::{ConvBackwardData, ConvBackwardFilter, ConvForward, Cudnn};
-    use candle_core::cuda_backend::cudarc::driver::CudaSlice;
+    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView};
     use candle_core::cuda_backend::{CudaDevice, CudaStorage};
     use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -134,6 +134,13 @@ mod conv {
     fn workspace(dev: &CudaDevice, bytes: usize) -> Result<Option<CudaSlice<u8>>> {
         // SAFETY: cuDNN's workspace needs no initialisation.
         Ok(if bytes == 0 { None } else { Some(unsafe { dev.alloc::<u8>(bytes) }?) })
+    }
+
+    fn contiguous_view<'a>(storage: &'a CudaStorage, layout: &Layout) -> Result<CudaView<'a, f32>> {
+        match layout.contiguous_offsets() {
+            Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
+            None => bail!("cudnn conv: operands must be contiguous"),
+        }
     }
 
     /// Which pass: its two operands and result (all channels-last, kernels `(K, 3, 3, C)`).
@@ -169,11 +176,7 @@ mod conv {
             let cudnn = handle(dev)?;
             let conv =
                 cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let view = |s: &CudaStorage, l: &Layout| match l.contiguous_offsets() {
-                Some((start, _)) => Ok(s.as_cuda_slice::<f32>()?.slice(start..)),
-                None => bail!("cudnn conv: operands must be contiguous"),
-            };
-            let (a, b) = (view(sa, la)?, view(sb, lb)?);
+            let (a, b) = (contiguous_view(sa, la)?, contiguous_view(sb, lb)?);
             let i = |v: usize| v as i32;
             let tensor = |n, c, h, w| {
                 cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err)

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Issue 7's proof on a CUDA machine, in one call: the fast path's device checks against the CPU,
+# `pzbench bench train` (fast and stock kernels) beside the same CNN in PyTorch
+# (benches/torch_cnn.py) at 127 and 64 px, and a short training on the synthetic set with the
+# fast and the stock kernels (same seed) to compare validation losses.
+#
+# usage (repository root, CUDA binary gzipped to target/gpu/pzbench.gz as in README "GPU"):
+#   benches/gpu_bench.sh OUTDIR
+# Knobs: SIZES ("127 64"), STEPS (20), N (synthetic galaxies for the short training, 20000),
+#        EPOCHS (3).
+set -uo pipefail
+OUT=${1:?usage: benches/gpu_bench.sh OUTDIR}
+SIZES=${SIZES:-127 64} STEPS=${STEPS:-20} N=${N:-20000} EPOCHS=${EPOCHS:-3}
+WORK=${WORK:-/tmp/pzbench-gpu}
+mkdir -p "$OUT" "$WORK"
+exec > >(tee "$OUT/log.txt") 2>&1
+export PYTHONUNBUFFERED=1
+SP=$(python3 -c 'import site;print(site.getsitepackages()[0])')
+export LD_LIBRARY_PATH=$(find "$SP/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+B=$WORK/pzbench
+gunzip -c "${PZBENCH_GZ:-target/gpu/pzbench.gz}" > "$B" && chmod +x "$B"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+t() { echo "=== t=${SECONDS}s: $*"; }
+
+t "device checks (default math, then strict f32)"
+timeout 120 "$B" bench check
+NVIDIA_TF32_OVERRIDE=0 timeout 120 "$B" bench check --conv-tolerance 1e-5
+
+for size in $SIZES; do
+  t "throughput at ${size} px"
+  for kernels in fast stock; do
+    timeout 150 "$B" bench train --device cuda --size "$size" --steps "$STEPS" --gpu-kernels "$kernels"
+  done
+  timeout 150 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --variants tf32,strict
+done
+
+t "short training, fast vs stock kernels (64 px, $N galaxies, $EPOCHS epochs, seed 1)"
+D=$WORK/synth P=$WORK/synth/5x64x64
+timeout 120 "$B" synth --n "$N" --size 64 --seed 1 --out "$D" --quiet || exit 1
+for kernels in fast stock; do
+  timeout 200 "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
+    --val "${P}_validation_with_morphology.hdf5" --out "$WORK/cnn_$kernels" --device cuda \
+    --epochs "$EPOCHS" --seed 1 --gpu-kernels "$kernels" 2>&1 | grep -v '^\s*$' | tail -n "$((EPOCHS + 1))"
+done
+t done
