@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `pzbench score` against the Python evaluation a user runs today
-# (benches/score_python.py: pandas + numpy/scipy/astropy), on the same files in the same run.
+# (benches/score_python.py: pandas + numpy/scipy/astropy; and benches/score_python_authors.py,
+# the authors' get_point_metrics procedure), on the same files in the same run.
 # Reports wall time and peak memory (max RSS) of each, median of RUNS runs.
 #
 # Usage: benches/score_bench.sh [ROWS]   (default 10,000,000; needs a release build and
@@ -40,6 +41,8 @@ echo "| run | wall s (median of $runs) | peak RSS MB |"
 echo "|---|---:|---:|"
 measure "Python: pandas read_csv + numpy/scipy/astropy, CSV" python3 benches/score_python.py "$prefix.csv"
 py_csv=$(cat "$data/last_wall.txt")
+measure "Python: the authors' procedure (get_point_metrics steps), CSV" python3 benches/score_python_authors.py "$prefix.csv"
+py_authors=$(cat "$data/last_wall.txt")
 measure "pzbench score, CSV" "$bin" score -q --format json "$prefix.csv"
 rs_csv=$(cat "$data/last_wall.txt")
 measure "Python: pandas read_parquet + numpy/scipy/astropy, Parquet" python3 benches/score_python.py "$prefix.parquet"
@@ -48,4 +51,4 @@ measure "pzbench score, Parquet" "$bin" score -q --format json "$prefix.parquet"
 rs_pq=$(cat "$data/last_wall.txt")
 measure "pzbench score --bootstrap 1000, 40,914 galaxies" "$bin" score -q --format json --bootstrap 1000 "$data/score_40914.csv"
 echo
-echo "speed-up CSV: $(python3 -c "print(f'{$py_csv/$rs_csv:.1f}x')")  Parquet: $(python3 -c "print(f'{$py_pq/$rs_pq:.1f}x')")"
+echo "speed-up CSV: $(python3 -c "print(f'{$py_csv/$rs_csv:.1f}x')") (authors' procedure: $(python3 -c "print(f'{$py_authors/$rs_csv:.1f}x')"))  Parquet: $(python3 -c "print(f'{$py_pq/$rs_pq:.1f}x')")"

@@ -334,33 +334,36 @@ impl Builder {
                 }
             }
         }
-        self.append_columns(path, ids, floats, label_of, drop_invalid)
+        let ids = ids.as_ref().map(|(values, validity)| (&values[..], validity.as_deref()));
+        let floats: Vec<BlockColumn<'_>> =
+            floats.iter().map(|(role, values, validity)| (*role, &values[..], validity.as_deref())).collect();
+        self.append_columns(path, ids, &floats, label_of, drop_invalid)
     }
 
     /// Validate and append one block's columns (`floats` in the order of `self.columns`).
     fn append_columns(
         &mut self,
         path: &Path,
-        ids: Option<(Vec<i64>, Option<Vec<bool>>)>,
-        floats: Vec<(Role, Vec<f64>, Option<Vec<bool>>)>,
+        ids: Option<(&[i64], Option<&[bool]>)>,
+        floats: &[BlockColumn<'_>],
         label_of: &dyn Fn(usize) -> usize,
         drop_invalid: bool,
     ) -> Result<()> {
-        let keep = self.validate(path, &ids, &floats, label_of, drop_invalid)?;
+        let keep = self.validate(path, ids, floats, label_of, drop_invalid)?;
         let kept = |row: &usize| keep.as_ref().is_none_or(|k| k[*row]);
         if let Some(keep) = &keep {
             self.dropped_invalid += keep.iter().filter(|k| !**k).count();
         }
         if let Some((values, _)) = ids {
             match &keep {
-                None => self.ids.extend_from_slice(&values),
+                None => self.ids.extend_from_slice(values),
                 Some(_) => self.ids.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
             }
         }
-        for (role, values, _) in floats {
+        for &(role, values, _) in floats {
             let target = if role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
             match &keep {
-                None => target.extend_from_slice(&values),
+                None => target.extend_from_slice(values),
                 Some(_) => target.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
             }
         }
@@ -373,8 +376,8 @@ impl Builder {
     fn validate(
         &self,
         path: &Path,
-        ids: &Option<(Vec<i64>, Option<Vec<bool>>)>,
-        floats: &[(Role, Vec<f64>, Option<Vec<bool>>)],
+        ids: Option<(&[i64], Option<&[bool]>)>,
+        floats: &[BlockColumn<'_>],
         label_of: &dyn Fn(usize) -> usize,
         drop_invalid: bool,
     ) -> Result<Option<Vec<bool>>> {
@@ -618,6 +621,8 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
     // Where the data start in the current block (after the header in the first one).
     let mut start = (header_end + 1).min(block.len());
     let mut first_block = true;
+    // The fast parser's output buffers, one per part of a block, reused from block to block.
+    let mut parts: Vec<PlainColumns> = Vec::new();
 
     loop {
         let data: std::borrow::Cow<[u8]> = match delimiter {
@@ -632,18 +637,17 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
         if data.iter().any(|b| !b.is_ascii_whitespace()) {
             any_row = true;
             let label_of = |row: usize| first_line + line_offset_of_row(&data, row);
-            if let Some(parts) = parse_plain_block(&data, separator, header.len(), &columns) {
-                if let Some(rows) = reserve_for(parts.iter().map(plain_rows).sum()) {
+            if let Some(n_parts) = parse_plain_block(&data, separator, header.len(), &columns, &mut parts) {
+                let parts = &parts[..n_parts];
+                if let Some(rows) = reserve_for(parts.iter().map(PlainColumns::rows).sum()) {
                     builder.reserve(rows);
                 }
                 let mut row_base = 0;
                 for part in parts {
-                    let rows = plain_rows(&part);
-                    let (ids, floats) = part;
-                    let ids = ids.map(|v| (v, None));
-                    let floats = floats.into_iter().map(|(role, v)| (role, v, None)).collect();
-                    builder.append_columns(path, ids, floats, &|row| label_of(row_base + row), options.drop_invalid)?;
-                    row_base += rows;
+                    let ids = part.ids.as_ref().map(|v| (&v[..], None));
+                    let floats: Vec<BlockColumn<'_>> = part.floats.iter().map(|(role, v)| (*role, &v[..], None)).collect();
+                    builder.append_columns(path, ids, &floats, &|row| label_of(row_base + row), options.drop_invalid)?;
+                    row_base += part.rows();
                 }
             } else {
                 let frame = CsvReadOptions::default()
@@ -678,25 +682,48 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
     Ok(builder)
 }
 
-/// Columns of one part of a block from [`parse_plain_block`]: the ids, and each float column by role.
-type PlainColumns = (Option<Vec<i64>>, Vec<(Role, Vec<f64>)>);
+/// One column of a block for [`Builder::append_columns`]: role, values and, where some cells are
+/// empty, which are present.
+type BlockColumn<'a> = (Role, &'a [f64], Option<&'a [bool]>);
 
-fn plain_rows((ids, floats): &PlainColumns) -> usize {
-    floats.first().map_or_else(|| ids.as_ref().map_or(0, Vec::len), |f| f.1.len())
+/// The columns [`parse_plain_part`] parsed from one part of a block: the ids, and each float
+/// column by role.
+#[derive(Debug, Default)]
+struct PlainColumns {
+    ids: Option<Vec<i64>>,
+    floats: Vec<(Role, Vec<f64>)>,
 }
 
-/// Fast path for plain numeric text, in parallel over parts of the block (returned in order):
-/// every non-empty line has exactly `n_fields` fields split by `separator`, and every kept cell is
-/// a plain number (not quoted, not empty: either fails to parse). Numbers are parsed with the same
-/// routines polars uses (`fast-float2`, `atoi_simd`), so the values are identical. Returns `None`
-/// if any line is not that simple; the caller then hands the block to polars, which handles
-/// quoting and names errors.
-fn parse_plain_block(block: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<Vec<PlainColumns>> {
+impl PlainColumns {
+    fn rows(&self) -> usize {
+        self.floats.first().map_or_else(|| self.ids.as_ref().map_or(0, Vec::len), |f| f.1.len())
+    }
+}
+
+/// Fast path for plain numeric text, in parallel over parts of the block, into `buffers` (kept
+/// between blocks, so their pages stay mapped and warm): every non-empty line has exactly
+/// `n_fields` fields split by `separator`, and every kept cell is a plain number (not quoted, not
+/// empty: either fails to parse). Numbers are parsed with the same routines polars uses
+/// (`fast-float2`, `atoi_simd`), so the values are identical. Returns how many buffers hold the
+/// block's parts, in order, or `None` if any line is not that simple; the caller then hands the
+/// block to polars, which handles quoting and names errors.
+fn parse_plain_block(
+    block: &[u8],
+    separator: u8,
+    n_fields: usize,
+    columns: &[Resolved],
+    buffers: &mut Vec<PlainColumns>,
+) -> Option<usize> {
     use rayon::prelude::*;
-    split_at_lines(block, rayon::current_num_threads() * 4)
+    let parts = split_at_lines(block, rayon::current_num_threads() * 4);
+    if buffers.len() < parts.len() {
+        buffers.resize_with(parts.len(), PlainColumns::default);
+    }
+    parts
         .par_iter()
-        .map(|part| parse_plain_part(part, separator, n_fields, columns))
-        .collect()
+        .zip(buffers.par_iter_mut())
+        .all(|(part, out)| parse_plain_part(part, separator, n_fields, columns, out))
+        .then_some(parts.len())
 }
 
 /// Split `block` into about `n` parts that end at line ends.
@@ -713,7 +740,18 @@ fn split_at_lines(block: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Resolved]) -> Option<PlainColumns> {
+/// Parse one part into `out` (cleared first); `false` at the first line that is not plain.
+fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Resolved], out: &mut PlainColumns) -> bool {
+    parse_plain_part_into(part, separator, n_fields, columns, out).is_some()
+}
+
+fn parse_plain_part_into(
+    part: &[u8],
+    separator: u8,
+    n_fields: usize,
+    columns: &[Resolved],
+    out: &mut PlainColumns,
+) -> Option<()> {
     /// Where a field's value goes.
     #[derive(Clone, Copy)]
     enum Slot {
@@ -732,9 +770,19 @@ fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Reso
         };
     }
     let rows_guess = memchr::memchr_iter(b'\n', part).count() + 1;
-    let mut ids: Option<Vec<i64>> = columns.iter().any(|c| c.role == Role::Id).then(|| Vec::with_capacity(rows_guess));
-    let mut floats: Vec<(Role, Vec<f64>)> =
-        columns.iter().filter(|c| c.role != Role::Id).map(|c| (c.role, Vec::with_capacity(rows_guess))).collect();
+    let has_ids = columns.iter().any(|c| c.role == Role::Id);
+    out.ids = has_ids.then(|| std::mem::take(&mut out.ids).unwrap_or_default());
+    if let Some(ids) = &mut out.ids {
+        ids.clear();
+        ids.reserve(rows_guess);
+    }
+    let roles: Vec<Role> = columns.iter().filter(|c| c.role != Role::Id).map(|c| c.role).collect();
+    out.floats.resize_with(roles.len(), || (Role::ZPhot, Vec::new()));
+    for ((role, values), wanted) in out.floats.iter_mut().zip(&roles) {
+        *role = *wanted;
+        values.clear();
+        values.reserve(rows_guess);
+    }
     // One scan over every separator and line end of the part.
     let mut field = 0;
     let mut start = 0;
@@ -753,8 +801,8 @@ fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Reso
         }
         match slots.get(field)? {
             Slot::Skip => {}
-            Slot::Id => ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?),
-            Slot::Float(k) => floats[*k].1.push(fast_float2::parse::<f64, _>(cell).ok()?),
+            Slot::Id => out.ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?),
+            Slot::Float(k) => out.floats[*k].1.push(fast_float2::parse::<f64, _>(cell).ok()?),
         }
         if line_ends {
             if field + 1 != n_fields {
@@ -765,7 +813,7 @@ fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Reso
             field += 1;
         }
     }
-    Some((ids, floats))
+    Some(())
 }
 
 /// Collapse runs of spaces/tabs into one space and trim each line, for whitespace-separated text.

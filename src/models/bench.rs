@@ -163,42 +163,45 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
     checks.push(compare("max pool 2x2 forward (3x9x7x5)", &y_cpu, &y_gpu, 0.0)?);
     checks.push(compare("max pool 2x2 input gradient", &dx_cpu, &dx_gpu, 0.0)?);
 
-    // Convolution: forward values and the gradients of Σ y·r for the input, kernel and bias.
-    let (c_in, c_out) = (5, 6);
-    let x = random(&[2, 11, 9, c_in])?;
-    let kernel = random(&[c_out, c_in, 3, 3])?;
-    let bias = random(&[c_out])?;
-    let r = random(&[2, 11, 9, c_out])?;
-    let conv = |dev: &Device| -> Result<Vec<Tensor>> {
-        let varmap = candle_nn::VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
-        let layer = Conv3x3::new(c_in, c_out, Act::Linear, vb).context("conv check")?;
-        for (name, value) in [("weight", &kernel), ("bias", &bias)] {
-            varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
-                .set(&value.to_device(dev).context("upload")?)
+    // Convolution + bias + activation: forward values and the gradients of Σ y·r for the input,
+    // kernel and bias (channel counts the fused bias kernels take, and one they leave to candle).
+    for (c_in, c_out, act) in [(5, 32, Act::Tanh), (32, 64, Act::Relu), (5, 6, Act::Linear)] {
+        let x = random(&[2, 11, 9, c_in])?;
+        let kernel = random(&[c_out, c_in, 3, 3])?;
+        let bias = random(&[c_out])?;
+        let r = random(&[2, 11, 9, c_out])?;
+        let conv = |dev: &Device| -> Result<Vec<Tensor>> {
+            let varmap = candle_nn::VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
+            let layer = Conv3x3::new(c_in, c_out, act, vb).context("conv check")?;
+            for (name, value) in [("weight", &kernel), ("bias", &bias)] {
+                varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
+                    .set(&value.to_device(dev).context("upload")?)
+                    .context("conv check")?;
+            }
+            let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("conv check")?;
+            let y = layer.forward(input.as_tensor()).context("conv check")?;
+            let grads = (&y * &r.to_device(dev).context("upload")?)
+                .and_then(|p| p.sum_all())
+                .and_then(|s| s.backward())
                 .context("conv check")?;
+            let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
+            let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
+            Ok(vec![
+                y.clone(),
+                grad(input.as_tensor(), "input gradient")?,
+                grad(data["weight"].as_tensor(), "kernel gradient")?,
+                grad(data["bias"].as_tensor(), "bias gradient")?,
+            ])
+        };
+        let cpu = conv(&Device::Cpu)?;
+        let gpu = conv(device)?;
+        let names = ["forward", "input gradient", "kernel gradient", "bias gradient"];
+        let path = if cfg!(feature = "cudnn") { "cuDNN" } else { "im2col" };
+        for ((name, c), g) in names.iter().zip(&cpu).zip(&gpu) {
+            let what = format!("conv 3x3 ({path}) + bias + {act:?} {name} (2x11x9x{c_in} -> {c_out})");
+            checks.push(compare(&what, c, g, conv_tolerance)?);
         }
-        let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("conv check")?;
-        let y = layer.forward(input.as_tensor()).context("conv check")?;
-        let grads = (&y * &r.to_device(dev).context("upload")?)
-            .and_then(|p| p.sum_all())
-            .and_then(|s| s.backward())
-            .context("conv check")?;
-        let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
-        let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
-        Ok(vec![
-            y.clone(),
-            grad(input.as_tensor(), "input gradient")?,
-            grad(data["weight"].as_tensor(), "kernel gradient")?,
-            grad(data["bias"].as_tensor(), "bias gradient")?,
-        ])
-    };
-    let cpu = conv(&Device::Cpu)?;
-    let gpu = conv(device)?;
-    let names = ["forward", "input gradient", "kernel gradient", "bias gradient"];
-    let path = if cfg!(feature = "cudnn") { "cuDNN" } else { "im2col" };
-    for ((name, c), g) in names.iter().zip(&cpu).zip(&gpu) {
-        checks.push(compare(&format!("conv 3x3 ({path}) {name} (2x11x9x5 -> 6)"), c, g, conv_tolerance)?);
     }
     Ok(checks)
 }

@@ -2,6 +2,7 @@
 //! `cudnn` feature):
 //! - 2×2 max pooling forward and backward as two kernels (`kernels.cu`, compiled to PTX by
 //!   `build.rs`) with exactly the CPU op's rules (`pool.rs`), instead of candle tensor ops;
+//! - bias + activation fused in one kernel, and its backward pass in two;
 //! - 3×3 "same" convolutions on channels-last tensors through cuDNN for the forward pass and
 //!   both backward passes (data and filter), instead of im2col + cuBLAS. cuDNN's default math
 //!   applies: on Ampere and newer it may use TF32 tensor cores for f32, as PyTorch's cuDNN
@@ -13,9 +14,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
+use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::{CudaStorage, WrapErr};
-use candle_core::{bail, Layout, Result, Shape};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
 
 static STOCK: AtomicBool = AtomicBool::new(false);
 
@@ -91,6 +92,141 @@ pub(crate) fn max_pool_backward(
     Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), x_layout.shape().clone()))
 }
 
+/// `act(x + bias)` for a contiguous channels-last f32 `x` (`bias` over the last dimension), in
+/// one kernel; its backward pass is one kernel for the input gradient and one (deterministic,
+/// per-block partial sums) for the bias gradient, instead of candle's chain of element-wise ops
+/// and a strided reduction. `act`: 0 tanh, 1 relu, 2 linear. Fused when the channel count
+/// divides 256 or is a multiple of it up to 1024 (the CNN's 32…512 are).
+/// Other channel counts (and non-f32 tensors) take candle's operations.
+pub(crate) fn bias_act(x: &Tensor, bias: &Tensor, act: i32) -> Result<Tensor> {
+    let c = bias.dim(0)?;
+    if x.dim(D::Minus1)? != c {
+        bail!("bias_act: a bias of {c} channels does not fit a tensor of shape {:?}", x.dims());
+    }
+    if column_block(c).is_some() && x.dtype() == DType::F32 && bias.dtype() == DType::F32 {
+        return x.contiguous()?.apply_op2(&bias.contiguous()?, BiasAct(act));
+    }
+    let out = x.broadcast_add(bias)?;
+    match act {
+        0 => out.tanh(),
+        1 => out.relu(),
+        _ => Ok(out),
+    }
+}
+
+/// Threads per block for column sums over `c` columns: a multiple of `c`.
+fn column_block(c: usize) -> Option<usize> {
+    let block = c.max(256);
+    (c > 0 && block % c == 0 && block <= 1024).then_some(block)
+}
+
+fn contiguous_f32<'a>(storage: &'a CudaStorage, layout: &Layout, what: &str) -> Result<CudaView<'a, f32>> {
+    match layout.contiguous_offsets() {
+        Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
+        None => bail!("{what}: operands must be contiguous"),
+    }
+}
+
+struct BiasAct(i32);
+
+impl CustomOp2 for BiasAct {
+    fn name(&self) -> &'static str {
+        "bias-act"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        bail!("bias_act runs on CUDA devices only")
+    }
+
+    fn cuda_fwd(&self, sx: &CudaStorage, lx: &Layout, sb: &CudaStorage, lb: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &sx.device;
+        let (x, bias) = (contiguous_f32(sx, lx, "bias_act")?, contiguous_f32(sb, lb, "bias_act")?);
+        let n = lx.shape().elem_count();
+        let c = lb.shape().elem_count() as i32;
+        // SAFETY: every element is written by the kernel.
+        let mut y = unsafe { dev.alloc::<f32>(n) }?;
+        let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
+        let n_i64 = n as i64;
+        let mut args = func.builder();
+        args.arg(&x).arg(&bias).arg(&mut y).arg(&n_i64).arg(&c).arg(&self.0);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(n)) }.w()?;
+        Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), lx.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, bias: &Tensor, y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = y.apply_op2_no_bwd(&dy.contiguous()?, &ActivationGrad(self.0))?;
+        let c = bias.dim(0)?;
+        let db = g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0)?;
+        Ok((Some(g), Some(db)))
+    }
+}
+
+/// `(y, dy) → dy · act'(y)`.
+struct ActivationGrad(i32);
+
+impl CustomOp2 for ActivationGrad {
+    fn name(&self) -> &'static str {
+        "activation-grad"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        bail!("bias_act runs on CUDA devices only")
+    }
+
+    fn cuda_fwd(&self, sy: &CudaStorage, ly: &Layout, sd: &CudaStorage, ld: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &sy.device;
+        let (y, dy) = (contiguous_f32(sy, ly, "bias_act backward")?, contiguous_f32(sd, ld, "bias_act backward")?);
+        let n = ly.shape().elem_count();
+        // SAFETY: every element is written by the kernel.
+        let mut g = unsafe { dev.alloc::<f32>(n) }?;
+        let func = dev.get_or_load_custom_func("bias_act_grad_f32", "pzbench_kernels", PTX)?;
+        let n_i64 = n as i64;
+        let mut args = func.builder();
+        args.arg(&y).arg(&dy).arg(&mut g).arg(&n_i64).arg(&self.0);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(n)) }.w()?;
+        Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), ly.shape().clone()))
+    }
+}
+
+/// `(…, c) → (blocks, c)` partial column sums; summing them over the first dimension gives the
+/// column sums, in a fixed order.
+struct ColumnPartialSums(usize);
+
+impl CustomOp1 for ColumnPartialSums {
+    fn name(&self) -> &'static str {
+        "column-partial-sums"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        bail!("bias_act runs on CUDA devices only")
+    }
+
+    fn cuda_fwd(&self, sg: &CudaStorage, lg: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &sg.device;
+        let g = contiguous_f32(sg, lg, "bias_act backward")?;
+        let c = self.0;
+        let Some(block) = column_block(c) else { bail!("column sums: unsupported channel count {c}") };
+        let rows = lg.shape().elem_count() / c;
+        let rows_per_block = rows.div_ceil(1024).max(1);
+        let blocks = rows.div_ceil(rows_per_block).max(1);
+        let mut partial = dev.alloc_zeros::<f32>(blocks * c)?;
+        let func = dev.get_or_load_custom_func("column_partial_sums_f32", "pzbench_kernels", PTX)?;
+        let (rows_i64, c_i32, per_block) = (rows as i64, c as i32, rows_per_block as i64);
+        let mut args = func.builder();
+        args.arg(&g).arg(&mut partial).arg(&rows_i64).arg(&c_i32).arg(&per_block);
+        let cfg = LaunchConfig {
+            grid_dim: (blocks as u32, 1, 1),
+            block_dim: (block as u32, 1, 1),
+            shared_mem_bytes: (block * std::mem::size_of::<f32>()) as u32,
+        };
+        // SAFETY: argument types and count match the kernel's signature; shared memory as sized.
+        unsafe { args.launch(cfg) }.w()?;
+        Ok((CudaStorage::wrap_cuda_slice(partial, dev.clone()), Shape::from((blocks, c))))
+    }
+}
+
 #[cfg(feature = "cudnn")]
 pub(crate) use conv::conv3x3_nhwc;
 
@@ -104,8 +240,9 @@ mod conv {
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC;
     use candle_core::cuda_backend::cudarc::cudnn::{ConvBackwardData, ConvBackwardFilter, ConvForward, Cudnn};
-    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView};
+    use candle_core::cuda_backend::cudarc::driver::CudaSlice;
     use candle_core::cuda_backend::{CudaDevice, CudaStorage};
+    use super::contiguous_f32;
     use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
     thread_local! {
@@ -134,13 +271,6 @@ mod conv {
     fn workspace(dev: &CudaDevice, bytes: usize) -> Result<Option<CudaSlice<u8>>> {
         // SAFETY: cuDNN's workspace needs no initialisation.
         Ok(if bytes == 0 { None } else { Some(unsafe { dev.alloc::<u8>(bytes) }?) })
-    }
-
-    fn contiguous_view<'a>(storage: &'a CudaStorage, layout: &Layout) -> Result<CudaView<'a, f32>> {
-        match layout.contiguous_offsets() {
-            Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
-            None => bail!("cudnn conv: operands must be contiguous"),
-        }
     }
 
     /// Which pass: its two operands and result (all channels-last, kernels `(K, 3, 3, C)`).
@@ -176,7 +306,7 @@ mod conv {
             let cudnn = handle(dev)?;
             let conv =
                 cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let (a, b) = (contiguous_view(sa, la)?, contiguous_view(sb, lb)?);
+            let (a, b) = (contiguous_f32(sa, la, "cudnn conv")?, contiguous_f32(sb, lb, "cudnn conv")?);
             let i = |v: usize| v as i32;
             let tensor = |n, c, h, w| {
                 cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err)

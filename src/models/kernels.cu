@@ -52,3 +52,44 @@ extern "C" __global__ void max_pool2x2_nhwc_f32_backward(const float* x, const f
         for (int k = 0; k < 4; ++k) dx[candidates[k]] = candidates[k] == best ? dy[o] : 0.0f;
     }
 }
+
+// Fused bias + activation on contiguous channels-last f32 tensors (channel = fastest index):
+// act 0 = tanh, 1 = relu, 2 = linear.
+__device__ __forceinline__ float activate(float v, int act) {
+    return act == 0 ? tanhf(v) : (act == 1 ? fmaxf(v, 0.0f) : v);
+}
+
+extern "C" __global__ void bias_act_f32(const float* x, const float* bias, float* y, long long n, int c, int act) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        y[e] = activate(x[e] + bias[e % c], act);
+    }
+}
+
+// The gradient before the activation, from its output y: dy * act'(y) (tanh: 1 - y^2; relu: 1
+// where y > 0, as PyTorch; linear: 1).
+extern "C" __global__ void bias_act_grad_f32(const float* y, const float* dy, float* g, long long n, int act) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const float v = y[e];
+        g[e] = act == 0 ? dy[e] * (1.0f - v * v) : (act == 1 ? (v > 0.0f ? dy[e] : 0.0f) : dy[e]);
+    }
+}
+
+// Per-block column sums of a (rows, c) matrix, deterministic: block b sums rows
+// [b * rows_per_block, (b + 1) * rows_per_block) into partial[b * c .. b * c + c]. blockDim.x
+// must be a multiple of c, so each thread always meets the same column; shared memory holds
+// blockDim.x floats.
+extern "C" __global__ void column_partial_sums_f32(const float* g, float* partial, long long rows, int c,
+                                                    long long rows_per_block) {
+    extern __shared__ float acc[];
+    const long long r0 = blockIdx.x * rows_per_block;
+    const long long r1 = min(rows, r0 + rows_per_block);
+    float sum = 0.0f;
+    for (long long e = r0 * c + threadIdx.x; e < r1 * c; e += blockDim.x) sum += g[e];
+    acc[threadIdx.x] = sum;
+    __syncthreads();
+    if (threadIdx.x < c) {
+        float s = 0.0f;
+        for (int k = threadIdx.x; k < blockDim.x; k += c) s += acc[k];
+        partial[blockIdx.x * (long long)c + threadIdx.x] = s;
+    }
+}

@@ -20,6 +20,16 @@ pub(crate) enum Act {
 }
 
 impl Act {
+    /// The activation's code in the CUDA kernels (`kernels.cu`).
+    #[cfg(feature = "cudnn")]
+    fn kernel_code(self) -> i32 {
+        match self {
+            Act::Tanh => 0,
+            Act::Relu => 1,
+            Act::Linear => 2,
+        }
+    }
+
     fn apply(self, x: &Tensor) -> Result<Tensor> {
         match self {
             Act::Tanh => x.tanh(),
@@ -85,8 +95,8 @@ impl Module for Conv3x3 {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         #[cfg(feature = "cudnn")]
         if x.device().is_cuda() && x.dtype() == candle_core::DType::F32 && super::gpu::fast_kernels() {
-            let out = super::gpu::conv3x3_nhwc(x, &self.weight)?.broadcast_add(&self.bias)?;
-            return self.act.apply(&out);
+            let out = super::gpu::conv3x3_nhwc(x, &self.weight)?;
+            return super::gpu::bias_act(&out, &self.bias, self.act.kernel_code());
         }
         let (b, h, w, c) = x.dims4()?;
         let c_out = self.weight.dim(0)?;
