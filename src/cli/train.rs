@@ -106,6 +106,12 @@ pub struct TrainArgs {
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
 
+    /// CNN: turn each training image by a random flip and quarter turns (one of the 8 symmetries
+    /// of the square, drawn per galaxy and epoch from --seed) against over-fitting. The paper does
+    /// not augment.
+    #[arg(long)]
+    pub augment: bool,
+
     /// CUDA implementation of the CNN's convolutions and pooling: fast (cuDNN convolutions with
     /// --features cudnn, pzbench's pooling kernels) or stock (candle's operations).
     #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
@@ -154,6 +160,7 @@ impl TrainArgs {
                 LossArg::Mse => LossKind::Mse,
             },
             progress: !self.quiet,
+            augment: self.augment,
             ..paper
         }
     }
@@ -161,6 +168,9 @@ impl TrainArgs {
 
 /// Run `pzbench train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    if args.augment && args.model == ModelKind::Nn {
+        return Err(Error::usage("--augment turns training images; the NN reads none (use it with --model cnn)"));
+    }
     let cfg = args.config();
     let device = models::device(&args.device)?;
     args.gpu_kernels.select();

@@ -215,9 +215,17 @@ pub(crate) struct Preprocess {
     pub scaler: Option<MinMaxScaler>,
     /// Whether images are read (the CNN).
     pub images: bool,
+    /// `(seed, epoch)` of the random flips and rotations applied to the images, if any.
+    pub augment: Option<(u64, usize)>,
 }
 
 impl Preprocess {
+    /// The same preparation with the images of galaxy `row` turned by the dihedral transform
+    /// drawn from `(seed, epoch, row)` (see [`dihedral_transform`]), or not turned (`None`).
+    pub(crate) fn augmented(&self, augment: Option<(u64, usize)>) -> Preprocess {
+        Preprocess { augment, ..self.clone() }
+    }
+
     /// Gathers and preprocesses the galaxies at `rows` (ascending).
     fn gather(&self, data: &Dataset, rows: &[usize]) -> Result<HostBatch> {
         if let Some(bad) = rows.iter().find(|&&r| r >= data.len()) {
@@ -244,6 +252,11 @@ impl Preprocess {
                     )));
                 }
                 pixels.iter_mut().for_each(|p| *p /= IMAGE_SCALE);
+                if let Some((seed, epoch)) = self.augment {
+                    for (image, &row) in pixels.chunks_exact_mut(c * h * w).zip(rows) {
+                        dihedral_transform(image, c, h, w, transform_index(seed, epoch, row));
+                    }
+                }
                 Some(pixels)
             }
             (None, true) => return Err(Error::usage("this model needs images, but the data has none")),
@@ -278,6 +291,44 @@ impl Preprocess {
             }
             Ok(())
         })
+    }
+}
+
+/// Which of the 8 symmetries of the square (4 rotations × optional mirror) galaxy `row` gets in
+/// `epoch`: a SplitMix64 hash of `(seed, epoch, row)`, the same on every machine and run.
+fn transform_index(seed: u64, epoch: usize, row: usize) -> u8 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (row as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) % 8) as u8
+}
+
+/// Apply symmetry `t` to each band of a `(bands, h, w)` image in place: a mirror (left-right)
+/// if `t >= 4`, then `t % 4` quarter turns. A galaxy's redshift does not depend on its
+/// orientation on the sky, so these are free extra training images (the paper does not
+/// augment; `pzbench train --augment` offers it against over-fitting). Quarter turns need
+/// square images; other shapes get only the mirror.
+pub(crate) fn dihedral_transform(image: &mut [f32], bands: usize, h: usize, w: usize, t: u8) {
+    let turns = if h == w { t % 4 } else { 0 };
+    if t < 4 && turns == 0 {
+        return;
+    }
+    let mut source = vec![0.0f32; h * w];
+    for band in image.chunks_exact_mut(h * w).take(bands) {
+        source.copy_from_slice(band);
+        for y in 0..h {
+            for x in 0..w {
+                let (mut sy, mut sx) = (y, x);
+                // Output (y, x) reads the source pixel that the turns and mirror move there.
+                for _ in 0..turns {
+                    (sy, sx) = (sx, w - 1 - sy);
+                }
+                if t >= 4 {
+                    sx = w - 1 - sx;
+                }
+                band[y * w + x] = source[sy * w + sx];
+            }
+        }
     }
 }
 
@@ -950,7 +1001,7 @@ mod tests {
             .unwrap()
             .with_images(Box::new(images))
             .unwrap();
-        let prep = Preprocess { scaler: Some(MinMaxScaler { min: vec![1.0], max: vec![3.0] }), images: true };
+        let prep = Preprocess { scaler: Some(MinMaxScaler { min: vec![1.0], max: vec![3.0] }), images: true, augment: None };
         let mut seen = Vec::new();
         prep.for_each_batch(&data, &[vec![0, 2], vec![1]], |b| {
             seen.push((b.n, b.mags, b.images, b.z));
@@ -967,5 +1018,34 @@ mod tests {
         assert!(err.contains("image row 3 is out of range (n = 3)"), "{err}");
         let stop = prep.for_each_batch(&data, &[vec![0], vec![1], vec![2]], |_| Err(Error::other("stop")));
         assert_eq!(stop.unwrap_err().to_string(), "stop");
+    }
+
+    #[test]
+    fn dihedral_transforms_are_the_eight_symmetries_of_the_square() {
+        let image: Vec<f32> = (0..18).map(|v| v as f32).collect(); // 2 bands of 3x3
+        let mut seen = Vec::new();
+        for t in 0..8u8 {
+            let mut turned = image.clone();
+            dihedral_transform(&mut turned, 2, 3, 3, t);
+            // A permutation within each band, the same for both bands.
+            for band in 0..2 {
+                let mut values = turned[band * 9..(band + 1) * 9].to_vec();
+                values.sort_by(f32::total_cmp);
+                assert_eq!(values, image[band * 9..(band + 1) * 9].to_vec());
+                let offsets: Vec<f32> = turned[band * 9..(band + 1) * 9].iter().map(|v| v - 9.0 * band as f32).collect();
+                assert_eq!(offsets, turned[..9].to_vec());
+            }
+            assert_eq!(turned[4], 4.0, "the centre stays");
+            seen.push(turned);
+        }
+        assert_eq!(seen[0], image, "t = 0 is the identity");
+        for a in 0..8 {
+            for b in a + 1..8 {
+                assert_ne!(seen[a], seen[b], "transforms {a} and {b} coincide");
+            }
+        }
+        // Same (seed, epoch, row): same transform; it varies over rows.
+        assert_eq!(transform_index(3, 1, 10), transform_index(3, 1, 10));
+        assert!((0..64).map(|row| transform_index(3, 1, row)).collect::<std::collections::BTreeSet<_>>().len() == 8);
     }
 }

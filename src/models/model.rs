@@ -194,7 +194,7 @@ impl Model {
 
     /// How the model's inputs are prepared on the host.
     pub(crate) fn preprocess(&self) -> Preprocess {
-        Preprocess { scaler: self.scaler.clone(), images: self.arch.image_shape().is_some() }
+        Preprocess { scaler: self.scaler.clone(), images: self.arch.image_shape().is_some(), augment: None }
     }
 
     /// Predicted redshifts, `(n, 1)`, for a preprocessed batch.

@@ -46,6 +46,9 @@ pub struct TrainConfig {
     pub buffer_chunks: usize,
     /// Show a progress bar on a terminal (never drawn when stderr is not a terminal).
     pub progress: bool,
+    /// Random flips and 90° rotations of the training images (data module docs).
+    #[serde(default)]
+    pub augment: bool,
 }
 
 impl TrainConfig {
@@ -61,6 +64,7 @@ impl TrainConfig {
             chunk_rows: 1024,
             buffer_chunks: 16,
             progress: true,
+            augment: false,
         }
     }
 
@@ -194,6 +198,7 @@ pub fn resume(
             saved.buffer_chunks.to_string(),
             cfg.buffer_chunks.to_string(),
         ),
+        ("augmentation", saved.augment != cfg.augment, saved.augment.to_string(), cfg.augment.to_string()),
     ];
     if let Some((what, _, was, now)) = mismatch.iter().find(|m| m.1) {
         return Err(Error::usage(format!(
@@ -270,6 +275,7 @@ impl Run {
         for epoch in start..cfg.epochs {
             let started = Instant::now();
             let batches = epoch_batches(train.len(), cfg.batch_size, cfg.seed, epoch, window);
+            let prep = prep.augmented(cfg.augment.then_some((cfg.seed, epoch)));
             let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
             let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             let (model, adam) = (&self.model, &mut self.adam);
