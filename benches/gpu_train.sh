@@ -8,7 +8,8 @@
 # Knobs (environment): N (galaxies, default 40000), SIZE (64), EPOCHS (30), BATCH (256), LR (1e-4),
 # CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch),
 # CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN,
-# TORCH (1: measure the PyTorch reference first; 0: skip it).
+# TORCH (1: measure the PyTorch reference first; 0: skip it), NNS (NN variants to train, default
+# "nn nn_colors"; empty to train only the CNNs, e.g. when the NNs were trained on the same set).
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
@@ -33,7 +34,7 @@ ls -la "$D"
 
 t NNs on the CPU, in the background: paper inputs and settings, and with --colors
 nn_pids=()
-for v in nn nn_colors; do
+for v in ${NNS-nn nn_colors}; do
   flags=(--seed 1); [ $v = nn_colors ] && flags+=(--colors)
   ( RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" \
       --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$v" "${flags[@]}" > "$OUT/${v}_train.log" 2>&1
@@ -58,7 +59,7 @@ wait "${cnn_pids[@]}"
 for variant in $CNNS; do cat "$OUT/${variant%%:*}_train.log"; done
 wait "${nn_pids[@]}"
 t scores
-tail -n 1 "$OUT"/nn*_train.log
-for m in nn nn_colors $(for v in $CNNS; do echo ${v%%:*}; done); do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
+[ -n "${NNS-nn nn_colors}" ] && tail -n 1 "$OUT"/nn*_train.log
+for m in ${NNS-nn nn_colors} $(for v in $CNNS; do echo ${v%%:*}; done); do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done
 rm -f "$OUT"/*/*.safetensors
 t done
