@@ -71,16 +71,24 @@ pub struct BenchTrainArgs {
 }
 
 /// Check the CUDA fast path against the CPU: values and gradients of the pooling kernels and of
-/// the cuDNN convolutions on random inputs. Exits 1 if any differs beyond its tolerance.
+/// the cuDNN convolutions with the fused bias + activation, on random inputs. Exits 1 if any
+/// differs beyond its tolerance.
+///
+/// The check runs in strict f32 (it sets NVIDIA_TF32_OVERRIDE=0 for itself), where the
+/// convolutions agree with the CPU to ~1e-6. With --tf32 cuDNN may use TF32 tensor cores as in
+/// training: values then differ by ~1e-3, and ReLU gradients by more where a value near zero
+/// changes sign, so pass a looser --conv-tolerance.
 #[derive(Debug, Args)]
 pub struct BenchCheckArgs {
     /// CUDA device: cuda or cuda:N.
     #[arg(long, default_value = "cuda")]
     pub device: String,
-    /// Largest relative difference allowed for the convolutions (TF32 tensor cores give ~1e-3;
-    /// run with NVIDIA_TF32_OVERRIDE=0 and e.g. 1e-5 for strict f32). Pooling must match exactly.
-    #[arg(long, default_value_t = 1e-2)]
+    /// Largest relative difference allowed for the convolutions. Pooling must match exactly.
+    #[arg(long, default_value_t = 1e-5)]
     pub conv_tolerance: f64,
+    /// Let cuDNN use TF32 tensor cores (its default math) instead of strict f32.
+    #[arg(long)]
+    pub tf32: bool,
 }
 
 /// Run `pzbench bench`.
@@ -139,6 +147,10 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
 
 #[cfg(feature = "cuda")]
 fn run_check(args: BenchCheckArgs) -> Result<ExitCode> {
+    if !args.tf32 {
+        // Read by cuBLAS and cuDNN when they start, which is after this.
+        std::env::set_var("NVIDIA_TF32_OVERRIDE", "0");
+    }
     let device = models::device(&args.device)?;
     if !device.is_cuda() {
         return Err(Error::usage("pzbench bench check compares a CUDA device with the CPU: use --device cuda"));

@@ -925,6 +925,9 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
     let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
     let mut builder = Builder::new(columns, "parquet".into(), RowLabels::Rows);
     builder.reserve(rows);
+    // Hash the file on another thread while the slices are decoded.
+    let owned_path = path.to_path_buf();
+    let hashing = std::thread::spawn(move || super::sha256_file(&owned_path));
     for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
         let frame = ParquetReader::new(open()?)
             .with_projection(Some(projection.clone()))
@@ -933,6 +936,6 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
             .map_err(corrupt)?;
         builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
     }
-    builder.sha256 = Some(super::sha256_file(path)?);
+    builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
     Ok(builder)
 }
