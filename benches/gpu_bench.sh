@@ -6,11 +6,12 @@
 #
 # usage (repository root, CUDA binary gzipped to target/gpu/pzbench.gz as in README "GPU"):
 #   benches/gpu_bench.sh OUTDIR
-# Knobs: SIZES ("127 64"), STEPS (20), N (synthetic galaxies for the short training, 20000),
-#        EPOCHS (3).
+# Knobs: SIZES ("127 64"), KERNELS ("fast stock"), STEPS (20), N (synthetic galaxies for the
+#        short training, 20000), EPOCHS (3; 0 skips the short training).
+# Exits 1 if the strict f32 device check fails.
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_bench.sh OUTDIR}
-SIZES=${SIZES:-127 64} STEPS=${STEPS:-20} N=${N:-20000} EPOCHS=${EPOCHS:-3}
+SIZES=${SIZES:-127 64} KERNELS=${KERNELS:-fast stock} STEPS=${STEPS:-20} N=${N:-20000} EPOCHS=${EPOCHS:-3}
 WORK=${WORK:-/tmp/pzbench-gpu}
 mkdir -p "$OUT" "$WORK"
 exec > >(tee "$OUT/log.txt") 2>&1
@@ -23,17 +24,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 t() { echo "=== t=${SECONDS}s: $*"; }
 
 t "device checks (strict f32, then TF32 allowed)"
-timeout 120 "$B" bench check
+timeout 120 "$B" bench check || exit 1
 timeout 120 "$B" bench check --tf32 --conv-tolerance 1e-1
 
 for size in $SIZES; do
   t "throughput at ${size} px"
-  for kernels in fast stock; do
+  for kernels in $KERNELS; do
     timeout 150 "$B" bench train --device cuda --size "$size" --steps "$STEPS" --gpu-kernels "$kernels"
   done
   timeout 150 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --variants tf32,strict
 done
 
+[ "$EPOCHS" = 0 ] && exit 0
 t "short training, fast vs stock kernels (64 px, $N galaxies, $EPOCHS epochs, seed 1)"
 D=$WORK/synth P=$WORK/synth/5x64x64
 timeout 120 "$B" synth --n "$N" --size 64 --seed 1 --out "$D" --quiet || exit 1

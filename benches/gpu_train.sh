@@ -57,7 +57,8 @@ for variant in $CNNS; do
 done
 wait "${cnn_pids[@]}"
 for variant in $CNNS; do cat "$OUT/${variant%%:*}_train.log"; done
-wait "${nn_pids[@]}"
+# (a bare `wait` would also wait for the tee behind the log)
+[ ${#nn_pids[@]} -gt 0 ] && wait "${nn_pids[@]}"
 t scores
 [ -n "${NNS-nn nn_colors}" ] && tail -n 1 "$OUT"/nn*_train.log
 for m in ${NNS-nn nn_colors} $(for v in $CNNS; do echo ${v%%:*}; done); do echo "== $m"; "$B" score -q "$OUT/${m}_test.csv" --format json --output "$OUT/${m}_score.json"; "$B" score -q "$OUT/${m}_test.csv" | head -6; done

@@ -57,6 +57,11 @@ impl Adam {
         let alpha = self.lr * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
         for slot in &mut self.slots {
             let Some(g) = grads.get(slot.var.as_tensor()) else { continue };
+            #[cfg(feature = "cuda")]
+            if super::gpu::adam_applies(slot.var.as_tensor()) {
+                super::gpu::adam_step(slot.var.as_tensor(), &slot.m, &slot.v, g, alpha, (BETA1, BETA2), EPSILON)?;
+                continue;
+            }
             slot.m = ((&slot.m * BETA1)? + (g * (1.0 - BETA1))?)?;
             slot.v = ((&slot.v * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
             let update = ((&slot.m * alpha)? / (slot.v.sqrt()? + EPSILON)?)?;

@@ -203,6 +203,25 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
             checks.push(compare(&what, c, g, conv_tolerance)?);
         }
     }
+    // Adam: three steps from the same weights on the gradients of Σ (w·r)², fused on CUDA.
+    let w0 = random(&[37, 11])?;
+    let r = random(&[37, 11])?;
+    let adam_steps = |dev: &Device| -> Result<Tensor> {
+        let var = Var::from_tensor(&w0.to_device(dev).context("upload")?).context("adam check")?;
+        let r = r.to_device(dev).context("upload")?;
+        let mut adam = super::adam::Adam::new(vec![("w".into(), var.clone())], 1e-2).context("adam check")?;
+        for _ in 0..3 {
+            let grads = (var.as_tensor() * &r)
+                .and_then(|p| p.sqr())
+                .and_then(|p| p.sum_all())
+                .and_then(|s| s.backward())
+                .context("adam check")?;
+            adam.step(&grads).context("adam check")?;
+        }
+        Ok(var.as_tensor().clone())
+    };
+    let (cpu, gpu) = (adam_steps(&Device::Cpu)?, adam_steps(device)?);
+    checks.push(compare("adam, 3 steps (37x11 weights)", &cpu, &gpu, 1e-6)?);
     Ok(checks)
 }
 

@@ -220,8 +220,8 @@ pub(crate) struct Preprocess {
 }
 
 impl Preprocess {
-    /// The same preparation with the images of galaxy `row` turned by the dihedral transform
-    /// drawn from `(seed, epoch, row)` (see [`dihedral_transform`]), or not turned (`None`).
+    /// The same preparation with the images of galaxy `row` turned by the symmetry drawn from
+    /// `(seed, epoch, row)` (see [`dihedral_sources`]), or not turned (`None`).
     pub(crate) fn augmented(&self, augment: Option<(u64, usize)>) -> Preprocess {
         Preprocess { augment, ..self.clone() }
     }
@@ -253,9 +253,14 @@ impl Preprocess {
                 }
                 pixels.iter_mut().for_each(|p| *p /= IMAGE_SCALE);
                 if let Some((seed, epoch)) = self.augment {
-                    for (image, &row) in pixels.chunks_exact_mut(c * h * w).zip(rows) {
-                        dihedral_transform(image, c, h, w, transform_index(seed, epoch, row));
-                    }
+                    use rayon::prelude::*;
+                    let tables: Vec<Vec<usize>> = (0..8).map(|t| dihedral_sources(h, w, t)).collect();
+                    pixels.par_chunks_exact_mut(c * h * w).zip(rows).for_each_init(Vec::new, |scratch, (image, &row)| {
+                        let t = transform_index(seed, epoch, row);
+                        if t != 0 {
+                            apply_dihedral(image, &tables[usize::from(t)], scratch);
+                        }
+                    });
                 }
                 Some(pixels)
             }
@@ -303,31 +308,36 @@ fn transform_index(seed: u64, epoch: usize, row: usize) -> u8 {
     ((z ^ (z >> 31)) % 8) as u8
 }
 
-/// Apply symmetry `t` to each band of a `(bands, h, w)` image in place: a mirror (left-right)
-/// if `t >= 4`, then `t % 4` quarter turns. A galaxy's redshift does not depend on its
-/// orientation on the sky, so these are free extra training images (the paper does not
-/// augment; `pzbench train --augment` offers it against over-fitting). Quarter turns need
-/// square images; other shapes get only the mirror.
-pub(crate) fn dihedral_transform(image: &mut [f32], bands: usize, h: usize, w: usize, t: u8) {
+/// For symmetry `t` of an `h × w` image, the source pixel of every output pixel: a mirror
+/// (left-right) if `t >= 4`, then `t % 4` quarter turns. A galaxy's redshift does not depend on
+/// its orientation on the sky, so these are free extra training images (the paper does not
+/// augment; `pzbench train --augment` offers it against over-fitting). Quarter turns need square
+/// images; other shapes get only the mirror.
+pub(crate) fn dihedral_sources(h: usize, w: usize, t: u8) -> Vec<usize> {
     let turns = if h == w { t % 4 } else { 0 };
-    if t < 4 && turns == 0 {
-        return;
-    }
-    let mut source = vec![0.0f32; h * w];
-    for band in image.chunks_exact_mut(h * w).take(bands) {
-        source.copy_from_slice(band);
-        for y in 0..h {
-            for x in 0..w {
-                let (mut sy, mut sx) = (y, x);
-                // Output (y, x) reads the source pixel that the turns and mirror move there.
-                for _ in 0..turns {
-                    (sy, sx) = (sx, w - 1 - sy);
-                }
-                if t >= 4 {
-                    sx = w - 1 - sx;
-                }
-                band[y * w + x] = source[sy * w + sx];
+    let mut sources = Vec::with_capacity(h * w);
+    for y in 0..h {
+        for x in 0..w {
+            let (mut sy, mut sx) = (y, x);
+            for _ in 0..turns {
+                (sy, sx) = (sx, w - 1 - sy);
             }
+            if t >= 4 {
+                sx = w - 1 - sx;
+            }
+            sources.push(sy * w + sx);
+        }
+    }
+    sources
+}
+
+/// Rearrange each `h × w` band of `image` by `sources` (from [`dihedral_sources`]), in place.
+pub(crate) fn apply_dihedral(image: &mut [f32], sources: &[usize], scratch: &mut Vec<f32>) {
+    for band in image.chunks_exact_mut(sources.len()) {
+        scratch.clear();
+        scratch.extend_from_slice(band);
+        for (out, &from) in band.iter_mut().zip(sources) {
+            *out = scratch[from];
         }
     }
 }
@@ -1026,7 +1036,7 @@ mod tests {
         let mut seen = Vec::new();
         for t in 0..8u8 {
             let mut turned = image.clone();
-            dihedral_transform(&mut turned, 2, 3, 3, t);
+            apply_dihedral(&mut turned, &dihedral_sources(3, 3, t), &mut Vec::new());
             // A permutation within each band, the same for both bands.
             for band in 0..2 {
                 let mut values = turned[band * 9..(band + 1) * 9].to_vec();

@@ -3,6 +3,7 @@
 //! - 2×2 max pooling forward and backward as two kernels (`kernels.cu`, compiled to PTX by
 //!   `build.rs`) with exactly the CPU op's rules (`pool.rs`), instead of candle tensor ops;
 //! - bias + activation fused in one kernel, and its backward pass in two;
+//! - Adam's update in three in-place kernels per weight;
 //! - 3×3 "same" convolutions on channels-last tensors through cuDNN for the forward pass and
 //!   both backward passes (data and filter), instead of im2col + cuBLAS. cuDNN's default math
 //!   applies: on Ampere and newer it may use TF32 tensor cores for f32, as PyTorch's cuDNN
@@ -227,6 +228,91 @@ impl CustomOp1 for ColumnPartialSums {
     }
 }
 
+/// One Adam step on a contiguous f32 weight `w` on CUDA, in place, in three kernels (first
+/// moment, second moment, weights) instead of candle's eleven element-wise operations and their
+/// allocations: `m ← β₁m + (1-β₁)g`, `v ← β₂v + (1-β₂)g²`, `w ← w - α m / (√v + ε)`.
+pub(crate) fn adam_step(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, alpha: f64, betas: (f64, f64), epsilon: f64) -> Result<()> {
+    let g = g.contiguous()?;
+    m.inplace_op2(&g, &AdamKernel { name: "adam_first_moment_f32", scalars: [betas.0 as f32, 0.0] })?;
+    v.inplace_op2(&g, &AdamKernel { name: "adam_second_moment_f32", scalars: [betas.1 as f32, 0.0] })?;
+    w.inplace_op3(m, v, &AdamKernel { name: "adam_update_f32", scalars: [alpha as f32, epsilon as f32] })
+}
+
+/// Whether [`adam_step`] can update `w`: f32, contiguous, on CUDA, fast path on.
+pub(crate) fn adam_applies(w: &Tensor) -> bool {
+    w.device().is_cuda() && w.dtype() == DType::F32 && w.is_contiguous() && fast_kernels()
+}
+
+/// One of the in-place Adam kernels, with its scalar arguments (the first moment's and second
+/// moment's kernels take one, the update two).
+struct AdamKernel {
+    name: &'static str,
+    scalars: [f32; 2],
+}
+
+impl AdamKernel {
+    fn launch(&self, target: &mut CudaStorage, lt: &Layout, sources: &[(&CudaStorage, &Layout)]) -> Result<()> {
+        let dev = target.device.clone();
+        let n = lt.shape().elem_count();
+        let start = match lt.contiguous_offsets() {
+            Some((start, _)) => start,
+            None => bail!("adam: the weights must be contiguous"),
+        };
+        let views = sources.iter().map(|(s, l)| contiguous_f32(s, l, "adam")).collect::<Result<Vec<_>>>()?;
+        let mut target = target.as_cuda_slice_mut::<f32>()?.slice_mut(start..);
+        let func = dev.get_or_load_custom_func(self.name, "pzbench_kernels", PTX)?;
+        let n_i64 = n as i64;
+        let mut args = func.builder();
+        args.arg(&mut target);
+        for view in &views {
+            args.arg(view);
+        }
+        args.arg(&n_i64).arg(&self.scalars[0]);
+        if sources.len() == 2 {
+            args.arg(&self.scalars[1]);
+        }
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(n)) }.w()?;
+        Ok(())
+    }
+}
+
+impl candle_core::InplaceOp2 for AdamKernel {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn cpu_fwd(&self, _: &mut CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<()> {
+        bail!("the fused Adam runs on CUDA devices only")
+    }
+
+    fn cuda_fwd(&self, s1: &mut CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<()> {
+        self.launch(s1, l1, &[(s2, l2)])
+    }
+}
+
+impl candle_core::InplaceOp3 for AdamKernel {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn cpu_fwd(&self, _: &mut CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<()> {
+        bail!("the fused Adam runs on CUDA devices only")
+    }
+
+    fn cuda_fwd(
+        &self,
+        s1: &mut CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+        s3: &CudaStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        self.launch(s1, l1, &[(s2, l2), (s3, l3)])
+    }
+}
+
 #[cfg(feature = "cudnn")]
 pub(crate) use conv::conv3x3_nhwc;
 
@@ -243,6 +329,7 @@ mod conv {
     use candle_core::cuda_backend::cudarc::driver::CudaSlice;
     use candle_core::cuda_backend::{CudaDevice, CudaStorage};
     use super::contiguous_f32;
+    use candle_core::backend::BackendDevice;
     use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
     thread_local! {
@@ -273,6 +360,86 @@ mod conv {
         Ok(if bytes == 0 { None } else { Some(unsafe { dev.alloc::<u8>(bytes) }?) })
     }
 
+    use candle_core::cuda_backend::cudarc::cudnn::sys::{
+        cudnnConvolutionBwdDataAlgo_t as BwdData, cudnnConvolutionBwdFilterAlgo_t as BwdFilter,
+        cudnnConvolutionFwdAlgo_t as Fwd,
+    };
+
+    const FWD_ALGOS: [Fwd; 8] = [
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_GEMM,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_DIRECT,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_FFT,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD,
+        Fwd::CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED,
+    ];
+    const BWD_DATA_ALGOS: [BwdData; 6] = [
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT,
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING,
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD,
+        BwdData::CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED,
+    ];
+    const BWD_FILTER_ALGOS: [BwdFilter; 7] = [
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED,
+        BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING,
+    ];
+
+    /// (pass, [n, h, w, c_in, c_out]) → index of the fastest algorithm measured for that shape.
+    type AlgoKey = (u8, [usize; 5]);
+
+    thread_local! {
+        static FASTEST: RefCell<std::collections::HashMap<AlgoKey, usize>> = RefCell::new(std::collections::HashMap::new());
+    }
+
+    /// Run a convolution pass with the algorithm measured fastest for its shape, as PyTorch's
+    /// `cudnn.benchmark` does: the first time a shape comes, every algorithm of `candidates` runs
+    /// twice and the second run is timed (those cuDNN refuses are skipped); the winner is
+    /// remembered for this thread and used from then on. If none runs, cuDNN's heuristic choice
+    /// (`heuristic`) is used. `run(algo)` launches the pass into its output buffer.
+    fn run_fastest<A: Copy, E: std::fmt::Debug>(
+        dev: &CudaDevice,
+        key: AlgoKey,
+        candidates: &[A],
+        heuristic: impl Fn() -> std::result::Result<A, E>,
+        mut run: impl FnMut(A) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(index) = FASTEST.with(|f| f.borrow().get(&key).copied()) {
+            return run(candidates[index]);
+        }
+        let mut best: Option<(usize, std::time::Duration)> = None;
+        for (index, &algo) in candidates.iter().enumerate() {
+            let mut timed = || -> Result<std::time::Duration> {
+                run(algo)?;
+                dev.synchronize()?;
+                let started = std::time::Instant::now();
+                run(algo)?;
+                dev.synchronize()?;
+                Ok(started.elapsed())
+            };
+            if let Ok(elapsed) = timed() {
+                if best.is_none_or(|(_, fastest)| elapsed < fastest) {
+                    best = Some((index, elapsed));
+                }
+            }
+        }
+        match best {
+            Some((index, _)) => {
+                FASTEST.with(|f| f.borrow_mut().insert(key, index));
+                run(candidates[index])
+            }
+            None => run(heuristic().map_err(cudnn_err)?),
+        }
+    }
+
     /// Which pass: its two operands and result (all channels-last, kernels `(K, 3, 3, C)`).
     #[derive(Clone, Copy)]
     enum Pass {
@@ -295,22 +462,13 @@ mod conv {
             bail!("the cuDNN convolution runs on CUDA devices only")
         }
 
-        fn cuda_fwd(
-            &self,
-            sa: &CudaStorage,
-            la: &Layout,
-            sb: &CudaStorage,
-            lb: &Layout,
-        ) -> Result<(CudaStorage, Shape)> {
+        fn cuda_fwd(&self, sa: &CudaStorage, la: &Layout, sb: &CudaStorage, lb: &Layout) -> Result<(CudaStorage, Shape)> {
             let dev = &sa.device;
             let cudnn = handle(dev)?;
-            let conv =
-                cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+            let conv = cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
             let (a, b) = (contiguous_f32(sa, la, "cudnn conv")?, contiguous_f32(sb, lb, "cudnn conv")?);
             let i = |v: usize| v as i32;
-            let tensor = |n, c, h, w| {
-                cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err)
-            };
+            let tensor = |n, c, h, w| cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err);
             let filter = |k, c| cudnn.create_4d_filter::<f32>(CUDNN_TENSOR_NHWC, [i(k), i(c), 3, 3]).map_err(cudnn_err);
             match self.0 {
                 Pass::Forward => {
@@ -318,12 +476,13 @@ mod conv {
                     let k = lb.shape().dims4()?.0;
                     let (xd, wd, yd) = (tensor(n, c, h, w)?, filter(k, c)?, tensor(n, k, h, w)?);
                     let op = ConvForward { conv: &conv, x: &xd, w: &wd, y: &yd };
-                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
-                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: written in full by cuDNN (beta = 0).
                     let mut y = unsafe { dev.alloc::<f32>(n * h * w * k) }?;
-                    // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &b, &mut y) }.map_err(cudnn_err)?;
+                    run_fastest(dev, (0, [n, h, w, c, k]), &FWD_ALGOS, || op.pick_algorithm(), |algo| {
+                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                        // SAFETY: descriptors match the buffers' sizes and layouts.
+                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &b, &mut y) }.map_err(cudnn_err)
+                    })?;
                     Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
                 }
                 Pass::BackwardData => {
@@ -331,12 +490,13 @@ mod conv {
                     let c = lb.shape().dims4()?.3;
                     let (dyd, wd, dxd) = (tensor(n, k, h, w)?, filter(k, c)?, tensor(n, c, h, w)?);
                     let op = ConvBackwardData { conv: &conv, dx: &dxd, w: &wd, dy: &dyd };
-                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
-                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: written in full by cuDNN (beta = 0).
                     let mut dx = unsafe { dev.alloc::<f32>(n * h * w * c) }?;
-                    // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, &b, &a) }.map_err(cudnn_err)?;
+                    run_fastest(dev, (1, [n, h, w, c, k]), &BWD_DATA_ALGOS, || op.pick_algorithm(), |algo| {
+                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                        // SAFETY: descriptors match the buffers' sizes and layouts.
+                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, &b, &a) }.map_err(cudnn_err)
+                    })?;
                     Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), Shape::from((n, h, w, c))))
                 }
                 Pass::BackwardFilter => {
@@ -344,12 +504,13 @@ mod conv {
                     let k = lb.shape().dims4()?.3;
                     let (xd, dyd, dwd) = (tensor(n, c, h, w)?, tensor(n, k, h, w)?, filter(k, c)?);
                     let op = ConvBackwardFilter { conv: &conv, x: &xd, dw: &dwd, dy: &dyd };
-                    let algo = op.pick_algorithm().map_err(cudnn_err)?;
-                    let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: written in full by cuDNN (beta = 0).
                     let mut dw = unsafe { dev.alloc::<f32>(k * 9 * c) }?;
-                    // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &mut dw, &b) }.map_err(cudnn_err)?;
+                    run_fastest(dev, (2, [n, h, w, c, k]), &BWD_FILTER_ALGOS, || op.pick_algorithm(), |algo| {
+                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                        // SAFETY: descriptors match the buffers' sizes and layouts.
+                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &mut dw, &b) }.map_err(cudnn_err)
+                    })?;
                     Ok((CudaStorage::wrap_cuda_slice(dw, dev.clone()), Shape::from((k, 3, 3, c))))
                 }
             }
@@ -357,9 +518,10 @@ mod conv {
 
         fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
             let dy = dy.contiguous()?;
-            let dx = dy.apply_op2_no_bwd(w, &Conv3x3(Pass::BackwardData))?;
+            // The images entering the first layer need no gradient: skip that backward pass.
+            let dx = if x.track_op() { Some(dy.apply_op2_no_bwd(w, &Conv3x3(Pass::BackwardData))?) } else { None };
             let dw = x.apply_op2_no_bwd(&dy, &Conv3x3(Pass::BackwardFilter))?;
-            Ok((Some(dx), Some(dw)))
+            Ok((dx, Some(dw)))
         }
     }
 
