@@ -13,15 +13,7 @@ set -uo pipefail
 OUT=${1:?usage: benches/gpu_bench.sh OUTDIR}
 SIZES=${SIZES:-127 64} KERNELS=${KERNELS:-fast stock} STEPS=${STEPS:-20} N=${N:-20000} EPOCHS=${EPOCHS:-3}
 WORK=${WORK:-/tmp/pzbench-gpu}
-mkdir -p "$OUT" "$WORK"
-exec > >(tee "$OUT/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-SP=$(python3 -c 'import site;print(site.getsitepackages()[0])')
-export LD_LIBRARY_PATH=$(find "$SP/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B=$WORK/pzbench
-gunzip -c "${PZBENCH_GZ:-target/gpu/pzbench.gz}" > "$B" && chmod +x "$B"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-t() { echo "=== t=${SECONDS}s: $*"; }
+source "$(dirname "$0")/gpu_env.sh"
 
 t "device checks (strict f32, then TF32 allowed)"
 timeout 120 "$B" bench check || exit 1

@@ -14,16 +14,7 @@ set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
 CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu} CNNS=${CNNS:-cnn}
-mkdir -p "$OUT" "$WORK"
-exec > >(tee "$OUT/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-SP=$(python3 -c 'import site;print(site.getsitepackages()[0])')
-export LD_LIBRARY_PATH=$(find "$SP/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B=$WORK/pzbench
-gunzip -c "${PZBENCH_GZ:-target/gpu/pzbench.gz}" > "$B" && chmod +x "$B"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-nproc
-t() { echo "=== t=${SECONDS}s: $*"; }
+source "$(dirname "$0")/gpu_env.sh"
 
 [ "${TORCH:-1}" = 1 ] && t torch reference && timeout 120 python3 "${TORCH_CNN:-benches/torch_cnn.py}" --size "$SIZE" --batch "$BATCH"
 
