@@ -324,3 +324,36 @@ fn bench_rejects_bad_settings_and_missing_cuda() {
     #[cfg(not(feature = "cuda"))]
     pzbench().args(["bench", "check"]).run().code(2).stderr(predicate::str::contains("built without CUDA"));
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_training_with_a_consistent_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nn");
+    let child = {
+        let _guard = SPAWN.read().unwrap_or_else(|e| e.into_inner());
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pzbench"))
+            .args(["train", "--model", "nn", "--train", DC2, "--val", DC2, "--bands", DC2_BANDS, "--quiet"])
+            .args(["--epochs", "100000", "--patience", "0", "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Wait for a few epochs to be saved, then ask it to stop as `timeout` does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !out.join("model.json").is_file() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM; the checkpoint holds epochs 1 to"), "{stderr}");
+    // The checkpoint loads and predicts, and the run can be resumed.
+    let preds = tmp.path().join("preds.csv");
+    pzbench().args(["predict", "-q", "--model"]).arg(&out).arg("--data").arg(DC2).arg("--out").arg(&preds).run().success();
+    assert_eq!(std::fs::read_to_string(&preds).unwrap().lines().count(), 10_226);
+}

@@ -6,9 +6,11 @@
 //! - while a run can still be resumed: `last.safetensors` (the latest weights) and
 //!   `optimizer.safetensors` (Adam's moments; the step count is in `model.json`).
 //!
-//! Each file is written to a temporary name and renamed; `model.json` is written last. A crash
-//! between two renames leaves a weight file whose checksum no longer matches `model.json`, which
-//! [`load`] reports instead of loading a mixture.
+//! Each file is written to a temporary name and renamed; `model.json` is written last. The best
+//! weights are rewritten only when a better epoch comes, and training catches SIGINT/SIGTERM and
+//! stops after the epoch's files are written. A crash (or SIGKILL) between two renames still
+//! leaves a weight file whose checksum no longer matches `model.json`, which [`load`] reports
+//! instead of loading a mixture.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -69,20 +71,33 @@ impl Model {
     }
 }
 
-/// Writes the state of a run after an epoch: best weights, latest weights, optimizer, record.
+/// The best weights for [`save_training_state`]: new ones to write, or the checksum of those
+/// already in the checkpoint (left as they are).
+pub(crate) enum BestWeights<'a> {
+    New(&'a HashMap<String, Tensor>),
+    Unchanged(String),
+}
+
+/// Writes the state of a run after an epoch: best weights (only when they changed), latest
+/// weights, optimizer, record. Returns the checksum of the best weights' file.
 pub(crate) fn save_training_state(
     dir: &Path,
     model: &Model,
-    best: &HashMap<String, Tensor>,
+    best: BestWeights<'_>,
     adam: &Adam,
     record: &TrainingRecord,
-) -> Result<()> {
+) -> Result<String> {
     create_dir(dir)?;
+    let best_hash = match best {
+        BestWeights::New(weights) => write_tensors(&dir.join(WEIGHTS_FILE), weights)?,
+        BestWeights::Unchanged(hash) => hash,
+    };
     let mut files = BTreeMap::new();
-    files.insert(WEIGHTS_FILE.to_string(), write_tensors(&dir.join(WEIGHTS_FILE), best)?);
+    files.insert(WEIGHTS_FILE.to_string(), best_hash.clone());
     files.insert(LAST_FILE.to_string(), write_tensors(&dir.join(LAST_FILE), &model.weights()?)?);
     files.insert(OPTIMIZER_FILE.to_string(), write_tensors(&dir.join(OPTIMIZER_FILE), &adam.state())?);
-    write_meta(dir, model, Some(record.clone()), files, Some(adam.steps()))
+    write_meta(dir, model, Some(record.clone()), files, Some(adam.steps()))?;
+    Ok(best_hash)
 }
 
 /// Loads the model saved in `dir` (by [`Model::save`] or by training) onto `device`, with the

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
-use super::checkpoint::{load_for_resume, save_training_state};
+use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
 use super::data::{epoch_batches, Dataset};
 use super::loss::LossKind;
 use super::model::{predict, Model};
@@ -163,7 +163,7 @@ pub fn train(
         n_train: train.len(),
         n_val: val.len(),
     };
-    let mut run = Run { model, adam, best, record };
+    let mut run = Run { model, adam, best, best_file: None, record };
     run.epochs(train, val, checkpoint_dir, options)?;
     run.finish()
 }
@@ -228,7 +228,7 @@ pub fn resume(
     let mut adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimizer")?;
     adam.restore(&state.optimizer, state.adam_steps)
         .map_err(|e| Error::file(dir.join(super::checkpoint::OPTIMIZER_FILE), format!("corrupt optimizer state: {e}")))?;
-    let mut run = Run { model, adam, best: state.best, record };
+    let mut run = Run { model, adam, best: state.best, best_file: None, record };
     run.epochs(train, val, Some(dir), options)?;
     run.finish()
 }
@@ -247,12 +247,53 @@ fn check_sets(model: &Model, train: &Dataset, val: &Dataset) -> Result<()> {
 }
 
 /// A run in progress.
+/// SIGINT and SIGTERM, caught while a checkpointed run trains (Unix; elsewhere none is caught).
+struct StopSignal {
+    flags: Vec<(&'static str, std::sync::Arc<std::sync::atomic::AtomicBool>, signal_hook::SigId)>,
+}
+
+impl StopSignal {
+    fn register() -> Result<StopSignal> {
+        let mut flags = Vec::new();
+        #[cfg(unix)]
+        for (name, signal) in [("SIGINT", signal_hook::consts::SIGINT), ("SIGTERM", signal_hook::consts::SIGTERM)] {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let id = signal_hook::flag::register(signal, flag.clone())
+                .map_err(|e| Error::other(format!("cannot watch for {name}: {e}")))?;
+            flags.push((name, flag, id));
+        }
+        Ok(StopSignal { flags })
+    }
+
+    /// If a signal came: the error that ends the run, `saved` epochs being in the checkpoint.
+    fn error(&self, saved: usize) -> Option<Error> {
+        let (name, _, _) = self.flags.iter().find(|(_, flag, _)| flag.load(std::sync::atomic::Ordering::Relaxed))?;
+        Some(Error::other(if saved == 0 {
+            format!("stopped by {name} before the first epoch ended; nothing was saved")
+        } else {
+            format!("stopped by {name}; the checkpoint holds epochs 1 to {saved} (pzbench train --resume goes on)")
+        }))
+    }
+}
+
+impl Drop for StopSignal {
+    /// Restore the default handling (a later signal kills the process again).
+    fn drop(&mut self) {
+        for (_, _, id) in self.flags.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
 struct Run {
     /// Holds the latest weights during training.
     model: Model,
     adam: Adam,
     /// The weights of the best epoch so far.
     best: HashMap<String, Tensor>,
+    /// Checksum of the best weights as last written to the checkpoint (rewritten only when a
+    /// better epoch comes).
+    best_file: Option<String>,
     record: TrainingRecord,
 }
 
@@ -271,6 +312,9 @@ impl Run {
         }
         let prep = self.model.preprocess();
         let window = prep.images.then_some((cfg.chunk_rows, cfg.buffer_chunks));
+        // With a checkpoint to keep consistent, SIGINT/SIGTERM end the run after the current
+        // epoch is saved instead of killing it mid-write.
+        let stop = dir.map(|_| StopSignal::register()).transpose()?;
         let draw = cfg.progress && std::io::stderr().is_terminal();
         for epoch in start..cfg.epochs {
             let started = Instant::now();
@@ -279,7 +323,11 @@ impl Run {
             let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
             let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             let (model, adam) = (&self.model, &mut self.adam);
+            let saved_epochs = self.record.history.len();
             prep.for_each_batch(train, &batches, |batch| {
+                if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(saved_epochs)) {
+                    return Err(stopped);
+                }
                 let z = batch.z.as_deref().ok_or_else(|| Error::usage("the training set has no redshifts"))?;
                 let z = Tensor::from_slice(z, (batch.n, 1), model.device()).context("moving redshifts")?;
                 let pred = model.forward(&batch).context("forward pass")?;
@@ -338,7 +386,15 @@ impl Run {
             self.record.history.push(record);
             self.record.stopped_early = epoch + 1 < cfg.epochs && self.patience_exhausted();
             if let Some(dir) = dir {
-                save_training_state(dir, &self.model, &self.best, &self.adam, &self.record)?;
+                let unchanged = self.best_file.take().filter(|_| self.record.epochs_since_best > 0);
+                let best = match unchanged {
+                    Some(hash) => BestWeights::Unchanged(hash),
+                    None => BestWeights::New(&self.best),
+                };
+                self.best_file = Some(save_training_state(dir, &self.model, best, &self.adam, &self.record)?);
+            }
+            if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(self.record.history.len())) {
+                return Err(stopped);
             }
             if let Some(callback) = options.on_epoch.as_mut() {
                 if let Some(last) = self.record.history.last() {
