@@ -66,6 +66,13 @@ fn pairwise_range<const K: usize>(start: usize, n: usize, f: &impl Fn(usize) -> 
     }
 }
 
+/// The order of selection: numpy's for numbers (`-0.0 == 0.0`), with NaN placed as
+/// `f64::total_cmp` places it (after +inf, or before -inf for a negative NaN), so the order stays
+/// consistent whatever the input. Cheaper than `total_cmp` on every comparison.
+fn order(a: &f64, b: &f64) -> std::cmp::Ordering {
+    a.partial_cmp(b).unwrap_or_else(|| a.total_cmp(b))
+}
+
 /// `np.median` of `values`, which are reordered (partially sorted) in place.
 ///
 /// Returns `None` for an empty slice. Runs in O(n) by selection.
@@ -75,7 +82,7 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
         return None;
     }
     let k = n / 2;
-    let (left, kth, _) = values.select_nth_unstable_by(k, f64::total_cmp);
+    let (left, kth, _) = values.select_nth_unstable_by(k, order);
     let upper = *kth;
     if n % 2 == 1 {
         return Some(upper);
@@ -94,7 +101,7 @@ pub fn median_and_quartiles(values: &mut [f64]) -> Option<(f64, f64, f64)> {
         return None;
     }
     let k = n / 2;
-    values.select_nth_unstable_by(k, f64::total_cmp);
+    values.select_nth_unstable_by(k, order);
     let median = if n % 2 == 1 {
         values[k]
     } else {
@@ -119,7 +126,7 @@ fn adjacent_order_stats_around(values: &mut [f64], index: usize, k: usize) -> (f
     let min_of = |s: &[f64]| s.iter().copied().fold(f64::INFINITY, f64::min);
     if index < k {
         let lower = &mut values[..k];
-        lower.select_nth_unstable_by(index, f64::total_cmp);
+        lower.select_nth_unstable_by(index, order);
         let a = lower[index];
         let b = if index + 1 < k { min_of(&lower[index + 1..]) } else { values[k] };
         (a, b)
@@ -153,7 +160,7 @@ fn virtual_index(n: usize, q: f64) -> (usize, f64) {
 /// The `index`-th and `(index + 1)`-th smallest values (the second clipped to the last element),
 /// leaving `values[..=index]` holding the `index + 1` smallest values.
 fn adjacent_order_stats(values: &mut [f64], index: usize) -> (f64, f64) {
-    let (_, kth, right) = values.select_nth_unstable_by(index, f64::total_cmp);
+    let (_, kth, right) = values.select_nth_unstable_by(index, order);
     let a = *kth;
     let b = if right.is_empty() { a } else { right.iter().copied().fold(f64::INFINITY, f64::min) };
     (a, b)
