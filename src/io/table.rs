@@ -783,34 +783,50 @@ fn parse_plain_part_into(
         values.clear();
         values.reserve(rows_guess);
     }
-    // One scan over every separator and line end of the part.
-    let mut field = 0;
-    let mut start = 0;
-    for end in memchr::memchr2_iter(separator, b'\n', part).chain(std::iter::once(part.len())) {
-        if start >= part.len() {
-            break;
-        }
-        let line_ends = end == part.len() || part[end] == b'\n';
-        let mut cell = &part[start..end];
-        start = end + 1;
-        if line_ends && cell.last() == Some(&b'\r') {
-            cell = &cell[..cell.len() - 1];
-        }
-        if field == 0 && line_ends && cell.iter().all(u8::is_ascii_whitespace) {
-            continue; // a blank line
-        }
-        match slots.get(field)? {
-            Slot::Skip => {}
-            Slot::Id => out.ids.as_mut()?.push(atoi_simd::parse::<i64, false, false>(cell).ok()?),
-            Slot::Float(k) => out.floats[*k].1.push(fast_float2::parse::<f64, _>(cell).ok()?),
-        }
-        if line_ends {
-            if field + 1 != n_fields {
-                return None;
+    // One pass: each wanted number is parsed where it starts and must end at a separator or a
+    // line end; unwanted fields are skipped to the next separator.
+    let mut pos = 0;
+    while pos < part.len() {
+        if part[pos].is_ascii_whitespace() {
+            let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |p| pos + p);
+            if part[pos..end].iter().all(u8::is_ascii_whitespace) {
+                pos = end + 1; // a blank line
+                continue;
             }
-            field = 0;
-        } else {
-            field += 1;
+        }
+        let mut field = 0;
+        loop {
+            match slots.get(field)? {
+                Slot::Skip => pos = memchr::memchr2(separator, b'\n', &part[pos..]).map_or(part.len(), |p| pos + p),
+                Slot::Id => {
+                    let (value, len) = atoi_simd::parse_prefix::<i64, false, false>(&part[pos..]).ok()?;
+                    out.ids.as_mut()?.push(value);
+                    pos += len;
+                }
+                Slot::Float(k) => {
+                    let (value, len) = fast_float2::parse_partial::<f64, _>(&part[pos..]).ok()?;
+                    out.floats[*k].1.push(value);
+                    pos += len;
+                }
+            }
+            match part.get(pos) {
+                Some(&b) if b == separator => {
+                    field += 1;
+                    pos += 1;
+                }
+                Some(b'\r') if matches!(part.get(pos + 1), Some(b'\n') | None) => {
+                    pos += 2;
+                    break;
+                }
+                Some(b'\n') | None => {
+                    pos += 1;
+                    break;
+                }
+                Some(_) => return None,
+            }
+        }
+        if field + 1 != n_fields {
+            return None;
         }
     }
     Some(())
