@@ -955,3 +955,88 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
     builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
     Ok(builder)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Numbers written the ways CSV writers do, and what Rust's correctly rounded parser makes of them.
+    fn random_cells(rng: &mut ChaCha8Rng, n: usize) -> Vec<(String, f64)> {
+        (0..n)
+            .map(|_| {
+                let x: f64 = rng.random::<f64>() * 10f64.powi(rng.random_range(-8..6)) * if rng.random() { -1.0 } else { 1.0 };
+                let text = match rng.random_range(0..6) {
+                    0 => format!("{x}"),
+                    1 => format!("{x:.17}"),
+                    2 => format!("{x:e}"),
+                    3 => format!("{:E}", x),
+                    4 => format!("{}", x.round()),
+                    _ => format!("{x:.3}"),
+                };
+                let value = text.parse::<f64>().unwrap();
+                (text, value)
+            })
+            .collect()
+    }
+
+    fn columns() -> Vec<Resolved> {
+        vec![
+            Resolved { role: Role::Id, index: 0, name: "object_id".into() },
+            Resolved { role: Role::ZSpec, index: 2, name: "z_spec".into() },
+            Resolved { role: Role::ZPhot, index: 3, name: "z_phot".into() },
+        ]
+    }
+
+    #[test]
+    fn fast_parser_reads_every_number_format_exactly() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let cells = random_cells(&mut rng, 3000);
+        let mut text = String::new();
+        let mut expected: (Vec<i64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, pair) in cells.chunks_exact(2).enumerate() {
+            let id = row as i64 * 7 - 50;
+            let ending = if row % 3 == 0 { "\r\n" } else { "\n" };
+            text.push_str(&format!("{id},skipped {row},{},{}{ending}", pair[0].0, pair[1].0));
+            if row % 10 == 0 {
+                text.push_str("  \n"); // blank lines are skipped
+            }
+            expected.0.push(id);
+            expected.1.push(pair[0].1);
+            expected.2.push(pair[1].1);
+        }
+        let mut buffers = Vec::new();
+        let n_parts = parse_plain_block(text.as_bytes(), b',', 4, &columns(), &mut buffers).expect("plain text");
+        let mut got: (Vec<i64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
+        for part in &buffers[..n_parts] {
+            got.0.extend(part.ids.as_ref().unwrap());
+            got.1.extend(&part.floats[0].1);
+            got.2.extend(&part.floats[1].1);
+        }
+        assert_eq!(got.0, expected.0);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.1), bits(&expected.1));
+        assert_eq!(bits(&got.2), bits(&expected.2));
+    }
+
+    #[test]
+    fn fast_parser_leaves_anything_unusual_to_polars() {
+        let cols = columns();
+        let plain = |text: &str| parse_plain_block(text.as_bytes(), b',', 4, &cols, &mut Vec::new()).is_some();
+        assert!(plain("1,a,0.5,0.6\n2,b,0.7,0.8"));
+        for unusual in [
+            "1,a,\"0.5\",0.6\n",  // quoted
+            "1,a,0.5,0.6,\n",     // an extra field
+            "1,a,0.5\n",          // a missing field
+            "1,a, 0.5,0.6\n",     // a space before a number
+            "1,a,0.5 ,0.6\n",     // a space after it
+            "1,a,0.5x,0.6\n",     // junk after it
+            "1.5,a,0.5,0.6\n",    // a fractional id
+            "1,a,,0.6\n",         // an empty cell
+            "1,a,0.5,0.6\r2,b,0.7,0.8\n", // a lone carriage return
+        ] {
+            assert!(!plain(unusual), "{unusual:?} should go to polars");
+        }
+    }
+}
