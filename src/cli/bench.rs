@@ -70,9 +70,9 @@ pub struct BenchTrainArgs {
     pub json: bool,
 }
 
-/// Check the CUDA fast path against the CPU: values and gradients of the pooling kernels and of
-/// the cuDNN convolutions with the fused bias + activation, on random inputs. Exits 1 if any
-/// differs beyond its tolerance.
+/// Check the CUDA fast path against the CPU on random inputs: values and gradients of the pooling
+/// kernels and of the cuDNN convolutions with the fused bias + activation, and three steps of the
+/// fused Adam. Exits 1 if any differs beyond its tolerance.
 ///
 /// The check runs in strict f32 (it sets NVIDIA_TF32_OVERRIDE=0 for itself), where the
 /// convolutions agree with the CPU to ~1e-6. With --tf32 cuDNN may use TF32 tensor cores as in
