@@ -187,6 +187,20 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
+/// Reserve room for `additional` more values and touch one value per page of it, in parallel, so
+/// that the page faults of a large column (80 MB for 10 million values) are taken on all cores
+/// now rather than one by one while the blocks are appended.
+fn reserve_mapped<T: Copy + Default + Send>(column: &mut Vec<T>, additional: usize) {
+    use rayon::prelude::*;
+    column.reserve(additional);
+    let per_page = (4096 / std::mem::size_of::<T>()).max(1);
+    column.spare_capacity_mut().par_chunks_mut(per_page * 256).for_each(|chunk| {
+        chunk.iter_mut().step_by(per_page).for_each(|value| {
+            value.write(T::default());
+        });
+    });
+}
+
 /// Which file column serves each requested role.
 #[derive(Debug, Clone)]
 struct Resolved {
@@ -340,6 +354,19 @@ impl Builder {
         self.append_columns(path, ids, &floats, label_of, drop_invalid)
     }
 
+    /// Append the parts the fast parser read (already checked: finite, z_spec > -1).
+    fn append_plain(&mut self, parts: &[PlainColumns]) {
+        for part in parts {
+            if let Some(ids) = &part.ids {
+                self.ids.extend_from_slice(ids);
+            }
+            for (role, values) in &part.floats {
+                let target = if *role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+                target.extend_from_slice(values);
+            }
+        }
+    }
+
     /// Validate and append one block's columns (`floats` in the order of `self.columns`).
     fn append_columns(
         &mut self,
@@ -444,9 +471,9 @@ impl Builder {
     fn reserve(&mut self, rows: usize) {
         for column in &self.columns {
             match column.role {
-                Role::Id => self.ids.reserve(rows),
-                Role::ZSpec => self.z_spec.reserve(rows),
-                Role::ZPhot => self.z_phot.reserve(rows),
+                Role::Id => reserve_mapped(&mut self.ids, rows),
+                Role::ZSpec => reserve_mapped(&mut self.z_spec, rows),
+                Role::ZPhot => reserve_mapped(&mut self.z_phot, rows),
             }
         }
     }
@@ -642,13 +669,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
                 if let Some(rows) = reserve_for(parts.iter().map(PlainColumns::rows).sum()) {
                     builder.reserve(rows);
                 }
-                let mut row_base = 0;
-                for part in parts {
-                    let ids = part.ids.as_ref().map(|v| (&v[..], None));
-                    let floats: Vec<BlockColumn<'_>> = part.floats.iter().map(|(role, v)| (*role, &v[..], None)).collect();
-                    builder.append_columns(path, ids, &floats, &|row| label_of(row_base + row), options.drop_invalid)?;
-                    row_base += part.rows();
-                }
+                builder.append_plain(parts);
             } else {
                 let frame = CsvReadOptions::default()
                     .with_has_header(false)
@@ -702,8 +723,8 @@ impl PlainColumns {
 
 /// Fast path for plain numeric text, in parallel over parts of the block, into `buffers` (kept
 /// between blocks, so their pages stay mapped and warm): every non-empty line has exactly
-/// `n_fields` fields split by `separator`, and every kept cell is a plain number (not quoted, not
-/// empty: either fails to parse). Numbers are parsed with the same routines polars uses
+/// `n_fields` fields split by `separator`, and every kept cell is a plain, valid number (not
+/// quoted, not empty, finite, z_spec > -1). Numbers are parsed with the same routines polars uses
 /// (`fast-float2`, `atoi_simd`), so the values are identical. Returns how many buffers hold the
 /// block's parts, in order, or `None` if any line is not that simple; the caller then hands the
 /// block to polars, which handles quoting and names errors.
@@ -805,7 +826,12 @@ fn parse_plain_part_into(
                 }
                 Slot::Float(k) => {
                     let (value, len) = fast_float2::parse_partial::<f64, _>(&part[pos..]).ok()?;
-                    out.floats[*k].1.push(value);
+                    let (role, values) = &mut out.floats[*k];
+                    // NaN, inf and z_spec <= -1 go to the full path, which names the row.
+                    if !(value.is_finite() && (*role != Role::ZSpec || value > -1.0)) {
+                        return None;
+                    }
+                    values.push(value);
                     pos += len;
                 }
             }
@@ -995,6 +1021,11 @@ mod tests {
         let cells = random_cells(&mut rng, 3000);
         let mut text = String::new();
         let mut expected: (Vec<i64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
+        // z_spec (the first of each pair) must be > -1 for the fast path: keep it positive.
+        let cells: Vec<(String, f64)> = cells
+            .chunks_exact(2)
+            .flat_map(|pair| [(pair[0].0.trim_start_matches('-').to_string(), pair[0].1.abs()), pair[1].clone()])
+            .collect();
         for (row, pair) in cells.chunks_exact(2).enumerate() {
             let id = row as i64 * 7 - 50;
             let ending = if row % 3 == 0 { "\r\n" } else { "\n" };
@@ -1035,6 +1066,9 @@ mod tests {
             "1.5,a,0.5,0.6\n",    // a fractional id
             "1,a,,0.6\n",         // an empty cell
             "1,a,0.5,0.6\r2,b,0.7,0.8\n", // a lone carriage return
+            "1,a,NaN,0.6\n",      // not finite: the full path names the row
+            "1,a,0.5,inf\n",
+            "1,a,-1,0.6\n",       // z_spec <= -1
         ] {
             assert!(!plain(unusual), "{unusual:?} should go to polars");
         }
