@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{median, median_and_quartiles, pairwise_sums};
+use super::stats::{median, median_and_quartiles, pairwise_sums, PARALLEL_MIN};
+use rayon::prelude::*;
 
 /// Outlier threshold on `|dz|` (GalaxiesML paper eqs. 5–6; authors' `outlier_conv`).
 pub const OUTLIER_THRESHOLD: f64 = 0.15;
@@ -110,7 +111,11 @@ pub fn point_metrics(dz: &[f64], delta: &[f64], scratch: &mut Vec<f64>) -> Optio
     scratch.clear();
     scratch.extend_from_slice(dz);
     let (bias, p25, p75) = median_and_quartiles(scratch)?;
-    scratch.iter_mut().zip(dz).for_each(|(s, &x)| *s = (x - bias).abs());
+    if n >= PARALLEL_MIN {
+        scratch.par_iter_mut().zip(dz).for_each(|(s, &x)| *s = (x - bias).abs());
+    } else {
+        scratch.iter_mut().zip(dz).for_each(|(s, &x)| *s = (x - bias).abs());
+    }
     let mad = median(scratch)?;
 
     let sigma_iqr = (p75 - p25) / IQR_TO_SIGMA;
@@ -129,7 +134,9 @@ pub fn point_metrics(dz: &[f64], delta: &[f64], scratch: &mut Vec<f64>) -> Optio
         ]
     });
     let (bias_bw, scatter_bw) = biweight(dz, bias, mad);
-    let n_outlier_bw = dz.iter().filter(|&&x| (x - bias_bw).abs() > 2.0 * scatter_bw).count();
+    let is_outlier_bw = |x: &f64| (x - bias_bw).abs() > 2.0 * scatter_bw;
+    let n_outlier_bw =
+        if n >= PARALLEL_MIN { dz.par_iter().filter(|x| is_outlier_bw(x)).count() } else { dz.iter().filter(|x| is_outlier_bw(x)).count() };
 
     Some(Metrics {
         count: n,

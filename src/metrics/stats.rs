@@ -9,16 +9,20 @@
 /// numpy's block size below which pairwise summation uses an 8-way unrolled loop.
 const PAIRWISE_BLOCK: usize = 128;
 
+/// From this many values on, the two halves of a pairwise sum (and the two quartile selections)
+/// run in parallel. The split points are numpy's, so the result is the same bits.
+pub(crate) const PARALLEL_MIN: usize = 1 << 18;
+
 /// Sum of `f(0), …, f(n-1)` in numpy's pairwise order (`pairwise_sum_DOUBLE`).
 ///
 /// Taking a closure lets callers sum a derived quantity (e.g. `dz²`) without materialising it.
-pub fn pairwise_sum_by(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+pub fn pairwise_sum_by(n: usize, f: &(impl Fn(usize) -> f64 + Sync)) -> f64 {
     pairwise_sums(n, &|i| [f(i)])[0]
 }
 
 /// `K` sums in one pass: lane `k` is the pairwise sum of `f(i)[k]`, bit-identical to summing that
 /// lane alone (every lane follows the same pairwise order).
-pub fn pairwise_sums<const K: usize>(n: usize, f: &impl Fn(usize) -> [f64; K]) -> [f64; K] {
+pub fn pairwise_sums<const K: usize>(n: usize, f: &(impl Fn(usize) -> [f64; K] + Sync)) -> [f64; K] {
     pairwise_range(0, n, f)
 }
 
@@ -28,7 +32,7 @@ pub fn pairwise_sum(values: &[f64]) -> f64 {
 }
 
 /// `np.mean` of `f(0), …, f(n-1)`: the pairwise sum divided by `n`.
-pub fn mean_by(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+pub fn mean_by(n: usize, f: &(impl Fn(usize) -> f64 + Sync)) -> f64 {
     pairwise_sum_by(n, f) / n as f64
 }
 
@@ -36,7 +40,7 @@ fn add<const K: usize>(a: [f64; K], b: [f64; K]) -> [f64; K] {
     std::array::from_fn(|k| a[k] + b[k])
 }
 
-fn pairwise_range<const K: usize>(start: usize, n: usize, f: &impl Fn(usize) -> [f64; K]) -> [f64; K] {
+fn pairwise_range<const K: usize>(start: usize, n: usize, f: &(impl Fn(usize) -> [f64; K] + Sync)) -> [f64; K] {
     if n < 8 {
         let mut res = [0.0; K];
         for i in start..start + n {
@@ -62,7 +66,12 @@ fn pairwise_range<const K: usize>(start: usize, n: usize, f: &impl Fn(usize) -> 
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        add(pairwise_range(start, n2, f), pairwise_range(start + n2, n - n2, f))
+        if n >= PARALLEL_MIN {
+            let (a, b) = rayon::join(|| pairwise_range(start, n2, f), || pairwise_range(start + n2, n - n2, f));
+            add(a, b)
+        } else {
+            add(pairwise_range(start, n2, f), pairwise_range(start + n2, n - n2, f))
+        }
     }
 }
 
@@ -109,14 +118,24 @@ pub fn median_and_quartiles(values: &mut [f64]) -> Option<(f64, f64, f64)> {
         // np.mean of the two middle values: (a + b) / 2.
         (lower + values[k]) / 2.0
     };
-    let quartile = |values: &mut [f64], q: f64| {
-        let (index, gamma) = virtual_index(n, q);
-        let (a, b) = adjacent_order_stats_around(values, index, k);
-        lerp(a, b, gamma)
-    };
-    let p25 = quartile(values, 0.25);
-    let p75 = quartile(values, 0.75);
-    Some((median, p25, p75))
+    let (i25, g25) = virtual_index(n, 0.25);
+    let (i75, g75) = virtual_index(n, 0.75);
+    if n >= PARALLEL_MIN {
+        // Large inputs: the quartiles lie strictly inside the two halves; select them in parallel.
+        let kth = values[k];
+        let (lower, rest) = values.split_at_mut(k);
+        let ((a25, b25), (a75, b75)) = rayon::join(
+            || {
+                let (a, b) = adjacent_order_stats(lower, i25);
+                (a, if i25 + 1 < k { b } else { kth })
+            },
+            || adjacent_order_stats(&mut rest[1..], i75 - k - 1),
+        );
+        return Some((median, lerp(a25, b25, g25), lerp(a75, b75, g75)));
+    }
+    let (a25, b25) = adjacent_order_stats_around(values, i25, k);
+    let (a75, b75) = adjacent_order_stats_around(values, i75, k);
+    Some((median, lerp(a25, b25, g25), lerp(a75, b75, g75)))
 }
 
 /// Like [`adjacent_order_stats`] for a slice already partitioned around position `k`
@@ -243,5 +262,48 @@ mod tests {
         assert_eq!(median_and_quartiles(&mut [2.0]), Some((2.0, 2.0, 2.0)));
         assert_eq!(median_and_quartiles(&mut [5.0, 1.0]), Some((3.0, 2.0, 4.0)));
         assert_eq!(median_and_quartiles(&mut []), None);
+    }
+
+    #[test]
+    fn parallel_paths_give_the_serial_results() {
+        // Inputs large enough for the parallel branches, compared with a full sort and with
+        // numpy's pairwise recursion written out serially here.
+        let n = PARALLEL_MIN * 2 + 13;
+        let values: Vec<f64> = (0..n).map(|i| ((i as f64 * 0.618_033_988_7).fract() - 0.4) * (1.0 + (i % 7) as f64)).collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let h = (n as f64 - 1.0) * q;
+            let lo = h.floor() as usize;
+            lerp(sorted[lo], sorted[(lo + 1).min(n - 1)], h - h.floor())
+        };
+        let mut work = values.clone();
+        assert_eq!(median_and_quartiles(&mut work), Some((at(0.5), at(0.25), at(0.75))));
+
+        fn serial(v: &[f64]) -> f64 {
+            let n = v.len();
+            if n < 8 {
+                v.iter().fold(0.0, |a, b| a + b)
+            } else if n <= PAIRWISE_BLOCK {
+                let mut r: [f64; 8] = std::array::from_fn(|j| v[j]);
+                let mut i = 8;
+                while i < n - n % 8 {
+                    for j in 0..8 {
+                        r[j] += v[i + j];
+                    }
+                    i += 8;
+                }
+                let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+                while i < n {
+                    res += v[i];
+                    i += 1;
+                }
+                res
+            } else {
+                let n2 = n / 2 - (n / 2) % 8;
+                serial(&v[..n2]) + serial(&v[n2..])
+            }
+        }
+        assert_eq!(pairwise_sum(&values).to_bits(), serial(&values).to_bits());
     }
 }
