@@ -187,6 +187,28 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
+/// Append `pieces` to `column` in order, copying them in parallel.
+fn extend_parallel<T: Copy + Send + Sync>(column: &mut Vec<T>, pieces: Vec<&[T]>) {
+    use rayon::prelude::*;
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    column.reserve(total);
+    let mut rest = &mut column.spare_capacity_mut()[..total];
+    let mut slots = Vec::with_capacity(pieces.len());
+    for piece in &pieces {
+        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(piece.len());
+        slots.push(slot);
+        rest = tail;
+    }
+    slots.into_par_iter().zip(pieces).for_each(|(slot, piece)| {
+        for (to, &from) in slot.iter_mut().zip(piece) {
+            to.write(from);
+        }
+    });
+    let len = column.len() + total;
+    // SAFETY: the `total` values after the old length were all written just above.
+    unsafe { column.set_len(len) };
+}
+
 /// Reserve room for `additional` more values and touch one value per page of it, in parallel, so
 /// that the page faults of a large column (80 MB for 10 million values) are taken on all cores
 /// now rather than one by one while the blocks are appended.
@@ -354,16 +376,15 @@ impl Builder {
         self.append_columns(path, ids, &floats, label_of, drop_invalid)
     }
 
-    /// Append the parts the fast parser read (already checked: finite, z_spec > -1).
+    /// Append the parts the fast parser read (already checked: finite, z_spec > -1), copying
+    /// them in parallel.
     fn append_plain(&mut self, parts: &[PlainColumns]) {
-        for part in parts {
-            if let Some(ids) = &part.ids {
-                self.ids.extend_from_slice(ids);
-            }
-            for (role, values) in &part.floats {
-                let target = if *role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
-                target.extend_from_slice(values);
-            }
+        if parts.iter().all(|p| p.ids.is_some()) {
+            extend_parallel(&mut self.ids, parts.iter().filter_map(|p| p.ids.as_deref()).collect());
+        }
+        for (k, (role, _)) in parts.first().map_or(&[][..], |p| &p.floats[..]).iter().enumerate() {
+            let target = if *role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+            extend_parallel(target, parts.iter().map(|p| &p.floats[k].1[..]).collect());
         }
     }
 
@@ -661,6 +682,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
             (first_block && file_len > block.len())
                 .then(|| (rows as f64 / data.len().max(1) as f64 * file_len as f64 * 1.01) as usize + 1024)
         };
+        let mut line_ends = None;
         if data.iter().any(|b| !b.is_ascii_whitespace()) {
             any_row = true;
             let label_of = |row: usize| first_line + line_offset_of_row(&data, row);
@@ -670,6 +692,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
                     builder.reserve(rows);
                 }
                 builder.append_plain(parts);
+                line_ends = Some(parts.iter().map(|p| p.line_ends).sum());
             } else {
                 let frame = CsvReadOptions::default()
                     .with_has_header(false)
@@ -685,7 +708,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
                 builder.append(path, &frame, &label_of, options.drop_invalid)?;
             }
         }
-        first_line += memchr::memchr_iter(b'\n', &data).count();
+        first_line += line_ends.unwrap_or_else(|| memchr::memchr_iter(b'\n', &data).count());
         drop(data);
         let _ = recycle.send(block);
         match next_block()? {
@@ -713,6 +736,8 @@ type BlockColumn<'a> = (Role, &'a [f64], Option<&'a [bool]>);
 struct PlainColumns {
     ids: Option<Vec<i64>>,
     floats: Vec<(Role, Vec<f64>)>,
+    /// Line ends in the part (blank lines included), for the line numbers of later blocks.
+    line_ends: usize,
 }
 
 impl PlainColumns {
@@ -806,11 +831,13 @@ fn parse_plain_part_into(
     }
     // One pass: each wanted number is parsed where it starts and must end at a separator or a
     // line end; unwanted fields are skipped to the next separator.
+    out.line_ends = 0;
     let mut pos = 0;
     while pos < part.len() {
         if part[pos].is_ascii_whitespace() {
             let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |p| pos + p);
             if part[pos..end].iter().all(u8::is_ascii_whitespace) {
+                out.line_ends += usize::from(end < part.len());
                 pos = end + 1; // a blank line
                 continue;
             }
@@ -841,13 +868,16 @@ fn parse_plain_part_into(
                     pos += 1;
                 }
                 Some(b'\r') if matches!(part.get(pos + 1), Some(b'\n') | None) => {
+                    out.line_ends += usize::from(pos + 1 < part.len());
                     pos += 2;
                     break;
                 }
-                Some(b'\n') | None => {
+                Some(b'\n') => {
+                    out.line_ends += 1;
                     pos += 1;
                     break;
                 }
+                None => break,
                 Some(_) => return None,
             }
         }
