@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::input::BinArgs;
-use super::table2::{bootstrap_config, score_models, InputArgs, ModelSpec};
+use super::input::{BinArgs, BootstrapArgs};
+use super::table2::{score_models, InputArgs, ModelSpec};
 use crate::report::figure::{save, Figure6};
 use crate::report::format::significant;
 use crate::{Error, Result};
@@ -32,17 +32,8 @@ pub struct Figure6Args {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 
-    /// Bootstrap resamples for the error bars (0 = no error bars).
-    #[arg(long, value_name = "B", default_value_t = 200)]
-    pub bootstrap: usize,
-
-    /// Central coverage of the error bars.
-    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
-    pub confidence: f64,
-
-    /// Seed of the bootstrap.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
 
     #[command(flatten)]
     pub binning: BinArgs,
@@ -68,7 +59,7 @@ pub fn run(args: Figure6Args) -> Result<ExitCode> {
     let size = parse_size(&args.size)?;
     crate::report::figure::ImageFormat::from_path(&args.out)?;
     let bins = args.binning.bins()?;
-    let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
+    let config = args.bootstrap.config()?;
     let (scored, notes) = score_models(&args.models, &args.input, &bins, config)?;
     let first = &scored[0]; // score_models refuses an empty list
     let dataset = &first.dataset;

@@ -1,5 +1,5 @@
-//! Flags shared by every command that reads predictions: where z_spec comes from and which
-//! columns to use.
+//! Flags shared by every command that reads predictions: where z_spec comes from, which columns
+//! to use, the bins and the bootstrap.
 
 use std::path::PathBuf;
 
@@ -7,8 +7,8 @@ use clap::Args;
 
 use crate::io::sample::SampleOptions;
 use crate::io::table::{Delimiter, ReadOptions};
-use crate::metrics::{parse_edges, parse_range, BinOn, Bins};
-use crate::Result;
+use crate::metrics::{parse_edges, parse_range, BinOn, BootstrapConfig, Bins};
+use crate::{Error, Result};
 
 /// `--truth`, the column names and the delimiter.
 #[derive(Debug, Clone, Args)]
@@ -74,5 +74,35 @@ impl BinArgs {
             (None, None) => return Ok(Bins { on: self.bin_on, ..Bins::galaxiesml_default() }),
         };
         Bins::new(self.bin_on, edges)
+    }
+}
+
+/// `--bootstrap`, `--confidence` and `--seed`.
+#[derive(Debug, Clone, Args)]
+pub struct BootstrapArgs {
+    /// Bootstrap resamples for confidence intervals (0 = off; the flag alone means 1000).
+    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
+    pub bootstrap: usize,
+
+    /// Central coverage of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+
+    /// Seed of the bootstrap (same seed, same intervals, bit for bit).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl BootstrapArgs {
+    /// The bootstrap settings (`None` for `--bootstrap 0`).
+    pub fn config(&self) -> Result<Option<BootstrapConfig>> {
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
+        }
+        Ok((self.bootstrap > 0).then_some(BootstrapConfig {
+            resamples: self.bootstrap,
+            confidence: self.confidence,
+            seed: self.seed,
+        }))
     }
 }

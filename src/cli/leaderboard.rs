@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::table2::{bootstrap_config, score_model, InputArgs};
+use super::input::BootstrapArgs;
+use super::table2::{score_model, InputArgs};
 use crate::metrics::Bins;
 use crate::report::leaderboard::{check_rank_key, utc_now, Board, Entry};
 use crate::Result;
@@ -60,17 +61,8 @@ pub struct AddArgs {
     #[arg(long)]
     pub replace: bool,
 
-    /// Bootstrap resamples for intervals (0 = off; the flag alone means 1000).
-    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
-    pub bootstrap: usize,
-
-    /// Central coverage of the bootstrap intervals.
-    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
-    pub confidence: f64,
-
-    /// Seed of the bootstrap.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
 }
 
 /// Print a board's entries ranked by a metric (ascending; biases by absolute value).
@@ -141,7 +133,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     if args.name.trim().is_empty() {
         return Err(crate::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
     }
-    let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
+    let config = args.bootstrap.config()?;
     // Load (and validate) the board before the possibly long scoring.
     let mut board = if args.board.exists() { Board::load(&args.board)? } else { Board::new() };
     board.check_name_free(&args.board, &args.name, args.replace)?;

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::{BinArgs, ColumnArgs};
+use super::input::{BinArgs, BootstrapArgs, ColumnArgs};
 use crate::io::sample::load_sample;
-use crate::metrics::BootstrapConfig;
 use crate::report::score_sample;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Output formats of `score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,17 +49,8 @@ pub struct ScoreArgs {
     #[command(flatten)]
     pub binning: BinArgs,
 
-    /// Bootstrap resamples for confidence intervals (0 = off; the flag alone means 1000).
-    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
-    pub bootstrap: usize,
-
-    /// Central coverage of the bootstrap intervals.
-    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
-    pub confidence: f64,
-
-    /// Seed of the bootstrap (same seed, same intervals, bit for bit).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScoreFormat::Table)]
@@ -75,23 +65,10 @@ pub struct ScoreArgs {
     pub quiet: bool,
 }
 
-impl ScoreArgs {
-    fn bootstrap_config(&self) -> Result<Option<BootstrapConfig>> {
-        if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
-        }
-        Ok((self.bootstrap > 0).then_some(BootstrapConfig {
-            resamples: self.bootstrap,
-            confidence: self.confidence,
-            seed: self.seed,
-        }))
-    }
-}
-
 /// Run `pzbench score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let bins = args.binning.bins()?;
-    let bootstrap_config = args.bootstrap_config()?;
+    let bootstrap_config = args.bootstrap.config()?;
     let sample = load_sample(&args.predictions, &args.columns.sample_options(args.drop_invalid, args.allow_missing)?)?;
     if !args.quiet {
         eprintln!("{}", describe_input(&sample.input));

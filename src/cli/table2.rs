@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use clap::{Args, ValueEnum};
 
-use super::input::ColumnArgs;
+use super::input::{BootstrapArgs, ColumnArgs};
 use crate::io::sample::{load_sample, Sample};
 use crate::metrics::{bootstrap, evaluate, Bins, BootstrapConfig, Grouped};
 use crate::report::table2::{published_rows, BootstrapInfo, Dataset, Table2, Table2Row};
@@ -103,13 +103,6 @@ pub(super) fn score_model(
     Ok(Scored { name: name.to_string(), report, dataset })
 }
 
-/// The bootstrap settings of `--bootstrap B --confidence C --seed S` (`None` for B = 0).
-pub(super) fn bootstrap_config(resamples: usize, confidence: f64, seed: u64) -> Result<Option<BootstrapConfig>> {
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(Error::usage(format!("--confidence {confidence} must lie strictly between 0 and 1, e.g. 0.95")));
-    }
-    Ok((resamples > 0).then_some(BootstrapConfig { resamples, confidence, seed }))
-}
 
 /// Score every `--model` as `pzbench score` does (names must be unique, at least one model), with
 /// the notes of [`dataset_notes`]. The returned list is never empty.
@@ -191,17 +184,8 @@ pub struct Table2Args {
     #[arg(long)]
     pub published: bool,
 
-    /// Bootstrap resamples for ± intervals (0 = off; the flag alone means 1000).
-    #[arg(long, value_name = "B", default_value_t = 0, num_args = 0..=1, default_missing_value = "1000")]
-    pub bootstrap: usize,
-
-    /// Central coverage of the bootstrap intervals.
-    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
-    pub confidence: f64,
-
-    /// Seed of the bootstrap (same seed, same intervals, bit for bit).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Table2Format::Table)]
@@ -214,7 +198,7 @@ pub struct Table2Args {
 
 /// Run `pzbench table2`.
 pub fn run(args: Table2Args) -> Result<ExitCode> {
-    let config = bootstrap_config(args.bootstrap, args.confidence, args.seed)?;
+    let config = args.bootstrap.config()?;
     // Table 2 is about overall metrics; bins are the default ones and their values unused.
     let (scored, notes) = score_models(&args.models, &args.input, &Bins::galaxiesml_default(), config)?;
     let first = &scored[0]; // score_models refuses an empty list
