@@ -24,7 +24,7 @@ for size in $SIZES; do
   for kernels in $KERNELS; do
     timeout 150 "$B" bench train --device cuda --size "$size" --steps "$STEPS" --gpu-kernels "$kernels"
   done
-  timeout 150 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --variants tf32,strict
+  timeout 150 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --variants default,tuned,strict,bf16
 done
 
 [ "$EPOCHS" = 0 ] && exit 0

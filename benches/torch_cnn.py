@@ -1,6 +1,6 @@
 """The paper's CNN (pzbench's `src/models/cnn.rs`) in PyTorch: training throughput reference.
 
-usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--variants strict,tf32]
+usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--variants default,tuned,strict,bf16]
 
 Prints training galaxies/s (forward, loss, backward, Adam step) and inference galaxies/s (forward
 under no_grad, predictions copied to the host, as `pzbench bench train` does).
@@ -12,8 +12,11 @@ mode. Adam (lr 1e-4) on the Tanaka loss (gamma 0.15). Inputs are random tensors 
 so this measures the model step alone (no data loading); pzbench's galaxies/s includes reading the
 images from HDF5 (overlapped by a reader thread).
 
-Variants: strict = fp32 with TF32 off (what candle's f32 does); tf32 = PyTorch defaults (cuDNN
-convolutions may use TF32).
+Variants:
+  default  PyTorch's defaults: cudnn.benchmark off, cuDNN convolutions may use TF32 (matmuls not);
+  tuned    as default, with cudnn.benchmark on (fastest algorithm measured per shape, as pzbench);
+  strict   tuned with TF32 off (plain fp32 everywhere);
+  bf16     tuned, channels_last, bf16 autocast (mixed precision, fp32 master weights).
 """
 import argparse
 import time
@@ -61,21 +64,26 @@ def tanaka(pred, z, gamma=0.15):
     return (1 - 1 / (1 + (dz / gamma) ** 2)).mean()
 
 
-def run(name, size, batch, warmup, iters, tf32):
-    torch.backends.cudnn.allow_tf32 = tf32
+def run(name, size, batch, warmup, iters):
+    torch.backends.cudnn.allow_tf32 = name != "strict"
     torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.benchmark = name != "default"
     torch.manual_seed(0)
     dev = "cuda"
-    model = Cnn(size).to(dev)
-    img = torch.rand(batch, 5, size, size, device=dev)
+    fmt = torch.channels_last if name == "bf16" else torch.contiguous_format
+    model = Cnn(size).to(dev, memory_format=fmt)
+    img = torch.rand(batch, 5, size, size, device=dev).to(memory_format=fmt)
     mags = 20 + 5 * torch.rand(batch, 5, device=dev)
     z = 2 * torch.rand(batch, 1, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
+    def forward():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=name == "bf16"):
+            return model(img, mags).float()
+
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = tanaka(model(img, mags), z)
+        loss = tanaka(forward(), z)
         loss.backward()
         opt.step()
         return loss
@@ -90,11 +98,11 @@ def run(name, size, batch, warmup, iters, tf32):
     dt = time.time() - t
     with torch.no_grad():
         for _ in range(warmup):
-            model(img, mags)
+            forward()
         torch.cuda.synchronize()
         t = time.time()
         for _ in range(iters):
-            model(img, mags).cpu()
+            forward().cpu()
         dt_infer = time.time() - t
     params = sum(p.numel() for p in model.parameters())
     print(f"RESULT torch {name} {size}px batch {batch}: {dt / iters * 1e3:.1f} ms/step, "
@@ -109,9 +117,9 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--variants", default="strict,tf32")
+    ap.add_argument("--variants", default="default,tuned,strict,bf16")
     a = ap.parse_args()
     print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
           torch.cuda.get_device_name(0), flush=True)
     for v in a.variants.split(","):
-        run(v, a.size, a.batch, a.warmup, a.iters, tf32=(v == "tf32"))
+        run(v, a.size, a.batch, a.warmup, a.iters)

@@ -129,12 +129,13 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
         println!("{value}");
     } else {
         println!(
-            "pzbench bench train: CNN 5x{s}x{s} ({} parameters), batch {}, {} ({kernels} kernels): {:.1} ms/step, \
-             {:.0} galaxies/s training, {:.0} galaxies/s inference, peak memory {}, final loss {:.4}",
+            "pzbench bench train: CNN 5x{s}x{s} ({} parameters), batch {}, {} ({kernels} kernels): {:.1} ms/step \
+             ({:.1} ms queueing on the host), {:.0} galaxies/s training, {:.0} galaxies/s inference, peak memory {}, final loss {:.4}",
             result.parameters,
             args.batch_size,
             args.device,
             result.train_ms_per_step,
+            result.host_ms_per_step,
             result.train_galaxies_per_s,
             result.infer_galaxies_per_s,
             memory.map_or("unknown".to_string(), |b| format!("{:.2} GB", b as f64 / 1e9)),

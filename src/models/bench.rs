@@ -31,6 +31,9 @@ pub struct BenchConfig {
 pub struct BenchResult {
     pub parameters: usize,
     pub train_ms_per_step: f64,
+    /// Host time per training step spent queueing the work (building the graph, launching
+    /// kernels); when it nears `train_ms_per_step` the host, not the device, limits the step.
+    pub host_ms_per_step: f64,
     pub train_galaxies_per_s: f64,
     pub infer_galaxies_per_s: f64,
     /// The last training loss (a finite value shows the step did real work).
@@ -58,24 +61,33 @@ pub fn train_throughput(cfg: &BenchConfig, device: &Device) -> Result<BenchResul
     model.init_weights(cfg.seed)?;
     let mut adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimiser")?;
     let (images, mags, z) = random_batch(cfg, device)?;
-    let mut step = || -> Result<f64> {
+    // Like the PyTorch reference, the loop reads no value back while it runs, so the host queues
+    // work ahead of the device; the loss of the last step is read at the end.
+    let mut step = || -> Result<Tensor> {
         let pred = model.forward_tensors(Some(&images), &mags).context("forward pass")?;
         let loss = LossKind::Tanaka.tensor(&pred, &z).context("computing the loss")?;
         let grads = loss.backward().context("backward pass")?;
         adam.step(&grads).context("updating the weights")?;
-        Ok(f64::from(loss.to_scalar::<f32>().context("reading the loss")?))
+        Ok(loss)
     };
     for _ in 0..cfg.warmup {
         step()?;
     }
     device.synchronize().context("synchronising")?;
     let started = Instant::now();
-    let mut final_loss = f64::NAN;
+    let mut host_seconds = 0.0;
+    let mut last_loss = None;
     for _ in 0..cfg.steps {
-        final_loss = step()?;
+        let queued = Instant::now();
+        last_loss = Some(step()?);
+        host_seconds += queued.elapsed().as_secs_f64();
     }
     device.synchronize().context("synchronising")?;
     let train_seconds = started.elapsed().as_secs_f64();
+    let final_loss = match last_loss {
+        Some(loss) => f64::from(loss.to_scalar::<f32>().context("reading the loss")?),
+        None => f64::NAN,
+    };
 
     let infer = || -> Result<()> {
         let pred = model.forward_tensors(Some(&images.detach()), &mags.detach()).context("forward pass")?;
@@ -94,6 +106,7 @@ pub fn train_throughput(cfg: &BenchConfig, device: &Device) -> Result<BenchResul
     Ok(BenchResult {
         parameters: model.num_parameters(),
         train_ms_per_step: 1e3 * train_seconds / cfg.steps as f64,
+        host_ms_per_step: 1e3 * host_seconds / cfg.steps as f64,
         train_galaxies_per_s: galaxies / train_seconds,
         infer_galaxies_per_s: galaxies / infer_seconds,
         final_loss,
@@ -122,7 +135,7 @@ impl Check {
 #[cfg(feature = "cuda")]
 pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check>> {
     use super::layers::{Act, Conv3x3};
-    use candle_core::{DType, Module, Var};
+    use candle_core::{DType, Var};
     use candle_nn::VarBuilder;
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -163,13 +176,16 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
     checks.push(compare("max pool 2x2 forward (3x9x7x5)", &y_cpu, &y_gpu, 0.0)?);
     checks.push(compare("max pool 2x2 input gradient", &dx_cpu, &dx_gpu, 0.0)?);
 
-    // Convolution + bias + activation: forward values and the gradients of Σ y·r for the input,
-    // kernel and bias (channel counts the fused bias kernels take, and one they leave to candle).
-    for (c_in, c_out, act) in [(5, 32, Act::Tanh), (32, 64, Act::Relu), (5, 6, Act::Linear)] {
+    // Convolution + bias + activation (+ pool): forward values and the gradients of Σ y·r for
+    // the input, kernel and bias, at odd sizes (cropped pool rows and columns), for channel
+    // counts the fused bias-gradient kernel takes and one it leaves to candle.
+    for (c_in, c_out, act, pooled) in
+        [(5, 32, Act::Tanh, true), (32, 64, Act::Relu, false), (32, 64, Act::Relu, true), (5, 6, Act::Linear, true)]
+    {
         let x = random(&[2, 11, 9, c_in])?;
         let kernel = random(&[c_out, c_in, 3, 3])?;
         let bias = random(&[c_out])?;
-        let r = random(&[2, 11, 9, c_out])?;
+        let r = if pooled { random(&[2, 5, 4, c_out])? } else { random(&[2, 11, 9, c_out])? };
         let conv = |dev: &Device| -> Result<Vec<Tensor>> {
             let varmap = candle_nn::VarMap::new();
             let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
@@ -180,7 +196,7 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
                     .context("conv check")?;
             }
             let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("conv check")?;
-            let y = layer.forward(input.as_tensor()).context("conv check")?;
+            let y = layer.forward_pooled(input.as_tensor(), pooled).context("conv check")?;
             let grads = (&y * &r.to_device(dev).context("upload")?)
                 .and_then(|p| p.sum_all())
                 .and_then(|s| s.backward())
@@ -199,7 +215,8 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
         let names = ["forward", "input gradient", "kernel gradient", "bias gradient"];
         let path = if cfg!(feature = "cudnn") { "cuDNN" } else { "im2col" };
         for ((name, c), g) in names.iter().zip(&cpu).zip(&gpu) {
-            let what = format!("conv 3x3 ({path}) + bias + {act:?} {name} (2x11x9x{c_in} -> {c_out})");
+            let pool = if pooled { " + pool" } else { "" };
+            let what = format!("conv 3x3 ({path}) + bias + {act:?}{pool} {name} (2x11x9x{c_in} -> {c_out})");
             checks.push(compare(&what, c, g, conv_tolerance)?);
         }
     }

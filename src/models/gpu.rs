@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::{CudaStorage, WrapErr};
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
+use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 
 static STOCK: AtomicBool = AtomicBool::new(false);
 
@@ -93,138 +93,10 @@ pub(crate) fn max_pool_backward(
     Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), x_layout.shape().clone()))
 }
 
-/// `act(x + bias)` for a contiguous channels-last f32 `x` (`bias` over the last dimension), in
-/// one kernel; its backward pass is one kernel for the input gradient and one (deterministic,
-/// per-block partial sums) for the bias gradient, instead of candle's chain of element-wise ops
-/// and a strided reduction. `act`: 0 tanh, 1 relu, 2 linear. Fused when the channel count
-/// divides 256 or is a multiple of it up to 1024 (the CNN's 32…512 are).
-/// Other channel counts (and non-f32 tensors) take candle's operations.
-pub(crate) fn bias_act(x: &Tensor, bias: &Tensor, act: i32) -> Result<Tensor> {
-    let c = bias.dim(0)?;
-    if x.dim(D::Minus1)? != c {
-        bail!("bias_act: a bias of {c} channels does not fit a tensor of shape {:?}", x.dims());
-    }
-    if column_block(c).is_some() && x.dtype() == DType::F32 && bias.dtype() == DType::F32 {
-        return x.contiguous()?.apply_op2(&bias.contiguous()?, BiasAct(act));
-    }
-    let out = x.broadcast_add(bias)?;
-    match act {
-        0 => out.tanh(),
-        1 => out.relu(),
-        _ => Ok(out),
-    }
-}
-
-/// Threads per block for column sums over `c` columns: a multiple of `c`.
-fn column_block(c: usize) -> Option<usize> {
-    let block = c.max(256);
-    (c > 0 && block % c == 0 && block <= 1024).then_some(block)
-}
-
 fn contiguous_f32<'a>(storage: &'a CudaStorage, layout: &Layout, what: &str) -> Result<CudaView<'a, f32>> {
     match layout.contiguous_offsets() {
         Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
         None => bail!("{what}: operands must be contiguous"),
-    }
-}
-
-struct BiasAct(i32);
-
-impl CustomOp2 for BiasAct {
-    fn name(&self) -> &'static str {
-        "bias-act"
-    }
-
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
-        bail!("bias_act runs on CUDA devices only")
-    }
-
-    fn cuda_fwd(&self, sx: &CudaStorage, lx: &Layout, sb: &CudaStorage, lb: &Layout) -> Result<(CudaStorage, Shape)> {
-        let dev = &sx.device;
-        let (x, bias) = (contiguous_f32(sx, lx, "bias_act")?, contiguous_f32(sb, lb, "bias_act")?);
-        let n = lx.shape().elem_count();
-        let c = lb.shape().elem_count() as i32;
-        // SAFETY: every element is written by the kernel.
-        let mut y = unsafe { dev.alloc::<f32>(n) }?;
-        let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
-        let n_i64 = n as i64;
-        let mut args = func.builder();
-        args.arg(&x).arg(&bias).arg(&mut y).arg(&n_i64).arg(&c).arg(&self.0);
-        // SAFETY: argument types and count match the kernel's signature.
-        unsafe { args.launch(launch_config(n)) }.w()?;
-        Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), lx.shape().clone()))
-    }
-
-    fn bwd(&self, _x: &Tensor, bias: &Tensor, y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let g = y.apply_op2_no_bwd(&dy.contiguous()?, &ActivationGrad(self.0))?;
-        let c = bias.dim(0)?;
-        let db = g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0)?;
-        Ok((Some(g), Some(db)))
-    }
-}
-
-/// `(y, dy) → dy · act'(y)`.
-struct ActivationGrad(i32);
-
-impl CustomOp2 for ActivationGrad {
-    fn name(&self) -> &'static str {
-        "activation-grad"
-    }
-
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
-        bail!("bias_act runs on CUDA devices only")
-    }
-
-    fn cuda_fwd(&self, sy: &CudaStorage, ly: &Layout, sd: &CudaStorage, ld: &Layout) -> Result<(CudaStorage, Shape)> {
-        let dev = &sy.device;
-        let (y, dy) = (contiguous_f32(sy, ly, "bias_act backward")?, contiguous_f32(sd, ld, "bias_act backward")?);
-        let n = ly.shape().elem_count();
-        // SAFETY: every element is written by the kernel.
-        let mut g = unsafe { dev.alloc::<f32>(n) }?;
-        let func = dev.get_or_load_custom_func("bias_act_grad_f32", "pzbench_kernels", PTX)?;
-        let n_i64 = n as i64;
-        let mut args = func.builder();
-        args.arg(&y).arg(&dy).arg(&mut g).arg(&n_i64).arg(&self.0);
-        // SAFETY: argument types and count match the kernel's signature.
-        unsafe { args.launch(launch_config(n)) }.w()?;
-        Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), ly.shape().clone()))
-    }
-}
-
-/// `(…, c) → (blocks, c)` partial column sums; summing them over the first dimension gives the
-/// column sums, in a fixed order.
-struct ColumnPartialSums(usize);
-
-impl CustomOp1 for ColumnPartialSums {
-    fn name(&self) -> &'static str {
-        "column-partial-sums"
-    }
-
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
-        bail!("bias_act runs on CUDA devices only")
-    }
-
-    fn cuda_fwd(&self, sg: &CudaStorage, lg: &Layout) -> Result<(CudaStorage, Shape)> {
-        let dev = &sg.device;
-        let g = contiguous_f32(sg, lg, "bias_act backward")?;
-        let c = self.0;
-        let Some(block) = column_block(c) else { bail!("column sums: unsupported channel count {c}") };
-        let rows = lg.shape().elem_count() / c;
-        let rows_per_block = rows.div_ceil(1024).max(1);
-        let blocks = rows.div_ceil(rows_per_block).max(1);
-        let mut partial = dev.alloc_zeros::<f32>(blocks * c)?;
-        let func = dev.get_or_load_custom_func("column_partial_sums_f32", "pzbench_kernels", PTX)?;
-        let (rows_i64, c_i32, per_block) = (rows as i64, c as i32, rows_per_block as i64);
-        let mut args = func.builder();
-        args.arg(&g).arg(&mut partial).arg(&rows_i64).arg(&c_i32).arg(&per_block);
-        let cfg = LaunchConfig {
-            grid_dim: (blocks as u32, 1, 1),
-            block_dim: (block as u32, 1, 1),
-            shared_mem_bytes: (block * std::mem::size_of::<f32>()) as u32,
-        };
-        // SAFETY: argument types and count match the kernel's signature; shared memory as sized.
-        unsafe { args.launch(cfg) }.w()?;
-        Ok((CudaStorage::wrap_cuda_slice(partial, dev.clone()), Shape::from((blocks, c))))
     }
 }
 
@@ -314,23 +186,34 @@ impl candle_core::InplaceOp3 for AdamKernel {
 }
 
 #[cfg(feature = "cudnn")]
-pub(crate) use conv::conv3x3_nhwc;
+pub(crate) use block::{applies as conv_block_applies, conv_block};
 
-/// 3×3 "same" convolutions through cuDNN (after `shared/gpu/probe/src/cudnn_conv.rs`, here on
-/// channels-last tensors with the kernel laid out `(C_out, 3, 3, C_in)`).
+/// The CNN's convolution blocks, `act(conv3x3(x) + b)` then (optionally) a 2×2 max pool, as ONE
+/// autograd node: the convolution runs in cuDNN on channels-last tensors (forward, backward-data,
+/// backward-filter; after `shared/gpu/probe/src/cudnn_conv.rs`, with the kernel laid out
+/// `(C_out, 3, 3, C_in)`), and bias, activation and pooling in one kernel each way
+/// (`kernels.cu`). One node instead of three (convolution, bias + activation, pool) means
+/// candle's autograd neither keeps the activation nor zero-fills and adds a gradient buffer for
+/// each intermediate: with a pool, the forward pass keeps only the convolution's output `z`, and
+/// the backward pass rebuilds `act(z + b)` and its window maxima while writing the gradient.
 #[cfg(feature = "cudnn")]
-mod conv {
+mod block {
     use std::cell::RefCell;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
+    use candle_core::backend::BackendDevice;
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC;
+    use candle_core::cuda_backend::cudarc::cudnn::sys::{
+        cudnnConvolutionBwdDataAlgo_t as BwdData, cudnnConvolutionBwdFilterAlgo_t as BwdFilter,
+        cudnnConvolutionFwdAlgo_t as Fwd,
+    };
     use candle_core::cuda_backend::cudarc::cudnn::{ConvBackwardData, ConvBackwardFilter, ConvForward, Cudnn};
-    use candle_core::cuda_backend::cudarc::driver::CudaSlice;
-    use candle_core::cuda_backend::{CudaDevice, CudaStorage};
-    use super::contiguous_f32;
-    use candle_core::backend::BackendDevice;
-    use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::{CudaDevice, CudaStorage, WrapErr};
+    use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+
+    use super::{contiguous_f32, launch_config, PTX};
 
     thread_local! {
         static HANDLE: RefCell<Option<(candle_core::cuda_backend::DeviceId, Arc<Cudnn>)>> = const { RefCell::new(None) };
@@ -345,7 +228,7 @@ mod conv {
                     return Ok(handle.clone());
                 }
             }
-            let handle = Cudnn::new(dev.cuda_stream()).map_err(|e| candle_core::Error::Msg(format!("cuDNN: {e:?}")))?;
+            let handle = Cudnn::new(dev.cuda_stream()).map_err(cudnn_err)?;
             *cell.borrow_mut() = Some((dev.id(), handle.clone()));
             Ok(handle)
         })
@@ -359,11 +242,6 @@ mod conv {
         // SAFETY: cuDNN's workspace needs no initialisation.
         Ok(if bytes == 0 { None } else { Some(unsafe { dev.alloc::<u8>(bytes) }?) })
     }
-
-    use candle_core::cuda_backend::cudarc::cudnn::sys::{
-        cudnnConvolutionBwdDataAlgo_t as BwdData, cudnnConvolutionBwdFilterAlgo_t as BwdFilter,
-        cudnnConvolutionFwdAlgo_t as Fwd,
-    };
 
     const FWD_ALGOS: [Fwd; 8] = [
         Fwd::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
@@ -440,22 +318,205 @@ mod conv {
         }
     }
 
-    /// Which pass: its two operands and result (all channels-last, kernels `(K, 3, 3, C)`).
-    #[derive(Clone, Copy)]
-    enum Pass {
-        /// `(x, w) → y`
-        Forward,
-        /// `(dy, w) → dx`
-        BackwardData,
-        /// `(x, dy) → dw`
-        BackwardFilter,
+    /// The cuDNN descriptors of one 3×3 "same" convolution over `(n, h, w)` pixels, `c` input and
+    /// `k` output channels, channels-last.
+    struct ConvShape {
+        n: usize,
+        h: usize,
+        w: usize,
+        c: usize,
+        k: usize,
     }
 
-    struct Conv3x3(Pass);
+    impl ConvShape {
+        fn key(&self, pass: u8) -> AlgoKey {
+            (pass, [self.n, self.h, self.w, self.c, self.k])
+        }
 
-    impl CustomOp2 for Conv3x3 {
+        /// `x (n, h, w, c)`, `kernel (k, 3, 3, c)` → `z (n, h, w, k)`.
+        fn forward(&self, dev: &CudaDevice, x: &CudaView<f32>, kernel: &CudaView<f32>) -> Result<CudaSlice<f32>> {
+            let cudnn = handle(dev)?;
+            let conv = cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+            let (xd, wd, yd) = (self.tensor(&cudnn, self.c)?, self.filter(&cudnn)?, self.tensor(&cudnn, self.k)?);
+            let op = ConvForward { conv: &conv, x: &xd, w: &wd, y: &yd };
+            // SAFETY: written in full by cuDNN (beta = 0).
+            let mut z = unsafe { dev.alloc::<f32>(self.n * self.h * self.w * self.k) }?;
+            run_fastest(dev, self.key(0), &FWD_ALGOS, || op.pick_algorithm(), |algo| {
+                let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                // SAFETY: descriptors match the buffers' sizes and layouts.
+                unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), x, kernel, &mut z) }.map_err(cudnn_err)
+            })?;
+            Ok(z)
+        }
+
+        /// `dz (n, h, w, k)`, `kernel (k, 3, 3, c)` → `dx (n, h, w, c)`.
+        fn backward_data(&self, dev: &CudaDevice, dz: &CudaView<f32>, kernel: &CudaView<f32>) -> Result<CudaSlice<f32>> {
+            let cudnn = handle(dev)?;
+            let conv = cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+            let (dzd, wd, dxd) = (self.tensor(&cudnn, self.k)?, self.filter(&cudnn)?, self.tensor(&cudnn, self.c)?);
+            let op = ConvBackwardData { conv: &conv, dx: &dxd, w: &wd, dy: &dzd };
+            // SAFETY: written in full by cuDNN (beta = 0).
+            let mut dx = unsafe { dev.alloc::<f32>(self.n * self.h * self.w * self.c) }?;
+            run_fastest(dev, self.key(1), &BWD_DATA_ALGOS, || op.pick_algorithm(), |algo| {
+                let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                // SAFETY: descriptors match the buffers' sizes and layouts.
+                unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, kernel, dz) }.map_err(cudnn_err)
+            })?;
+            Ok(dx)
+        }
+
+        /// `x (n, h, w, c)`, `dz (n, h, w, k)` → `dkernel (k, 3, 3, c)`.
+        fn backward_filter(&self, dev: &CudaDevice, x: &CudaView<f32>, dz: &CudaView<f32>) -> Result<CudaSlice<f32>> {
+            let cudnn = handle(dev)?;
+            let conv = cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+            let (xd, dzd, dwd) = (self.tensor(&cudnn, self.c)?, self.tensor(&cudnn, self.k)?, self.filter(&cudnn)?);
+            let op = ConvBackwardFilter { conv: &conv, x: &xd, dw: &dwd, dy: &dzd };
+            // SAFETY: written in full by cuDNN (beta = 0).
+            let mut dw = unsafe { dev.alloc::<f32>(self.k * 9 * self.c) }?;
+            run_fastest(dev, self.key(2), &BWD_FILTER_ALGOS, || op.pick_algorithm(), |algo| {
+                let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
+                // SAFETY: descriptors match the buffers' sizes and layouts.
+                unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), x, &mut dw, dz) }.map_err(cudnn_err)
+            })?;
+            Ok(dw)
+        }
+
+        fn tensor(
+            &self,
+            cudnn: &Arc<Cudnn>,
+            channels: usize,
+        ) -> Result<candle_core::cuda_backend::cudarc::cudnn::TensorDescriptor<f32>> {
+            let dims = [self.n, channels, self.h, self.w].map(|v| v as i32);
+            cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, dims).map_err(cudnn_err)
+        }
+
+        fn filter(&self, cudnn: &Arc<Cudnn>) -> Result<candle_core::cuda_backend::cudarc::cudnn::FilterDescriptor<f32>> {
+            cudnn.create_4d_filter::<f32>(CUDNN_TENSOR_NHWC, [self.k as i32, self.c as i32, 3, 3]).map_err(cudnn_err)
+        }
+    }
+
+    /// `act(conv3x3(x) + bias)`, 2×2 max-pooled if `pool`: `x` is `(B, H, W, C)` channels-last,
+    /// `kernel` `(C_out, C_in, 3, 3)` (as candle and PyTorch store it), `bias` `(C_out)`; returns
+    /// `(B, H, W, C_out)`, or `(B, H/2, W/2, C_out)` pooled (floor mode, the rules of `pool.rs`).
+    /// `act`: 0 tanh, 1 relu, 2 linear. Differentiable in all three inputs; no gradient is
+    /// computed for an `x` that does not need one (the images).
+    pub(crate) fn conv_block(x: &Tensor, kernel: &Tensor, bias: &Tensor, act: i32, pool: bool) -> Result<Tensor> {
+        let krsc = kernel.permute((0, 2, 3, 1))?.contiguous()?;
+        let op = ConvBlock { act, pool, pre_activation: Mutex::new(None) };
+        x.contiguous()?.apply_op3(&krsc, &bias.contiguous()?, op)
+    }
+
+    /// See [`conv_block`]. With a pool, the convolution's output (before the bias) is kept here
+    /// between the forward and the backward pass.
+    struct ConvBlock {
+        act: i32,
+        pool: bool,
+        pre_activation: Mutex<Option<CudaStorage>>,
+    }
+
+    fn shape_of(lx: &Layout, lk: &Layout, lb: &Layout, pool: bool) -> Result<ConvShape> {
+        let (n, h, w, c) = lx.shape().dims4()?;
+        let (k, kh, kw, kc) = lk.shape().dims4()?;
+        if (kh, kw, kc) != (3, 3, c) || lb.shape().dims() != [k] {
+            bail!("conv block: kernel {:?} and bias {:?} do not fit an input of shape {:?}", lk.dims(), lb.dims(), lx.dims())
+        }
+        if pool && (h < 2 || w < 2) {
+            bail!("2x2 max pooling needs at least 2x2 pixels, got {h}x{w}")
+        }
+        Ok(ConvShape { n, h, w, c, k })
+    }
+
+    impl CustomOp3 for ConvBlock {
         fn name(&self) -> &'static str {
-            "cudnn-conv3x3-nhwc"
+            "cudnn-conv3x3-bias-act-pool"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the cuDNN convolution block runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(
+            &self,
+            sx: &CudaStorage,
+            lx: &Layout,
+            sk: &CudaStorage,
+            lk: &Layout,
+            sb: &CudaStorage,
+            lb: &Layout,
+        ) -> Result<(CudaStorage, Shape)> {
+            let dev = &sx.device;
+            let shape = shape_of(lx, lk, lb, self.pool)?;
+            let bias = contiguous_f32(sb, lb, "conv block")?;
+            let z = shape.forward(dev, &contiguous_f32(sx, lx, "conv block")?, &contiguous_f32(sk, lk, "conv block")?)?;
+            let ConvShape { n, h, w, k, .. } = shape;
+            let dims = [n as i32, h as i32, w as i32, k as i32];
+            if self.pool {
+                let outputs = n * (h / 2) * (w / 2) * k;
+                // SAFETY: every element is written by the kernel.
+                let mut y = unsafe { dev.alloc::<f32>(outputs) }?;
+                let func = dev.get_or_load_custom_func("bias_act_pool_f32", "pzbench_kernels", PTX)?;
+                let mut args = func.builder();
+                args.arg(&z).arg(&bias).arg(&mut y).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]).arg(&self.act);
+                // SAFETY: argument types and count match the kernel's signature.
+                unsafe { args.launch(launch_config(outputs)) }.w()?;
+                *self.pre_activation.lock().map_err(|_| candle_core::Error::Msg("conv block state poisoned".into()))? =
+                    Some(CudaStorage::wrap_cuda_slice(z, dev.clone()));
+                Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h / 2, w / 2, k))))
+            } else {
+                let elements = n * h * w * k;
+                // SAFETY: every element is written by the kernel.
+                let mut y = unsafe { dev.alloc::<f32>(elements) }?;
+                let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
+                let (n_i64, k_i32) = (elements as i64, k as i32);
+                let mut args = func.builder();
+                args.arg(&z).arg(&bias).arg(&mut y).arg(&n_i64).arg(&k_i32).arg(&self.act);
+                // SAFETY: argument types and count match the kernel's signature.
+                unsafe { args.launch(launch_config(elements)) }.w()?;
+                Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
+            }
+        }
+
+        fn bwd(
+            &self,
+            x: &Tensor,
+            kernel: &Tensor,
+            bias: &Tensor,
+            y: &Tensor,
+            dy: &Tensor,
+        ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+            let dy = dy.contiguous()?;
+            // The gradient before the activation, every element written.
+            let g = if self.pool {
+                let taken = self.pre_activation.lock().map_err(|_| candle_core::Error::Msg("conv block state poisoned".into()))?.take();
+                let Some(z) = taken else { bail!("conv block: the backward pass ran twice or without a forward pass") };
+                let (n, h, w, _) = x.dims4()?;
+                bias.apply_op2_no_bwd(&dy, &PoolActivationGrad { z, act: self.act, dims: [n, h, w] })?
+            } else {
+                y.apply_op2_no_bwd(&dy, &ActivationGrad(self.act))?
+            };
+            let c = bias.dim(0)?;
+            let db = match column_block(c) {
+                Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0)?,
+                None => g.flatten_to(2)?.sum(0)?,
+            };
+            // The images entering the first layer need no gradient: skip that backward pass.
+            let dx = if x.track_op() { Some(g.apply_op2_no_bwd(kernel, &ConvBackward::Data)?) } else { None };
+            let dkernel = x.apply_op2_no_bwd(&g, &ConvBackward::Filter)?;
+            Ok((dx, Some(dkernel), Some(db)))
+        }
+    }
+
+    /// The convolution's two backward passes as tensor ops (no autograd of their own).
+    enum ConvBackward {
+        /// `(dz, kernel (K, 3, 3, C)) → dx`
+        Data,
+        /// `(x, dz) → dkernel (K, 3, 3, C)`
+        Filter,
+    }
+
+    impl CustomOp2 for ConvBackward {
+        fn name(&self) -> &'static str {
+            "cudnn-conv3x3-backward"
         }
 
         fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
@@ -464,71 +525,138 @@ mod conv {
 
         fn cuda_fwd(&self, sa: &CudaStorage, la: &Layout, sb: &CudaStorage, lb: &Layout) -> Result<(CudaStorage, Shape)> {
             let dev = &sa.device;
-            let cudnn = handle(dev)?;
-            let conv = cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let (a, b) = (contiguous_f32(sa, la, "cudnn conv")?, contiguous_f32(sb, lb, "cudnn conv")?);
-            let i = |v: usize| v as i32;
-            let tensor = |n, c, h, w| cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, [i(n), i(c), i(h), i(w)]).map_err(cudnn_err);
-            let filter = |k, c| cudnn.create_4d_filter::<f32>(CUDNN_TENSOR_NHWC, [i(k), i(c), 3, 3]).map_err(cudnn_err);
-            match self.0 {
-                Pass::Forward => {
-                    let (n, h, w, c) = la.shape().dims4()?;
-                    let k = lb.shape().dims4()?.0;
-                    let (xd, wd, yd) = (tensor(n, c, h, w)?, filter(k, c)?, tensor(n, k, h, w)?);
-                    let op = ConvForward { conv: &conv, x: &xd, w: &wd, y: &yd };
-                    // SAFETY: written in full by cuDNN (beta = 0).
-                    let mut y = unsafe { dev.alloc::<f32>(n * h * w * k) }?;
-                    run_fastest(dev, (0, [n, h, w, c, k]), &FWD_ALGOS, || op.pick_algorithm(), |algo| {
-                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
-                        // SAFETY: descriptors match the buffers' sizes and layouts.
-                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &b, &mut y) }.map_err(cudnn_err)
-                    })?;
-                    Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
-                }
-                Pass::BackwardData => {
+            let (a, b) = (contiguous_f32(sa, la, "conv backward")?, contiguous_f32(sb, lb, "conv backward")?);
+            match self {
+                ConvBackward::Data => {
                     let (n, h, w, k) = la.shape().dims4()?;
                     let c = lb.shape().dims4()?.3;
-                    let (dyd, wd, dxd) = (tensor(n, k, h, w)?, filter(k, c)?, tensor(n, c, h, w)?);
-                    let op = ConvBackwardData { conv: &conv, dx: &dxd, w: &wd, dy: &dyd };
-                    // SAFETY: written in full by cuDNN (beta = 0).
-                    let mut dx = unsafe { dev.alloc::<f32>(n * h * w * c) }?;
-                    run_fastest(dev, (1, [n, h, w, c, k]), &BWD_DATA_ALGOS, || op.pick_algorithm(), |algo| {
-                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
-                        // SAFETY: descriptors match the buffers' sizes and layouts.
-                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, &b, &a) }.map_err(cudnn_err)
-                    })?;
+                    let dx = ConvShape { n, h, w, c, k }.backward_data(dev, &a, &b)?;
                     Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), Shape::from((n, h, w, c))))
                 }
-                Pass::BackwardFilter => {
+                ConvBackward::Filter => {
                     let (n, h, w, c) = la.shape().dims4()?;
                     let k = lb.shape().dims4()?.3;
-                    let (xd, dyd, dwd) = (tensor(n, c, h, w)?, tensor(n, k, h, w)?, filter(k, c)?);
-                    let op = ConvBackwardFilter { conv: &conv, x: &xd, dw: &dwd, dy: &dyd };
-                    // SAFETY: written in full by cuDNN (beta = 0).
-                    let mut dw = unsafe { dev.alloc::<f32>(k * 9 * c) }?;
-                    run_fastest(dev, (2, [n, h, w, c, k]), &BWD_FILTER_ALGOS, || op.pick_algorithm(), |algo| {
-                        let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
-                        // SAFETY: descriptors match the buffers' sizes and layouts.
-                        unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &a, &mut dw, &b) }.map_err(cudnn_err)
-                    })?;
+                    let dw = ConvShape { n, h, w, c, k }.backward_filter(dev, &a, &b)?;
                     Ok((CudaStorage::wrap_cuda_slice(dw, dev.clone()), Shape::from((k, 3, 3, c))))
                 }
             }
         }
+    }
 
-        fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-            let dy = dy.contiguous()?;
-            // The images entering the first layer need no gradient: skip that backward pass.
-            let dx = if x.track_op() { Some(dy.apply_op2_no_bwd(w, &Conv3x3(Pass::BackwardData))?) } else { None };
-            let dw = x.apply_op2_no_bwd(&dy, &Conv3x3(Pass::BackwardFilter))?;
-            Ok((dx, Some(dw)))
+    /// `(bias, pooled output gradient) → gradient before the activation`, from the kept
+    /// convolution output `z` of shape `(dims, C)`.
+    struct PoolActivationGrad {
+        z: CudaStorage,
+        act: i32,
+        dims: [usize; 3],
+    }
+
+    impl CustomOp2 for PoolActivationGrad {
+        fn name(&self) -> &'static str {
+            "bias-act-pool-grad"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the cuDNN convolution block runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(&self, sb: &CudaStorage, lb: &Layout, sd: &CudaStorage, ld: &Layout) -> Result<(CudaStorage, Shape)> {
+            let dev = &sb.device;
+            let [n, h, w] = self.dims;
+            let k = lb.shape().elem_count();
+            if ld.shape().dims() != [n, h / 2, w / 2, k] {
+                bail!("conv block backward: the gradient {:?} does not match the pooled shape", ld.dims())
+            }
+            let (bias, dy) = (contiguous_f32(sb, lb, "conv block backward")?, contiguous_f32(sd, ld, "conv block backward")?);
+            let z = self.z.as_cuda_slice::<f32>()?;
+            // SAFETY: every element is written by the kernel (cropped rows and columns too).
+            let mut g = unsafe { dev.alloc::<f32>(n * h * w * k) }?;
+            let func = dev.get_or_load_custom_func("bias_act_pool_grad_f32", "pzbench_kernels", PTX)?;
+            let dims = [n as i32, h as i32, w as i32, k as i32];
+            let mut args = func.builder();
+            args.arg(z).arg(&bias).arg(&dy).arg(&mut g).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]).arg(&self.act);
+            // SAFETY: argument types and count match the kernel's signature.
+            unsafe { args.launch(launch_config(n * (h / 2) * (w / 2) * k)) }.w()?;
+            Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), Shape::from((n, h, w, k))))
         }
     }
 
-    /// `conv3x3(x)` with stride 1 and one pixel of zero padding, no bias: `x` is `(B, H, W, C)`,
-    /// `kernel` is `(C_out, C_in, 3, 3)`; returns `(B, H, W, C_out)`. Differentiable in both.
-    pub(crate) fn conv3x3_nhwc(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
-        let krsc = kernel.permute((0, 2, 3, 1))?.contiguous()?;
-        x.contiguous()?.apply_op2(&krsc, Conv3x3(Pass::Forward))
+    /// `(y, dy) → dy · act'(y)`.
+    struct ActivationGrad(i32);
+
+    impl CustomOp2 for ActivationGrad {
+        fn name(&self) -> &'static str {
+            "activation-grad"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the cuDNN convolution block runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(&self, sy: &CudaStorage, ly: &Layout, sd: &CudaStorage, ld: &Layout) -> Result<(CudaStorage, Shape)> {
+            let dev = &sy.device;
+            let (y, dy) = (contiguous_f32(sy, ly, "conv block backward")?, contiguous_f32(sd, ld, "conv block backward")?);
+            let n = ly.shape().elem_count();
+            // SAFETY: every element is written by the kernel.
+            let mut g = unsafe { dev.alloc::<f32>(n) }?;
+            let func = dev.get_or_load_custom_func("bias_act_grad_f32", "pzbench_kernels", PTX)?;
+            let n_i64 = n as i64;
+            let mut args = func.builder();
+            args.arg(&y).arg(&dy).arg(&mut g).arg(&n_i64).arg(&self.0);
+            // SAFETY: argument types and count match the kernel's signature.
+            unsafe { args.launch(launch_config(n)) }.w()?;
+            Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), ly.shape().clone()))
+        }
+    }
+
+    /// Threads per block for column sums over `c` columns: a multiple of `c`.
+    fn column_block(c: usize) -> Option<usize> {
+        let block = c.max(256);
+        (c > 0 && block % c == 0 && block <= 1024).then_some(block)
+    }
+
+    /// `(…, c) → (blocks, c)` partial column sums; summing them over the first dimension gives
+    /// the column sums, in a fixed order (deterministic, unlike atomics). For channel counts
+    /// that divide 256 or are multiples of it up to 1024 (the CNN's 32…512 are); others are
+    /// summed by candle.
+    struct ColumnPartialSums(usize);
+
+    impl CustomOp1 for ColumnPartialSums {
+        fn name(&self) -> &'static str {
+            "column-partial-sums"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the cuDNN convolution block runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(&self, sg: &CudaStorage, lg: &Layout) -> Result<(CudaStorage, Shape)> {
+            let dev = &sg.device;
+            let g = contiguous_f32(sg, lg, "column sums")?;
+            let c = self.0;
+            let Some(block) = column_block(c) else { bail!("column sums: unsupported channel count {c}") };
+            let rows = lg.shape().elem_count() / c;
+            let rows_per_block = rows.div_ceil(1024).max(1);
+            let blocks = rows.div_ceil(rows_per_block).max(1);
+            // SAFETY: every block writes its c partial sums.
+            let mut partial = unsafe { dev.alloc::<f32>(blocks * c) }?;
+            let func = dev.get_or_load_custom_func("column_partial_sums_f32", "pzbench_kernels", PTX)?;
+            let (rows_i64, c_i32, per_block) = (rows as i64, c as i32, rows_per_block as i64);
+            let mut args = func.builder();
+            args.arg(&g).arg(&mut partial).arg(&rows_i64).arg(&c_i32).arg(&per_block);
+            let cfg = LaunchConfig {
+                grid_dim: (blocks as u32, 1, 1),
+                block_dim: (block as u32, 1, 1),
+                shared_mem_bytes: (block * std::mem::size_of::<f32>()) as u32,
+            };
+            // SAFETY: argument types and count match the kernel's signature; shared memory as sized.
+            unsafe { args.launch(cfg) }.w()?;
+            Ok((CudaStorage::wrap_cuda_slice(partial, dev.clone()), Shape::from((blocks, c))))
+        }
+    }
+
+    /// Whether [`conv_block`] takes these tensors: f32 on a CUDA device, fast path on.
+    pub(crate) fn applies(x: &Tensor) -> bool {
+        x.device().is_cuda() && x.dtype() == DType::F32 && super::fast_kernels()
     }
 }

@@ -76,6 +76,66 @@ extern "C" __global__ void bias_act_grad_f32(const float* y, const float* dy, fl
     }
 }
 
+// A convolution block's pooled activation in one pass (the CNN's conv + bias + activation + pool,
+// `gpu.rs` ConvBlock): z is the convolution output (B, H, W, C) before the bias; y = act(z + bias)
+// is pooled with the rules above and never stored.
+__device__ __forceinline__ int first_max_act(const float* z, const float* bias, int ch, int act,
+                                                   const long long candidates[4], float values[4]) {
+    for (int k = 0; k < 4; ++k) values[k] = activate(z[candidates[k]] + bias[ch], act);
+    int best = 0;
+    for (int k = 1; k < 4; ++k) {
+        const float v = values[k], m = values[best];
+        if (v > m || (isnan(v) && !isnan(m))) best = k;
+    }
+    return best;
+}
+
+extern "C" __global__ void bias_act_pool_f32(const float* z, const float* bias, float* y, int b, int h, int w, int c,
+                                             int act) {
+    const long long total = (long long)b * (h / 2) * (w / 2) * c;
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < total;
+         o += (long long)gridDim.x * blockDim.x) {
+        long long candidates[4];
+        float values[4];
+        window(o, h, w, c, candidates);
+        y[o] = values[first_max_act(z, bias, (int)(o % c), act, candidates, values)];
+    }
+}
+
+// Its backward pass: the gradient before the activation, g = dy_pooled * act'(y) at each window's
+// first maximum and 0 elsewhere, cropped odd rows and columns included, so every element of g is
+// written (no zero fill needed).
+extern "C" __global__ void bias_act_pool_grad_f32(const float* z, const float* bias, const float* dy, float* g, int b,
+                                                  int h, int w, int c, int act) {
+    const int ho = h / 2, wo = w / 2;
+    const long long total = (long long)b * ho * wo * c;
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < total;
+         o += (long long)gridDim.x * blockDim.x) {
+        long long candidates[4];
+        float values[4];
+        window(o, h, w, c, candidates);
+        const int ch = (int)(o % c);
+        const int best = first_max_act(z, bias, ch, act, candidates, values);
+        const float v = values[best], d = dy[o];
+        const float grad = act == 0 ? d * (1.0f - v * v) : (act == 1 ? (v > 0.0f ? d : 0.0f) : d);
+        for (int k = 0; k < 4; ++k) g[candidates[k]] = k == best ? grad : 0.0f;
+        // The cropped last row / column (odd sizes) next to this window.
+        const long long r = o / c;
+        const bool last_col = (w & 1) && (int)(r % wo) == wo - 1;
+        const bool last_row = (h & 1) && (int)((r / wo) % ho) == ho - 1;
+        const long long row = (long long)w * c;
+        if (last_col) {
+            g[candidates[1] + c] = 0.0f;
+            g[candidates[3] + c] = 0.0f;
+        }
+        if (last_row) {
+            g[candidates[2] + row] = 0.0f;
+            g[candidates[3] + row] = 0.0f;
+        }
+        if (last_row && last_col) g[candidates[3] + row + c] = 0.0f;
+    }
+}
+
 // Per-block column sums of a (rows, c) matrix, deterministic: block b sums rows
 // [b * rows_per_block, (b + 1) * rows_per_block) into partial[b * c .. b * c + c]. blockDim.x
 // must be a multiple of c, so each thread always meets the same column; shared memory holds

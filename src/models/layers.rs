@@ -64,7 +64,8 @@ impl Module for Dense {
 /// `act(conv3x3(x) + b)` with stride 1 and one pixel of zero padding ("same" for a 3×3 kernel),
 /// on channels-last `(B, H, W, C)` tensors.
 ///
-/// On CUDA with the `cudnn` feature the convolution runs in cuDNN (`gpu.rs`). Otherwise it is
+/// On CUDA with the `cudnn` feature the convolution, bias, activation and the pool that follows
+/// run as one fused block (cuDNN + `kernels.cu`, see `gpu.rs`). Otherwise the convolution is
 /// computed as im2col + one matrix product, with tensor ops only: the padded
 /// input's nine shifted views are stacked into a `(B·H·W, 9·C)` matrix and multiplied by the
 /// kernel laid out as `(C_out, 9·C)`. Forward values equal candle's `conv2d`; the point is the
@@ -89,15 +90,23 @@ impl Conv3x3 {
         let bias = vb.get_with_hints(out_channels, "bias", Init::Const(0.0))?;
         Ok(Conv3x3 { weight, bias, act })
     }
-}
 
-impl Module for Conv3x3 {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// The layer followed by a 2×2 max pool (`pool::max_pool2x2`) if `pool`. On CUDA with the
+    /// `cudnn` feature both run as one fused block (`gpu::conv_block`).
+    pub(crate) fn forward_pooled(&self, x: &Tensor, pool: bool) -> Result<Tensor> {
         #[cfg(feature = "cudnn")]
-        if x.device().is_cuda() && x.dtype() == candle_core::DType::F32 && super::gpu::fast_kernels() {
-            let out = super::gpu::conv3x3_nhwc(x, &self.weight)?;
-            return super::gpu::bias_act(&out, &self.bias, self.act.kernel_code());
+        if super::gpu::conv_block_applies(x) {
+            return super::gpu::conv_block(x, &self.weight, &self.bias, self.act.kernel_code(), pool);
         }
+        let y = self.im2col_forward(x)?;
+        if pool {
+            super::pool::max_pool2x2(&y)
+        } else {
+            Ok(y)
+        }
+    }
+
+    fn im2col_forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, w, c) = x.dims4()?;
         let c_out = self.weight.dim(0)?;
         let padded = x.pad_with_zeros(1, 1, 1)?.pad_with_zeros(2, 1, 1)?;
@@ -115,6 +124,12 @@ impl Module for Conv3x3 {
         let kernel = self.weight.permute((0, 2, 3, 1))?.reshape((c_out, 9 * c))?;
         let out = columns.matmul(&kernel.t()?)?.broadcast_add(&self.bias)?;
         self.act.apply(&out.reshape((b, h, w, c_out))?)
+    }
+}
+
+impl Module for Conv3x3 {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_pooled(x, false)
     }
 }
 

@@ -64,13 +64,22 @@ pub fn device(name: &str) -> Result<Device> {
 #[cfg(feature = "cuda")]
 fn cuda_device(ordinal: usize) -> Result<Device> {
     // candle appends a backtrace to the message when RUST_BACKTRACE is set: keep the first line.
-    Device::new_cuda(ordinal).map_err(|e| {
+    let device = Device::new_cuda(ordinal).map_err(|e| {
         let message = e.to_string();
         let first = message.lines().next().unwrap_or_default();
         Error::other(format!(
             "cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"
         ))
-    })
+    })?;
+    if let Device::Cuda(cuda) = &device {
+        // cudarc records and waits on two CUDA events per buffer for every kernel argument, to
+        // order work across streams. pzbench runs everything on the device's one stream
+        // (candle's kernels, cuDNN via `gpu.rs`, copies), where stream order already suffices;
+        // the events cost several microseconds per launch, and the CNN's step has hundreds.
+        // SAFETY: no buffer is used on a second stream (see above).
+        unsafe { cuda.disable_event_tracking() };
+    }
+    Ok(device)
 }
 
 #[cfg(not(feature = "cuda"))]

@@ -321,9 +321,15 @@ impl Run {
             let batches = epoch_batches(train.len(), cfg.batch_size, cfg.seed, epoch, window);
             let prep = prep.augmented(cfg.augment.then_some((cfg.seed, epoch)));
             let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
-            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            let mut losses = LossSum::default();
             let (model, adam) = (&self.model, &mut self.adam);
             let saved_epochs = self.record.history.len();
+            let diverged = |value: f64| {
+                Error::other(format!(
+                    "training diverged: the loss is {value} in epoch {} (try a lower learning rate)",
+                    epoch + 1
+                ))
+            };
             prep.for_each_batch(train, &batches, |batch| {
                 if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(saved_epochs)) {
                     return Err(stopped);
@@ -334,23 +340,24 @@ impl Run {
                 let loss = cfg.loss.tensor(&pred, &z).context("computing the loss")?;
                 let grads = loss.backward().context("backward pass")?;
                 adam.step(&grads).context("updating the weights")?;
-                let value = f64::from(loss.to_scalar::<f32>().context("reading the loss")?);
-                if !value.is_finite() {
-                    return Err(Error::other(format!(
-                        "training diverged: the loss is {value} in epoch {} (try a lower learning rate)",
-                        epoch + 1
-                    )));
+                if losses.add(&loss, batch.n)? {
+                    let mean = losses.mean();
+                    if !mean.is_finite() {
+                        return Err(diverged(mean));
+                    }
+                    bar.set_message(format!(
+                        "loss {mean:.5} | {:.0} gal/s",
+                        losses.seen as f64 / started.elapsed().as_secs_f64()
+                    ));
                 }
-                loss_sum += value * batch.n as f64;
-                seen += batch.n;
                 bar.inc(1);
-                bar.set_message(format!(
-                    "loss {:.5} | {:.0} gal/s",
-                    loss_sum / seen as f64,
-                    seen as f64 / started.elapsed().as_secs_f64()
-                ));
                 Ok(())
             })?;
+            losses.read()?;
+            let (loss_sum, seen) = (losses.sum, losses.seen);
+            if !loss_sum.is_finite() {
+                return Err(diverged(loss_sum / seen as f64));
+            }
             let train_seconds = started.elapsed().as_secs_f64();
             let val_pred = predict(&self.model, val, cfg.batch_size)?;
             let val_z = val.redshifts().ok_or_else(|| Error::usage("the validation set has no redshifts"))?;
@@ -414,6 +421,57 @@ impl Run {
         model.set_weights(&self.best).map_err(|e| Error::other(format!("restoring the best weights: {e}")))?;
         model.training = Some(self.record);
         Ok(model)
+    }
+}
+
+/// Batches whose losses are summed on the device between two reads: reading a value back waits
+/// for the device, so reading every batch would keep the host from queueing the next one.
+const LOSS_READ_INTERVAL: usize = 16;
+
+/// The running sum of `loss · batch size` over an epoch, kept on the device and read every
+/// [`LOSS_READ_INTERVAL`] batches.
+#[derive(Default)]
+struct LossSum {
+    pending: Option<Tensor>,
+    pending_batches: usize,
+    pending_galaxies: usize,
+    /// Sum read so far, and the galaxies it covers.
+    sum: f64,
+    seen: usize,
+}
+
+impl LossSum {
+    /// Adds one batch's mean loss; returns whether the sum was read (every
+    /// [`LOSS_READ_INTERVAL`] batches).
+    fn add(&mut self, loss: &Tensor, n: usize) -> Result<bool> {
+        let weighted = (loss * n as f64).context("summing the loss")?;
+        self.pending = Some(match self.pending.take() {
+            Some(pending) => (pending + weighted).context("summing the loss")?,
+            None => weighted,
+        });
+        self.pending_batches += 1;
+        self.pending_galaxies += n;
+        if self.pending_batches < LOSS_READ_INTERVAL {
+            return Ok(false);
+        }
+        self.read()?;
+        Ok(true)
+    }
+
+    /// Reads the pending sum.
+    fn read(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let value = pending.to_dtype(candle_core::DType::F64).and_then(|t| t.to_scalar::<f64>());
+            self.sum += value.context("reading the loss")?;
+            self.seen += self.pending_galaxies;
+        }
+        self.pending_batches = 0;
+        self.pending_galaxies = 0;
+        Ok(())
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.seen.max(1) as f64
     }
 }
 
