@@ -1,14 +1,13 @@
-//! The CUDA fast path of the CNN (built with the `cuda` feature; the convolutions also need the
-//! `cudnn` feature):
+//! The CUDA fast path of the CNN (built with the `cuda` feature; the convolution blocks also need
+//! the `cudnn` feature):
 //! - 2×2 max pooling forward and backward as two kernels (`kernels.cu`, compiled to PTX by
 //!   `build.rs`) with exactly the CPU op's rules (`pool.rs`), instead of candle tensor ops;
-//! - bias + activation fused in one kernel, and its backward pass in two;
-//! - Adam's update in three in-place kernels per weight;
-//! - 3×3 "same" convolutions on channels-last tensors through cuDNN for the forward pass and
-//!   both backward passes (data and filter), instead of im2col + cuBLAS. cuDNN's default math
-//!   applies: on Ampere and newer it may use TF32 tensor cores for f32, as PyTorch's cuDNN
-//!   convolutions do by default (`NVIDIA_TF32_OVERRIDE=0` turns that off).
+//! - each convolution block (3×3 "same" convolution through cuDNN on channels-last tensors, bias,
+//!   activation and the 2×2 pool after it) as one autograd node (`block::conv_block`);
+//! - Adam's update in three in-place kernels per weight.
 //!
+//! cuDNN's default math applies: on Ampere and newer it may use TF32 tensor cores for f32, as
+//! PyTorch's cuDNN convolutions do by default (`NVIDIA_TF32_OVERRIDE=0` turns that off).
 //! [`set_stock_kernels`] switches back to candle's stock operations, for comparisons.
 //! `pzbench bench check --device cuda` checks every op here against the CPU path (values and
 //! gradients).
