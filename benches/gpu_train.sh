@@ -9,13 +9,15 @@
 # CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch),
 # CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN,
 # TORCH (1: measure the PyTorch reference first; 0: skip it), NNS (NN variants to train, default
-# "nn nn_colors"; empty to train only the CNNs, e.g. when the NNs were trained on the same set).
+# "nn nn_colors"; empty to train only the CNNs, e.g. when the NNs were trained on the same set),
+# CHECK (1: run `pzbench bench check` first and stop if it fails).
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
 CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu} CNNS=${CNNS:-cnn}
 source "$(dirname "$0")/gpu_env.sh"
 
+[ "${CHECK:-0}" = 1 ] && { t device checks; timeout 120 "$B" bench check || exit 1; }
 [ "${TORCH:-1}" = 1 ] && t torch reference && timeout 120 python3 "${TORCH_CNN:-benches/torch_cnn.py}" --size "$SIZE" --batch "$BATCH"
 
 t synth

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::models::{
     self, galaxiesml_bands, read_data, Architecture, CnnConfig, EpochRecord, InputSpec, LossKind, Model, NnConfig,
-    RawData, RunOptions, TrainConfig,
+    RawData, ReduceLr, RunOptions, TrainConfig,
 };
 use super::bench::GpuKernels;
 use crate::{Error, Result};
@@ -112,6 +112,16 @@ pub struct TrainArgs {
     #[arg(long)]
     pub augment: bool,
 
+    /// Halve (or multiply by --reduce-lr-factor) the learning rate after N epochs in a row
+    /// without a better validation loss, as Keras' ReduceLROnPlateau; 0 keeps it constant (the
+    /// paper's setting).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reduce_lr_patience: usize,
+
+    /// Factor applied by --reduce-lr-patience, between 0 and 1.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub reduce_lr_factor: f64,
+
     /// CUDA implementation of the CNN's convolutions and pooling: fast (cuDNN convolutions with
     /// --features cudnn, pzbench's pooling kernels) or stock (candle's operations).
     #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
@@ -161,6 +171,8 @@ impl TrainArgs {
             },
             progress: !self.quiet,
             augment: self.augment,
+            reduce_lr: (self.reduce_lr_patience > 0)
+                .then_some(ReduceLr { patience: self.reduce_lr_patience, factor: self.reduce_lr_factor }),
             ..paper
         }
     }
@@ -233,8 +245,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let val_set = spec.dataset(raw_val)?;
     let mut log = |r: &EpochRecord| {
         eprintln!(
-            "epoch {}/{}: train loss {:.5}, val loss {:.5}, {:.1} s, {:.0} galaxies/s",
-            r.epoch, cfg.epochs, r.train_loss, r.val_loss, r.seconds, r.galaxies_per_s
+            "epoch {}/{}: train loss {:.5}, val loss {:.5}, {:.1} s, {:.0} galaxies/s{}",
+            r.epoch,
+            cfg.epochs,
+            r.train_loss,
+            r.val_loss,
+            r.seconds,
+            r.galaxies_per_s,
+            if cfg.reduce_lr.is_some() { format!(", lr {:.3e}", r.lr) } else { String::new() }
         )
     };
     // The progress bar shows the epoch on a terminal; elsewhere (logs, CI) one line per epoch.

@@ -45,6 +45,11 @@ impl Adam {
         Ok(Adam { slots, lr, step: 0 })
     }
 
+    /// Changes the learning rate (a schedule's); the moments are kept.
+    pub(crate) fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     /// Steps taken so far.
     pub(crate) fn steps(&self) -> u64 {
         self.step

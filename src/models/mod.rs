@@ -41,7 +41,7 @@ pub use loss::{LossKind, TANAKA_GAMMA};
 pub use model::{predict, Architecture, Model};
 pub use nn::NnConfig;
 pub use scaling::MinMaxScaler;
-pub use train::{resume, train, EpochRecord, RunOptions, TrainConfig, TrainingRecord};
+pub use train::{resume, train, EpochRecord, ReduceLr, RunOptions, TrainConfig, TrainingRecord};
 
 use crate::{Error, Result};
 

@@ -49,6 +49,38 @@ pub struct TrainConfig {
     /// Random flips and 90° rotations of the training images (data module docs).
     #[serde(default)]
     pub augment: bool,
+    /// Lower the learning rate when the validation loss stops improving (`None`: constant).
+    #[serde(default)]
+    pub reduce_lr: Option<ReduceLr>,
+}
+
+/// Keras' `ReduceLROnPlateau` on the validation loss (min_delta 0, cooldown 0, no floor): after
+/// `patience` epochs in a row without a new lowest validation loss, the learning rate is
+/// multiplied by `factor` and the count starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReduceLr {
+    pub patience: usize,
+    pub factor: f64,
+}
+
+/// The learning rate for the epoch after those with validation losses `val_losses`, under
+/// `cfg`'s schedule. A pure function of the history, so a resumed run continues the schedule.
+pub(crate) fn scheduled_lr(cfg: &TrainConfig, val_losses: &[f64]) -> f64 {
+    let Some(ReduceLr { patience, factor }) = cfg.reduce_lr else { return cfg.lr };
+    let (mut lr, mut best, mut waited) = (cfg.lr, f64::INFINITY, 0);
+    for &loss in val_losses {
+        if loss < best {
+            best = loss;
+            waited = 0;
+        } else {
+            waited += 1;
+            if waited >= patience {
+                lr *= factor;
+                waited = 0;
+            }
+        }
+    }
+    lr
 }
 
 impl TrainConfig {
@@ -65,6 +97,7 @@ impl TrainConfig {
             buffer_chunks: 16,
             progress: true,
             augment: false,
+            reduce_lr: None,
         }
     }
 
@@ -79,6 +112,13 @@ impl TrainConfig {
         }
         if self.patience == Some(0) {
             return Err(Error::usage("the patience must be at least 1 epoch (or none, to never stop early)"));
+        }
+        if let Some(ReduceLr { patience, factor }) = self.reduce_lr {
+            if patience == 0 || !(factor > 0.0 && factor < 1.0) {
+                return Err(Error::usage(format!(
+                    "reducing the learning rate needs a patience of at least 1 epoch and a factor between 0 and 1, got {patience} and {factor}"
+                )));
+            }
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::usage(format!("the learning rate must be a positive number, got {}", self.lr)));
@@ -101,6 +141,9 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training throughput: training galaxies per second of the training pass.
     pub galaxies_per_s: f64,
+    /// The learning rate of the epoch.
+    #[serde(default)]
+    pub lr: f64,
 }
 
 /// How a model was trained; saved in `model.json`.
@@ -199,6 +242,12 @@ pub fn resume(
             cfg.buffer_chunks.to_string(),
         ),
         ("augmentation", saved.augment != cfg.augment, saved.augment.to_string(), cfg.augment.to_string()),
+        (
+            "learning-rate schedule",
+            saved.reduce_lr != cfg.reduce_lr,
+            format!("{:?}", saved.reduce_lr),
+            format!("{:?}", cfg.reduce_lr),
+        ),
     ];
     if let Some((what, _, was, now)) = mismatch.iter().find(|m| m.1) {
         return Err(Error::usage(format!(
@@ -318,6 +367,9 @@ impl Run {
         let draw = cfg.progress && std::io::stderr().is_terminal();
         for epoch in start..cfg.epochs {
             let started = Instant::now();
+            let val_losses: Vec<f64> = self.record.history.iter().map(|r| r.val_loss).collect();
+            let lr = scheduled_lr(&cfg, &val_losses);
+            self.adam.set_lr(lr);
             let batches = epoch_batches(train.len(), cfg.batch_size, cfg.seed, epoch, window);
             let prep = prep.augmented(cfg.augment.then_some((cfg.seed, epoch)));
             let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
@@ -374,6 +426,7 @@ impl Run {
                 val_loss,
                 seconds: started.elapsed().as_secs_f64(),
                 galaxies_per_s: seen as f64 / train_seconds,
+                lr,
             };
             if self.record.best_val_loss.is_none_or(|best| val_loss < best) {
                 self.best = self.model.weights()?;
@@ -523,6 +576,20 @@ mod tests {
         assert_eq!(val_loss(&model, &val_set, LossKind::Tanaka), best);
         let best_epoch = record.best_epoch.unwrap();
         assert_eq!(record.history[best_epoch - 1].val_loss, best);
+    }
+
+    #[test]
+    fn learning_rate_drops_after_patience_epochs_without_improvement() {
+        let mut cfg = TrainConfig { lr: 1.0, ..TrainConfig::cnn_paper() };
+        let losses = [1.0, 0.9, 0.95, 0.96, 0.97, 0.8, 0.85, 0.86];
+        assert_eq!(scheduled_lr(&cfg, &losses), 1.0, "no schedule: constant");
+        cfg.reduce_lr = Some(ReduceLr { patience: 2, factor: 0.5 });
+        let lrs: Vec<f64> = (0..=losses.len()).map(|k| scheduled_lr(&cfg, &losses[..k])).collect();
+        // 0.95, 0.96 miss the best (0.9): halved for epoch 5; 0.97 misses once, 0.8 is a new best,
+        // then 0.85, 0.86 miss twice: halved again for epoch 9.
+        assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]);
+        assert!(TrainConfig { reduce_lr: Some(ReduceLr { patience: 0, factor: 0.5 }), ..cfg.clone() }.validate().is_err());
+        assert!(TrainConfig { reduce_lr: Some(ReduceLr { patience: 3, factor: 1.5 }), ..cfg }.validate().is_err());
     }
 
     #[test]
