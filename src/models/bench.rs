@@ -134,8 +134,8 @@ impl Check {
 /// exactly.
 #[cfg(feature = "cuda")]
 pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check>> {
-    use super::layers::{Act, Conv3x3};
-    use candle_core::{DType, Var};
+    use super::layers::{Act, Conv3x3, Dense};
+    use candle_core::{DType, Module, Var};
     use candle_nn::VarBuilder;
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -218,6 +218,45 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
             let pool = if pooled { " + pool" } else { "" };
             let what = format!("conv 3x3 ({path}) + bias + {act:?}{pool} {name} (2x11x9x{c_in} -> {c_out})");
             checks.push(compare(&what, c, g, conv_tolerance)?);
+        }
+    }
+    // Dense layer + bias + activation: forward values and the gradients of Σ y·r for the input,
+    // weight and bias (widths the fused bias-gradient kernel takes, and the head's single output).
+    for (n_in, n_out, act) in [(13, 32, Act::Tanh), (13, 200, Act::Relu), (29, 1, Act::Linear)] {
+        let x = random(&[7, n_in])?;
+        let weight = random(&[n_out, n_in])?;
+        let bias = random(&[n_out])?;
+        let r = random(&[7, n_out])?;
+        let dense = |dev: &Device| -> Result<Vec<Tensor>> {
+            let varmap = candle_nn::VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
+            let layer = Dense::new(n_in, n_out, act, vb).context("dense check")?;
+            for (name, value) in [("weight", &weight), ("bias", &bias)] {
+                varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
+                    .set(&value.to_device(dev).context("upload")?)
+                    .context("dense check")?;
+            }
+            let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("dense check")?;
+            let y = layer.forward(input.as_tensor()).context("dense check")?;
+            let grads = (&y * &r.to_device(dev).context("upload")?)
+                .and_then(|p| p.sum_all())
+                .and_then(|s| s.backward())
+                .context("dense check")?;
+            let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
+            let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
+            Ok(vec![
+                y.clone(),
+                grad(input.as_tensor(), "input gradient")?,
+                grad(data["weight"].as_tensor(), "weight gradient")?,
+                grad(data["bias"].as_tensor(), "bias gradient")?,
+            ])
+        };
+        let cpu = dense(&Device::Cpu)?;
+        let gpu = dense(device)?;
+        let names = ["forward", "input gradient", "weight gradient", "bias gradient"];
+        for ((name, c), g) in names.iter().zip(&cpu).zip(&gpu) {
+            let what = format!("dense + bias + {act:?} {name} (7x{n_in} -> {n_out})");
+            checks.push(compare(&what, c, g, 1e-5)?);
         }
     }
     // Pinned-buffer uploads (both buffers, a reused larger buffer and a regrown one): the values

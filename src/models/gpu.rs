@@ -4,7 +4,7 @@
 //!   `build.rs`) with exactly the CPU op's rules (`pool.rs`), instead of candle tensor ops;
 //! - each convolution block (3×3 "same" convolution through cuDNN on channels-last tensors, bias,
 //!   activation and the 2×2 pool after it) as one autograd node (`block::conv_block`);
-//! - Adam's update in three in-place kernels per weight.
+//! - Adam's update in one in-place kernel per weight.
 //!
 //! cuDNN's default math applies: on Ampere and newer it may use TF32 tensor cores for f32, as
 //! PyTorch's cuDNN convolutions do by default (`NVIDIA_TF32_OVERRIDE=0` turns that off).
@@ -147,14 +147,13 @@ impl Staging {
     }
 }
 
-/// One Adam step on a contiguous f32 weight `w` on CUDA, in place, in three kernels (first
-/// moment, second moment, weights) instead of candle's eleven element-wise operations and their
-/// allocations: `m ← β₁m + (1-β₁)g`, `v ← β₂v + (1-β₂)g²`, `w ← w - α m / (√v + ε)`.
+/// One Adam step on a contiguous f32 weight `w` on CUDA, in place, in ONE kernel instead of
+/// candle's eleven element-wise operations and their allocations: `m ← β₁m + (1-β₁)g`,
+/// `v ← β₂v + (1-β₂)g²`, `w ← w - α m / (√v + ε)` (the same expressions, in the same order, as
+/// the CPU path of `adam.rs`).
 pub(crate) fn adam_step(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, alpha: f64, betas: (f64, f64), epsilon: f64) -> Result<()> {
-    let g = g.contiguous()?;
-    m.inplace_op2(&g, &AdamKernel { name: "adam_first_moment_f32", scalars: [betas.0 as f32, 0.0] })?;
-    v.inplace_op2(&g, &AdamKernel { name: "adam_second_moment_f32", scalars: [betas.1 as f32, 0.0] })?;
-    w.inplace_op3(m, v, &AdamKernel { name: "adam_update_f32", scalars: [alpha as f32, epsilon as f32] })
+    let scalars = [alpha as f32, betas.0 as f32, betas.1 as f32, epsilon as f32];
+    w.inplace_op3(m, v, &AdamStep { gradient: g.contiguous()?, scalars })
 }
 
 /// Whether [`adam_step`] can update `w`: f32, contiguous, on CUDA, fast path on.
@@ -162,57 +161,15 @@ pub(crate) fn adam_applies(w: &Tensor) -> bool {
     w.device().is_cuda() && w.dtype() == DType::F32 && w.is_contiguous() && fast_kernels()
 }
 
-/// One of the in-place Adam kernels, with its scalar arguments (the first moment's and second
-/// moment's kernels take one, the update two).
-struct AdamKernel {
-    name: &'static str,
-    scalars: [f32; 2],
+/// The in-place Adam kernel on `(w; m, v)` with the gradient and `[α, β₁, β₂, ε]`.
+struct AdamStep {
+    gradient: Tensor,
+    scalars: [f32; 4],
 }
 
-impl AdamKernel {
-    fn launch(&self, target: &mut CudaStorage, lt: &Layout, sources: &[(&CudaStorage, &Layout)]) -> Result<()> {
-        let dev = target.device.clone();
-        let n = lt.shape().elem_count();
-        let start = match lt.contiguous_offsets() {
-            Some((start, _)) => start,
-            None => bail!("adam: the weights must be contiguous"),
-        };
-        let views = sources.iter().map(|(s, l)| contiguous_f32(s, l, "adam")).collect::<Result<Vec<_>>>()?;
-        let mut target = target.as_cuda_slice_mut::<f32>()?.slice_mut(start..);
-        let func = dev.get_or_load_custom_func(self.name, "pzbench_kernels", PTX)?;
-        let n_i64 = n as i64;
-        let mut args = func.builder();
-        args.arg(&mut target);
-        for view in &views {
-            args.arg(view);
-        }
-        args.arg(&n_i64).arg(&self.scalars[0]);
-        if sources.len() == 2 {
-            args.arg(&self.scalars[1]);
-        }
-        // SAFETY: argument types and count match the kernel's signature.
-        unsafe { args.launch(launch_config(n)) }.w()?;
-        Ok(())
-    }
-}
-
-impl candle_core::InplaceOp2 for AdamKernel {
+impl candle_core::InplaceOp3 for AdamStep {
     fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn cpu_fwd(&self, _: &mut CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<()> {
-        bail!("the fused Adam runs on CUDA devices only")
-    }
-
-    fn cuda_fwd(&self, s1: &mut CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<()> {
-        self.launch(s1, l1, &[(s2, l2)])
-    }
-}
-
-impl candle_core::InplaceOp3 for AdamKernel {
-    fn name(&self) -> &'static str {
-        self.name
+        "adam-step"
     }
 
     fn cpu_fwd(&self, _: &mut CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<()> {
@@ -221,19 +178,48 @@ impl candle_core::InplaceOp3 for AdamKernel {
 
     fn cuda_fwd(
         &self,
-        s1: &mut CudaStorage,
-        l1: &Layout,
-        s2: &CudaStorage,
-        l2: &Layout,
-        s3: &CudaStorage,
-        l3: &Layout,
+        sw: &mut CudaStorage,
+        lw: &Layout,
+        sm: &CudaStorage,
+        lm: &Layout,
+        sv: &CudaStorage,
+        lv: &Layout,
     ) -> Result<()> {
-        self.launch(s1, l1, &[(s2, l2), (s3, l3)])
+        use candle_core::cuda_backend::cudarc::driver::DevicePtr;
+        let dev = sw.device.clone();
+        let n = lw.shape().elem_count();
+        let (g_storage, lg) = self.gradient.storage_and_layout();
+        let candle_core::Storage::Cuda(sg) = &*g_storage else { bail!("adam: the gradient is not on the CUDA device") };
+        if [lm, lv, lg].iter().any(|l| l.shape().elem_count() != n) {
+            bail!("adam: weights, moments and gradient differ in size")
+        }
+        let (m, v, g) = (contiguous_f32(sm, lm, "adam")?, contiguous_f32(sv, lv, "adam")?, contiguous_f32(sg, lg, "adam")?);
+        let start = match lw.contiguous_offsets() {
+            Some((start, _)) => start,
+            None => bail!("adam: the weights must be contiguous"),
+        };
+        let mut w = sw.as_cuda_slice_mut::<f32>()?.slice_mut(start..);
+        // The kernel also writes the moments, which candle lends as read-only views (an in-place
+        // op has one mutable operand): they go as raw device pointers. The moments belong to
+        // the optimiser alone and everything runs on one stream (event tracking is off).
+        let stream = dev.cuda_stream();
+        let (m_ptr, _m_sync) = m.device_ptr(&stream);
+        let (v_ptr, _v_sync) = v.device_ptr(&stream);
+        let func = dev.get_or_load_custom_func("adam_step_f32", "pzbench_kernels", PTX)?;
+        let n_i64 = n as i64;
+        let mut args = func.builder();
+        args.arg(&mut w).arg(&m_ptr).arg(&v_ptr).arg(&g).arg(&n_i64);
+        for scalar in &self.scalars {
+            args.arg(scalar);
+        }
+        // SAFETY: argument types and count match the kernel's signature; m and v hold n floats.
+        unsafe { args.launch(launch_config(n)) }.w()?;
+        Ok(())
     }
 }
 
 #[cfg(feature = "cudnn")]
-pub(crate) use block::{applies as conv_block_applies, conv_block};
+pub(crate) use block::{applies as block_applies, conv_block, dense_block};
 
 /// The CNN's convolution blocks, `act(conv3x3(x) + b)` then (optionally) a 2×2 max pool, as ONE
 /// autograd node: the convolution runs in cuDNN on channels-last tensors (forward, backward-data,
@@ -541,15 +527,85 @@ mod block {
             } else {
                 y.apply_op2_no_bwd(&dy, &ActivationGrad(self.act))?
             };
-            let c = bias.dim(0)?;
-            let db = match column_block(c) {
-                Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0)?,
-                None => g.flatten_to(2)?.sum(0)?,
-            };
+            let db = column_sums(&g, bias.dim(0)?)?;
             // The images entering the first layer need no gradient: skip that backward pass.
             let dx = if x.track_op() { Some(g.apply_op2_no_bwd(kernel, &ConvBackward::Data)?) } else { None };
             let dkernel = x.apply_op2_no_bwd(&g, &ConvBackward::Filter)?;
             Ok((dx, Some(dkernel), Some(db)))
+        }
+    }
+
+    /// `act(x · weightᵀ + bias)` for `x (B, in)`, `weight (out, in)` (as candle's `Linear`
+    /// stores it), `bias (out)`, as ONE autograd node: cuBLAS for the product (candle's), one
+    /// kernel for bias + activation; the backward pass is one kernel for the activation's
+    /// gradient, a deterministic column sum for the bias and two products. candle's own `Linear`
+    /// + activation is five nodes, each with its gradient buffer zero-filled and added to.
+    pub(crate) fn dense_block(x: &Tensor, weight: &Tensor, bias: &Tensor, act: i32) -> Result<Tensor> {
+        x.contiguous()?.apply_op3(&weight.contiguous()?, &bias.contiguous()?, DenseBlock(act))
+    }
+
+    struct DenseBlock(i32);
+
+    impl CustomOp3 for DenseBlock {
+        fn name(&self) -> &'static str {
+            "dense-bias-act"
+        }
+
+        fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+            bail!("the fused dense layer runs on CUDA devices only")
+        }
+
+        fn cuda_fwd(
+            &self,
+            sx: &CudaStorage,
+            lx: &Layout,
+            sw: &CudaStorage,
+            lw: &Layout,
+            sb: &CudaStorage,
+            lb: &Layout,
+        ) -> Result<(CudaStorage, Shape)> {
+            use candle_core::backend::BackendStorage;
+            let dev = &sx.device;
+            let (m, k) = lx.shape().dims2()?;
+            let (n, k_w) = lw.shape().dims2()?;
+            if k_w != k || lb.shape().dims() != [n] {
+                bail!("dense layer: weight {:?} and bias {:?} do not fit an input of shape {:?}", lw.dims(), lb.dims(), lx.dims())
+            }
+            let z = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)?;
+            let z = z.as_cuda_slice::<f32>()?;
+            let bias = contiguous_f32(sb, lb, "dense layer")?;
+            // SAFETY: every element is written by the kernel.
+            let mut y = unsafe { dev.alloc::<f32>(m * n) }?;
+            let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
+            let (elements, columns) = ((m * n) as i64, n as i32);
+            let mut args = func.builder();
+            args.arg(z).arg(&bias).arg(&mut y).arg(&elements).arg(&columns).arg(&self.0);
+            // SAFETY: argument types and count match the kernel's signature.
+            unsafe { args.launch(launch_config(m * n)) }.w()?;
+            Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((m, n))))
+        }
+
+        fn bwd(
+            &self,
+            x: &Tensor,
+            weight: &Tensor,
+            bias: &Tensor,
+            y: &Tensor,
+            dy: &Tensor,
+        ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+            let g = y.apply_op2_no_bwd(&dy.contiguous()?, &ActivationGrad(self.0))?;
+            let db = column_sums(&g, bias.dim(0)?)?;
+            let dx = if x.track_op() { Some(g.matmul(&weight.detach())?) } else { None };
+            let dweight = g.t()?.matmul(&x.detach())?;
+            Ok((dx, Some(dweight), Some(db)))
+        }
+    }
+
+    /// Sums of the `c` columns of the contiguous `g` (`(…, c)`), in a fixed order.
+    fn column_sums(g: &Tensor, c: usize) -> Result<Tensor> {
+        match column_block(c) {
+            Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0),
+            None => g.flatten_to(g.rank().saturating_sub(2))?.sum(0),
         }
     }
 
@@ -702,7 +758,8 @@ mod block {
         }
     }
 
-    /// Whether [`conv_block`] takes these tensors: f32 on a CUDA device, fast path on.
+    /// Whether [`conv_block`] and [`dense_block`] take these tensors: f32 on a CUDA device, fast
+    /// path on.
     pub(crate) fn applies(x: &Tensor) -> bool {
         x.device().is_cuda() && x.dtype() == DType::F32 && super::fast_kernels()
     }

@@ -156,22 +156,16 @@ extern "C" __global__ void column_partial_sums_f32(const float* g, float* partia
     }
 }
 
-// Adam (src/models/adam.rs) in place: the two moments, then the weights.
-extern "C" __global__ void adam_first_moment_f32(float* m, const float* g, long long n, float beta1) {
+// Adam (src/models/adam.rs) in place, one pass: the two moments, then the weights (the same
+// expressions as the CPU path).
+extern "C" __global__ void adam_step_f32(float* w, float* m, float* v, const float* g, long long n, float alpha,
+                                         float beta1, float beta2, float epsilon) {
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-        m[e] = m[e] * beta1 + g[e] * (1.0f - beta1);
-    }
-}
-
-extern "C" __global__ void adam_second_moment_f32(float* v, const float* g, long long n, float beta2) {
-    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-        v[e] = v[e] * beta2 + g[e] * g[e] * (1.0f - beta2);
-    }
-}
-
-extern "C" __global__ void adam_update_f32(float* w, const float* m, const float* v, long long n, float alpha,
-                                           float epsilon) {
-    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-        w[e] -= m[e] * alpha / (sqrtf(v[e]) + epsilon);
+        const float grad = g[e];
+        const float first = m[e] * beta1 + grad * (1.0f - beta1);
+        const float second = v[e] * beta2 + grad * grad * (1.0f - beta2);
+        m[e] = first;
+        v[e] = second;
+        w[e] -= first * alpha / (sqrtf(second) + epsilon);
     }
 }

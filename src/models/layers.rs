@@ -57,6 +57,12 @@ impl Dense {
 
 impl Module for Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        #[cfg(feature = "cudnn")]
+        if super::gpu::block_applies(x) && x.rank() == 2 {
+            if let Some(bias) = self.linear.bias() {
+                return super::gpu::dense_block(x, self.linear.weight(), bias, self.act.kernel_code());
+            }
+        }
         self.act.apply(&self.linear.forward(x)?)
     }
 }
@@ -95,7 +101,7 @@ impl Conv3x3 {
     /// `cudnn` feature both run as one fused block (`gpu::conv_block`).
     pub(crate) fn forward_pooled(&self, x: &Tensor, pool: bool) -> Result<Tensor> {
         #[cfg(feature = "cudnn")]
-        if super::gpu::conv_block_applies(x) {
+        if super::gpu::block_applies(x) {
             return super::gpu::conv_block(x, &self.weight, &self.bias, self.act.kernel_code(), pool);
         }
         let y = self.im2col_forward(x)?;
