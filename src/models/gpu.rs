@@ -14,8 +14,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PinnedHostSlice, PushKernelArg};
-use candle_core::cuda_backend::{CudaDevice, CudaStorage, WrapErr};
+use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
+use candle_core::cuda_backend::{CudaStorage, WrapErr};
 use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 
 static STOCK: AtomicBool = AtomicBool::new(false);
@@ -96,54 +96,6 @@ fn contiguous_f32<'a>(storage: &'a CudaStorage, layout: &Layout, what: &str) -> 
     match layout.contiguous_offsets() {
         Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
         None => bail!("{what}: operands must be contiguous"),
-    }
-}
-
-/// Host-to-device copies of image batches through two page-locked (pinned) staging buffers used
-/// in turn. A copy from ordinary (pageable) memory makes the host wait until the device has
-/// finished the work queued before it, so the host could not queue the next training step while
-/// the device runs this one; from pinned memory the copy is queued like a kernel. Refilling a
-/// buffer waits only for the copy made from it two batches earlier.
-#[derive(Default)]
-pub(crate) struct Staging {
-    buffers: std::sync::Mutex<StagingBuffers>,
-}
-
-#[derive(Default)]
-struct StagingBuffers {
-    pinned: [Option<PinnedHostSlice<f32>>; 2],
-    turn: usize,
-}
-
-impl Staging {
-    /// `data` as a contiguous f32 tensor of `shape` on `dev`.
-    pub(crate) fn upload(&self, data: &[f32], shape: impl Into<Shape>, dev: &CudaDevice) -> Result<Tensor> {
-        use rayon::prelude::*;
-        let shape = shape.into();
-        if shape.elem_count() != data.len() {
-            bail!("staging: {} values do not fill shape {shape:?}", data.len())
-        }
-        let mut guard = self.buffers.lock().map_err(|_| candle_core::Error::Msg("staging buffers poisoned".into()))?;
-        let buffers = &mut *guard;
-        let slot = &mut buffers.pinned[buffers.turn];
-        buffers.turn ^= 1;
-        // A buffer is reused while large enough; the device copy covers the whole buffer and the
-        // tensor is narrowed to `data` (a contiguous prefix).
-        if slot.as_ref().is_none_or(|b| b.len() < data.len()) {
-            *slot = None;
-            // SAFETY: every value that is read is written below first.
-            *slot = Some(unsafe { dev.cuda_stream().context().alloc_pinned::<f32>(data.len()) }.w()?);
-        }
-        let Some(pinned) = slot.as_mut() else { bail!("staging buffer missing") };
-        let host = pinned.as_mut_slice().w()?;
-        host[..data.len()].par_chunks_mut(1 << 16).zip(data.par_chunks(1 << 16)).for_each(|(d, s)| d.copy_from_slice(s));
-        // SAFETY: written in full by the copy below.
-        let mut device = unsafe { dev.alloc::<f32>(pinned.len()) }?;
-        dev.cuda_stream().memcpy_htod(pinned, &mut device).w()?;
-        let storage = candle_core::Storage::Cuda(CudaStorage::wrap_cuda_slice(device, dev.clone()));
-        let len = pinned.len();
-        drop(guard);
-        Tensor::from_storage(storage, len, candle_core::op::BackpropOp::none(), false).narrow(0, 0, data.len())?.reshape(shape)
     }
 }
 

@@ -69,9 +69,6 @@ pub struct Model {
     seed: u64,
     pub(crate) training: Option<TrainingRecord>,
     pub(crate) data_hashes: BTreeMap<String, String>,
-    /// Pinned buffers for copying image batches to a CUDA device.
-    #[cfg(feature = "cuda")]
-    staging: super::gpu::Staging,
 }
 
 impl std::fmt::Debug for Model {
@@ -135,8 +132,6 @@ impl Model {
             seed,
             training: None,
             data_hashes: BTreeMap::new(),
-            #[cfg(feature = "cuda")]
-            staging: Default::default(),
         })
     }
 
@@ -206,20 +201,10 @@ impl Model {
     pub(crate) fn forward(&self, batch: &HostBatch) -> candle_core::Result<Tensor> {
         let mags = Tensor::from_slice(&batch.mags, (batch.n, self.arch.n_mags()), &self.device)?;
         let images = match (self.arch.image_shape(), &batch.images) {
-            (Some((c, h, w)), Some(pixels)) => Some(self.upload_images(pixels, (batch.n, c, h, w))?),
+            (Some((c, h, w)), Some(pixels)) => Some(Tensor::from_slice(pixels, (batch.n, c, h, w), &self.device)?),
             _ => None,
         };
         self.forward_tensors(images.as_ref(), &mags)
-    }
-
-    /// An image batch on the model's device (through pinned buffers on CUDA, so that the copy
-    /// does not wait for the device).
-    fn upload_images(&self, pixels: &[f32], shape: (usize, usize, usize, usize)) -> candle_core::Result<Tensor> {
-        #[cfg(feature = "cuda")]
-        if let Device::Cuda(dev) = &self.device {
-            return self.staging.upload(pixels, shape, dev);
-        }
-        Tensor::from_slice(pixels, shape, &self.device)
     }
 
     /// Predicted redshifts, `(n, 1)`, for inputs already on the device (images for the CNN).
