@@ -92,7 +92,7 @@ fn files_keys_dtypes_and_shapes_are_the_galaxiesml_layout() {
         let path = dir.path().join(file_name(64, split, "hdf5"));
         assert!(path.ends_with(format!("5x64x64_{split}_with_morphology.hdf5")));
         let file = GalaxiesMlFile::open(&path).unwrap();
-        assert_eq!(file.len().unwrap(), n);
+        assert_eq!(file.n_galaxies().unwrap(), n);
         assert_eq!(file.image_shape().unwrap(), (n, 5, 64, 64));
         let image = file.key("image").unwrap();
         assert_eq!(image.dtype, "float32");
@@ -220,7 +220,7 @@ fn measure(dir: &Path, size: usize) -> Vec<Measured> {
     let mut out = Vec::new();
     for split in SPLITS {
         let file = GalaxiesMlFile::open(dir.join(file_name(size, split, "hdf5"))).unwrap();
-        let n = file.len().unwrap();
+        let n = file.n_galaxies().unwrap();
         let col = |k: &str| file.read_f64(k).unwrap();
         let (z, g, r, i, hlr) = (
             col("specz_redshift"),

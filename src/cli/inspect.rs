@@ -175,7 +175,7 @@ impl Check {
 
 impl Summary {
     fn of(file: &GalaxiesMlFile) -> Result<Self> {
-        let n_rows = file.len()?;
+        let n_rows = file.n_galaxies()?;
         let (_, bands, h, w) = file.image_shape()?;
         let z = file.read_f64(REDSHIFT_KEY)?;
         let has = |key: &str| file.key(key).is_some();
@@ -193,7 +193,7 @@ impl Summary {
             ));
             checks.push(Check::counted(
                 "z_err < 0.005 (1 + z)",
-                err.iter().zip(&z).filter(|&(&e, &v)| !(e < 0.005 * (1.0 + v))).count(),
+                err.iter().zip(&z).filter(|&(&e, &v)| e.partial_cmp(&(0.005 * (1.0 + v))) != Some(std::cmp::Ordering::Less)).count(),
             ));
         } else {
             checks.push(Check::skipped("0 < z_err < 1", err_key));

@@ -20,7 +20,7 @@ pub const BASELINE_FORMAT: u32 = 1;
 /// What a `--baseline` argument turned out to be.
 pub enum Baseline {
     /// Per-galaxy predictions (from a predictions file or a baseline file).
-    Predictions(Sample),
+    Predictions(Box<Sample>),
     /// Only metric values, with the bins they were computed on.
     Score { evaluation: Evaluation, edges: Vec<f64>, count: usize },
 }
@@ -57,12 +57,12 @@ pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{');
     if !looks_like_json {
-        return Ok(Baseline::Predictions(load_sample(path, options)?));
+        return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))?;
     if value.get("pzbench_baseline").is_some() {
-        return galaxies_of(path, &value).map(Baseline::Predictions);
+        return galaxies_of(path, &value).map(|sample| Baseline::Predictions(Box::new(sample)));
     }
     score_of(path, &value)
 }

@@ -266,7 +266,7 @@ impl GalaxiesMlFile {
 
     /// The number of galaxies N: the first dimension of `image`, checked to be the first
     /// dimension of every other key too.
-    pub fn len(&self) -> Result<usize> {
+    pub fn n_galaxies(&self) -> Result<usize> {
         let (n, ..) = self.image_shape()?;
         for key in &self.keys {
             let rows = key.shape.first().copied().unwrap_or(0);
@@ -329,7 +329,7 @@ impl GalaxiesMlFile {
         if key == IMAGE_KEY {
             return Err(Error::usage("read the image key by row chunks (read_images)"));
         }
-        let n = self.len()?;
+        let n = self.n_galaxies()?;
         let info = self.require_key(key)?;
         let native = self.native(info)?;
         let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
@@ -392,7 +392,7 @@ impl GalaxiesMlFile {
         if rows_per_chunk == 0 {
             return Err(Error::usage("image chunks need at least 1 row per chunk"));
         }
-        let n = self.len()?;
+        let n = self.n_galaxies()?;
         Ok(ImageChunks { file: self, dataset: self.open_image()?, next: 0, n, rows_per_chunk })
     }
 
@@ -425,7 +425,7 @@ impl GalaxiesMlFile {
     /// The dataset of a 1-D key with N rows and the in-memory type it reads as.
     fn tabular(&self, key: &str) -> Result<(Dataset, Dtype)> {
         let info = self.require_key(key)?;
-        let n = self.len()?;
+        let n = self.n_galaxies()?;
         if info.shape.len() != 1 {
             return Err(self.key_error(
                 key,
@@ -932,7 +932,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = good_file(&dir);
         let f = GalaxiesMlFile::open(&path).unwrap();
-        assert_eq!(f.len().unwrap(), N);
+        assert_eq!(f.n_galaxies().unwrap(), N);
         assert_eq!(f.image_shape().unwrap(), (N, 5, S, S));
         for c in columns() {
             assert_eq!(f.read_column(&c.name).unwrap(), c);
@@ -1096,7 +1096,7 @@ mod tests {
             raw_dataset::<f64>(f, "specz_redshift", &[3]);
         });
         let f = GalaxiesMlFile::open(&path).unwrap();
-        let msg = err_text(f.len());
+        let msg = err_text(f.n_galaxies());
         assert!(msg.contains("key `specz_redshift` has 3 rows but image has 4"), "{msg}");
         assert!(err_text(f.read_f64("specz_redshift")).contains("has 3 rows but image has 4"));
     }

@@ -135,8 +135,7 @@ impl Check {
 #[cfg(feature = "cuda")]
 pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check>> {
     use super::layers::{Act, Conv3x3, Dense};
-    use candle_core::{DType, Module, Var};
-    use candle_nn::VarBuilder;
+    use candle_core::{Module, Var};
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut random = |dims: &[usize]| -> Result<Tensor> {
@@ -186,29 +185,9 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
         let kernel = random(&[c_out, c_in, 3, 3])?;
         let bias = random(&[c_out])?;
         let r = if pooled { random(&[2, 5, 4, c_out])? } else { random(&[2, 11, 9, c_out])? };
-        let conv = |dev: &Device| -> Result<Vec<Tensor>> {
-            let varmap = candle_nn::VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
-            let layer = Conv3x3::new(c_in, c_out, act, vb).context("conv check")?;
-            for (name, value) in [("weight", &kernel), ("bias", &bias)] {
-                varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
-                    .set(&value.to_device(dev).context("upload")?)
-                    .context("conv check")?;
-            }
-            let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("conv check")?;
-            let y = layer.forward_pooled(input.as_tensor(), pooled).context("conv check")?;
-            let grads = (&y * &r.to_device(dev).context("upload")?)
-                .and_then(|p| p.sum_all())
-                .and_then(|s| s.backward())
-                .context("conv check")?;
-            let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
-            let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
-            Ok(vec![
-                y.clone(),
-                grad(input.as_tensor(), "input gradient")?,
-                grad(data["weight"].as_tensor(), "kernel gradient")?,
-                grad(data["bias"].as_tensor(), "bias gradient")?,
-            ])
+        let inputs = LayerInputs { x: &x, weight: &kernel, bias: &bias, r: &r };
+        let conv = |dev: &Device| {
+            inputs.values_and_gradients(dev, |vb| Conv3x3::new(c_in, c_out, act, vb), |layer, x| layer.forward_pooled(x, pooled))
         };
         let cpu = conv(&Device::Cpu)?;
         let gpu = conv(device)?;
@@ -227,30 +206,8 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
         let weight = random(&[n_out, n_in])?;
         let bias = random(&[n_out])?;
         let r = random(&[7, n_out])?;
-        let dense = |dev: &Device| -> Result<Vec<Tensor>> {
-            let varmap = candle_nn::VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
-            let layer = Dense::new(n_in, n_out, act, vb).context("dense check")?;
-            for (name, value) in [("weight", &weight), ("bias", &bias)] {
-                varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
-                    .set(&value.to_device(dev).context("upload")?)
-                    .context("dense check")?;
-            }
-            let input = Var::from_tensor(&x.to_device(dev).context("upload")?).context("dense check")?;
-            let y = layer.forward(input.as_tensor()).context("dense check")?;
-            let grads = (&y * &r.to_device(dev).context("upload")?)
-                .and_then(|p| p.sum_all())
-                .and_then(|s| s.backward())
-                .context("dense check")?;
-            let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
-            let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
-            Ok(vec![
-                y.clone(),
-                grad(input.as_tensor(), "input gradient")?,
-                grad(data["weight"].as_tensor(), "weight gradient")?,
-                grad(data["bias"].as_tensor(), "bias gradient")?,
-            ])
-        };
+        let inputs = LayerInputs { x: &x, weight: &weight, bias: &bias, r: &r };
+        let dense = |dev: &Device| inputs.values_and_gradients(dev, |vb| Dense::new(n_in, n_out, act, vb), |layer, x| layer.forward(x));
         let cpu = dense(&Device::Cpu)?;
         let gpu = dense(device)?;
         let names = ["forward", "input gradient", "weight gradient", "bias gradient"];
@@ -279,6 +236,50 @@ pub fn check_fast_path(device: &Device, conv_tolerance: f64) -> Result<Vec<Check
     let (cpu, gpu) = (adam_steps(&Device::Cpu)?, adam_steps(device)?);
     checks.push(compare("adam, 3 steps (37x11 weights)", &cpu, &gpu, 1e-6)?);
     Ok(checks)
+}
+
+/// A layer's check: its input, the values of its `weight` and `bias` variables, and the random
+/// weights `r` of the objective Σ y·r.
+#[cfg(feature = "cuda")]
+struct LayerInputs<'a> {
+    x: &'a Tensor,
+    weight: &'a Tensor,
+    bias: &'a Tensor,
+    r: &'a Tensor,
+}
+
+#[cfg(feature = "cuda")]
+impl LayerInputs<'_> {
+    /// On `dev`: the layer's output and the gradients of Σ y·r for its input, weight and bias.
+    fn values_and_gradients<L>(
+        &self,
+        dev: &Device,
+        build: impl Fn(candle_nn::VarBuilder) -> candle_core::Result<L>,
+        forward: impl Fn(&L, &Tensor) -> candle_core::Result<Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        use candle_core::{DType, Var};
+        let varmap = candle_nn::VarMap::new();
+        let layer = build(candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, dev)).context("layer check")?;
+        for (name, value) in [("weight", self.weight), ("bias", self.bias)] {
+            varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?[name]
+                .set(&value.to_device(dev).context("upload")?)
+                .context("layer check")?;
+        }
+        let input = Var::from_tensor(&self.x.to_device(dev).context("upload")?).context("layer check")?;
+        let y = forward(&layer, input.as_tensor()).context("layer check")?;
+        let grads = (&y * &self.r.to_device(dev).context("upload")?)
+            .and_then(|p| p.sum_all())
+            .and_then(|s| s.backward())
+            .context("layer check")?;
+        let data = varmap.data().lock().map_err(|_| crate::Error::other("poisoned"))?;
+        let grad = |t: &Tensor, what: &str| grads.get(t).cloned().context_missing(what);
+        Ok(vec![
+            y.clone(),
+            grad(input.as_tensor(), "input gradient")?,
+            grad(data["weight"].as_tensor(), "weight gradient")?,
+            grad(data["bias"].as_tensor(), "bias gradient")?,
+        ])
+    }
 }
 
 /// `Option` → pzbench error naming what is missing.

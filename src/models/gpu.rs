@@ -645,12 +645,12 @@ mod block {
         }
 
         fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
-            bail!("the cuDNN convolution block runs on CUDA devices only")
+            bail!("the fused activation gradient runs on CUDA devices only")
         }
 
         fn cuda_fwd(&self, sy: &CudaStorage, ly: &Layout, sd: &CudaStorage, ld: &Layout) -> Result<(CudaStorage, Shape)> {
             let dev = &sy.device;
-            let (y, dy) = (contiguous_f32(sy, ly, "conv block backward")?, contiguous_f32(sd, ld, "conv block backward")?);
+            let (y, dy) = (contiguous_f32(sy, ly, "activation gradient")?, contiguous_f32(sd, ld, "activation gradient")?);
             let n = ly.shape().elem_count();
             // SAFETY: every element is written by the kernel.
             let mut g = unsafe { dev.alloc::<f32>(n) }?;
