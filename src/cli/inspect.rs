@@ -45,6 +45,11 @@ pub struct InspectArgs {
     /// Benchmark: read every image in chunks of ROWS rows, print the throughput, and stop
     #[arg(long, hide = true, value_name = "ROWS")]
     pub time_images: Option<usize>,
+
+    /// Benchmark: read every image once in shuffled batches of ROWS rows (sorted within a batch),
+    /// as training reads them, print the throughput, and stop
+    #[arg(long, hide = true, value_name = "ROWS", conflicts_with = "time_images")]
+    pub time_batches: Option<usize>,
 }
 
 /// How `inspect` prints its result.
@@ -56,18 +61,50 @@ pub enum Format {
     Json,
 }
 
+/// Reads every image once in batches of `rows` rows drawn from a seeded shuffle, each batch
+/// sorted, through the training pipeline's reader (`models::Hdf5Images`: plain parallel reads of
+/// a contiguous image cube, HDF5 otherwise).
+fn time_shuffled_batches(file: GalaxiesMlFile, rows: usize) -> Result<crate::io::galaxiesml::ImageReadTiming> {
+    use crate::models::{Hdf5Images, ImageSource};
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if rows == 0 {
+        return Err(Error::usage("--time-batches needs at least 1 row per batch"));
+    }
+    let images = Hdf5Images::new(file)?;
+    let mut order: Vec<usize> = (0..images.n()).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    let started = std::time::Instant::now();
+    let mut timing = crate::io::galaxiesml::ImageReadTiming { rows: 0, bytes: 0, seconds: 0.0 };
+    let mut pixels = Vec::new();
+    for batch in order.chunks(rows) {
+        let mut batch = batch.to_vec();
+        batch.sort_unstable();
+        images.read_rows(&batch, &mut pixels)?;
+        timing.rows += batch.len();
+        timing.bytes += std::mem::size_of_val(pixels.as_slice()) as u64;
+    }
+    timing.seconds = started.elapsed().as_secs_f64();
+    Ok(timing)
+}
+
 /// Run `pzbench inspect`.
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let file = GalaxiesMlFile::open(&args.file)?;
-    let out = if let Some(rows) = args.time_images {
-        let t = file.time_image_read(rows)?;
+    let timing = match (args.time_images, args.time_batches) {
+        (Some(rows), _) => Some(("chunks", rows, file.time_image_read(rows)?)),
+        (None, Some(rows)) => Some(("shuffled batches", rows, time_shuffled_batches(GalaxiesMlFile::open(&args.file)?, rows)?)),
+        (None, None) => None,
+    };
+    let out = if let Some((how, rows, t)) = timing {
         match args.format {
             Format::Text => format!(
-                "read {} rows ({:.1} MB) of `image` in {:.3} s: {:.0} MB/s\n",
+                "read {} rows ({:.1} MB) of `image` in {how} of {rows} in {:.3} s: {:.0} MB/s, {:.0} rows/s\n",
                 t.rows,
                 t.bytes as f64 / 1e6,
                 t.seconds,
-                t.mb_per_s()
+                t.mb_per_s(),
+                t.rows as f64 / t.seconds
             ),
             Format::Json => to_json(&t)?,
         }

@@ -511,6 +511,28 @@ impl GalaxiesMlFile {
         self.key(key).map_or("?", |k| k.dtype.as_str())
     }
 
+    /// A reader of the image rows as plain bytes, if the file stores them so: a contiguous,
+    /// uncompressed, little-endian float32 `image` key (h5py's default layout, and
+    /// [`GalaxiesMlWriter`]'s). HDF5 runs its calls one at a time (hdf5-metno holds a global
+    /// lock), so a shuffled batch read through it is read row after row; these rows can be read
+    /// from the file in parallel. `None` for any other layout (chunked, compressed, big-endian,
+    /// float64), which is read through HDF5.
+    pub fn image_row_bytes(&self) -> Result<Option<ImageRowBytes>> {
+        use hdf5::types::{FloatSize, TypeDescriptor};
+        if cfg!(target_endian = "big") {
+            return Ok(None);
+        }
+        let ds = self.open_image()?;
+        let (_, c, h, w) = self.image_shape()?;
+        let dtype = ds.dtype().map_err(|e| self.hdf5_error(IMAGE_KEY, &e))?;
+        let is_f32 = matches!(dtype.to_descriptor(), Ok(TypeDescriptor::Float(FloatSize::U4)));
+        let little_endian = dtype.byte_order() == hdf5::datatype::ByteOrder::LittleEndian;
+        // `offset` is defined only for contiguous, allocated datasets (no filters apply to those).
+        let (true, true, Some(start)) = (is_f32, little_endian, ds.offset()) else { return Ok(None) };
+        let file = std::fs::File::open(&self.path).map_err(|e| Error::file(&self.path, format!("cannot open: {e}")))?;
+        Ok(Some(ImageRowBytes { path: self.path.clone(), file, start, row_floats: c * h * w }))
+    }
+
     fn key_error(&self, key: &str, message: impl std::fmt::Display) -> Error {
         Error::file(&self.path, format!("key `{key}` {message}"))
     }
@@ -520,6 +542,37 @@ impl GalaxiesMlFile {
             key,
             format!("cannot be read: {}; the file may be damaged or truncated", one_line(e)),
         )
+    }
+}
+
+/// The image rows of a GalaxiesML file read as plain bytes ([`GalaxiesMlFile::image_row_bytes`]).
+pub struct ImageRowBytes {
+    path: PathBuf,
+    file: std::fs::File,
+    /// File offset of the image cube.
+    start: u64,
+    /// Values per image row (5 · H · W).
+    row_floats: usize,
+}
+
+impl ImageRowBytes {
+    /// Reads `rows` (each below N, which the caller checks) into `out`, one image after another,
+    /// several rows at a time in parallel.
+    pub fn read_rows(&self, rows: &[usize], out: &mut Vec<f32>) -> Result<()> {
+        use rayon::prelude::*;
+        use std::os::unix::fs::FileExt;
+        let row_bytes = (self.row_floats * std::mem::size_of::<f32>()) as u64;
+        out.clear();
+        out.resize(rows.len() * self.row_floats, 0.0);
+        out.par_chunks_mut(self.row_floats).zip(rows).try_for_each(|(image, &row)| {
+            let offset = self.start + row as u64 * row_bytes;
+            self.file.read_exact_at(bytemuck::cast_slice_mut(image), offset).map_err(|e| {
+                Error::file(
+                    &self.path,
+                    format!("cannot read image row {row} at byte {offset}: {e}; the file may be truncated"),
+                )
+            })
+        })
     }
 }
 
@@ -590,8 +643,9 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<(Vec<i64>, Vec<f64>)> {
 ///
 /// The file is written to a temporary path beside the target ([`temp_path_for`]) and renamed by
 /// [`Self::finish`]; dropping the writer without finishing removes it. `image` is float32
-/// `(N, 5, S, S)` chunked one row per chunk, uncompressed, with all chunks allocated at creation
-/// (so the bytes do not depend on the order rows are written in); tabular keys are contiguous.
+/// `(N, 5, S, S)` stored contiguously, uncompressed, allocated at creation (so the bytes do not
+/// depend on the order rows are written in, and training can read rows as plain bytes in
+/// parallel: [`GalaxiesMlFile::image_row_bytes`]); tabular keys are contiguous.
 /// No object time stamps are stored and the default (earliest) file-format version is kept, so
 /// the same calls give byte-identical files that HDF5 1.10 and h5py read.
 pub struct GalaxiesMlWriter {
@@ -644,7 +698,6 @@ impl GalaxiesMlWriter {
         writer
             .file()?
             .new_dataset::<f32>()
-            .chunk((1, BANDS.len(), image_size, image_size))
             .alloc_time(Some(AllocTime::Early))
             .fill_time(FillTime::Never)
             .obj_track_times(false)

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::cnn::IMAGE_SCALE;
 use super::scaling::MinMaxScaler;
-use crate::io::galaxiesml::{GalaxiesMlFile, OBJECT_ID_KEY, REDSHIFT_KEY};
+use crate::io::galaxiesml::{GalaxiesMlFile, ImageRowBytes, OBJECT_ID_KEY, REDSHIFT_KEY};
 use crate::io::write_atomic;
 use crate::{Error, Result};
 
@@ -394,6 +394,8 @@ type ImageShape = (usize, usize, usize);
 /// size.
 pub struct Hdf5Images {
     file: GalaxiesMlFile,
+    /// The rows as plain bytes, read in parallel, when the file stores them so.
+    plain: Option<ImageRowBytes>,
     n: usize,
     shape: ImageShape,
 }
@@ -412,7 +414,8 @@ impl Hdf5Images {
     /// The `image` key of `file`.
     pub fn new(file: GalaxiesMlFile) -> Result<Self> {
         let (n, c, h, w) = file.image_shape()?;
-        Ok(Hdf5Images { file, n, shape: (c, h, w) })
+        let plain = file.image_row_bytes()?;
+        Ok(Hdf5Images { file, plain, n, shape: (c, h, w) })
     }
 }
 
@@ -426,6 +429,18 @@ impl ImageSource for Hdf5Images {
     }
 
     fn read_rows(&self, rows: &[usize], out: &mut Vec<f32>) -> Result<()> {
+        if let Some(bad) = rows.iter().find(|&&r| r >= self.n) {
+            return Err(Error::other(format!("image row {bad} is out of range ({} rows)", self.n)));
+        }
+        if let Some(plain) = &self.plain {
+            return plain.read_rows(rows, out);
+        }
+        if let Some(bad) = rows.iter().find(|&&r| r >= self.n) {
+            return Err(Error::other(format!("image row {bad} is out of range ({} rows)", self.n)));
+        }
+        if let Some(plain) = &self.plain {
+            return plain.read_rows(rows, out);
+        }
         let per_image = self.shape.0 * self.shape.1 * self.shape.2;
         out.clear();
         out.reserve(rows.len() * per_image);
@@ -986,6 +1001,16 @@ mod tests {
         assert_eq!(firsts, vec![0.0, 2.0, 3.0, 9.0, 11.0]);
         assert!(out.chunks(20).zip(rows).all(|(img, r)| img.iter().all(|&v| v == r as f32)));
         assert!(images.read_rows(&[12], &mut out).is_err());
+        // pzbench's files store the images contiguously: read as plain bytes, in parallel, bit for
+        // bit what HDF5 reads.
+        assert!(images.plain.is_some());
+        let through_hdf5 = Hdf5Images { plain: None, ..Hdf5Images::new(GalaxiesMlFile::open(&path).unwrap()).unwrap() };
+        let rows = [1, 4, 5, 6, 10, 11];
+        let (mut plain, mut hdf5) = (Vec::new(), Vec::new());
+        images.read_rows(&rows, &mut plain).unwrap();
+        through_hdf5.read_rows(&rows, &mut hdf5).unwrap();
+        assert_eq!(plain.len(), 6 * 20);
+        assert_eq!(plain, hdf5);
     }
 
     #[test]
