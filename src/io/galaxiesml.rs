@@ -563,7 +563,8 @@ impl ImageRowBytes {
         use std::os::unix::fs::FileExt;
         let row_bytes = (self.row_floats * std::mem::size_of::<f32>()) as u64;
         out.clear();
-        out.resize(rows.len() * self.row_floats, 0.0);
+        // Sized in parallel too: at 127 px a batch of 256 is 82 MB.
+        out.par_extend(rayon::iter::repeat_n(0.0f32, rows.len() * self.row_floats));
         out.par_chunks_mut(self.row_floats).zip(rows).try_for_each(|(image, &row)| {
             let offset = self.start + row as u64 * row_bytes;
             self.file.read_exact_at(bytemuck::cast_slice_mut(image), offset).map_err(|e| {

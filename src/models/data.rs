@@ -251,9 +251,9 @@ impl Preprocess {
                         rows.len()
                     )));
                 }
-                pixels.iter_mut().for_each(|p| *p /= IMAGE_SCALE);
+                use rayon::prelude::*;
+                pixels.par_chunks_mut(1 << 16).for_each(|chunk| chunk.iter_mut().for_each(|p| *p /= IMAGE_SCALE));
                 if let Some((seed, epoch)) = self.augment {
-                    use rayon::prelude::*;
                     let tables: Vec<Vec<usize>> = (0..8).map(|t| dihedral_sources(h, w, t)).collect();
                     pixels.par_chunks_exact_mut(c * h * w).zip(rows).for_each_init(Vec::new, |scratch, (image, &row)| {
                         let t = transform_index(seed, epoch, row);
