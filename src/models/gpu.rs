@@ -448,15 +448,7 @@ mod block {
                     Some(CudaStorage::wrap_cuda_slice(z, dev.clone()));
                 Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h / 2, w / 2, k))))
             } else {
-                let elements = n * h * w * k;
-                // SAFETY: every element is written by the kernel.
-                let mut y = unsafe { dev.alloc::<f32>(elements) }?;
-                let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
-                let (n_i64, k_i32) = (elements as i64, k as i32);
-                let mut args = func.builder();
-                args.arg(&z).arg(&bias).arg(&mut y).arg(&n_i64).arg(&k_i32).arg(&self.act);
-                // SAFETY: argument types and count match the kernel's signature.
-                unsafe { args.launch(launch_config(elements)) }.w()?;
+                let y = bias_activation(dev, &z, &bias, k, self.act)?;
                 Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
             }
         }
@@ -524,16 +516,8 @@ mod block {
                 bail!("dense layer: weight {:?} and bias {:?} do not fit an input of shape {:?}", lw.dims(), lb.dims(), lx.dims())
             }
             let z = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)?;
-            let z = z.as_cuda_slice::<f32>()?;
             let bias = contiguous_f32(sb, lb, "dense layer")?;
-            // SAFETY: every element is written by the kernel.
-            let mut y = unsafe { dev.alloc::<f32>(m * n) }?;
-            let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
-            let (elements, columns) = ((m * n) as i64, n as i32);
-            let mut args = func.builder();
-            args.arg(z).arg(&bias).arg(&mut y).arg(&elements).arg(&columns).arg(&self.0);
-            // SAFETY: argument types and count match the kernel's signature.
-            unsafe { args.launch(launch_config(m * n)) }.w()?;
+            let y = bias_activation(dev, z.as_cuda_slice::<f32>()?, &bias, n, self.0)?;
             Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((m, n))))
         }
 
@@ -559,6 +543,27 @@ mod block {
             Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0),
             None => g.flatten_to(g.rank().saturating_sub(2))?.sum(0),
         }
+    }
+
+    /// `act(z + bias)` for a contiguous `z` whose last dimension has `channels` entries (the
+    /// `bias_act_f32` kernel).
+    fn bias_activation(
+        dev: &CudaDevice,
+        z: &CudaSlice<f32>,
+        bias: &CudaView<f32>,
+        channels: usize,
+        act: i32,
+    ) -> Result<CudaSlice<f32>> {
+        let elements = z.len();
+        // SAFETY: every element is written by the kernel.
+        let mut y = unsafe { dev.alloc::<f32>(elements) }?;
+        let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
+        let (elements_i64, channels_i32) = (elements as i64, channels as i32);
+        let mut args = func.builder();
+        args.arg(z).arg(bias).arg(&mut y).arg(&elements_i64).arg(&channels_i32).arg(&act);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(elements)) }.w()?;
+        Ok(y)
     }
 
     /// The convolution's two backward passes as tensor ops (no autograd of their own).
