@@ -11,6 +11,9 @@
 # TORCH (1: measure the PyTorch reference first; 0: skip it), NNS (NN variants to train, default
 # "nn nn_colors"; empty to train only the CNNs, e.g. when the NNs were trained on the same set),
 # CHECK (1: run `pzbench bench check` first and stop if it fails).
+# The synthetic set and the CNN checkpoints live in $WORK, so a second call on the same (still
+# warm) machine reuses the set and continues each CNN with `pzbench train --resume` (a device call
+# is capped at 10 minutes; set CNN_SECONDS to fit).
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
@@ -22,7 +25,9 @@ source "$(dirname "$0")/gpu_env.sh"
 
 t synth
 D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}
-"$B" synth --n "$N" --size "$SIZE" --seed 1 --out "$D" --quiet || exit 1
+stamp="n=$N size=$SIZE seed=1"
+if [ "$(cat "$D/made" 2>/dev/null)" = "$stamp" ]; then echo "reusing the set made earlier on this machine ($stamp)"
+else rm -rf "$D" "$WORK/cnn"; "$B" synth --n "$N" --size "$SIZE" --seed 1 --out "$D" --quiet || exit 1; echo "$stamp" > "$D/made"; fi
 ls -la "$D"
 
 t NNs on the CPU, in the background: paper inputs and settings, and with --colors
@@ -41,11 +46,13 @@ t "CNN(s) on the GPU: ${CNNS}"
 cnn_pids=()
 for variant in $CNNS; do
   name=${variant%%:*} flags=${variant#*:}; [ "$flags" = "$variant" ] && flags=
+  dir=$WORK/cnn/$name resume=(); [ -f "$dir/model.json" ] && resume=(--resume) && echo "$name: resuming $dir"
   ( timeout "$CNN_SECONDS" "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
-      --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$name" --device cuda --epochs "$EPOCHS" \
-      --batch-size "$BATCH" --lr "$LR" --seed 1 ${flags//,/ } > "$OUT/${name}_train.log" 2>&1
+      --val "${P}_validation_with_morphology.hdf5" --out "$dir" --device cuda --epochs "$EPOCHS" \
+      --batch-size "$BATCH" --lr "$LR" --seed 1 ${flags//,/ } "${resume[@]}" > "$OUT/${name}_train.log" 2>&1
     echo "$name train rc=$? (124 = stopped by the CNN_SECONDS cap; the best epoch's checkpoint is used)" >> "$OUT/${name}_train.log"
-    "$B" predict --model "$OUT/$name" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${name}_test.csv" --device cuda ) &
+    mkdir -p "$OUT/$name" && cp "$dir"/*.json "$OUT/$name/"
+    "$B" predict --model "$dir" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${name}_test.csv" --device cuda ) &
   cnn_pids+=($!)
 done
 wait "${cnn_pids[@]}"
