@@ -7,7 +7,7 @@
 #   benches/gpu_train.sh OUTDIR
 # Knobs (environment): N (galaxies, default 40000), SIZE (64), EPOCHS (30), BATCH (256), LR (1e-4),
 # CNN_SECONDS (wall-clock cap of CNN training; the best checkpoint so far is used), WORK (scratch),
-# CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"), PZBENCH_GZ, TORCH_CNN,
+# CNNS (CNN variants NAME:FLAG,FLAG, e.g. "cnn cnn_scaled:--scale-mags"; empty for none), PZBENCH_GZ, TORCH_CNN,
 # TORCH (1: measure the PyTorch reference first; 0: skip it), NNS (NN variants to train, default
 # "nn nn_colors"; empty to train only the CNNs, e.g. when the NNs were trained on the same set),
 # CHECK (1: run `pzbench bench check` first and stop if it fails).
@@ -17,7 +17,7 @@
 set -uo pipefail
 OUT=${1:?usage: benches/gpu_train.sh OUTDIR}
 N=${N:-40000} SIZE=${SIZE:-64} EPOCHS=${EPOCHS:-30} BATCH=${BATCH:-256} LR=${LR:-1e-4}
-CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu} CNNS=${CNNS:-cnn}
+CNN_SECONDS=${CNN_SECONDS:-300} WORK=${WORK:-/tmp/pzbench-gpu} CNNS=${CNNS-cnn}
 source "$(dirname "$0")/gpu_env.sh"
 
 [ "${CHECK:-0}" = 1 ] && { t device checks; timeout 120 "$B" bench check || exit 1; }
@@ -55,7 +55,7 @@ for variant in $CNNS; do
     "$B" predict --model "$dir" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${name}_test.csv" --device cuda ) &
   cnn_pids+=($!)
 done
-wait "${cnn_pids[@]}"
+[ ${#cnn_pids[@]} -gt 0 ] && wait "${cnn_pids[@]}"
 for variant in $CNNS; do cat "$OUT/${variant%%:*}_train.log"; done
 # (a bare `wait` would also wait for the tee behind the log)
 [ ${#nn_pids[@]} -gt 0 ] && wait "${nn_pids[@]}"
