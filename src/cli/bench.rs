@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::models::{self, BenchConfig};
-use crate::{Error, Result};
+use pzbench_io::{Error, Result};
+use pzbench_models::{self, BenchConfig};
 
 /// Which CUDA implementation runs the CNN's convolutions and pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,7 +21,7 @@ pub enum GpuKernels {
 impl GpuKernels {
     /// Make this the implementation used from now on (no effect on the CPU).
     pub fn select(self) {
-        models::use_stock_gpu_kernels(self == GpuKernels::Stock);
+        pzbench_models::use_stock_gpu_kernels(self == GpuKernels::Stock);
     }
 }
 
@@ -103,7 +103,7 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
     if args.batch_size == 0 || args.steps == 0 {
         return Err(Error::usage("--batch-size and --steps must be at least 1"));
     }
-    let device = models::device(&args.device)?;
+    let device = pzbench_models::device(&args.device)?;
     args.gpu_kernels.select();
     let cfg = BenchConfig {
         image_size: args.size,
@@ -113,8 +113,8 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
         lr: 1e-4,
         seed: 0,
     };
-    let result = models::train_throughput(&cfg, &device)?;
-    let memory = models::peak_memory_bytes(&device);
+    let result = pzbench_models::train_throughput(&cfg, &device)?;
+    let memory = pzbench_models::peak_memory_bytes(&device);
     let kernels = match (device.is_cuda(), args.gpu_kernels) {
         (false, _) => "cpu",
         (true, GpuKernels::Fast) => "fast",
@@ -124,7 +124,7 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
         let value = serde_json::json!({
             "model": "cnn", "image_size": args.size, "batch_size": args.batch_size, "device": args.device,
             "kernels": kernels, "steps": args.steps, "warmup": args.warmup, "result": result,
-            "peak_memory_bytes": memory, "pzbench_version": crate::VERSION,
+            "peak_memory_bytes": memory, "pzbench_version": pzbench_io::VERSION,
         });
         println!("{value}");
     } else {
@@ -152,12 +152,12 @@ fn run_check(args: BenchCheckArgs) -> Result<ExitCode> {
         // Read by cuBLAS and cuDNN when they start, which is after this.
         std::env::set_var("NVIDIA_TF32_OVERRIDE", "0");
     }
-    let device = models::device(&args.device)?;
+    let device = pzbench_models::device(&args.device)?;
     if !device.is_cuda() {
         return Err(Error::usage("pzbench bench check compares a CUDA device with the CPU: use --device cuda"));
     }
     GpuKernels::Fast.select();
-    let checks = models::check_fast_path(&device, args.conv_tolerance)?;
+    let checks = pzbench_models::check_fast_path(&device, args.conv_tolerance)?;
     let mut failed = 0;
     for check in &checks {
         let verdict = if check.passed() { "ok" } else { "FAILED" };

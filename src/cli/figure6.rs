@@ -7,9 +7,9 @@ use clap::Args;
 
 use super::input::{BinArgs, BootstrapArgs};
 use super::table2::{score_models, InputArgs, ModelSpec};
-use crate::report::figure::{save, Figure6};
-use crate::report::format::significant;
-use crate::{Error, Result};
+use pzbench_io::{Error, Result};
+use pzbench_report::figure::{save, Figure6};
+use pzbench_report::format::significant;
 
 /// Draw the GalaxiesML paper's Figure 6 for your models.
 ///
@@ -19,7 +19,9 @@ use crate::{Error, Result};
 /// --bootstrap 0 turns them off). The output format follows the extension: .png (1800×1200 px by
 /// default) or .svg.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --out fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --out fig6.svg")]
+#[command(
+    after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --out fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --out fig6.svg"
+)]
 pub struct Figure6Args {
     /// A model's predictions as NAME=FILE (repeat for several models; legend keeps this order).
     #[arg(long = "model", value_name = "NAME=FILE", required = true)]
@@ -29,8 +31,8 @@ pub struct Figure6Args {
     pub input: InputArgs,
 
     /// Output image: .png or .svg (written atomically).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
 
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
@@ -50,14 +52,16 @@ pub(super) fn parse_size(spec: &str) -> Result<(u32, u32)> {
         .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
     match parsed {
         Some((w, h)) if (600..=10_000).contains(&w) && (600..=10_000).contains(&h) => Ok((w, h)),
-        _ => Err(Error::usage(format!("--size {spec}: expected WIDTHxHEIGHT in pixels, each 600 to 10000, e.g. 1800x1200"))),
+        _ => Err(Error::usage(format!(
+            "--size {spec}: expected WIDTHxHEIGHT in pixels, each 600 to 10000, e.g. 1800x1200"
+        ))),
     }
 }
 
 /// Run `pzbench figure6`.
 pub fn run(args: Figure6Args) -> Result<ExitCode> {
     let size = parse_size(&args.size)?;
-    crate::report::figure::ImageFormat::from_path(&args.out)?;
+    pzbench_report::figure::ImageFormat::from_path(&args.output)?;
     let bins = args.binning.bins()?;
     let config = args.bootstrap.config()?;
     let (scored, notes) = score_models(&args.models, &args.input, &bins, config)?;
@@ -87,7 +91,7 @@ pub fn run(args: Figure6Args) -> Result<ExitCode> {
         },
     ];
     let figure = Figure6 { models: scored.iter().map(|s| (s.name.as_str(), &s.report)).collect(), subtitle, size };
-    save(&figure, &args.out)?;
-    eprintln!("pzbench: wrote {}", args.out.display());
+    save(&figure, &args.output)?;
+    eprintln!("pzbench: wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

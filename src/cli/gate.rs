@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::gate::baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
-use crate::gate::policy::Policy;
-use crate::gate::{compare, BaselineSide};
-use super::input::ColumnArgs;
-use crate::io::sample::load_sample;
-use crate::metrics::{Bins, BootstrapConfig, Grouped};
-use crate::report::score_sample;
-use crate::{Error, Result};
+use super::input::{BootstrapArgs, ColumnArgs};
+use pzbench_gate::baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
+use pzbench_gate::policy::Policy;
+use pzbench_gate::{compare, BaselineSide};
+use pzbench_io::sample::load_sample;
+use pzbench_io::{Error, Result};
+use pzbench_metrics::{Bins, Grouped};
+use pzbench_report::score_sample;
 
 /// Output formats of `gate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,7 +31,9 @@ pub enum GateFormat {
 /// galaxies; with a saved score only the candidate is resampled. Overall and per-bin values (bins
 /// on z_spec, the paper's 0.2-wide bins) are gated. Exit codes: 0 pass, 1 regression, 2 error.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench gate --baseline baselines/nn.baseline.json --candidate preds.csv\n  pzbench gate --baseline main_preds.csv --candidate preds.csv --policy policy.toml --summary \"$GITHUB_STEP_SUMMARY\"\n\nDefault policy (override any key in a TOML file):\n  confidence = 0.95\n  correction = \"bonferroni\"\n  resamples = 1000\n  seed = 42\n  bins = true\n  min_galaxies_per_bin = 100\n  [metrics]\n  loss = { relative = 0.05 }\n  bias = { absolute = 0.002 }      # gated on |bias|\n  scatter = { relative = 0.05 }\n  outlier_frac = { absolute = 0.005 }\n  mse = { relative = 0.10 }")]
+#[command(
+    after_help = "Examples:\n  pzbench gate --baseline baselines/nn.baseline.json --candidate preds.csv\n  pzbench gate --baseline main_preds.csv --candidate preds.csv --policy policy.toml --summary \"$GITHUB_STEP_SUMMARY\"\n\nDefault policy (override any key in a TOML file):\n  confidence = 0.95\n  correction = \"bonferroni\"\n  resamples = 1000\n  seed = 42\n  bins = true\n  min_galaxies_per_bin = 100\n  [metrics]\n  loss = { relative = 0.05 }\n  bias = { absolute = 0.002 }      # gated on |bias|\n  scatter = { relative = 0.05 }\n  outlier_frac = { absolute = 0.005 }\n  mse = { relative = 0.10 }"
+)]
 pub struct GateArgs {
     /// Baseline: a predictions file, a `pzbench baseline save` file, or a score JSON.
     #[arg(long, value_name = "BASE")]
@@ -115,21 +117,20 @@ pub struct SaveArgs {
     pub predictions: PathBuf,
     #[command(flatten)]
     pub input: ColumnArgs,
-    /// Bootstrap resamples for the saved score's intervals (0 = none).
-    #[arg(long, default_value_t = 0, value_name = "B")]
-    pub bootstrap: usize,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
     /// Output baseline file (JSON, written atomically).
-    #[arg(long, short, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 /// Run `pzbench baseline …`.
 pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
     let sample = load_sample(&args.predictions, &args.input.sample_options(false, false)?)?;
-    let bootstrap = (args.bootstrap > 0).then_some(BootstrapConfig { resamples: args.bootstrap, confidence: 0.95, seed: 42 });
+    let bootstrap = args.bootstrap.config()?;
     let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap);
-    crate::io::write_atomic(&args.out, baseline_json(&sample, &report).as_bytes())?;
-    eprintln!("pzbench: saved baseline {} ({} galaxies)", args.out.display(), sample.z_spec.len());
+    pzbench_io::write_atomic(&args.output, baseline_json(&sample, &report).as_bytes())?;
+    eprintln!("pzbench: saved baseline {} ({} galaxies)", args.output.display(), sample.z_spec.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::io::sample::SampleOptions;
-use crate::io::table::{Delimiter, ReadOptions};
-use crate::metrics::{parse_edges, parse_range, BinOn, BootstrapConfig, Bins};
-use crate::{Error, Result};
+use pzbench_io::sample::SampleOptions;
+use pzbench_io::table::{Delimiter, ReadOptions};
+use pzbench_io::{Error, Result};
+use pzbench_metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
 
 /// `--truth`, the column names and the delimiter.
 #[derive(Debug, Clone, Args)]
@@ -61,8 +61,26 @@ pub struct BinArgs {
     pub edges: Option<String>,
 
     /// Redshift that decides a galaxy's bin.
-    #[arg(long, value_enum, default_value_t = BinOn::ZSpec)]
-    pub bin_on: BinOn,
+    #[arg(long, value_enum, default_value_t = BinOnArg::Zspec)]
+    pub bin_on: BinOnArg,
+}
+
+/// `--bin-on`'s values, the command-line names of [`BinOn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BinOnArg {
+    /// Spectroscopic redshift (the paper's Figure 6).
+    Zspec,
+    /// Photometric redshift (tomographic bins, as used in cosmology).
+    Zphot,
+}
+
+impl From<BinOnArg> for BinOn {
+    fn from(arg: BinOnArg) -> Self {
+        match arg {
+            BinOnArg::Zspec => BinOn::ZSpec,
+            BinOnArg::Zphot => BinOn::ZPhot,
+        }
+    }
 }
 
 impl BinArgs {
@@ -71,9 +89,9 @@ impl BinArgs {
         let edges = match (&self.bins, &self.edges) {
             (Some(range), _) => parse_range(range)?,
             (None, Some(edges)) => parse_edges(edges)?,
-            (None, None) => return Ok(Bins { on: self.bin_on, ..Bins::galaxiesml_default() }),
+            (None, None) => return Ok(Bins { on: self.bin_on.into(), ..Bins::galaxiesml_default() }),
         };
-        Bins::new(self.bin_on, edges)
+        Ok(Bins::new(self.bin_on.into(), edges)?)
     }
 }
 
@@ -97,7 +115,10 @@ impl BootstrapArgs {
     /// The bootstrap settings (`None` for `--bootstrap 0`).
     pub fn config(&self) -> Result<Option<BootstrapConfig>> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return Err(Error::usage(format!("--confidence {} must lie strictly between 0 and 1, e.g. 0.95", self.confidence)));
+            return Err(Error::usage(format!(
+                "--confidence {} must lie strictly between 0 and 1, e.g. 0.95",
+                self.confidence
+            )));
         }
         Ok((self.bootstrap > 0).then_some(BootstrapConfig {
             resamples: self.bootstrap,

@@ -9,10 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::io::galaxiesml::{
-    Dtype, GalaxiesMlFile, KeyInfo, BANDS, IMAGE_KEY, OBJECT_ID_KEY, REDSHIFT_KEY,
-};
-use crate::{Error, Result};
+use pzbench_io::galaxiesml::{Dtype, GalaxiesMlFile, KeyInfo, BANDS, IMAGE_KEY, OBJECT_ID_KEY, REDSHIFT_KEY};
+use pzbench_io::{Error, Result};
 
 /// Width of an n(z) bin, and the redshift range the histogram covers.
 const Z_BIN: f64 = 0.2;
@@ -64,8 +62,8 @@ pub enum Format {
 /// Reads every image once in batches of `rows` rows drawn from a seeded shuffle, each batch
 /// sorted, through the training pipeline's reader (`models::Hdf5Images`: plain parallel reads of
 /// a contiguous image cube, HDF5 otherwise).
-fn time_shuffled_batches(file: GalaxiesMlFile, rows: usize) -> Result<crate::io::galaxiesml::ImageReadTiming> {
-    use crate::models::{Hdf5Images, ImageSource};
+fn time_shuffled_batches(file: GalaxiesMlFile, rows: usize) -> Result<pzbench_io::galaxiesml::ImageReadTiming> {
+    use pzbench_models::{Hdf5Images, ImageSource};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     if rows == 0 {
@@ -75,7 +73,7 @@ fn time_shuffled_batches(file: GalaxiesMlFile, rows: usize) -> Result<crate::io:
     let mut order: Vec<usize> = (0..images.n()).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
     let started = std::time::Instant::now();
-    let mut timing = crate::io::galaxiesml::ImageReadTiming { rows: 0, bytes: 0, seconds: 0.0 };
+    let mut timing = pzbench_io::galaxiesml::ImageReadTiming { rows: 0, bytes: 0, seconds: 0.0 };
     let mut pixels = Vec::new();
     for batch in order.chunks(rows) {
         let mut batch = batch.to_vec();
@@ -93,7 +91,9 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let file = GalaxiesMlFile::open(&args.file)?;
     let timing = match (args.time_images, args.time_batches) {
         (Some(rows), _) => Some(("chunks", rows, file.time_image_read(rows)?)),
-        (None, Some(rows)) => Some(("shuffled batches", rows, time_shuffled_batches(GalaxiesMlFile::open(&args.file)?, rows)?)),
+        (None, Some(rows)) => {
+            Some(("shuffled batches", rows, time_shuffled_batches(GalaxiesMlFile::open(&args.file)?, rows)?))
+        }
         (None, None) => None,
     };
     let out = if let Some((how, rows, t)) = timing {
@@ -217,20 +217,17 @@ impl Summary {
         let z = file.read_f64(REDSHIFT_KEY)?;
         let has = |key: &str| file.key(key).is_some();
 
-        let mut checks = vec![Check::counted(
-            "0.01 < z < 4",
-            z.iter().filter(|&&v| !(0.01 < v && v < 4.0)).count(),
-        )];
+        let mut checks = vec![Check::counted("0.01 < z < 4", z.iter().filter(|&&v| !(0.01 < v && v < 4.0)).count())];
         let err_key = "specz_redshift_err";
         if has(err_key) {
             let err = file.read_f64(err_key)?;
-            checks.push(Check::counted(
-                "0 < z_err < 1",
-                err.iter().filter(|&&e| !(0.0 < e && e < 1.0)).count(),
-            ));
+            checks.push(Check::counted("0 < z_err < 1", err.iter().filter(|&&e| !(0.0 < e && e < 1.0)).count()));
             checks.push(Check::counted(
                 "z_err < 0.005 (1 + z)",
-                err.iter().zip(&z).filter(|&(&e, &v)| e.partial_cmp(&(0.005 * (1.0 + v))) != Some(std::cmp::Ordering::Less)).count(),
+                err.iter()
+                    .zip(&z)
+                    .filter(|&(&e, &v)| e.partial_cmp(&(0.005 * (1.0 + v))) != Some(std::cmp::Ordering::Less))
+                    .count(),
             ));
         } else {
             checks.push(Check::skipped("0 < z_err < 1", err_key));
@@ -243,12 +240,7 @@ impl Summary {
         for band in BANDS {
             let key = format!("{band}_cmodel_mag");
             if !has(&key) {
-                magnitudes.push(BandMagnitudes {
-                    band,
-                    key: key.clone(),
-                    range: None,
-                    outside_0_50: None,
-                });
+                magnitudes.push(BandMagnitudes { band, key: key.clone(), range: None, outside_0_50: None });
                 missing_mag.get_or_insert(key);
                 continue;
             }
@@ -260,19 +252,11 @@ impl Summary {
                     outside += 1;
                 }
             }
-            magnitudes.push(BandMagnitudes {
-                band,
-                key,
-                range: Some(Range::of(&mag)),
-                outside_0_50: Some(outside),
-            });
+            magnitudes.push(BandMagnitudes { band, key, range: Some(Range::of(&mag)), outside_0_50: Some(outside) });
         }
         checks.push(match missing_mag {
             Some(key) => Check::skipped("0 < mag < 50 in every band", &key),
-            None => Check::counted(
-                "0 < mag < 50 in every band",
-                bad_mag_rows.iter().filter(|&&b| b).count(),
-            ),
+            None => Check::counted("0 < mag < 50 in every band", bad_mag_rows.iter().filter(|&&b| b).count()),
         });
 
         // NaN can only be stored in float keys; the image is not tabular.
@@ -285,24 +269,18 @@ impl Summary {
                 }
             }
         }
-        checks.push(Check::counted(
-            "no NaN in any tabular column",
-            nan_rows.iter().filter(|&&b| b).count(),
-        ));
+        checks.push(Check::counted("no NaN in any tabular column", nan_rows.iter().filter(|&&b| b).count()));
 
         checks.push(if has(OBJECT_ID_KEY) {
             let ids = file.read_i64(OBJECT_ID_KEY)?;
             let mut seen = HashSet::with_capacity(ids.len());
-            Check::counted(
-                "no duplicate object_id",
-                ids.iter().filter(|id| !seen.insert(*id)).count(),
-            )
+            Check::counted("no duplicate object_id", ids.iter().filter(|id| !seen.insert(*id)).count())
         } else {
             Check::skipped("no duplicate object_id", OBJECT_ID_KEY)
         });
 
         Ok(Summary {
-            pzbench_version: crate::VERSION,
+            pzbench_version: pzbench_io::VERSION,
             file: file.path().display().to_string(),
             n_rows,
             image_shape: [n_rows, bands, h, w],
@@ -317,10 +295,7 @@ impl Summary {
     fn to_text(&self) -> String {
         let mut s = String::new();
         let [n, b, h, w] = self.image_shape;
-        s += &format!(
-            "{}\n  N = {}   image ({n}, {b}, {h}, {w}) float32\n\n",
-            self.file, self.n_rows
-        );
+        s += &format!("{}\n  N = {}   image ({n}, {b}, {h}, {w}) float32\n\n", self.file, self.n_rows);
 
         let width = self.keys.iter().map(|k| k.name.len()).max().unwrap_or(0);
         s += &format!("keys ({}):\n", self.keys.len());
@@ -334,9 +309,7 @@ impl Summary {
         s += "\ncmodel magnitudes:\n";
         for m in &self.magnitudes {
             match (&m.range, m.outside_0_50) {
-                (Some(r), Some(out)) => {
-                    s += &format!("  {}  {}   outside (0, 50): {out}\n", m.band, range_text(r))
-                }
+                (Some(r), Some(out)) => s += &format!("  {}  {}   outside (0, 50): {out}\n", m.band, range_text(r)),
                 _ => s += &format!("  {}  no key `{}`\n", m.band, m.key),
             }
         }

@@ -7,9 +7,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::input::BootstrapArgs;
 use super::table2::{score_model, InputArgs};
-use crate::metrics::Bins;
-use crate::report::leaderboard::{check_rank_key, utc_now, Board, Entry};
-use crate::Result;
+use pzbench_io::Result;
+use pzbench_metrics::Bins;
+use pzbench_report::leaderboard::{check_rank_key, utc_now, Board, Entry};
 
 /// Keep a leaderboard of photo-z models (a JSON file, layout in leaderboards/schema.json).
 ///
@@ -40,7 +40,9 @@ pub enum LeaderboardCommand {
 /// clock). All entries of a board must be scored on the same galaxies; a name already on the board
 /// needs --replace.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace")]
+#[command(
+    after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace"
+)]
 pub struct AddArgs {
     /// The board file (JSON); created if it does not exist.
     #[arg(long, value_name = "FILE")]
@@ -131,7 +133,7 @@ pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
 
 fn add(args: AddArgs) -> Result<ExitCode> {
     if args.name.trim().is_empty() {
-        return Err(crate::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
+        return Err(pzbench_io::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
     }
     let config = args.bootstrap.config()?;
     // Load (and validate) the board before the possibly long scoring.
@@ -141,7 +143,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     let entry = Entry::from_report(&args.name, &scored.report, scored.dataset, utc_now())?;
     let replaced = board.entries.iter().any(|e| e.name == args.name);
     board.add(&args.board, entry, args.replace)?;
-    crate::io::write_atomic(&args.board, board.to_json()?.as_bytes())?;
+    pzbench_io::write_atomic(&args.board, board.to_json()?.as_bytes())?;
     let rank = board.ranked("loss")?.iter().position(|e| e.name == args.name).map_or(0, |r| r + 1);
     eprintln!(
         "pzbench: {} '{}' {} {} (rank {rank} of {} by loss)",

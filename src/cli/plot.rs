@@ -7,10 +7,10 @@ use clap::{Args, Subcommand};
 
 use super::figure6::parse_size;
 use super::table2::InputArgs;
-use crate::io::sample::Sample;
-use crate::metrics::{evaluate, stats::percentile, Bins, Grouped};
-use crate::report::figure::{save, ImageFormat, ScatterPlot};
-use crate::{Error, Result};
+use pzbench_io::sample::Sample;
+use pzbench_io::{Error, Result};
+use pzbench_metrics::{evaluate, stats::percentile, Bins, Grouped};
+use pzbench_report::figure::{save, ImageFormat, ScatterPlot};
 
 /// Diagnostic plots of a predictions file.
 #[derive(Debug, Args)]
@@ -32,7 +32,9 @@ pub enum PlotCommand {
 /// scatter and outlier fraction (METRICS.md) in a text box. The format follows the extension of
 /// --out: .png or .svg.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --out scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --out scatter.svg")]
+#[command(
+    after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --out scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --out scatter.svg"
+)]
 pub struct ScatterArgs {
     /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
     #[arg(long, value_name = "FILE")]
@@ -42,8 +44,8 @@ pub struct ScatterArgs {
     pub input: InputArgs,
 
     /// Output image: .png or .svg (written atomically).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
 
     /// Cells per axis of the density.
     #[arg(long, default_value_t = 150, value_name = "N")]
@@ -92,7 +94,7 @@ fn default_range(z_spec: &[f64], z_phot: &[f64]) -> (f64, f64) {
 
 fn scatter(args: ScatterArgs) -> Result<ExitCode> {
     let size = parse_size(&args.size)?;
-    ImageFormat::from_path(&args.out)?;
+    ImageFormat::from_path(&args.output)?;
     if !(1..=1000).contains(&args.cells) {
         return Err(Error::usage(format!("--cells {}: use 1 to 1000 cells per axis, e.g. 150", args.cells)));
     }
@@ -106,11 +108,14 @@ fn scatter(args: ScatterArgs) -> Result<ExitCode> {
     });
     let grouped = Grouped::new(z_spec.clone(), z_phot.clone(), &Bins::galaxiesml_default());
     let Some(metrics) = evaluate(&grouped).overall else {
-        return Err(Error::file(&args.predictions, "no galaxies to plot; give a predictions file with at least one row"));
+        return Err(Error::file(
+            &args.predictions,
+            "no galaxies to plot; give a predictions file with at least one row",
+        ));
     };
     let mut plot = ScatterPlot::new(title, &z_spec, &z_phot, metrics, range, args.cells);
     plot.size = size;
-    save(&plot, &args.out)?;
-    eprintln!("pzbench: wrote {}", args.out.display());
+    save(&plot, &args.output)?;
+    eprintln!("pzbench: wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::models::{self, read_data, InputSpec};
-use crate::{Error, Result};
+use pzbench_io::{Error, Result};
+use pzbench_models::{self, read_data, InputSpec};
 
 /// Predict redshifts with a model trained by `pzbench train`.
 ///
@@ -18,7 +18,9 @@ use crate::{Error, Result};
 /// file has spectroscopic redshifts), which `pzbench score` reads directly. On the CPU the same
 /// model and data give the same predictions, bit for bit.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench predict --model cnn64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench score preds.csv")]
+#[command(
+    after_help = "Examples:\n  pzbench predict --model cnn64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench score preds.csv"
+)]
 pub struct PredictArgs {
     /// Checkpoint directory written by `pzbench train`.
     #[arg(long, value_name = "DIR")]
@@ -29,8 +31,8 @@ pub struct PredictArgs {
     pub data: PathBuf,
 
     /// Predictions file to write (CSV, atomically).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
 
     /// Compute device: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
@@ -50,13 +52,17 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     if args.batch_size == 0 {
         return Err(Error::usage("--batch-size must be at least 1"));
     }
-    let device = models::device(&args.device)?;
-    let model = models::load(&args.model, &device)?;
+    let device = pzbench_models::device(&args.device)?;
+    let model = pzbench_models::load(&args.model, &device)?;
     let spec = InputSpec::load(&args.model)?;
     if spec.n_inputs() != model.architecture().n_mags() {
         return Err(Error::file(
-            args.model.join(models::INPUTS_FILE),
-            format!("describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain", spec.n_inputs(), model.architecture().n_mags()),
+            args.model.join(pzbench_models::INPUTS_FILE),
+            format!(
+                "describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain",
+                spec.n_inputs(),
+                model.architecture().n_mags()
+            ),
         ));
     }
     let started = Instant::now();
@@ -67,7 +73,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     }
     let z_spec = raw.z.clone();
     let data = spec.dataset(raw)?;
-    let z_phot = models::predict(&model, &data, args.batch_size).map_err(|e| match e {
+    let z_phot = pzbench_models::predict(&model, &data, args.batch_size).map_err(|e| match e {
         Error::Usage(message) => Error::file(&args.data, message),
         other => other,
     })?;
@@ -80,7 +86,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             None => writeln!(csv, "{id},{zp}"),
         };
     }
-    crate::io::write_atomic(&args.out, csv.as_bytes())?;
+    pzbench_io::write_atomic(&args.output, csv.as_bytes())?;
     if !args.quiet {
         eprintln!(
             "pzbench: {} predictions by the {} in {:.1} s ({:.0} galaxies/s) -> {}",
@@ -88,7 +94,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             model.architecture().name(),
             started.elapsed().as_secs_f64(),
             z_phot.len() as f64 / started.elapsed().as_secs_f64().max(1e-9),
-            args.out.display()
+            args.output.display()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::run_words;
-use crate::{Error, Result};
+use pzbench_io::{Error, Result};
 
 /// Run the whole study: data, NN and CNN, predictions on the test split, Table 2, Figure 6.
 ///
@@ -18,11 +18,13 @@ use crate::{Error, Result};
 /// Figure 6 (PNG, SVG), one scatter plot per model, a leaderboard and an `index.md` linking them
 /// all. Each step is the same code as the command it names.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench reproduce --out study                      # synthetic data, CPU, ~minutes\n  pzbench reproduce --data /data/galaxiesml --size 127 --cnn-epochs 200 --device cuda --out paper")]
+#[command(
+    after_help = "Examples:\n  pzbench reproduce --out study                      # synthetic data, CPU, ~minutes\n  pzbench reproduce --data /data/galaxiesml --size 127 --cnn-epochs 200 --device cuda --out paper"
+)]
 pub struct ReproduceArgs {
     /// Output folder (created; existing files of a previous run are replaced).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "DIR")]
+    pub output: PathBuf,
     /// Folder holding the real GalaxiesML files [default: generate the synthetic set].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -44,8 +46,8 @@ pub struct ReproduceArgs {
     /// Seed of the data, the models and the bootstrap.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Bootstrap resamples for the intervals in Table 2 and Figure 6.
-    #[arg(long, default_value_t = 200, value_name = "B")]
+    /// Bootstrap resamples for the intervals in Table 2 and Figure 6 (the flag alone means 1000).
+    #[arg(long, default_value_t = 200, value_name = "B", num_args = 0..=1, default_missing_value = "1000")]
     pub bootstrap: usize,
 }
 
@@ -58,7 +60,7 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
     if args.size != 64 && args.size != 127 {
         return Err(Error::usage(format!("--size {}: GalaxiesML cutouts are 64 or 127 pixels", args.size)));
     }
-    let out = &args.out;
+    let out = &args.output;
     std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create the output folder: {e}")))?;
     let steps = 9;
     let mut step = 0;
@@ -77,7 +79,17 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         None => {
             say(&format!("generating {} synthetic galaxies at {size}x{size} (pzbench synth)", args.n));
             let dir = out.join("data");
-            run_words(&["synth", "--n", &args.n.to_string(), "--size", &size.to_string(), "--seed", &seed, "--out", &text(&dir)])?;
+            run_words(&[
+                "synth",
+                "--n",
+                &args.n.to_string(),
+                "--size",
+                &size.to_string(),
+                "--seed",
+                &seed,
+                "--out",
+                &text(&dir),
+            ])?;
             dir
         }
     };
@@ -95,25 +107,68 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         say(&format!("training the {label} ({epochs} epochs at most, on {})", args.device));
         let dir = out.join("models").join(kind);
         run_words(&[
-            "train", "--model", kind, "--train", &text(&train), "--val", &text(&val), "--out", &text(&dir), "--epochs",
-            &epochs.to_string(), "--seed", &seed, "--device", &args.device,
+            "train",
+            "--model",
+            kind,
+            "--train",
+            &text(&train),
+            "--val",
+            &text(&val),
+            "--out",
+            &text(&dir),
+            "--epochs",
+            &epochs.to_string(),
+            "--seed",
+            &seed,
+            "--device",
+            &args.device,
         ])?;
         let preds = out.join("predictions").join(format!("{kind}.csv"));
-        std::fs::create_dir_all(out.join("predictions")).map_err(|e| Error::file(out, format!("cannot create predictions/: {e}")))?;
-        run_words(&["predict", "--model", &text(&dir), "--data", &text(&test), "--out", &text(&preds), "--device", &args.device, "--quiet"])?;
+        std::fs::create_dir_all(out.join("predictions"))
+            .map_err(|e| Error::file(out, format!("cannot create predictions/: {e}")))?;
+        run_words(&[
+            "predict",
+            "--model",
+            &text(&dir),
+            "--data",
+            &text(&test),
+            "--out",
+            &text(&preds),
+            "--device",
+            &args.device,
+            "--quiet",
+        ])?;
         predictions.push((label, kind, preds));
     }
 
     say("scoring both models on the test split (pzbench score)");
     let bootstrap = args.bootstrap.to_string();
     for (_, kind, preds) in &predictions {
-        run_words(&["score", &text(preds), "--quiet", "--format", "json", "--bootstrap", &bootstrap, "--seed", &seed, "--output", &text(&out.join(format!("score_{kind}.json")))])?;
+        run_words(&[
+            "score",
+            &text(preds),
+            "--quiet",
+            "--format",
+            "json",
+            "--bootstrap",
+            &bootstrap,
+            "--seed",
+            &seed,
+            "--output",
+            &text(&out.join(format!("score_{kind}.json"))),
+        ])?;
     }
-    let model_flags: Vec<String> =
-        predictions.iter().flat_map(|(label, _, preds)| ["--model".to_string(), format!("{label}={}", text(preds))]).collect();
+    let model_flags: Vec<String> = predictions
+        .iter()
+        .flat_map(|(label, _, preds)| ["--model".to_string(), format!("{label}={}", text(preds))])
+        .collect();
     let dataset: Vec<String> = match &args.data {
         Some(_) => vec!["--dataset".into(), format!("GalaxiesML {size}x{size} test split")],
-        None => vec!["--dataset".into(), format!("synthetic GalaxiesML {size}x{size} test split (seed {seed})"), "--synthetic".into()],
+        None => vec![
+            "--dataset".into(),
+            format!("synthetic GalaxiesML {size}x{size} test split (seed {seed})"),
+            "--synthetic".into(),
+        ],
     };
 
     say("Table 2 (Markdown, LaTeX, CSV)");
@@ -121,7 +176,10 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         let mut words: Vec<String> = vec!["table2".into()];
         words.extend(model_flags.iter().cloned());
         words.extend(dataset.iter().cloned());
-        words.extend(["--published", "--bootstrap", &bootstrap, "--seed", &seed, "--format", format, "--output"].map(String::from));
+        words.extend(
+            ["--published", "--bootstrap", &bootstrap, "--seed", &seed, "--format", format, "--output"]
+                .map(String::from),
+        );
         words.push(text(&out.join(file)));
         run_words(&words)?;
     }
@@ -138,24 +196,57 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
 
     say("scatter plots (z_phot against z_spec)");
     for (label, kind, preds) in &predictions {
-        run_words(&["plot", "scatter", "--predictions", &text(preds), "--title", &format!("{label}: z_phot vs z_spec"), "--out", &text(&out.join(format!("scatter_{kind}.png")))])?;
+        run_words(&[
+            "plot",
+            "scatter",
+            "--predictions",
+            &text(preds),
+            "--title",
+            &format!("{label}: z_phot vs z_spec"),
+            "--out",
+            &text(&out.join(format!("scatter_{kind}.png"))),
+        ])?;
     }
 
     say("leaderboard");
     let board = out.join("leaderboard.json");
     for (label, _, preds) in &predictions {
-        let mut words: Vec<String> =
-            ["leaderboard", "add", "--board", &text(&board), "--name", label, "--predictions", &text(preds), "--replace"].map(String::from).to_vec();
+        let mut words: Vec<String> = [
+            "leaderboard",
+            "add",
+            "--board",
+            &text(&board),
+            "--name",
+            label,
+            "--predictions",
+            &text(preds),
+            "--replace",
+        ]
+        .map(String::from)
+        .to_vec();
         words.extend(dataset.iter().cloned());
         run_words(&words)?;
     }
-    run_words(&["leaderboard", "render", "--board", &text(&board), "--format", "markdown", "--output", &text(&out.join("leaderboard.md"))])?;
+    run_words(&[
+        "leaderboard",
+        "render",
+        "--board",
+        &text(&board),
+        "--format",
+        "markdown",
+        "--output",
+        &text(&out.join("leaderboard.md")),
+    ])?;
 
     say("index.md");
-    let table = std::fs::read_to_string(out.join("table2.md")).map_err(|e| Error::file(out.join("table2.md"), format!("cannot read: {e}")))?;
+    let table = std::fs::read_to_string(out.join("table2.md"))
+        .map_err(|e| Error::file(out.join("table2.md"), format!("cannot read: {e}")))?;
     let source = match &args.data {
         Some(dir) => format!("the GalaxiesML files in `{}`", dir.display()),
-        None => format!("a synthetic GalaxiesML set of {} galaxies at {size}×{size} (`pzbench synth --seed {seed}`, in `data/`)", args.n),
+        None => format!(
+            "a synthetic GalaxiesML set of {} galaxies at {size}×{size} (`pzbench synth --seed {seed}`, in `data/`)",
+            args.n
+        ),
     };
     let index = format!(
         "# GalaxiesML study (pzbench {version})\n\nData: {source}. Models: the paper's NN (photometry) and CNN (images + photometry), \
@@ -166,12 +257,12 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
          ## Leaderboard\n\nSee [leaderboard.md](leaderboard.md) ([JSON](leaderboard.json)).\n\n## Files\n\n\
          - `models/{{nn,cnn}}/`: checkpoints (safetensors + model.json with the training curve)\n\
          - `predictions/{{nn,cnn}}.csv`: `object_id,z_spec,z_phot` for every test galaxy\n",
-        version = crate::VERSION,
+        version = pzbench_io::VERSION,
         device = args.device,
         nn = args.nn_epochs,
         cnn = args.cnn_epochs,
     );
-    crate::io::write_atomic(&out.join("index.md"), index.as_bytes())?;
+    pzbench_io::write_atomic(&out.join("index.md"), index.as_bytes())?;
     eprintln!("\ndone: {}", out.join("index.md").display());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::input::{BinArgs, BootstrapArgs, ColumnArgs};
-use crate::io::sample::load_sample;
-use crate::report::score_sample;
-use crate::Result;
+use pzbench_io::sample::load_sample;
+use pzbench_io::Result;
+use pzbench_report::score_sample;
 
 /// Output formats of `score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,7 +30,9 @@ pub enum ScoreFormat {
 /// outlier fractions, RMS, MSE and the Tanaka loss overall and per redshift bin, exactly as the
 /// authors computed them.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7")]
+#[command(
+    after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7"
+)]
 pub struct ScoreArgs {
     /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
     pub predictions: PathBuf,
@@ -85,16 +87,11 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
 }
 
 /// One line saying which file, layout and columns were used, and how many rows were dropped.
-fn describe_input(input: &crate::io::sample::InputInfo) -> String {
+fn describe_input(input: &pzbench_io::sample::InputInfo) -> String {
     let p = &input.predictions;
     let column = |c: &Option<String>| c.as_deref().map_or("-".to_string(), |c| format!("'{c}'"));
-    let mut line = format!(
-        "pzbench: {} ({}, {} rows): z_phot = {}",
-        p.path,
-        p.format,
-        p.rows,
-        column(&p.columns.z_phot)
-    );
+    let mut line =
+        format!("pzbench: {} ({}, {} rows): z_phot = {}", p.path, p.format, p.rows, column(&p.columns.z_phot));
     match &input.truth {
         Some(truth) => line.push_str(&format!(
             ", z_spec = {} from {} joined on {} ({} matched, {} truth galaxies without prediction)",

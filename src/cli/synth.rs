@@ -7,13 +7,12 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::synth::generate::{
-    self, file_name, prepare_output_dir, split_counts, NzSource, DEFAULT_BLOCK, GALAXIESML_SIZES,
-    SPLITS,
+use pzbench_io::{Error, Result};
+use pzbench_synth::generate::{
+    self, file_name, prepare_output_dir, split_counts, NzSource, DEFAULT_BLOCK, GALAXIESML_SIZES, SPLITS,
 };
-use crate::synth::photometry::{PhotometryGrid, DEFAULT_DZ};
-use crate::synth::population::PopulationModel;
-use crate::{Error, Result};
+use pzbench_synth::photometry::{PhotometryGrid, DEFAULT_DZ};
+use pzbench_synth::population::PopulationModel;
 
 #[derive(Debug, Args)]
 #[command(
@@ -50,8 +49,8 @@ pub struct SynthArgs {
     pub seed: u64,
 
     /// Output folder (created if missing)
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "DIR")]
+    pub output: PathBuf,
 
     /// Redshift distribution: hsc (real HSC spec-z), smail (peak 1.5), or a CSV file z,weight
     #[arg(long, default_value = "hsc", value_name = "hsc|smail|FILE")]
@@ -79,12 +78,9 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
     let nz_source = NzSource::parse(&args.nz);
     let nz = nz_source.table()?;
     if !(args.grid_dz > 0.0 && args.grid_dz <= 0.1) {
-        return Err(Error::usage(format!(
-            "--grid-dz {}: must be in (0, 0.1]",
-            args.grid_dz
-        )));
+        return Err(Error::usage(format!("--grid-dz {}: must be in (0, 0.1]", args.grid_dz)));
     }
-    prepare_output_dir(&args.out)?;
+    prepare_output_dir(&args.output)?;
 
     let started = Instant::now();
     let draw_target = || {
@@ -106,15 +102,9 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}")
             .map_err(|e| Error::other(format!("progress bar template: {e}")))?,
     );
-    let written = generate::generate(
-        &model,
-        args.n,
-        args.size,
-        args.seed,
-        &args.out,
-        DEFAULT_BLOCK,
-        &mut |k| bar.inc(k as u64),
-    );
+    let written = generate::generate(&model, args.n, args.size, args.seed, &args.output, DEFAULT_BLOCK, &mut |k| {
+        bar.inc(k as u64)
+    });
     bar.finish_and_clear();
     let written = written?;
 
@@ -124,15 +114,11 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
             "wrote {} galaxies ({a} / {b} / {c}) of 5x{s}x{s} in {:.1} s to {}:",
             args.n,
             started.elapsed().as_secs_f64(),
-            args.out.display(),
+            args.output.display(),
             s = args.size,
         );
         for split in SPLITS {
-            eprintln!(
-                "  {}  {}",
-                file_name(args.size, split, "hdf5"),
-                file_name(args.size, split, "csv")
-            );
+            eprintln!("  {}  {}", file_name(args.size, split, "hdf5"), file_name(args.size, split, "csv"));
         }
     }
     Ok(ExitCode::SUCCESS)

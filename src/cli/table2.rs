@@ -12,11 +12,11 @@ use std::str::FromStr;
 use clap::{Args, ValueEnum};
 
 use super::input::{BootstrapArgs, ColumnArgs};
-use crate::io::sample::{load_sample, Sample};
-use crate::metrics::{bootstrap, evaluate, Bins, BootstrapConfig, Grouped};
-use crate::report::table2::{published_rows, BootstrapInfo, Dataset, Table2, Table2Row};
-use crate::report::ScoreReport;
-use crate::{Error, Result};
+use pzbench_io::sample::{load_sample, Sample};
+use pzbench_io::{Error, Result};
+use pzbench_metrics::{bootstrap, evaluate, Bins, BootstrapConfig, Grouped};
+use pzbench_report::table2::{published_rows, BootstrapInfo, Dataset, Table2, Table2Row};
+use pzbench_report::ScoreReport;
 
 /// One `--model NAME=FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,6 @@ pub(super) fn score_model(
     Ok(Scored { name: name.to_string(), report, dataset })
 }
 
-
 /// Score every `--model` as `pzbench score` does (names must be unique, at least one model), with
 /// the notes of [`dataset_notes`]. The returned list is never empty.
 pub(super) fn score_models(
@@ -116,10 +115,8 @@ pub(super) fn score_models(
     if models.is_empty() {
         return Err(Error::usage("give at least one --model NAME=FILE"));
     }
-    let scored = models
-        .iter()
-        .map(|m| score_model(&m.name, &m.path, input, bins, config))
-        .collect::<Result<Vec<_>>>()?;
+    let scored =
+        models.iter().map(|m| score_model(&m.name, &m.path, input, bins, config)).collect::<Result<Vec<_>>>()?;
     let notes = dataset_notes(&scored);
     Ok((scored, notes))
 }
@@ -171,7 +168,9 @@ pub enum Table2Format {
 /// SHA-256 of the file z_spec came from. With --bootstrap each value reads `value ± half-width` of
 /// its percentile bootstrap interval.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench table2 --model CNN=cnn.csv --model NN=nn.csv --published\n  pzbench table2 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 1000 --format latex --output table2.tex")]
+#[command(
+    after_help = "Examples:\n  pzbench table2 --model CNN=cnn.csv --model NN=nn.csv --published\n  pzbench table2 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 1000 --format latex --output table2.tex"
+)]
 pub struct Table2Args {
     /// A model's predictions as NAME=FILE (repeat for several models; rows keep this order).
     #[arg(long = "model", value_name = "NAME=FILE", required = true)]

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
-use crate::models::{
+use super::bench::GpuKernels;
+use pzbench_io::{Error, Result};
+use pzbench_models::{
     self, galaxiesml_bands, read_data, Architecture, CnnConfig, EpochRecord, InputSpec, LossKind, Model, NnConfig,
     RawData, ReduceLr, RunOptions, TrainConfig,
 };
-use super::bench::GpuKernels;
-use crate::{Error, Result};
 
 /// The two reference models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,7 +56,9 @@ const NN_DEFAULT_EPOCHS: usize = 200;
 /// continues it); `model.json` records the settings, the per-epoch history and the SHA-256 of the
 /// data files.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train dc2_train.csv --val dc2_val.csv --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume")]
+#[command(
+    after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train dc2_train.csv --val dc2_val.csv --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
+)]
 pub struct TrainArgs {
     /// Which model: cnn (images + photometry) or nn (photometry only).
     #[arg(long, value_enum)]
@@ -71,8 +73,8 @@ pub struct TrainArgs {
     pub val: PathBuf,
 
     /// Checkpoint directory (created; must not hold a checkpoint unless --resume).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(short, long, alias = "out", value_name = "DIR")]
+    pub output: PathBuf,
 
     /// Continue the run checkpointed in --out (same settings and data) up to --epochs.
     #[arg(long)]
@@ -184,23 +186,23 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         return Err(Error::usage("--augment turns training images; the NN reads none (use it with --model cnn)"));
     }
     let cfg = args.config();
-    let device = models::device(&args.device)?;
+    let device = pzbench_models::device(&args.device)?;
     args.gpu_kernels.select();
-    let has_checkpoint = args.out.join("model.json").is_file();
+    let has_checkpoint = args.output.join("model.json").is_file();
     if has_checkpoint && !args.resume {
         return Err(Error::file(
-            &args.out,
+            &args.output,
             "already holds a checkpoint; pass --resume to continue that run, or choose another --out",
         ));
     }
     if args.resume && !has_checkpoint {
-        return Err(Error::file(&args.out, "holds no checkpoint to resume (model.json is missing); drop --resume"));
+        return Err(Error::file(&args.output, "holds no checkpoint to resume (model.json is missing); drop --resume"));
     }
     let images = args.model == ModelKind::Cnn;
     if args.scale_mags && !images {
         return Err(Error::usage("--scale-mags is for the CNN: the NN always min-max scales its magnitudes"));
     }
-    let saved = if args.resume { Some(InputSpec::load(&args.out)?) } else { None };
+    let saved = if args.resume { Some(InputSpec::load(&args.output)?) } else { None };
     let bands = match (&saved, &args.bands) {
         (Some(saved), Some(bands)) if *bands != saved.bands => {
             return Err(Error::usage(format!(
@@ -229,7 +231,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     let spec = match saved {
         Some(saved) => saved,
-        None if args.scale_mags => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?.with_scaling(&raw_train)?,
+        None if args.scale_mags => {
+            InputSpec::fit(&raw_train, bands, non_detection, args.colors)?.with_scaling(&raw_train)?
+        }
         None => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?,
     };
     if !args.quiet {
@@ -238,8 +242,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
     }
     let hashes = BTreeMap::from([
-        ("train".to_string(), format!("sha256:{}", crate::io::sha256_file(&args.train)?)),
-        ("val".to_string(), format!("sha256:{}", crate::io::sha256_file(&args.val)?)),
+        ("train".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&args.train)?)),
+        ("val".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&args.val)?)),
     ]);
     let train_set = spec.dataset(raw_train)?;
     let val_set = spec.dataset(raw_val)?;
@@ -262,7 +266,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         on_epoch: if log_lines { Some(&mut log as &mut dyn FnMut(&EpochRecord)) } else { None },
     };
     let model = if args.resume {
-        models::resume(&args.out, &device, &train_set, &val_set, &cfg, options)?
+        pzbench_models::resume(&args.output, &device, &train_set, &val_set, &cfg, options)?
     } else {
         let arch = match (args.model, train_set.image_shape()) {
             (ModelKind::Cnn, Some((bands_img, h, w))) => {
@@ -271,17 +275,19 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 }
                 Architecture::Cnn(CnnConfig { image_size: h, n_bands: bands_img, n_mags: spec.n_inputs() })
             }
-            (ModelKind::Cnn, None) => return Err(Error::file(&args.train, "has no images; the CNN needs the `image` key")),
+            (ModelKind::Cnn, None) => {
+                return Err(Error::file(&args.train, "has no images; the CNN needs the `image` key"))
+            }
             (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs() }),
         };
         let model = Model::new(arch, &train_set, args.seed, &device).map_err(|e| on_file(e, &args.train))?;
-        std::fs::create_dir_all(&args.out)
-            .map_err(|e| Error::file(&args.out, format!("cannot create the checkpoint directory: {e}")))?;
-        spec.save(&args.out)?;
-        models::train(model, &train_set, &val_set, &cfg, Some(&args.out), options)?
+        std::fs::create_dir_all(&args.output)
+            .map_err(|e| Error::file(&args.output, format!("cannot create the checkpoint directory: {e}")))?;
+        spec.save(&args.output)?;
+        pzbench_models::train(model, &train_set, &val_set, &cfg, Some(&args.output), options)?
     };
     if !args.quiet {
-        summarize(&model, &args.out, started.elapsed().as_secs_f64());
+        summarize(&model, &args.output, started.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -318,7 +324,9 @@ pub(super) fn describe(raw: &RawData, spec: &InputSpec) -> String {
 }
 
 fn summarize(model: &Model, out: &Path, seconds: f64) {
-    let Some(record) = model.training() else { return };
+    let Some(record) = model.training() else {
+        return;
+    };
     let best = match (record.best_epoch, record.best_val_loss) {
         (Some(epoch), Some(loss)) => format!("best epoch {epoch} (val loss {loss:.5})"),
         _ => "no epoch run".to_string(),

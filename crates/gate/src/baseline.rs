@@ -1,0 +1,227 @@
+//! Baselines for the gate: a predictions file, a saved score (`pzbench score --format json`, or
+//! any JSON with `overall`/`per_bin`, e.g. a leaderboard entry), or a baseline file written by
+//! `pzbench baseline save` — the score plus the per-galaxy predictions, so a later gate can run a
+//! paired bootstrap without the original files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use pzbench_io::sample::{load_sample, Sample, SampleOptions};
+use pzbench_io::{Error, Result};
+use pzbench_metrics::{Bins, Evaluation, Metrics, METRIC_KEYS};
+use pzbench_report::ScoreReport;
+
+/// Format version of baseline files.
+pub const BASELINE_FORMAT: u32 = 1;
+
+/// What a `--baseline` argument turned out to be.
+pub enum Baseline {
+    /// Per-galaxy predictions (from a predictions file or a baseline file).
+    Predictions(Box<Sample>),
+    /// Only metric values, with the bins they were computed on.
+    Score { evaluation: Evaluation, edges: Vec<f64>, count: usize },
+}
+
+/// The per-galaxy part of a baseline file.
+#[derive(Debug, Serialize)]
+struct Galaxies<'a> {
+    object_id: Option<&'a [i64]>,
+    z_spec: &'a [f64],
+    z_phot: &'a [f64],
+}
+
+/// The JSON text of a baseline file for `sample` scored as `report`.
+pub fn baseline_json(sample: &Sample, report: &ScoreReport) -> String {
+    #[derive(Serialize)]
+    struct File<'a> {
+        pzbench_baseline: u32,
+        score: &'a ScoreReport,
+        galaxies: Galaxies<'a>,
+    }
+    let file = File {
+        pzbench_baseline: BASELINE_FORMAT,
+        score: report,
+        galaxies: Galaxies { object_id: sample.ids.as_deref(), z_spec: &sample.z_spec, z_phot: &sample.z_phot },
+    };
+    serde_json::to_string(&file).unwrap_or_default() + "\n"
+}
+
+/// Load `--baseline`: JSON baselines by content, anything else as a predictions file.
+pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
+    let looks_like_json = std::fs::read(path)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !looks_like_json {
+        return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))?;
+    if value.get("pzbench_baseline").is_some() {
+        return galaxies_of(path, &value).map(|sample| Baseline::Predictions(Box::new(sample)));
+    }
+    score_of(path, &value)
+}
+
+fn galaxies_of(path: &Path, value: &Value) -> Result<Sample> {
+    let bad = |what: &str| {
+        Error::file(
+            path,
+            format!("not a valid pzbench baseline file: {what}; re-create it with `pzbench baseline save`"),
+        )
+    };
+    let galaxies = value.get("galaxies").ok_or_else(|| bad("no 'galaxies'"))?;
+    let floats = |key: &str| -> Result<Vec<f64>> {
+        galaxies
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad(&format!("no galaxies.{key}")))?
+            .iter()
+            .map(|v| v.as_f64().ok_or_else(|| bad(&format!("galaxies.{key} holds a non-number"))))
+            .collect()
+    };
+    let z_spec = floats("z_spec")?;
+    let z_phot = floats("z_phot")?;
+    let ids = match galaxies.get("object_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(ids)) => Some(
+            ids.iter()
+                .map(|v| v.as_i64().ok_or_else(|| bad("galaxies.object_id holds a non-integer")))
+                .collect::<Result<Vec<i64>>>()?,
+        ),
+        Some(_) => return Err(bad("galaxies.object_id is not a list")),
+    };
+    if z_spec.len() != z_phot.len() || ids.as_ref().is_some_and(|i| i.len() != z_spec.len()) {
+        return Err(bad("galaxies.* lists have different lengths"));
+    }
+    let input: pzbench_io::sample::InputInfo =
+        serde_json::from_value(value["score"]["input"].clone()).map_err(|e| bad(&format!("score.input: {e}")))?;
+    Ok(Sample { ids, z_spec, z_phot, input })
+}
+
+fn score_of(path: &Path, value: &Value) -> Result<Baseline> {
+    let bad = |what: &str| {
+        Error::file(
+            path,
+            format!(
+                "not a score, baseline or predictions file: {what}; expected the JSON of `pzbench score --format json`"
+            ),
+        )
+    };
+    let metrics_of = |entry: &Value| -> Result<Option<Metrics>> {
+        let count = entry.get("count").and_then(Value::as_u64).ok_or_else(|| bad("an entry lacks 'count'"))?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let mut map = serde_json::Map::new();
+        for key in METRIC_KEYS {
+            map.insert(
+                key.to_string(),
+                entry.get(key).cloned().ok_or_else(|| bad(&format!("an entry lacks '{key}'")))?,
+            );
+        }
+        serde_json::from_value(Value::Object(map)).map(Some).map_err(|e| bad(&e.to_string()))
+    };
+    let overall = metrics_of(value.get("overall").ok_or_else(|| bad("no 'overall'"))?)?;
+    let per_bin = value
+        .get("per_bin")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no 'per_bin' list"))?
+        .iter()
+        .map(metrics_of)
+        .collect::<Result<Vec<_>>>()?;
+    let edges: Vec<f64> = value
+        .pointer("/bins/edges")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no bins.edges"))?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    if edges.len() != per_bin.len() + 1 {
+        return Err(bad("bins.edges does not match per_bin"));
+    }
+    let count = overall.map_or(0, |m| m.count);
+    Ok(Baseline::Score { evaluation: Evaluation { overall, per_bin }, edges, count })
+}
+
+/// The three aligned columns of a paired comparison.
+pub struct Aligned {
+    pub z_spec: Vec<f64>,
+    pub baseline: Vec<f64>,
+    pub candidate: Vec<f64>,
+}
+
+/// Put the candidate's predictions in the baseline's galaxy order. Both must describe the same
+/// galaxies (by id when both have ids, else row by row) with the same z_spec: anything else is a
+/// different test set and an error.
+pub fn align(baseline: &Sample, candidate: &Sample, candidate_path: &Path) -> Result<Aligned> {
+    let different = |what: String| {
+        Error::file(candidate_path, format!("{what}; the gate compares predictions on the same test set"))
+    };
+    let order: Vec<usize> = match (&baseline.ids, &candidate.ids) {
+        (Some(base_ids), Some(cand_ids)) => {
+            let position: HashMap<i64, usize> = cand_ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            let missing: Vec<i64> = base_ids.iter().filter(|id| !position.contains_key(id)).copied().collect();
+            if let Some(first) = missing.first() {
+                return Err(different(format!(
+                    "{} galaxies of the baseline are missing from the candidate (first: object_id {first})",
+                    missing.len()
+                )));
+            }
+            if cand_ids.len() != base_ids.len() {
+                return Err(different(format!(
+                    "the candidate has {} galaxies that the baseline lacks",
+                    cand_ids.len() - base_ids.len()
+                )));
+            }
+            base_ids.iter().map(|id| position[id]).collect()
+        }
+        _ => {
+            if baseline.z_spec.len() != candidate.z_spec.len() {
+                return Err(different(format!(
+                    "the candidate has {} galaxies, the baseline {} (and no ids to match them)",
+                    candidate.z_spec.len(),
+                    baseline.z_spec.len()
+                )));
+            }
+            (0..baseline.z_spec.len()).collect()
+        }
+    };
+    if let Some(row) = order.iter().enumerate().position(|(b, &c)| baseline.z_spec[b] != candidate.z_spec[c]) {
+        return Err(different(format!(
+            "z_spec differs from the baseline's (baseline row {}: {} vs {})",
+            row + 1,
+            baseline.z_spec[row],
+            candidate.z_spec[order[row]]
+        )));
+    }
+    Ok(Aligned {
+        z_spec: baseline.z_spec.clone(),
+        baseline: baseline.z_phot.clone(),
+        candidate: order.iter().map(|&i| candidate.z_phot[i]).collect(),
+    })
+}
+
+/// Check that a saved score used the same bins and galaxy count as the candidate.
+pub fn check_score_matches(
+    path: &Path,
+    edges: &[f64],
+    count: usize,
+    bins: &Bins,
+    candidate_count: usize,
+) -> Result<()> {
+    if edges != bins.edges.as_slice() {
+        return Err(Error::file(path, "the baseline score used other bins; score both with the same --bins/--edges"));
+    }
+    if count != candidate_count {
+        return Err(Error::file(
+            path,
+            format!("the baseline scored {count} galaxies, the candidate has {candidate_count}; the gate compares the same test set"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,1107 @@
+//! Reading predictions and truth catalogues: CSV, TSV, whitespace-separated text and Parquet.
+//!
+//! Text files are read by a reader thread (which also hashes them) in blocks of whole lines of
+//! about [`BLOCK_BYTES`]; each block is parsed in parallel by a plain-number parser, or by polars
+//! when it holds quotes or bad cells, so peak memory is a few blocks plus the columns kept,
+//! whatever the file size. Only the columns asked for are kept (an id, z_spec, z_phot). Every failure names the file, the line (text) or row
+//! (Parquet), the column and what to do.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::hex;
+use crate::{Error, Result};
+
+/// Size of the text blocks handed to polars.
+pub const BLOCK_BYTES: usize = 8 << 20;
+
+/// What a column holds, and so how it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Integer galaxy identifiers.
+    Id,
+    /// Spectroscopic (true) redshift: must be finite and > -1.
+    ZSpec,
+    /// Photometric (predicted) redshift: must be finite.
+    ZPhot,
+}
+
+impl Role {
+    /// The name used in messages and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Id => "object_id",
+            Role::ZSpec => "z_spec",
+            Role::ZPhot => "z_phot",
+        }
+    }
+
+    /// The flag that names this column explicitly.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Role::Id => "--id-col",
+            Role::ZSpec => "--zspec-col",
+            Role::ZPhot => "--zphot-col",
+        }
+    }
+
+    /// Column names recognised without a flag (case-insensitive).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Role::Id => &["object_id", "id"],
+            Role::ZSpec => &["z_spec", "zspec", "specz_redshift", "spect_z_test", "redshift"],
+            Role::ZPhot => &["z_phot", "zphot", "photoz", "photo_z_test", "z_pred"],
+        }
+    }
+}
+
+/// One column to read.
+#[derive(Debug, Clone)]
+pub struct ColumnRequest {
+    pub role: Role,
+    /// The name given by the user's flag, if any.
+    pub name: Option<String>,
+    /// Whether a missing column is an error (otherwise it is simply absent from the result).
+    pub required: bool,
+}
+
+/// How to split text lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiter {
+    /// A single byte: `,`, tab, `;`, `|`.
+    Byte(u8),
+    /// Runs of spaces and tabs (e.g. `photo_z_test spect_z_test …` catalogues).
+    Whitespace,
+}
+
+impl Delimiter {
+    /// Parse `--delimiter`: `,` `;` `|` `tab` (or `\t`) `whitespace` (or `space`).
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "," | ";" | "|" => Ok(Delimiter::Byte(text.as_bytes()[0])),
+            "tab" | "\\t" | "\t" => Ok(Delimiter::Byte(b'\t')),
+            "whitespace" | "space" | " " => Ok(Delimiter::Whitespace),
+            other => {
+                Err(Error::usage(format!("--delimiter '{other}' is not supported; use one of , ; | tab whitespace")))
+            }
+        }
+    }
+
+    /// Guess from the header line: tab, then comma, then semicolon, then whitespace.
+    fn detect(header: &str) -> Self {
+        if header.contains('\t') {
+            Delimiter::Byte(b'\t')
+        } else if header.contains(',') {
+            Delimiter::Byte(b',')
+        } else if header.contains(';') {
+            Delimiter::Byte(b';')
+        } else if header.trim().contains(' ') {
+            Delimiter::Whitespace
+        } else {
+            Delimiter::Byte(b',')
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Delimiter::Byte(b'\t') => "tab-separated".into(),
+            Delimiter::Byte(b) => format!("'{}'-separated", b as char),
+            Delimiter::Whitespace => "whitespace-separated".into(),
+        }
+    }
+
+    fn split<'a>(self, line: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match self {
+            Delimiter::Byte(b) => Box::new(line.split(b as char)),
+            Delimiter::Whitespace => Box::new(line.split_whitespace()),
+        }
+    }
+}
+
+/// Options for [`read_table`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Force a delimiter instead of detecting it (text files only).
+    pub delimiter: Option<Delimiter>,
+    /// Drop rows with NaN, infinite or empty values instead of failing (the count is reported).
+    pub drop_invalid: bool,
+}
+
+/// A column as read: its name in the file and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedColumn<T> {
+    pub name: String,
+    pub values: Vec<T>,
+}
+
+/// The requested columns of one file.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub path: PathBuf,
+    /// `"parquet"` or a description of the text layout, e.g. `"','-separated"`.
+    pub format: String,
+    pub id: Option<NamedColumn<i64>>,
+    pub z_spec: Option<NamedColumn<f64>>,
+    pub z_phot: Option<NamedColumn<f64>>,
+    /// Rows kept.
+    pub rows: usize,
+    /// Rows dropped by `--drop-invalid`.
+    pub dropped_invalid: usize,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// Read the requested columns of a CSV/TSV/text or Parquet file.
+pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Table> {
+    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut magic = [0u8; 4];
+    let n_magic = read_up_to(&mut file, &mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if n_magic == 0 {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    let is_parquet = &magic[..n_magic] == b"PAR1"
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    let builder = if is_parquet {
+        read_parquet(path, requests, options)?
+    } else {
+        let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+        read_text(path, file, requests, options)?
+    };
+    builder.check_duplicate_ids(path)?;
+    Ok(builder.finish(path))
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Append `pieces` to `column` in order, copying them in parallel.
+fn extend_parallel<T: Copy + Send + Sync>(column: &mut Vec<T>, pieces: Vec<&[T]>) {
+    use rayon::prelude::*;
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    column.reserve(total);
+    let mut rest = &mut column.spare_capacity_mut()[..total];
+    let mut slots = Vec::with_capacity(pieces.len());
+    for piece in &pieces {
+        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(piece.len());
+        slots.push(slot);
+        rest = tail;
+    }
+    slots.into_par_iter().zip(pieces).for_each(|(slot, piece)| {
+        for (to, &from) in slot.iter_mut().zip(piece) {
+            to.write(from);
+        }
+    });
+    let len = column.len() + total;
+    // SAFETY: the `total` values after the old length were all written just above.
+    unsafe { column.set_len(len) };
+}
+
+/// Reserve room for `additional` more values and touch one value per page of it, in parallel, so
+/// that the page faults of a large column (80 MB for 10 million values) are taken on all cores
+/// now rather than one by one while the blocks are appended.
+fn reserve_mapped<T: Copy + Default + Send>(column: &mut Vec<T>, additional: usize) {
+    use rayon::prelude::*;
+    column.reserve(additional);
+    let per_page = (4096 / std::mem::size_of::<T>()).max(1);
+    column.spare_capacity_mut().par_chunks_mut(per_page * 256).for_each(|chunk| {
+        chunk.iter_mut().step_by(per_page).for_each(|value| {
+            value.write(T::default());
+        });
+    });
+}
+
+/// Which file column serves each requested role.
+#[derive(Debug, Clone)]
+struct Resolved {
+    role: Role,
+    index: usize,
+    name: String,
+}
+
+fn resolve_columns(path: &Path, header: &[String], requests: &[ColumnRequest]) -> Result<Vec<Resolved>> {
+    let listing = || header.join(", ");
+    let mut resolved = Vec::new();
+    for request in requests {
+        let role = request.role;
+        let found = match &request.name {
+            Some(name) => match header.iter().position(|h| h == name) {
+                Some(index) => Some(index),
+                None => {
+                    return Err(Error::file(
+                        path,
+                        format!("no column '{name}' ({}); the columns are: {}", role.flag(), listing()),
+                    ))
+                }
+            },
+            None => {
+                let matches: Vec<usize> = (0..header.len())
+                    .filter(|&i| role.aliases().iter().any(|a| header[i].eq_ignore_ascii_case(a)))
+                    .collect();
+                match matches.as_slice() {
+                    [] => None,
+                    [one] => Some(*one),
+                    [a, b, ..] => {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "ambiguous {} column: both '{}' and '{}' match; choose one with {}",
+                                role.name(),
+                                header[*a],
+                                header[*b],
+                                role.flag()
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        match found {
+            Some(index) => resolved.push(Resolved { role, index, name: header[index].clone() }),
+            None if request.required => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "no {} column (looked for {}); name it with {} (the columns are: {})",
+                        role.name(),
+                        role.aliases().join(", "),
+                        role.flag(),
+                        listing()
+                    ),
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(resolved)
+}
+
+/// Columns accumulated block by block.
+struct Builder {
+    columns: Vec<Resolved>,
+    format: String,
+    ids: Vec<i64>,
+    z_spec: Vec<f64>,
+    z_phot: Vec<f64>,
+    dropped_invalid: usize,
+    /// SHA-256 of the file, once read.
+    sha256: Option<String>,
+    /// `line_of(row)` for error messages: how a row index maps to a line/row label.
+    row_labels: RowLabels,
+}
+
+/// How rows are named in messages: text files by line number, Parquet by row number.
+#[derive(Debug, Clone, Copy)]
+enum RowLabels {
+    Lines,
+    Rows,
+}
+
+impl Builder {
+    fn new(columns: Vec<Resolved>, format: String, row_labels: RowLabels) -> Self {
+        Builder {
+            columns,
+            format,
+            ids: Vec::new(),
+            z_spec: Vec::new(),
+            z_phot: Vec::new(),
+            dropped_invalid: 0,
+            sha256: None,
+            row_labels,
+        }
+    }
+
+    fn has(&self, role: Role) -> bool {
+        self.columns.iter().any(|c| c.role == role)
+    }
+
+    fn label(&self, n: usize) -> String {
+        match self.row_labels {
+            RowLabels::Lines => format!("line {n}"),
+            RowLabels::Rows => format!("row {n}"),
+        }
+    }
+
+    /// Append one block parsed by polars. `label_of` maps a row index within the block to its
+    /// line/row number (used on error paths only).
+    fn append(
+        &mut self,
+        path: &Path,
+        frame: &DataFrame,
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<()> {
+        let mut ids: Option<(Vec<i64>, Option<Vec<bool>>)> = None;
+        let mut floats: Vec<(Role, Vec<f64>, Option<Vec<bool>>)> = Vec::new();
+        for (position, column) in self.columns.iter().enumerate() {
+            let series = frame.columns()[position].as_materialized_series();
+            let validity = (series.null_count() > 0)
+                .then(|| series.is_not_null().downcast_iter().flat_map(|a| a.values().iter()).collect());
+            match column.role {
+                Role::Id => {
+                    let casted = series.strict_cast(&DataType::Int64).map_err(|_| {
+                        Error::file(path, format!("column '{}' ({}) must hold integers", column.name, Role::Id.name()))
+                    })?;
+                    let chunked =
+                        casted.i64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
+                    ids = Some((values, validity));
+                }
+                role => {
+                    let casted = series
+                        .cast(&DataType::Float64)
+                        .map_err(|e| Error::file(path, format!("column '{}' is not numeric: {e}", column.name)))?;
+                    let chunked =
+                        casted.f64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
+                    floats.push((role, values, validity));
+                }
+            }
+        }
+        let ids = ids.as_ref().map(|(values, validity)| (&values[..], validity.as_deref()));
+        let floats: Vec<BlockColumn<'_>> =
+            floats.iter().map(|(role, values, validity)| (*role, &values[..], validity.as_deref())).collect();
+        self.append_columns(path, ids, &floats, label_of, drop_invalid)
+    }
+
+    /// Append the parts the fast parser read (already checked: finite, z_spec > -1), copying
+    /// them in parallel.
+    fn append_plain(&mut self, parts: &[PlainColumns]) {
+        if parts.iter().all(|p| p.ids.is_some()) {
+            extend_parallel(&mut self.ids, parts.iter().filter_map(|p| p.ids.as_deref()).collect());
+        }
+        for (k, (role, _)) in parts.first().map_or(&[][..], |p| &p.floats[..]).iter().enumerate() {
+            let target = if *role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+            extend_parallel(target, parts.iter().map(|p| &p.floats[k].1[..]).collect());
+        }
+    }
+
+    /// Validate and append one block's columns (`floats` in the order of `self.columns`).
+    fn append_columns(
+        &mut self,
+        path: &Path,
+        ids: Option<(&[i64], Option<&[bool]>)>,
+        floats: &[BlockColumn<'_>],
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<()> {
+        let keep = self.validate(path, ids, floats, label_of, drop_invalid)?;
+        let kept = |row: &usize| keep.as_ref().is_none_or(|k| k[*row]);
+        if let Some(keep) = &keep {
+            self.dropped_invalid += keep.iter().filter(|k| !**k).count();
+        }
+        if let Some((values, _)) = ids {
+            match &keep {
+                None => self.ids.extend_from_slice(values),
+                Some(_) => self.ids.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
+            }
+        }
+        for &(role, values, _) in floats {
+            let target = if role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+            match &keep {
+                None => target.extend_from_slice(values),
+                Some(_) => target.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a block's values: empty cells, NaN/inf, z_spec <= -1. Returns `None` when every row
+    /// is valid (the fast path), or the rows to keep under `--drop-invalid`; fails on the first
+    /// bad row otherwise.
+    fn validate(
+        &self,
+        path: &Path,
+        ids: Option<(&[i64], Option<&[bool]>)>,
+        floats: &[BlockColumn<'_>],
+        label_of: &dyn Fn(usize) -> usize,
+        drop_invalid: bool,
+    ) -> Result<Option<Vec<bool>>> {
+        let all_valid = floats.iter().all(|(role, values, validity)| {
+            validity.is_none() && values.iter().all(|v| v.is_finite() && (*role != Role::ZSpec || *v > -1.0))
+        }) && ids.as_ref().is_none_or(|(_, validity)| validity.is_none());
+        if all_valid {
+            return Ok(None);
+        }
+        let height = floats.first().map_or_else(|| ids.as_ref().map_or(0, |(v, _)| v.len()), |f| f.1.len());
+        let mut keep = vec![true; height];
+        for (role, values, validity) in floats {
+            let name = self.column_name(*role);
+            for (row, v) in values.iter().enumerate() {
+                let problem = if validity.as_ref().is_some_and(|m| !m[row]) {
+                    "is empty".to_string()
+                } else if !v.is_finite() {
+                    format!("is {v}")
+                } else if *role == Role::ZSpec && *v <= -1.0 {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "{}, column '{name}': z_spec = {v} is <= -1, so 1 + z_spec <= 0; check that this column is the spectroscopic redshift",
+                            self.label(label_of(row))
+                        ),
+                    ));
+                } else {
+                    continue;
+                };
+                if !drop_invalid {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "{}, column '{name}' {problem}; fix the row, or pass --drop-invalid to drop such rows",
+                            self.label(label_of(row))
+                        ),
+                    ));
+                }
+                keep[row] = false;
+            }
+        }
+        if let Some((_, Some(validity))) = ids {
+            for (row, valid) in validity.iter().enumerate() {
+                if !valid {
+                    if !drop_invalid {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, column '{}' is empty; every galaxy needs an id (or pass --drop-invalid)",
+                                self.label(label_of(row)),
+                                self.column_name(Role::Id)
+                            ),
+                        ));
+                    }
+                    keep[row] = false;
+                }
+            }
+        }
+        Ok(Some(keep))
+    }
+
+    /// Reserve room for about `rows` more rows in every kept column (avoids the doubling
+    /// growth that would otherwise almost double peak memory on large files).
+    fn reserve(&mut self, rows: usize) {
+        for column in &self.columns {
+            match column.role {
+                Role::Id => reserve_mapped(&mut self.ids, rows),
+                Role::ZSpec => reserve_mapped(&mut self.z_spec, rows),
+                Role::ZPhot => reserve_mapped(&mut self.z_phot, rows),
+            }
+        }
+    }
+
+    fn column_name(&self, role: Role) -> String {
+        self.columns.iter().find(|c| c.role == role).map(|c| c.name.clone()).unwrap_or_default()
+    }
+
+    fn rows(&self) -> usize {
+        if self.has(Role::ZPhot) {
+            self.z_phot.len()
+        } else if self.has(Role::ZSpec) {
+            self.z_spec.len()
+        } else {
+            self.ids.len()
+        }
+    }
+
+    /// Fail on the first repeated id, naming both of its rows.
+    fn check_duplicate_ids(&self, path: &Path) -> Result<()> {
+        if self.ids.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(());
+        }
+        let mut sorted = self.ids.clone();
+        sorted.sort_unstable();
+        let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) else {
+            return Ok(());
+        };
+        let id = pair[0];
+        let rows: Vec<usize> =
+            self.ids.iter().enumerate().filter(|(_, v)| **v == id).map(|(i, _)| i + 1).take(2).collect();
+        Err(Error::file(
+            path,
+            format!(
+                "duplicate {} {id} (data rows {} and {}); each galaxy must appear once",
+                self.column_name(Role::Id),
+                rows[0],
+                rows.get(1).copied().unwrap_or(rows[0])
+            ),
+        ))
+    }
+
+    fn finish(self, path: &Path) -> Table {
+        fn named<T>(columns: &[Resolved], role: Role, values: Vec<T>) -> Option<NamedColumn<T>> {
+            let column = columns.iter().find(|c| c.role == role)?;
+            Some(NamedColumn { name: column.name.clone(), values })
+        }
+        let rows = self.rows();
+        Table {
+            path: path.to_path_buf(),
+            format: self.format.clone(),
+            id: named(&self.columns, Role::Id, self.ids),
+            z_spec: named(&self.columns, Role::ZSpec, self.z_spec),
+            z_phot: named(&self.columns, Role::ZPhot, self.z_phot),
+            rows,
+            dropped_invalid: self.dropped_invalid,
+            sha256: self.sha256.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Blocks of whole lines coming from the reader thread.
+type BlockChannel = std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
+
+/// Bytes per `read` call: small enough that each piece is hashed while it is still in cache.
+const READ_BYTES: usize = 1 << 20;
+
+/// Read `file` on a separate thread into blocks of about [`BLOCK_BYTES`] that end at a line end
+/// (the last block may lack its newline), hashing each piece as it arrives, so reading and
+/// SHA-256 overlap with parsing. Spent blocks come back through `recycle` and are refilled (no
+/// fresh pages per block). The thread's result is the hex SHA-256 of the file.
+fn spawn_line_reader(
+    mut file: File,
+    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> (BlockChannel, std::thread::JoinHandle<String>) {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+    let handle = std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        // The partial last line of the previous block, which starts the next one.
+        let mut carry: Vec<u8> = Vec::new();
+        let mut eof = false;
+        while !eof {
+            let mut block = recycle.try_recv().unwrap_or_default();
+            block.clear();
+            block.reserve(BLOCK_BYTES + READ_BYTES);
+            block.extend_from_slice(&carry);
+            carry.clear();
+            let mut complete = false;
+            while !complete {
+                let start = block.len();
+                block.reserve(READ_BYTES);
+                match (&mut file).take(READ_BYTES as u64).read_to_end(&mut block) {
+                    Ok(0) => eof = true,
+                    Ok(_) => hasher.update(&block[start..]),
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        return hex(&hasher.finalize());
+                    }
+                }
+                // A block is complete at end of file, or once it is full and holds a line end.
+                complete = eof
+                    || (block.len() >= BLOCK_BYTES
+                        && memchr::memrchr(b'\n', &block).is_some_and(|end| {
+                            carry.extend_from_slice(&block[end + 1..]);
+                            block.truncate(end + 1);
+                            true
+                        }));
+            }
+            if !block.is_empty() && sender.send(Ok(block)).is_err() {
+                break;
+            }
+        }
+        hex(&hasher.finalize())
+    });
+    (receiver, handle)
+}
+
+fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+    let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
+    let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let (recycle, recycled) = std::sync::mpsc::channel();
+    let (blocks, reader) = spawn_line_reader(file, recycled);
+    let next_block = || -> Result<Option<Vec<u8>>> {
+        match blocks.recv() {
+            Ok(Ok(block)) => Ok(Some(block)),
+            Ok(Err(e)) => Err(io_error(e)),
+            Err(_) => Ok(None),
+        }
+    };
+    let Some(mut block) = next_block()? else {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    };
+
+    // The header is the first line; a leading '#' (commented header) is allowed.
+    let header_end = memchr::memchr(b'\n', &block).unwrap_or(block.len());
+    let header_line = std::str::from_utf8(&block[..header_end])
+        .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
+        .trim_end_matches('\r')
+        .trim_start_matches('#')
+        .trim()
+        .to_string();
+    if header_line.is_empty() {
+        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
+    }
+    let delimiter = options.delimiter.unwrap_or_else(|| Delimiter::detect(&header_line));
+    let header: Vec<String> = delimiter.split(&header_line).map(|h| h.trim().trim_matches('"').to_string()).collect();
+    let mut columns = resolve_columns(path, &header, requests)?;
+    columns.sort_by_key(|c| c.index);
+
+    // polars parses the kept columns only; all others are declared as strings and skipped.
+    let schema: Schema = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let dtype = match columns.iter().find(|c| c.index == i).map(|c| c.role) {
+                Some(Role::Id) => DataType::Int64,
+                Some(_) => DataType::Float64,
+                None => DataType::String,
+            };
+            Field::new(format!("c{i}").into(), dtype)
+        })
+        .collect();
+    let schema = Arc::new(schema);
+    let projection = Arc::new(columns.iter().map(|c| c.index).collect::<Vec<_>>());
+    let separator = match delimiter {
+        Delimiter::Byte(b) => b,
+        Delimiter::Whitespace => b' ',
+    };
+    let mut builder = Builder::new(columns.clone(), delimiter.describe(), RowLabels::Lines);
+    let mut first_line = 2usize;
+    let mut any_row = false;
+    // Where the data start in the current block (after the header in the first one).
+    let mut start = (header_end + 1).min(block.len());
+    let mut first_block = true;
+    // The fast parser's output buffers, one per part of a block, reused from block to block.
+    let mut parts: Vec<PlainColumns> = Vec::new();
+
+    loop {
+        let data: std::borrow::Cow<[u8]> = match delimiter {
+            Delimiter::Whitespace => collapse_whitespace(&block[start..]).into(),
+            Delimiter::Byte(_) => (&block[start..]).into(),
+        };
+        // Size the columns once, from the first block's row density, when more blocks follow.
+        let reserve_for = |rows: usize| {
+            (first_block && file_len > block.len())
+                .then(|| (rows as f64 / data.len().max(1) as f64 * file_len as f64 * 1.01) as usize + 1024)
+        };
+        let mut line_ends = None;
+        if data.iter().any(|b| !b.is_ascii_whitespace()) {
+            any_row = true;
+            let label_of = |row: usize| first_line + line_offset_of_row(&data, row);
+            if let Some(n_parts) = parse_plain_block(&data, separator, header.len(), &columns, &mut parts) {
+                let parts = &parts[..n_parts];
+                if let Some(rows) = reserve_for(parts.iter().map(PlainColumns::rows).sum()) {
+                    builder.reserve(rows);
+                }
+                builder.append_plain(parts);
+                line_ends = Some(parts.iter().map(|p| p.line_ends).sum());
+            } else {
+                let frame = CsvReadOptions::default()
+                    .with_has_header(false)
+                    .with_schema(Some(schema.clone()))
+                    .with_projection(Some(projection.clone()))
+                    .map_parse_options(|o| o.with_separator(separator))
+                    .into_reader_with_file_handle(Cursor::new(&data[..]))
+                    .finish()
+                    .map_err(|e| locate_parse_error(path, &data, first_line, delimiter, &header, &columns, e))?;
+                if let Some(rows) = reserve_for(frame.height()) {
+                    builder.reserve(rows);
+                }
+                builder.append(path, &frame, &label_of, options.drop_invalid)?;
+            }
+        }
+        first_line += line_ends.unwrap_or_else(|| memchr::memchr_iter(b'\n', &data).count());
+        drop(data);
+        let _ = recycle.send(block);
+        match next_block()? {
+            Some(next) => block = next,
+            None => break,
+        }
+        start = 0;
+        first_block = false;
+    }
+    if !any_row {
+        return Err(Error::file(path, "the file has a header but no data rows"));
+    }
+    drop(blocks);
+    builder.sha256 = Some(reader.join().map_err(|_| Error::file(path, "the reader thread failed"))?);
+    Ok(builder)
+}
+
+/// One column of a block for [`Builder::append_columns`]: role, values and, where some cells are
+/// empty, which are present.
+type BlockColumn<'a> = (Role, &'a [f64], Option<&'a [bool]>);
+
+/// The columns [`parse_plain_part`] parsed from one part of a block: the ids, and each float
+/// column by role.
+#[derive(Debug, Default)]
+struct PlainColumns {
+    ids: Option<Vec<i64>>,
+    floats: Vec<(Role, Vec<f64>)>,
+    /// Line ends in the part (blank lines included), for the line numbers of later blocks.
+    line_ends: usize,
+}
+
+impl PlainColumns {
+    fn rows(&self) -> usize {
+        self.floats.first().map_or_else(|| self.ids.as_ref().map_or(0, Vec::len), |f| f.1.len())
+    }
+}
+
+/// Fast path for plain numeric text, in parallel over parts of the block, into `buffers` (kept
+/// between blocks, so their pages stay mapped and warm): every non-empty line has exactly
+/// `n_fields` fields split by `separator`, and every kept cell is a plain, valid number (not
+/// quoted, not empty, finite, z_spec > -1). Numbers are parsed with the same routines polars uses
+/// (`fast-float2`, `atoi_simd`), so the values are identical. Returns how many buffers hold the
+/// block's parts, in order, or `None` if any line is not that simple; the caller then hands the
+/// block to polars, which handles quoting and names errors.
+fn parse_plain_block(
+    block: &[u8],
+    separator: u8,
+    n_fields: usize,
+    columns: &[Resolved],
+    buffers: &mut Vec<PlainColumns>,
+) -> Option<usize> {
+    use rayon::prelude::*;
+    let parts = split_at_lines(block, rayon::current_num_threads() * 4);
+    if buffers.len() < parts.len() {
+        buffers.resize_with(parts.len(), PlainColumns::default);
+    }
+    parts
+        .par_iter()
+        .zip(buffers.par_iter_mut())
+        .all(|(part, out)| parse_plain_part(part, separator, n_fields, columns, out))
+        .then_some(parts.len())
+}
+
+/// Split `block` into about `n` parts that end at line ends.
+fn split_at_lines(block: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    let step = block.len() / n.max(1) + 1;
+    while start < block.len() {
+        let end = memchr::memchr(b'\n', &block[(start + step).min(block.len())..])
+            .map_or(block.len(), |p| (start + step).min(block.len()) + p + 1);
+        parts.push(&block[start..end]);
+        start = end;
+    }
+    parts
+}
+
+/// Parse one part into `out` (cleared first); `false` at the first line that is not plain.
+fn parse_plain_part(part: &[u8], separator: u8, n_fields: usize, columns: &[Resolved], out: &mut PlainColumns) -> bool {
+    parse_plain_part_into(part, separator, n_fields, columns, out).is_some()
+}
+
+fn parse_plain_part_into(
+    part: &[u8],
+    separator: u8,
+    n_fields: usize,
+    columns: &[Resolved],
+    out: &mut PlainColumns,
+) -> Option<()> {
+    /// Where a field's value goes.
+    #[derive(Clone, Copy)]
+    enum Slot {
+        Skip,
+        Id,
+        Float(usize),
+    }
+    let mut slots = vec![Slot::Skip; n_fields];
+    let mut n_floats = 0;
+    for column in columns {
+        slots[column.index] = if column.role == Role::Id {
+            Slot::Id
+        } else {
+            n_floats += 1;
+            Slot::Float(n_floats - 1)
+        };
+    }
+    let rows_guess = memchr::memchr_iter(b'\n', part).count() + 1;
+    let has_ids = columns.iter().any(|c| c.role == Role::Id);
+    out.ids = has_ids.then(|| std::mem::take(&mut out.ids).unwrap_or_default());
+    if let Some(ids) = &mut out.ids {
+        ids.clear();
+        ids.reserve(rows_guess);
+    }
+    let roles: Vec<Role> = columns.iter().filter(|c| c.role != Role::Id).map(|c| c.role).collect();
+    out.floats.resize_with(roles.len(), || (Role::ZPhot, Vec::new()));
+    for ((role, values), wanted) in out.floats.iter_mut().zip(&roles) {
+        *role = *wanted;
+        values.clear();
+        values.reserve(rows_guess);
+    }
+    // One pass: each wanted number is parsed where it starts and must end at a separator or a
+    // line end; unwanted fields are skipped to the next separator.
+    out.line_ends = 0;
+    let mut pos = 0;
+    while pos < part.len() {
+        if part[pos].is_ascii_whitespace() {
+            let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |p| pos + p);
+            if part[pos..end].iter().all(u8::is_ascii_whitespace) {
+                out.line_ends += usize::from(end < part.len());
+                pos = end + 1; // a blank line
+                continue;
+            }
+        }
+        let mut field = 0;
+        loop {
+            match slots.get(field)? {
+                Slot::Skip => pos = memchr::memchr2(separator, b'\n', &part[pos..]).map_or(part.len(), |p| pos + p),
+                Slot::Id => {
+                    let (value, len) = atoi_simd::parse_prefix::<i64, false, false>(&part[pos..]).ok()?;
+                    out.ids.as_mut()?.push(value);
+                    pos += len;
+                }
+                Slot::Float(k) => {
+                    let (value, len) = fast_float2::parse_partial::<f64, _>(&part[pos..]).ok()?;
+                    let (role, values) = &mut out.floats[*k];
+                    // NaN, inf and z_spec <= -1 go to the full path, which names the row.
+                    if !(value.is_finite() && (*role != Role::ZSpec || value > -1.0)) {
+                        return None;
+                    }
+                    values.push(value);
+                    pos += len;
+                }
+            }
+            match part.get(pos) {
+                Some(&b) if b == separator => {
+                    field += 1;
+                    pos += 1;
+                }
+                Some(b'\r') if matches!(part.get(pos + 1), Some(b'\n') | None) => {
+                    out.line_ends += usize::from(pos + 1 < part.len());
+                    pos += 2;
+                    break;
+                }
+                Some(b'\n') => {
+                    out.line_ends += 1;
+                    pos += 1;
+                    break;
+                }
+                None => break,
+                Some(_) => return None,
+            }
+        }
+        if field + 1 != n_fields {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// Collapse runs of spaces/tabs into one space and trim each line, for whitespace-separated text.
+fn collapse_whitespace(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pending_space = false;
+    let mut at_line_start = true;
+    for &b in bytes {
+        match b {
+            b' ' | b'\t' | b'\r' => pending_space = !at_line_start,
+            b'\n' => {
+                out.push(b'\n');
+                pending_space = false;
+                at_line_start = true;
+            }
+            _ => {
+                if pending_space {
+                    out.push(b' ');
+                }
+                out.push(b);
+                pending_space = false;
+                at_line_start = false;
+            }
+        }
+    }
+    out
+}
+
+/// Line offset (0-based, within `block`) of the `row`-th non-empty line.
+fn line_offset_of_row(block: &[u8], row: usize) -> usize {
+    let mut seen = 0;
+    for (offset, line) in block.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if seen == row {
+            return offset;
+        }
+        seen += 1;
+    }
+    row
+}
+
+/// polars failed on a block: find the first offending line ourselves so the message names it.
+fn locate_parse_error(
+    path: &Path,
+    block: &[u8],
+    first_line: usize,
+    delimiter: Delimiter,
+    header: &[String],
+    columns: &[Resolved],
+    polars_error: PolarsError,
+) -> Error {
+    let text = String::from_utf8_lossy(block);
+    for (offset, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = first_line + offset;
+        let fields: Vec<&str> = delimiter.split(line).collect();
+        if fields.len() != header.len() {
+            return Error::file(
+                path,
+                format!(
+                    "line {line_no} has {} fields but the header has {}; fix the row (or the delimiter, --delimiter)",
+                    fields.len(),
+                    header.len()
+                ),
+            );
+        }
+        for column in columns {
+            let cell = fields[column.index].trim().trim_matches('"');
+            let parses = match column.role {
+                Role::Id => cell.is_empty() || cell.parse::<i64>().is_ok(),
+                _ => cell.is_empty() || cell.parse::<f64>().is_ok(),
+            };
+            if !parses {
+                let expected = if column.role == Role::Id { "an integer" } else { "a number" };
+                return Error::file(
+                    path,
+                    format!(
+                        "line {line_no}, column '{}': '{cell}' is not {expected}; fix or remove the row",
+                        column.name
+                    ),
+                );
+            }
+        }
+    }
+    Error::file(path, format!("cannot parse: {polars_error}"))
+}
+
+/// Rows decoded per Parquet slice: bounds memory to a slice plus the columns kept.
+const PARQUET_SLICE_ROWS: usize = 1 << 20;
+
+fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+    let corrupt =
+        |e: PolarsError| Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"));
+    let open = || File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")));
+    let mut reader = ParquetReader::new(open()?);
+    let schema = reader.schema().map_err(corrupt)?;
+    let rows = reader.num_rows().map_err(corrupt)?;
+    if rows == 0 {
+        return Err(Error::file(path, "the Parquet file has no rows"));
+    }
+    let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let mut columns = resolve_columns(path, &header, requests)?;
+    columns.sort_by_key(|c| c.index);
+    let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
+    let mut builder = Builder::new(columns, "parquet".into(), RowLabels::Rows);
+    builder.reserve(rows);
+    // Hash the file on another thread while the slices are decoded.
+    let owned_path = path.to_path_buf();
+    let hashing = std::thread::spawn(move || super::sha256_file(&owned_path));
+    for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
+        let frame = ParquetReader::new(open()?)
+            .with_projection(Some(projection.clone()))
+            .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))))
+            .finish()
+            .map_err(corrupt)?;
+        builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
+    }
+    builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
+    Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Numbers written the ways CSV writers do, and what Rust's correctly rounded parser makes of them.
+    fn random_cells(rng: &mut ChaCha8Rng, n: usize) -> Vec<(String, f64)> {
+        (0..n)
+            .map(|_| {
+                let x: f64 =
+                    rng.random::<f64>() * 10f64.powi(rng.random_range(-8..6)) * if rng.random() { -1.0 } else { 1.0 };
+                let text = match rng.random_range(0..6) {
+                    0 => format!("{x}"),
+                    1 => format!("{x:.17}"),
+                    2 => format!("{x:e}"),
+                    3 => format!("{:E}", x),
+                    4 => format!("{}", x.round()),
+                    _ => format!("{x:.3}"),
+                };
+                let value = text.parse::<f64>().unwrap();
+                (text, value)
+            })
+            .collect()
+    }
+
+    fn columns() -> Vec<Resolved> {
+        vec![
+            Resolved { role: Role::Id, index: 0, name: "object_id".into() },
+            Resolved { role: Role::ZSpec, index: 2, name: "z_spec".into() },
+            Resolved { role: Role::ZPhot, index: 3, name: "z_phot".into() },
+        ]
+    }
+
+    #[test]
+    fn fast_parser_reads_every_number_format_exactly() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let cells = random_cells(&mut rng, 3000);
+        let mut text = String::new();
+        let mut expected: (Vec<i64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
+        // z_spec (the first of each pair) must be > -1 for the fast path: keep it positive.
+        let cells: Vec<(String, f64)> = cells
+            .chunks_exact(2)
+            .flat_map(|pair| [(pair[0].0.trim_start_matches('-').to_string(), pair[0].1.abs()), pair[1].clone()])
+            .collect();
+        for (row, pair) in cells.chunks_exact(2).enumerate() {
+            let id = row as i64 * 7 - 50;
+            let ending = if row % 3 == 0 { "\r\n" } else { "\n" };
+            text.push_str(&format!("{id},skipped {row},{},{}{ending}", pair[0].0, pair[1].0));
+            if row % 10 == 0 {
+                text.push_str("  \n"); // blank lines are skipped
+            }
+            expected.0.push(id);
+            expected.1.push(pair[0].1);
+            expected.2.push(pair[1].1);
+        }
+        let mut buffers = Vec::new();
+        let n_parts = parse_plain_block(text.as_bytes(), b',', 4, &columns(), &mut buffers).expect("plain text");
+        let mut got: (Vec<i64>, Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new(), Vec::new());
+        for part in &buffers[..n_parts] {
+            got.0.extend(part.ids.as_ref().unwrap());
+            got.1.extend(&part.floats[0].1);
+            got.2.extend(&part.floats[1].1);
+        }
+        assert_eq!(got.0, expected.0);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.1), bits(&expected.1));
+        assert_eq!(bits(&got.2), bits(&expected.2));
+    }
+
+    #[test]
+    fn fast_parser_leaves_anything_unusual_to_polars() {
+        let cols = columns();
+        let plain = |text: &str| parse_plain_block(text.as_bytes(), b',', 4, &cols, &mut Vec::new()).is_some();
+        assert!(plain("1,a,0.5,0.6\n2,b,0.7,0.8"));
+        for unusual in [
+            "1,a,\"0.5\",0.6\n",          // quoted
+            "1,a,0.5,0.6,\n",             // an extra field
+            "1,a,0.5\n",                  // a missing field
+            "1,a, 0.5,0.6\n",             // a space before a number
+            "1,a,0.5 ,0.6\n",             // a space after it
+            "1,a,0.5x,0.6\n",             // junk after it
+            "1.5,a,0.5,0.6\n",            // a fractional id
+            "1,a,,0.6\n",                 // an empty cell
+            "1,a,0.5,0.6\r2,b,0.7,0.8\n", // a lone carriage return
+            "1,a,NaN,0.6\n",              // not finite: the full path names the row
+            "1,a,0.5,inf\n",
+            "1,a,-1,0.6\n", // z_spec <= -1
+        ] {
+            assert!(!plain(unusual), "{unusual:?} should go to polars");
+        }
+    }
+}

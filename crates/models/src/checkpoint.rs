@@ -1,0 +1,363 @@
+//! Checkpoints: a directory holding
+//! - `model.safetensors`: the weights to predict with (the best epoch's, during and after training);
+//! - `model.json`: architecture, magnitude scaler, seed, training record (configuration, loss,
+//!   per-epoch history, best epoch), the caller's data-file hashes, the pzbench version, and the
+//!   SHA-256 of every weight file, checked on load;
+//! - while a run can still be resumed: `last.safetensors` (the latest weights) and
+//!   `optimizer.safetensors` (Adam's moments; the step count is in `model.json`).
+//!
+//! Each file is written to a temporary name and renamed; `model.json` is written last. The best
+//! weights are rewritten only when a better epoch comes, and training catches SIGINT/SIGTERM and
+//! stops after the epoch's files are written. A crash (or SIGKILL) between two renames still
+//! leaves a weight file whose checksum no longer matches `model.json`, which [`load`] reports
+//! instead of loading a mixture.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::adam::Adam;
+use super::model::{Architecture, Model};
+use super::scaling::MinMaxScaler;
+use super::train::TrainingRecord;
+use pzbench_io::{temp_path_for, write_atomic};
+use pzbench_io::{Error, Result};
+
+/// The weights used for prediction.
+pub(crate) const WEIGHTS_FILE: &str = "model.safetensors";
+/// The metadata.
+pub(crate) const META_FILE: &str = "model.json";
+/// The latest weights of an unfinished run.
+pub(crate) const LAST_FILE: &str = "last.safetensors";
+/// Adam's moments of an unfinished run.
+pub(crate) const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+const FORMAT: &str = "pzbench-model";
+const FORMAT_VERSION: u32 = 1;
+
+/// The contents of `model.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    format: String,
+    format_version: u32,
+    pzbench_version: String,
+    architecture: Architecture,
+    parameters: usize,
+    seed: u64,
+    /// The NN's min-max scaler (train_nn.py); `null` for the CNN.
+    scaler: Option<MinMaxScaler>,
+    /// What the CNN divides its images by (GALAXIESML.md); `null` for the NN.
+    image_scale: Option<f32>,
+    training: Option<TrainingRecord>,
+    /// Data-file hashes as given by the caller when training.
+    data: BTreeMap<String, String>,
+    /// File name → "sha256:HEX" of each weight file.
+    files: BTreeMap<String, String>,
+    /// Adam's step count, while the run can be resumed.
+    adam_steps: Option<u64>,
+}
+
+impl Model {
+    /// Writes the model (its current weights and metadata, no resume state) into `dir`, created
+    /// if needed; [`load`] reads it back.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        create_dir(dir)?;
+        let mut files = BTreeMap::new();
+        files.insert(WEIGHTS_FILE.to_string(), write_tensors(&dir.join(WEIGHTS_FILE), &self.weights()?)?);
+        write_meta(dir, self, self.training.clone(), files, None)
+    }
+}
+
+/// The best weights for [`save_training_state`]: new ones to write, or the checksum of those
+/// already in the checkpoint (left as they are).
+pub(crate) enum BestWeights<'a> {
+    New(&'a HashMap<String, Tensor>),
+    Unchanged(String),
+}
+
+/// Writes the state of a run after an epoch: best weights (only when they changed), latest
+/// weights, optimizer, record. Returns the checksum of the best weights' file.
+pub(crate) fn save_training_state(
+    dir: &Path,
+    model: &Model,
+    best: BestWeights<'_>,
+    adam: &Adam,
+    record: &TrainingRecord,
+) -> Result<String> {
+    create_dir(dir)?;
+    let best_hash = match best {
+        BestWeights::New(weights) => write_tensors(&dir.join(WEIGHTS_FILE), weights)?,
+        BestWeights::Unchanged(hash) => hash,
+    };
+    let mut files = BTreeMap::new();
+    files.insert(WEIGHTS_FILE.to_string(), best_hash.clone());
+    files.insert(LAST_FILE.to_string(), write_tensors(&dir.join(LAST_FILE), &model.weights()?)?);
+    files.insert(OPTIMIZER_FILE.to_string(), write_tensors(&dir.join(OPTIMIZER_FILE), &adam.state())?);
+    write_meta(dir, model, Some(record.clone()), files, Some(adam.steps()))?;
+    Ok(best_hash)
+}
+
+/// Loads the model saved in `dir` (by [`Model::save`] or by training) onto `device`, with the
+/// weights to predict with (the best epoch's). Errors name the file at fault: a missing or
+/// unreadable checkpoint, corrupt metadata or weights, a checksum mismatch, or weights whose
+/// shapes do not fit the configuration (e.g. trained for another image size).
+pub fn load(dir: &Path, device: &Device) -> Result<Model> {
+    let (meta, mut model) = read_meta(dir, device)?;
+    let weights = read_tensors(dir, WEIGHTS_FILE, &meta, device)?;
+    model.set_weights(&weights).map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
+    model.training = meta.training;
+    model.data_hashes = meta.data;
+    Ok(model)
+}
+
+/// What [`crate::resume`] needs from a checkpoint.
+pub(crate) struct ResumeState {
+    /// With the latest weights, the training record and the data hashes.
+    pub model: Model,
+    pub best: HashMap<String, Tensor>,
+    pub optimizer: HashMap<String, Tensor>,
+    pub adam_steps: u64,
+}
+
+pub(crate) fn load_for_resume(dir: &Path, device: &Device) -> Result<ResumeState> {
+    let (meta, mut model) = read_meta(dir, device)?;
+    let adam_steps = meta.adam_steps.ok_or_else(|| {
+        Error::file(dir.join(META_FILE), "this checkpoint cannot be resumed: it holds no optimizer state")
+    })?;
+    let best = read_tensors(dir, WEIGHTS_FILE, &meta, device)?;
+    let last = read_tensors(dir, LAST_FILE, &meta, device)?;
+    let optimizer = read_tensors(dir, OPTIMIZER_FILE, &meta, device)?;
+    model.set_weights(&last).map_err(|e| Error::file(dir.join(LAST_FILE), e))?;
+    // Checks the best weights' names and shapes too.
+    model.set_weights(&best).map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
+    model.set_weights(&last).map_err(|e| Error::file(dir.join(LAST_FILE), e))?;
+    model.training = meta.training;
+    model.data_hashes = meta.data;
+    Ok(ResumeState { model, best, optimizer, adam_steps })
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create the checkpoint directory: {e}")))
+}
+
+fn write_meta(
+    dir: &Path,
+    model: &Model,
+    training: Option<TrainingRecord>,
+    files: BTreeMap<String, String>,
+    adam_steps: Option<u64>,
+) -> Result<()> {
+    let meta = Meta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        pzbench_version: pzbench_io::VERSION.into(),
+        architecture: *model.architecture(),
+        parameters: model.num_parameters(),
+        seed: model.seed(),
+        scaler: model.scaler().cloned(),
+        image_scale: model.architecture().image_shape().map(|_| super::cnn::IMAGE_SCALE),
+        training,
+        data: model.data_hashes().clone(),
+        files,
+        adam_steps,
+    };
+    let path = dir.join(META_FILE);
+    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::file(&path, format!("cannot serialise: {e}")))?;
+    write_atomic(&path, &json)
+}
+
+/// Writes `tensors` (moved to the CPU) as safetensors via a temporary file; returns the file's hash.
+fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<String> {
+    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write weights: {e}"));
+    let on_cpu = tensors
+        .iter()
+        .map(|(k, t)| Ok((k.clone(), t.to_device(&Device::Cpu).map_err(|e| fail(&e))?)))
+        .collect::<Result<HashMap<String, Tensor>>>()?;
+    let tmp = temp_path_for(path);
+    let written = candle_core::safetensors::save(&on_cpu, &tmp)
+        .map_err(|e| fail(&e))
+        .and_then(|()| std::fs::read(&tmp).map_err(|e| fail(&e)))
+        .and_then(|bytes| std::fs::rename(&tmp, path).map(|()| hash(&bytes)).map_err(|e| fail(&e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Reads and checks `model.json` and builds the (zero-weight) model it describes.
+fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
+    let path = dir.join(META_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() {
+            Error::file(dir, "no such checkpoint directory")
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            Error::file(&path, "missing: this directory is not a pzbench model checkpoint")
+        } else {
+            Error::file(&path, format!("cannot read: {e}"))
+        }
+    })?;
+    let meta: Meta =
+        serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("corrupt checkpoint metadata: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(Error::file(&path, format!("not a pzbench model (format {:?})", meta.format)));
+    }
+    if meta.format_version > FORMAT_VERSION {
+        return Err(Error::file(
+            &path,
+            format!(
+                "checkpoint format {} was written by a newer pzbench ({}); upgrade to read it",
+                meta.format_version, meta.pzbench_version
+            ),
+        ));
+    }
+    let model = Model::build(meta.architecture, meta.scaler.clone(), meta.seed, device)
+        .map_err(|e| Error::file(&path, format!("unusable model description: {e}")))?;
+    Ok((meta, model))
+}
+
+/// Reads the weight file `name` of `dir`, checking it against the hash recorded in `meta`.
+fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let path = dir.join(name);
+    let expected = meta.files.get(name).ok_or_else(|| {
+        Error::file(dir.join(META_FILE), format!("corrupt checkpoint metadata: no checksum for {name}"))
+    })?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::file(&path, "missing: the checkpoint is incomplete")
+        } else {
+            Error::file(&path, format!("cannot read: {e}"))
+        }
+    })?;
+    if hash(&bytes) != *expected {
+        return Err(Error::file(
+            &path,
+            "checksum differs from model.json: the file is corrupt, from another run, or was being written when the run stopped",
+        ));
+    }
+    candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|e| Error::file(&path, format!("corrupt weights: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::synthetic;
+    use crate::{predict, train, CnnConfig, NnConfig, RunOptions, TrainConfig};
+
+    fn cnn32(data: &crate::Dataset) -> Model {
+        Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), data, 7, &Device::Cpu).unwrap()
+    }
+
+    fn err_of(r: Result<Model>) -> String {
+        r.map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cnn_save_load_predicts_identically_in_any_batch_size() {
+        let data = synthetic(11, Some(32), 1);
+        let model = cnn32(&data);
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(loaded.architecture(), model.architecture());
+        assert_eq!(loaded.num_parameters(), model.num_parameters());
+        assert_eq!(loaded.seed(), 7);
+        let expected = predict(&model, &data, 4).unwrap();
+        assert_eq!(expected.len(), 11);
+        assert_eq!(predict(&loaded, &data, 4).unwrap(), expected);
+        // Row order and values do not depend on the batch size (up to summation order).
+        for (a, b) in predict(&loaded, &data, 11).unwrap().iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(META_FILE)).unwrap()).unwrap();
+        assert_eq!(meta["architecture"]["kind"], "cnn");
+        assert_eq!(meta["architecture"]["image_size"], 32);
+        assert_eq!(meta["image_scale"], 255.0);
+        assert_eq!(meta["pzbench_version"], pzbench_io::VERSION);
+    }
+
+    #[test]
+    fn trained_nn_checkpoint_round_trip() {
+        let (train_set, val_set) = (synthetic(120, None, 1), synthetic(30, None, 2));
+        let model = Model::new(Architecture::Nn(NnConfig::galaxiesml()), &train_set, 3, &Device::Cpu).unwrap();
+        let cfg = TrainConfig { epochs: 2, batch_size: 40, progress: false, ..TrainConfig::nn_paper() };
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = BTreeMap::from([("train".to_string(), "sha256:0123".to_string())]);
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let trained = train(model, &train_set, &val_set, &cfg, Some(dir.path()), options).unwrap();
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(predict(&loaded, &val_set, 8).unwrap(), predict(&trained, &val_set, 8).unwrap());
+        assert_eq!(loaded.scaler(), trained.scaler());
+        assert!(loaded.scaler().is_some());
+        assert_eq!(loaded.training(), trained.training());
+        assert_eq!(loaded.data_hashes(), &hashes);
+        for file in [WEIGHTS_FILE, LAST_FILE, OPTIMIZER_FILE] {
+            assert!(dir.path().join(file).is_file(), "{file}");
+        }
+        // A model saved on its own (no optimizer state) loads but cannot be resumed.
+        let plain = tempfile::tempdir().unwrap();
+        trained.save(plain.path()).unwrap();
+        assert_eq!(load(plain.path(), &Device::Cpu).unwrap().training(), trained.training());
+        let err = crate::resume(plain.path(), &Device::Cpu, &train_set, &val_set, &cfg, RunOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be resumed"), "{err}");
+    }
+
+    #[test]
+    fn clear_errors_for_broken_checkpoints() {
+        let data = synthetic(3, Some(32), 1);
+        let model = cnn32(&data);
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("ckpt");
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("no such checkpoint directory"), "{err}");
+        std::fs::create_dir(&dir).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.json: missing"), "{err}");
+
+        model.save(&dir).unwrap();
+        let weights = dir.join(WEIGHTS_FILE);
+        let mut bytes = std::fs::read(&weights).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&weights, &bytes).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.safetensors: checksum differs"), "{err}");
+        std::fs::remove_file(&weights).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("model.safetensors: missing"), "{err}");
+
+        model.save(&dir).unwrap();
+        let meta_path = dir.join(META_FILE);
+        let meta = std::fs::read_to_string(&meta_path).unwrap();
+        std::fs::write(&meta_path, &meta[..meta.len() / 2]).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("corrupt checkpoint metadata"), "{err}");
+
+        // model.json saying 64 px over weights trained at 32 px.
+        let edited = meta.replace("\"image_size\": 32", "\"image_size\": 64");
+        assert_ne!(edited, meta);
+        std::fs::write(&meta_path, edited).unwrap();
+        let err = err_of(load(&dir, &Device::Cpu));
+        assert!(err.contains("dense1.weight") && err.contains("trained for another image size"), "{err}");
+
+        // Data with another image size than the checkpoint's configuration.
+        std::fs::write(&meta_path, &meta).unwrap();
+        let loaded = load(&dir, &Device::Cpu).unwrap();
+        let err = predict(&loaded, &synthetic(2, Some(64), 1), 8).unwrap_err().to_string();
+        assert!(err.contains("expects 5x32x32 images") && err.contains("has 5x64x64"), "{err}");
+        let err = predict(&loaded, &synthetic(2, None, 1), 8).unwrap_err().to_string();
+        assert!(err.contains("needs images"), "{err}");
+    }
+}

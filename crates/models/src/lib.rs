@@ -1,0 +1,166 @@
+//! The paper's two reference photo-z models, in candle: the CNN (images + photometry) and the NN
+//! (photometry only), with training, checkpoints and prediction.
+//!
+//! The architectures follow `shared/spec/MODELS.md`, i.e. the authors' Keras scripts
+//! (astrodatalab/galaxiesml_examples, `redshift_estimation/train_cnn.py` and `train_nn.py`).
+//!
+//! How the CLI uses it:
+//! 1. build in-memory [`Dataset`]s (magnitudes, redshifts, ids, and for the CNN an
+//!    [`ImageSource`] that streams image rows, e.g. from HDF5);
+//! 2. [`Model::new`] with an [`Architecture`] (the NN's min-max scaler is fitted there, on the
+//!    training set), then [`train`] with a [`TrainConfig`] (or [`resume`] an interrupted run);
+//! 3. [`load`] a checkpoint directory and [`predict`] one redshift per row.
+//!
+//! Devices come from [`device`]: "cpu" always; "cuda" needs the `cuda` cargo feature.
+
+mod adam;
+mod bench;
+mod checkpoint;
+mod cnn;
+mod data;
+#[cfg(feature = "cuda")]
+pub mod gpu;
+mod layers;
+mod loss;
+mod model;
+mod nn;
+mod pool;
+mod scaling;
+mod train;
+
+#[cfg(feature = "cuda")]
+pub use bench::check_fast_path;
+pub use bench::{train_throughput, BenchConfig, BenchResult, Check};
+pub use candle_core::Device;
+pub use checkpoint::load;
+pub use cnn::{CnnConfig, IMAGE_SCALE};
+pub use data::{
+    galaxiesml_bands, read_data, Dataset, Hdf5Images, ImageSource, InMemoryImages, InputSpec, RawData, INPUTS_FILE,
+};
+pub use loss::{LossKind, TANAKA_GAMMA};
+pub use model::{predict, Architecture, Model};
+pub use nn::NnConfig;
+pub use scaling::MinMaxScaler;
+pub use train::{resume, train, EpochRecord, ReduceLr, RunOptions, TrainConfig, TrainingRecord};
+
+use pzbench_io::{Error, Result};
+
+/// The compute device named `name`: `"cpu"`, `"cuda"` (the first GPU) or `"cuda:N"`.
+///
+/// Without the `cuda` cargo feature, a CUDA name is a usage error that says how to rebuild.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => cuda_device(0),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(ordinal)) => cuda_device(ordinal),
+            _ => Err(Error::usage(format!(
+                "unknown device {other:?}: use \"cpu\", \"cuda\" or \"cuda:N\" (N = GPU number)"
+            ))),
+        },
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(ordinal: usize) -> Result<Device> {
+    // candle appends a backtrace to the message when RUST_BACKTRACE is set: keep the first line.
+    let device = Device::new_cuda(ordinal).map_err(|e| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default();
+        Error::other(format!(
+            "cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"
+        ))
+    })?;
+    if let Device::Cuda(cuda) = &device {
+        // cudarc records and waits on two CUDA events per buffer for every kernel argument, to
+        // order work across streams. pzbench runs everything on the device's one stream
+        // (candle's kernels, cuDNN via `gpu.rs`, copies), where stream order already suffices;
+        // the events cost several microseconds per launch, and the CNN's step has hundreds.
+        // SAFETY: no buffer is used on a second stream (see above).
+        unsafe { cuda.disable_event_tracking() };
+    }
+    Ok(device)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_ordinal: usize) -> Result<Device> {
+    Err(Error::usage("this pzbench was built without CUDA; rebuild with --features cuda (see README, GPU)"))
+}
+
+/// Use candle's stock CUDA operations for the CNN (`true`) or the fast path of `gpu.rs` (`false`,
+/// the default). No effect on the CPU or in a build without the `cuda` feature.
+pub fn use_stock_gpu_kernels(stock: bool) {
+    #[cfg(feature = "cuda")]
+    gpu::set_stock_kernels(stock);
+    #[cfg(not(feature = "cuda"))]
+    let _ = stock;
+}
+
+/// Peak memory of a run on `device`: the device memory in use (CUDA, including the context and
+/// candle's memory pool) or the process' peak resident set size (CPU, Linux).
+pub fn peak_memory_bytes(device: &Device) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if device.is_cuda() {
+        let (free, total) = candle_core::cuda_backend::cudarc::driver::result::mem_get_info().ok()?;
+        return Some((total - free) as u64);
+    }
+    let _ = device;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Turns a candle error into a pzbench [`Error::Other`] that says what was being done.
+trait CandleContext<T> {
+    fn context(self, what: &str) -> Result<T>;
+}
+
+impl<T> CandleContext<T> for candle_core::Result<T> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| Error::other(format!("{what}: {e}")))
+    }
+}
+
+/// Synthetic data for the tests: magnitudes uniform in [18, 26], a redshift that is a smooth
+/// function of them, and (optionally) random images.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Dataset, InMemoryImages};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    pub(crate) fn synthetic(n: usize, image_size: Option<usize>, seed: u64) -> Dataset {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mags: Vec<f32> = (0..n * 5).map(|_| 18.0 + 8.0 * rng.random::<f32>()).collect();
+        let z = mags.chunks(5).map(|m| 0.34 + 0.1 * (m[1] - 18.0) + 0.03 * (m[3] - m[0])).collect();
+        let ids = (0..n as i64).map(|i| 1000 + i).collect();
+        let data = Dataset::new(ids, mags, 5).unwrap().with_redshifts(z).unwrap();
+        match image_size {
+            None => data,
+            Some(s) => {
+                let pixels = (0..n * 5 * s * s).map(|_| 255.0 * rng.random::<f32>()).collect();
+                data.with_images(Box::new(InMemoryImages::new((5, s, s), pixels).unwrap())).unwrap()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names() {
+        assert!(matches!(device("cpu"), Ok(Device::Cpu)));
+        let unknown = device("tpu").unwrap_err().to_string();
+        assert!(unknown.contains("unknown device \"tpu\""), "{unknown}");
+        assert!(device("cuda:x").is_err());
+        #[cfg(not(feature = "cuda"))]
+        {
+            let msg = device("cuda").unwrap_err().to_string();
+            assert_eq!(msg, "this pzbench was built without CUDA; rebuild with --features cuda (see README, GPU)");
+            assert!(matches!(device("cuda:1"), Err(Error::Usage(_))));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The photometry-only NN of the paper, exactly as MODELS.md describes train_nn.py:
+//!
+//! ```text
+//! 5 min-max-scaled magnitudes ─ 4 × Dense200 relu ─┐
+//!            └────────────── concatenate [input, hidden] (5 + 200) ─ Dense1 (linear)
+//! ```
+//! 122,006 parameters for 5 magnitudes. The scaler lives in the [`super::Model`] (it is fitted on
+//! the training set and saved in the checkpoint); this module sees already-scaled inputs.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::layers::{Act, Dense};
+
+const HIDDEN_LAYERS: usize = 4;
+const HIDDEN_WIDTH: usize = 200;
+
+/// Shape of the NN's input; the layer widths are fixed by the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NnConfig {
+    /// Number of magnitudes (5 cmodel magnitudes g, r, i, z, y for GalaxiesML).
+    pub n_mags: usize,
+}
+
+impl NnConfig {
+    /// The GalaxiesML configuration: 5 magnitudes.
+    pub fn galaxiesml() -> Self {
+        NnConfig { n_mags: 5 }
+    }
+}
+
+/// The NN; variables under `hidden{1..4}` and `head`.
+#[derive(Debug, Clone)]
+pub(crate) struct Nn {
+    hidden: Vec<Dense>,
+    head: Dense,
+}
+
+impl Nn {
+    pub(crate) fn new(cfg: &NnConfig, vb: VarBuilder) -> Result<Self> {
+        if cfg.n_mags == 0 {
+            candle_core::bail!("the NN needs at least one magnitude")
+        }
+        let mut hidden = Vec::with_capacity(HIDDEN_LAYERS);
+        let mut width = cfg.n_mags;
+        for i in 0..HIDDEN_LAYERS {
+            hidden.push(Dense::new(width, HIDDEN_WIDTH, Act::Relu, vb.pp(format!("hidden{}", i + 1)))?);
+            width = HIDDEN_WIDTH;
+        }
+        let head = Dense::new(cfg.n_mags + width, 1, Act::Linear, vb.pp("head"))?;
+        Ok(Nn { hidden, head })
+    }
+
+    /// `mags`: `(batch, n_mags)`, min-max scaled. Returns `(batch, 1)` redshifts.
+    pub(crate) fn forward(&self, mags: &Tensor) -> Result<Tensor> {
+        let mut h = mags.clone();
+        for layer in &self.hidden {
+            h = layer.forward(&h)?;
+        }
+        self.head.forward(&Tensor::cat(&[mags, &h], 1)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::parameter_count;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn parameter_count_and_shape() {
+        let varmap = VarMap::new();
+        let nn = Nn::new(&NnConfig::galaxiesml(), VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+        // 5·200+200 + 3·(200·200+200) + (5+200)+1 = 1,200 + 120,600 + 206.
+        assert_eq!(parameter_count(&varmap), 122_006);
+        let out = nn.forward(&Tensor::zeros((3, 5), DType::F32, &Device::Cpu).unwrap()).unwrap();
+        assert_eq!(out.dims2().unwrap(), (3, 1));
+    }
+}

@@ -1,0 +1,730 @@
+//! Training with Adam, early stopping on the validation loss, the best weights kept, a progress
+//! bar per epoch, a per-epoch history, and checkpoints that a run can be resumed from exactly.
+//!
+//! Determinism: the initial weights come from the model's seed (`Model::new`), the epoch orders
+//! from `TrainConfig::seed` and the epoch number alone, so on the CPU the same seeds give the
+//! same model bit for bit, and a resumed run gives the same model as an uninterrupted one (the
+//! checkpoint holds the latest weights, the best weights and Adam's moments and step count).
+//! GPU kernels may sum in a different order from run to run, so CUDA runs are close, not equal.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::adam::Adam;
+use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
+use super::data::{epoch_batches, Dataset};
+use super::loss::LossKind;
+use super::model::{predict, Model};
+use super::CandleContext;
+use pzbench_io::{Error, Result};
+
+/// How to train. [`TrainConfig::cnn_paper`] and [`TrainConfig::nn_paper`] give the authors'
+/// settings (MODELS.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Galaxies per optimiser step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Stop after this many epochs without a lower validation loss (`None`: never stop early).
+    pub patience: Option<usize>,
+    /// Seed of the epoch shuffles.
+    pub seed: u64,
+    /// The loss minimised and monitored on the validation set.
+    pub loss: LossKind,
+    /// Rows per shuffle chunk when images are read (data module docs).
+    pub chunk_rows: usize,
+    /// Chunks shuffled together when images are read.
+    pub buffer_chunks: usize,
+    /// Show a progress bar on a terminal (never drawn when stderr is not a terminal).
+    pub progress: bool,
+    /// Random flips and 90° rotations of the training images (data module docs).
+    #[serde(default)]
+    pub augment: bool,
+    /// Lower the learning rate when the validation loss stops improving (`None`: constant).
+    #[serde(default)]
+    pub reduce_lr: Option<ReduceLr>,
+}
+
+/// Keras' `ReduceLROnPlateau` on the validation loss (min_delta 0, cooldown 0, no floor): after
+/// `patience` epochs in a row without a new lowest validation loss, the learning rate is
+/// multiplied by `factor` and the count starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReduceLr {
+    pub patience: usize,
+    pub factor: f64,
+}
+
+/// The learning rate for the epoch after those with validation losses `val_losses`, under
+/// `cfg`'s schedule. A pure function of the history, so a resumed run continues the schedule.
+pub(crate) fn scheduled_lr(cfg: &TrainConfig, val_losses: &[f64]) -> f64 {
+    let Some(ReduceLr { patience, factor }) = cfg.reduce_lr else {
+        return cfg.lr;
+    };
+    let (mut lr, mut best, mut waited) = (cfg.lr, f64::INFINITY, 0);
+    for &loss in val_losses {
+        if loss < best {
+            best = loss;
+            waited = 0;
+        } else {
+            waited += 1;
+            if waited >= patience {
+                lr *= factor;
+                waited = 0;
+            }
+        }
+    }
+    lr
+}
+
+impl TrainConfig {
+    /// train_cnn.py: Adam lr 1e-4, batch 256, 200 epochs, best checkpoint kept, no early stop.
+    pub fn cnn_paper() -> Self {
+        TrainConfig {
+            epochs: 200,
+            batch_size: 256,
+            lr: 1e-4,
+            patience: None,
+            seed: 0,
+            loss: LossKind::Tanaka,
+            chunk_rows: 1024,
+            buffer_chunks: 16,
+            progress: true,
+            augment: false,
+            reduce_lr: None,
+        }
+    }
+
+    /// train_nn.py: Adam lr 5e-4, batch 100, up to 1000 epochs, early stopping with patience 10.
+    pub fn nn_paper() -> Self {
+        TrainConfig { epochs: 1000, batch_size: 100, lr: 5e-4, patience: Some(10), ..TrainConfig::cnn_paper() }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 || self.chunk_rows == 0 || self.buffer_chunks == 0 {
+            return Err(Error::usage("epochs, batch size, chunk rows and buffer chunks must all be at least 1"));
+        }
+        if self.patience == Some(0) {
+            return Err(Error::usage("the patience must be at least 1 epoch (or none, to never stop early)"));
+        }
+        if let Some(ReduceLr { patience, factor }) = self.reduce_lr {
+            if patience == 0 || !(factor > 0.0 && factor < 1.0) {
+                return Err(Error::usage(format!(
+                    "reducing the learning rate needs a patience of at least 1 epoch and a factor between 0 and 1, got {patience} and {factor}"
+                )));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::usage(format!("the learning rate must be a positive number, got {}", self.lr)));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch of training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's galaxies (weights changing during the epoch, as Keras
+    /// reports it).
+    pub train_loss: f64,
+    /// Loss on the whole validation set after the epoch.
+    pub val_loss: f64,
+    /// Wall time of the epoch: training and validation.
+    pub seconds: f64,
+    /// Training throughput: training galaxies per second of the training pass.
+    pub galaxies_per_s: f64,
+    /// The learning rate of the epoch.
+    #[serde(default)]
+    pub lr: f64,
+}
+
+/// How a model was trained; saved in `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The settings (epochs and patience as last given; a resumed run may extend them).
+    pub config: TrainConfig,
+    /// Every epoch run so far.
+    pub history: Vec<EpochRecord>,
+    /// The epoch with the lowest validation loss: the weights kept.
+    pub best_epoch: Option<usize>,
+    /// Its validation loss.
+    pub best_val_loss: Option<f64>,
+    /// Epochs since the best one.
+    pub epochs_since_best: usize,
+    /// Whether training stopped on patience before `config.epochs`.
+    pub stopped_early: bool,
+    /// Training and validation set sizes.
+    pub n_train: usize,
+    pub n_val: usize,
+}
+
+/// What the caller adds to a run: hashes of the data files (saved in the checkpoint and checked on
+/// resume) and a callback after each epoch (e.g. to log when no progress bar is drawn).
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// E.g. `{"train": "sha256:…", "val": "sha256:…"}`.
+    pub data_hashes: BTreeMap<String, String>,
+    /// Called after every epoch, once the checkpoint (if any) is written.
+    pub on_epoch: Option<&'a mut dyn FnMut(&EpochRecord)>,
+}
+
+/// Trains a fresh model (from [`Model::new`]) on `train`, monitoring `val` (both need redshifts).
+/// With `checkpoint_dir`, a checkpoint is written there after every epoch: [`super::load`] reads
+/// the best weights so far, [`resume`] continues the run. Returns the model with its best weights
+/// and its [`TrainingRecord`].
+pub fn train(
+    mut model: Model,
+    train: &Dataset,
+    val: &Dataset,
+    cfg: &TrainConfig,
+    checkpoint_dir: Option<&Path>,
+    options: RunOptions<'_>,
+) -> Result<Model> {
+    cfg.validate()?;
+    if model.training.is_some() {
+        return Err(Error::usage("this model has been trained already; resume its checkpoint to continue the run"));
+    }
+    check_sets(&model, train, val)?;
+    model.data_hashes = options.data_hashes.clone();
+    let adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimizer")?;
+    let best = model.weights()?;
+    let record = TrainingRecord {
+        config: cfg.clone(),
+        history: Vec::new(),
+        best_epoch: None,
+        best_val_loss: None,
+        epochs_since_best: 0,
+        stopped_early: false,
+        n_train: train.len(),
+        n_val: val.len(),
+    };
+    let mut run = Run { model, adam, best, best_file: None, record };
+    run.epochs(train, val, checkpoint_dir, options)?;
+    run.finish()
+}
+
+/// Continues the run checkpointed in `dir` (by [`train`] with `checkpoint_dir`), up to
+/// `cfg.epochs` and with `cfg.patience`, writing further checkpoints into `dir`. The other
+/// settings must equal the original run's, and the data hashes too when both runs have them.
+pub fn resume(
+    dir: &Path,
+    device: &Device,
+    train: &Dataset,
+    val: &Dataset,
+    cfg: &TrainConfig,
+    options: RunOptions<'_>,
+) -> Result<Model> {
+    cfg.validate()?;
+    let state = load_for_resume(dir, device)?;
+    let mut model = state.model;
+    let mut record = model.training.take().ok_or_else(|| {
+        Error::file(dir, "this checkpoint holds no training state to resume (it was saved after training)")
+    })?;
+    let saved = &record.config;
+    let mismatch = [
+        ("seed", saved.seed != cfg.seed, saved.seed.to_string(), cfg.seed.to_string()),
+        ("batch size", saved.batch_size != cfg.batch_size, saved.batch_size.to_string(), cfg.batch_size.to_string()),
+        ("learning rate", saved.lr != cfg.lr, saved.lr.to_string(), cfg.lr.to_string()),
+        ("loss", saved.loss != cfg.loss, format!("{:?}", saved.loss), format!("{:?}", cfg.loss)),
+        ("chunk rows", saved.chunk_rows != cfg.chunk_rows, saved.chunk_rows.to_string(), cfg.chunk_rows.to_string()),
+        (
+            "buffer chunks",
+            saved.buffer_chunks != cfg.buffer_chunks,
+            saved.buffer_chunks.to_string(),
+            cfg.buffer_chunks.to_string(),
+        ),
+        ("augmentation", saved.augment != cfg.augment, saved.augment.to_string(), cfg.augment.to_string()),
+        (
+            "learning-rate schedule",
+            saved.reduce_lr != cfg.reduce_lr,
+            format!("{:?}", saved.reduce_lr),
+            format!("{:?}", cfg.reduce_lr),
+        ),
+    ];
+    if let Some((what, _, was, now)) = mismatch.iter().find(|m| m.1) {
+        return Err(Error::usage(format!(
+            "the {what} differs from the interrupted run's ({now} instead of {was}); resume with the same settings or start a new run"
+        )));
+    }
+    if !options.data_hashes.is_empty() && !model.data_hashes.is_empty() && options.data_hashes != model.data_hashes {
+        return Err(Error::usage(format!(
+            "the data differ from the interrupted run's (hashes {:?}, checkpoint has {:?}); resume on the same files",
+            options.data_hashes, model.data_hashes
+        )));
+    }
+    check_sets(&model, train, val)?;
+    if (record.n_train, record.n_val) != (train.len(), val.len()) {
+        return Err(Error::usage(format!(
+            "the run trained on {} + {} galaxies, the data given has {} + {}; resume on the same files",
+            record.n_train,
+            record.n_val,
+            train.len(),
+            val.len()
+        )));
+    }
+    if model.data_hashes.is_empty() {
+        model.data_hashes = options.data_hashes.clone();
+    }
+    record.config = cfg.clone();
+    let mut adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimizer")?;
+    adam.restore(&state.optimizer, state.adam_steps).map_err(|e| {
+        Error::file(dir.join(super::checkpoint::OPTIMIZER_FILE), format!("corrupt optimizer state: {e}"))
+    })?;
+    let mut run = Run { model, adam, best: state.best, best_file: None, record };
+    run.epochs(train, val, Some(dir), options)?;
+    run.finish()
+}
+
+fn check_sets(model: &Model, train: &Dataset, val: &Dataset) -> Result<()> {
+    for (name, set) in [("training", train), ("validation", val)] {
+        if set.is_empty() {
+            return Err(Error::usage(format!("the {name} set is empty")));
+        }
+        if set.redshifts().is_none() {
+            return Err(Error::usage(format!("the {name} set has no spectroscopic redshifts to train on")));
+        }
+        model.check_data(set)?;
+    }
+    Ok(())
+}
+
+/// A run in progress.
+/// SIGINT and SIGTERM, caught while a checkpointed run trains (Unix; elsewhere none is caught).
+struct StopSignal {
+    flags: Vec<(&'static str, std::sync::Arc<std::sync::atomic::AtomicBool>, signal_hook::SigId)>,
+}
+
+impl StopSignal {
+    fn register() -> Result<StopSignal> {
+        let mut flags = Vec::new();
+        #[cfg(unix)]
+        for (name, signal) in [("SIGINT", signal_hook::consts::SIGINT), ("SIGTERM", signal_hook::consts::SIGTERM)] {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let id = signal_hook::flag::register(signal, flag.clone())
+                .map_err(|e| Error::other(format!("cannot watch for {name}: {e}")))?;
+            flags.push((name, flag, id));
+        }
+        Ok(StopSignal { flags })
+    }
+
+    /// If a signal came: the error that ends the run, `saved` epochs being in the checkpoint.
+    fn error(&self, saved: usize) -> Option<Error> {
+        let (name, _, _) = self.flags.iter().find(|(_, flag, _)| flag.load(std::sync::atomic::Ordering::Relaxed))?;
+        Some(Error::other(if saved == 0 {
+            format!("stopped by {name} before the first epoch ended; nothing was saved")
+        } else {
+            format!("stopped by {name}; the checkpoint holds epochs 1 to {saved} (pzbench train --resume goes on)")
+        }))
+    }
+}
+
+impl Drop for StopSignal {
+    /// Restore the default handling (a later signal kills the process again).
+    fn drop(&mut self) {
+        for (_, _, id) in self.flags.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+struct Run {
+    /// Holds the latest weights during training.
+    model: Model,
+    adam: Adam,
+    /// The weights of the best epoch so far.
+    best: HashMap<String, Tensor>,
+    /// Checksum of the best weights as last written to the checkpoint (rewritten only when a
+    /// better epoch comes).
+    best_file: Option<String>,
+    record: TrainingRecord,
+}
+
+impl Run {
+    fn patience_exhausted(&self) -> bool {
+        self.record.config.patience.is_some_and(|p| self.record.epochs_since_best >= p)
+    }
+
+    /// Runs epochs `history.len() + 1 ..= config.epochs` unless patience runs out.
+    fn epochs(
+        &mut self,
+        train: &Dataset,
+        val: &Dataset,
+        dir: Option<&Path>,
+        mut options: RunOptions<'_>,
+    ) -> Result<()> {
+        let cfg = self.record.config.clone();
+        let start = self.record.history.len();
+        self.record.stopped_early = start < cfg.epochs && self.patience_exhausted();
+        if self.record.stopped_early {
+            return Ok(());
+        }
+        let prep = self.model.preprocess();
+        let window = prep.images.then_some((cfg.chunk_rows, cfg.buffer_chunks));
+        // With a checkpoint to keep consistent, SIGINT/SIGTERM end the run after the current
+        // epoch is saved instead of killing it mid-write.
+        let stop = dir.map(|_| StopSignal::register()).transpose()?;
+        let draw = cfg.progress && std::io::stderr().is_terminal();
+        for epoch in start..cfg.epochs {
+            let started = Instant::now();
+            let val_losses: Vec<f64> = self.record.history.iter().map(|r| r.val_loss).collect();
+            let lr = scheduled_lr(&cfg, &val_losses);
+            self.adam.set_lr(lr);
+            let batches = epoch_batches(train.len(), cfg.batch_size, cfg.seed, epoch, window);
+            let prep = prep.augmented(cfg.augment.then_some((cfg.seed, epoch)));
+            let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
+            let mut losses = LossSum::default();
+            let (model, adam) = (&self.model, &mut self.adam);
+            let saved_epochs = self.record.history.len();
+            let diverged = |value: f64| {
+                Error::other(format!(
+                    "training diverged: the loss is {value} in epoch {} (try a lower learning rate)",
+                    epoch + 1
+                ))
+            };
+            prep.for_each_batch(train, &batches, |batch| {
+                if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(saved_epochs)) {
+                    return Err(stopped);
+                }
+                let z = batch.z.as_deref().ok_or_else(|| Error::usage("the training set has no redshifts"))?;
+                let z = Tensor::from_slice(z, (batch.n, 1), model.device()).context("moving redshifts")?;
+                let pred = model.forward(&batch).context("forward pass")?;
+                let loss = cfg.loss.tensor(&pred, &z).context("computing the loss")?;
+                let grads = loss.backward().context("backward pass")?;
+                adam.step(&grads).context("updating the weights")?;
+                if losses.add(&loss, batch.n)? {
+                    let mean = losses.mean();
+                    if !mean.is_finite() {
+                        return Err(diverged(mean));
+                    }
+                    bar.set_message(format!(
+                        "loss {mean:.5} | {:.0} gal/s",
+                        losses.seen as f64 / started.elapsed().as_secs_f64()
+                    ));
+                }
+                bar.inc(1);
+                Ok(())
+            })?;
+            losses.read()?;
+            let (loss_sum, seen) = (losses.sum, losses.seen);
+            if !loss_sum.is_finite() {
+                return Err(diverged(loss_sum / seen as f64));
+            }
+            let train_seconds = started.elapsed().as_secs_f64();
+            let val_pred = predict(&self.model, val, cfg.batch_size)?;
+            let val_z = val.redshifts().ok_or_else(|| Error::usage("the validation set has no redshifts"))?;
+            let val_loss = cfg.loss.value(&val_pred, val_z);
+            if !val_loss.is_finite() {
+                return Err(Error::other(format!(
+                    "training diverged: the validation loss is {val_loss} after epoch {}",
+                    epoch + 1
+                )));
+            }
+            let record = EpochRecord {
+                epoch: epoch + 1,
+                train_loss: loss_sum / seen as f64,
+                val_loss,
+                seconds: started.elapsed().as_secs_f64(),
+                galaxies_per_s: seen as f64 / train_seconds,
+                lr,
+            };
+            if self.record.best_val_loss.is_none_or(|best| val_loss < best) {
+                self.best = self.model.weights()?;
+                self.record.best_epoch = Some(epoch + 1);
+                self.record.best_val_loss = Some(val_loss);
+                self.record.epochs_since_best = 0;
+            } else {
+                self.record.epochs_since_best += 1;
+            }
+            bar.finish_with_message(format!(
+                "loss {:.5} | val {:.5}{} | {:.0} gal/s",
+                record.train_loss,
+                record.val_loss,
+                if self.record.epochs_since_best == 0 { " (best)" } else { "" },
+                record.galaxies_per_s
+            ));
+            self.record.history.push(record);
+            self.record.stopped_early = epoch + 1 < cfg.epochs && self.patience_exhausted();
+            if let Some(dir) = dir {
+                let unchanged = self.best_file.take().filter(|_| self.record.epochs_since_best > 0);
+                let best = match unchanged {
+                    Some(hash) => BestWeights::Unchanged(hash),
+                    None => BestWeights::New(&self.best),
+                };
+                self.best_file = Some(save_training_state(dir, &self.model, best, &self.adam, &self.record)?);
+            }
+            if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(self.record.history.len())) {
+                return Err(stopped);
+            }
+            if let Some(callback) = options.on_epoch.as_mut() {
+                if let Some(last) = self.record.history.last() {
+                    callback(last);
+                }
+            }
+            if self.record.stopped_early {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model with the best epoch's weights and the training record.
+    fn finish(self) -> Result<Model> {
+        let mut model = self.model;
+        model.set_weights(&self.best).map_err(|e| Error::other(format!("restoring the best weights: {e}")))?;
+        model.training = Some(self.record);
+        Ok(model)
+    }
+}
+
+/// Batches whose losses are summed on the device between two reads: reading a value back waits
+/// for the device, so reading every batch would keep the host from queueing the next one.
+const LOSS_READ_INTERVAL: usize = 16;
+
+/// The running sum of `loss · batch size` over an epoch, kept on the device and read every
+/// [`LOSS_READ_INTERVAL`] batches.
+#[derive(Default)]
+struct LossSum {
+    pending: Option<Tensor>,
+    pending_batches: usize,
+    pending_galaxies: usize,
+    /// Sum read so far, and the galaxies it covers.
+    sum: f64,
+    seen: usize,
+}
+
+impl LossSum {
+    /// Adds one batch's mean loss; returns whether the sum was read (every
+    /// [`LOSS_READ_INTERVAL`] batches).
+    fn add(&mut self, loss: &Tensor, n: usize) -> Result<bool> {
+        let weighted = (loss * n as f64).context("summing the loss")?;
+        self.pending = Some(match self.pending.take() {
+            Some(pending) => (pending + weighted).context("summing the loss")?,
+            None => weighted,
+        });
+        self.pending_batches += 1;
+        self.pending_galaxies += n;
+        if self.pending_batches < LOSS_READ_INTERVAL {
+            return Ok(false);
+        }
+        self.read()?;
+        Ok(true)
+    }
+
+    /// Reads the pending sum.
+    fn read(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let value = pending.to_dtype(candle_core::DType::F64).and_then(|t| t.to_scalar::<f64>());
+            self.sum += value.context("reading the loss")?;
+            self.seen += self.pending_galaxies;
+        }
+        self.pending_batches = 0;
+        self.pending_galaxies = 0;
+        Ok(())
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.seen.max(1) as f64
+    }
+}
+
+fn progress_bar(draw: bool, batches: usize, epoch: usize, epochs: usize) -> Result<ProgressBar> {
+    let target = if draw { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let style = ProgressStyle::with_template("{prefix} [{bar:25}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
+        .map_err(|e| Error::other(format!("progress bar template: {e}")))?
+        .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(Some(batches as u64), target).with_style(style);
+    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+    Ok(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::synthetic;
+    use crate::{load, Architecture, CnnConfig, NnConfig};
+
+    fn nn_config(epochs: usize) -> TrainConfig {
+        TrainConfig { epochs, batch_size: 32, lr: 5e-3, progress: false, seed: 5, ..TrainConfig::nn_paper() }
+    }
+
+    fn nn_model(train: &Dataset, seed: u64) -> Model {
+        Model::new(Architecture::Nn(NnConfig::galaxiesml()), train, seed, &Device::Cpu).unwrap()
+    }
+
+    fn val_loss(model: &Model, val: &Dataset, loss: LossKind) -> f64 {
+        loss.value(&predict(model, val, 64).unwrap(), val.redshifts().unwrap())
+    }
+
+    #[test]
+    fn nn_loss_falls_on_a_smooth_problem() {
+        let (train_set, val_set) = (synthetic(400, None, 1), synthetic(100, None, 2));
+        let model = nn_model(&train_set, 3);
+        let before = val_loss(&model, &val_set, LossKind::Tanaka);
+        let mut epochs_seen = Vec::new();
+        let mut log = |r: &EpochRecord| epochs_seen.push(r.epoch);
+        let options = RunOptions { on_epoch: Some(&mut log), ..Default::default() };
+        let model = train(model, &train_set, &val_set, &nn_config(15), None, options).unwrap();
+        let record = model.training().unwrap();
+        assert_eq!(epochs_seen, (1..=record.history.len()).collect::<Vec<_>>());
+        let first = &record.history[0];
+        let best = record.best_val_loss.unwrap();
+        assert!(best < 0.5 * before && best < first.val_loss, "val loss {before} -> {best}");
+        assert!(record.history.last().unwrap().train_loss < first.train_loss);
+        assert!(record.history.iter().all(|r| r.galaxies_per_s > 0.0 && r.seconds > 0.0));
+        // The model returned holds the best epoch's weights.
+        assert_eq!(val_loss(&model, &val_set, LossKind::Tanaka), best);
+        let best_epoch = record.best_epoch.unwrap();
+        assert_eq!(record.history[best_epoch - 1].val_loss, best);
+    }
+
+    #[test]
+    fn learning_rate_drops_after_patience_epochs_without_improvement() {
+        let mut cfg = TrainConfig { lr: 1.0, ..TrainConfig::cnn_paper() };
+        let losses = [1.0, 0.9, 0.95, 0.96, 0.97, 0.8, 0.85, 0.86];
+        assert_eq!(scheduled_lr(&cfg, &losses), 1.0, "no schedule: constant");
+        cfg.reduce_lr = Some(ReduceLr { patience: 2, factor: 0.5 });
+        let lrs: Vec<f64> = (0..=losses.len()).map(|k| scheduled_lr(&cfg, &losses[..k])).collect();
+        // 0.95, 0.96 miss the best (0.9): halved for epoch 5; 0.97 misses once, 0.8 is a new best,
+        // then 0.85, 0.86 miss twice: halved again for epoch 9.
+        assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]);
+        assert!(TrainConfig { reduce_lr: Some(ReduceLr { patience: 0, factor: 0.5 }), ..cfg.clone() }
+            .validate()
+            .is_err());
+        assert!(TrainConfig { reduce_lr: Some(ReduceLr { patience: 3, factor: 1.5 }), ..cfg }.validate().is_err());
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_weights() {
+        let (train_set, val_set) = (synthetic(200, None, 1), synthetic(50, None, 2));
+        // A learning rate far too high makes the validation loss bounce, so patience runs out.
+        let cfg = TrainConfig { lr: 0.3, patience: Some(2), loss: LossKind::Mse, ..nn_config(40) };
+        let model = train(nn_model(&train_set, 3), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        let record = model.training().unwrap();
+        assert!(record.stopped_early, "{:?}", record.history);
+        assert!(record.history.len() < 40);
+        assert_eq!(record.epochs_since_best, 2);
+        assert_eq!(record.best_epoch, Some(record.history.len() - 2));
+        assert_eq!(val_loss(&model, &val_set, LossKind::Mse), record.best_val_loss.unwrap());
+    }
+
+    #[test]
+    fn same_seed_same_model_and_resume_equals_an_uninterrupted_run() {
+        let (train_set, val_set) = (synthetic(150, None, 1), synthetic(40, None, 2));
+        let cfg = nn_config(4);
+        let run = |seed: u64| {
+            let m = train(nn_model(&train_set, seed), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+            let losses: Vec<f64> = m.training().unwrap().history.iter().map(|r| r.val_loss).collect();
+            (predict(&m, &val_set, 16).unwrap(), losses)
+        };
+        let (a, b, c) = (run(3), run(3), run(4));
+        assert_eq!(a, b, "same seed, same model");
+        assert_ne!(a.0, c.0, "another seed, another model");
+
+        // Two epochs, "interrupted", then resumed to four: the same as four in one go.
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = BTreeMap::from([("train".to_string(), "sha256:abc".to_string())]);
+        let half = TrainConfig { epochs: 2, ..cfg.clone() };
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        train(nn_model(&train_set, 3), &train_set, &val_set, &half, Some(dir.path()), options).unwrap();
+        assert_eq!(load(dir.path(), &Device::Cpu).unwrap().training().unwrap().history.len(), 2);
+        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let resumed = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, options).unwrap();
+        let losses: Vec<f64> = resumed.training().unwrap().history.iter().map(|r| r.val_loss).collect();
+        assert_eq!((predict(&resumed, &val_set, 16).unwrap(), losses), a);
+        assert_eq!(resumed.data_hashes(), &hashes);
+        // ... and the checkpoint on disk now holds the four-epoch run.
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        assert_eq!(predict(&loaded, &val_set, 16).unwrap(), a.0);
+
+        // Resuming with other settings or other data is refused with a clear message.
+        let lr = TrainConfig { lr: 1e-3, epochs: 6, ..cfg.clone() };
+        let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &lr, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("learning rate differs"), "{err}");
+        let other = RunOptions { data_hashes: BTreeMap::from([("train".into(), "sha256:def".into())]), on_epoch: None };
+        let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, other).unwrap_err();
+        assert!(err.to_string().contains("the data differ"), "{err}");
+    }
+
+    #[test]
+    fn cnn_loss_falls_in_two_tiny_epochs() {
+        let (train_set, val_set) = (synthetic(64, Some(32), 1), synthetic(16, Some(32), 2));
+        let model = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), &train_set, 3, &Device::Cpu).unwrap();
+        let before = val_loss(&model, &val_set, LossKind::Tanaka);
+        let cfg = TrainConfig {
+            epochs: 2,
+            batch_size: 16,
+            lr: 1e-3,
+            progress: false,
+            chunk_rows: 8,
+            buffer_chunks: 2,
+            ..TrainConfig::cnn_paper()
+        };
+        let model = train(model, &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        let h = &model.training().unwrap().history;
+        assert!(h[1].train_loss < h[0].train_loss, "{h:?}");
+        assert!(h[1].val_loss < before, "val loss {before} -> {:?}", h);
+    }
+
+    #[test]
+    fn refuses_bad_settings_and_data() {
+        let (train_set, val_set) = (synthetic(20, None, 1), synthetic(5, None, 2));
+        let cfg = nn_config(1);
+        let bad =
+            |c: TrainConfig| train(nn_model(&train_set, 1), &train_set, &val_set, &c, None, RunOptions::default());
+        assert!(matches!(bad(TrainConfig { batch_size: 0, ..cfg.clone() }), Err(Error::Usage(_))));
+        assert!(matches!(bad(TrainConfig { lr: f64::NAN, ..cfg.clone() }), Err(Error::Usage(_))));
+        assert!(matches!(bad(TrainConfig { patience: Some(0), ..cfg.clone() }), Err(Error::Usage(_))));
+        let unlabelled = Dataset::new(vec![1], vec![20.0; 5], 5).unwrap();
+        let err =
+            train(nn_model(&train_set, 1), &train_set, &unlabelled, &cfg, None, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("validation set has no spectroscopic redshifts"), "{err}");
+        // A CNN needs images.
+        let err = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(32)), &train_set, 1, &Device::Cpu).unwrap_err();
+        assert!(err.to_string().contains("needs images"), "{err}");
+        // A trained model is resumed, not retrained.
+        let trained = train(nn_model(&train_set, 1), &train_set, &val_set, &cfg, None, RunOptions::default()).unwrap();
+        assert!(matches!(
+            train(trained, &train_set, &val_set, &cfg, None, RunOptions::default()),
+            Err(Error::Usage(_))
+        ));
+    }
+
+    /// Measures one CNN training step at 64×64, batch 32, on the CPU (not a check; run with
+    /// `cargo test --lib models::train::tests::cnn_step_time -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn cnn_step_time() {
+        let data = synthetic(32 * 4, Some(64), 1);
+        let model = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(64)), &data, 1, &Device::Cpu).unwrap();
+        let mut adam = Adam::new(model.named_vars().unwrap(), 1e-4).unwrap();
+        let batches = epoch_batches(data.len(), 32, 1, 0, None);
+        let mut times = Vec::new();
+        model
+            .preprocess()
+            .for_each_batch(&data, &batches, |batch| {
+                let started = Instant::now();
+                let z = Tensor::from_slice(batch.z.as_deref().unwrap(), (batch.n, 1), &Device::Cpu).unwrap();
+                let loss = LossKind::Tanaka.tensor(&model.forward(&batch).unwrap(), &z).unwrap();
+                let forward = started.elapsed().as_secs_f64();
+                let grads = loss.backward().unwrap();
+                let backward = started.elapsed().as_secs_f64() - forward;
+                adam.step(&grads).unwrap();
+                loss.to_scalar::<f32>().unwrap();
+                let total = started.elapsed().as_secs_f64();
+                times.push([total, forward, backward, total - forward - backward]);
+                Ok(())
+            })
+            .unwrap();
+        println!("CNN 64x64 batch 32 training step, CPU, [total, forward, backward, adam] s: {times:.3?}");
+    }
+}

@@ -1,0 +1,106 @@
+//! The `pzbench` command line. Exit codes: 0 success, 1 a finding (e.g. a regression), 2 error.
+//!
+//! Help text lives on each subcommand's `Args` struct: a doc comment on a `Command` variant would
+//! replace its long help.
+
+mod bench;
+mod figure6;
+mod gate;
+mod input;
+mod inspect;
+mod leaderboard;
+mod plot;
+mod predict;
+mod reproduce;
+mod score;
+mod synth;
+mod table2;
+mod train;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use pzbench_io::Result;
+
+/// pzbench: the GalaxiesML photometric-redshift benchmark as a tool.
+#[derive(Debug, Parser)]
+#[command(name = "pzbench", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Score(score::ScoreArgs),
+    Synth(synth::SynthArgs),
+    Inspect(inspect::InspectArgs),
+    Train(train::TrainArgs),
+    Predict(predict::PredictArgs),
+    Table2(table2::Table2Args),
+    Figure6(figure6::Figure6Args),
+    Plot(plot::PlotArgs),
+    Leaderboard(leaderboard::LeaderboardArgs),
+    Gate(gate::GateArgs),
+    Baseline(gate::BaselineArgs),
+    Reproduce(reproduce::ReproduceArgs),
+    Bench(bench::BenchArgs),
+}
+
+/// Parse the command line and run the command; an error prints one line and exits with 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    run_command(cli.command).unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
+/// Run one parsed command.
+fn run_command(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Score(args) => score::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Gate(args) => gate::run(args),
+        Command::Baseline(args) => gate::run_baseline(args),
+        Command::Table2(args) => table2::run(args),
+        Command::Figure6(args) => figure6::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Leaderboard(args) => leaderboard::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
+    }
+}
+
+/// Run a pzbench command given as words (e.g. `["score", "preds.csv"]`), as the shell would:
+/// `reproduce` scripts the other commands through this, so it behaves exactly like them.
+fn run_words<S: AsRef<str>>(words: &[S]) -> Result<ExitCode> {
+    let argv = std::iter::once("pzbench").chain(words.iter().map(AsRef::as_ref));
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        pzbench_io::Error::other(format!(
+            "internal command line rejected: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))
+    })?;
+    run_command(cli.command)
+}
+
+/// Write `text` to `output` atomically, or to standard output.
+fn emit(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => pzbench_io::write_atomic(path, text.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            let _ = stdout.write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}

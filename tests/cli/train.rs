@@ -1,0 +1,418 @@
+//! `pzbench train` and `pzbench predict` end to end on the CPU: the NN on the committed DC2
+//! catalogue, the CNN on small GalaxiesML HDF5 files written here, determinism, resume, and every
+//! bad input failing with exit code 2 and a one-line message.
+
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use assert_cmd::assert::Assert;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use pzbench_io::galaxiesml::{Column, ColumnData, GalaxiesMlWriter};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use super::util::pzbench;
+
+const DC2: &str = "fixtures/data/dc2/dc2_training_9816.csv";
+const DC2_BANDS: &str = "mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst";
+
+/// HDF5 opens files without close-on-exec, so a child process spawned while this test process
+/// writes an HDF5 file inherits the descriptor and its lock, and the file cannot be opened again
+/// (EAGAIN). Writing takes the write side of this lock, spawning the read side.
+static SPAWN: RwLock<()> = RwLock::new(());
+
+trait Run {
+    fn run(&mut self) -> Assert;
+}
+
+impl Run for Command {
+    fn run(&mut self) -> Assert {
+        let _guard = SPAWN.read().unwrap_or_else(|e| e.into_inner());
+        self.assert()
+    }
+}
+
+/// Lines `from..to` of the DC2 catalogue's data (plus its header) written to `path`.
+fn dc2_part(path: &Path, from: usize, to: usize) -> PathBuf {
+    let text = std::fs::read_to_string(DC2).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.skip(from).take(to - from).collect();
+    std::fs::write(path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    path.to_path_buf()
+}
+
+/// A GalaxiesML file of `n` galaxies with `size`-pixel random images, magnitudes uniform in
+/// [18, 26] and a redshift that is a smooth function of them.
+fn write_hdf5(path: &Path, n: usize, size: usize, seed: u64) -> PathBuf {
+    let _guard = SPAWN.write().unwrap_or_else(|e| e.into_inner());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mags: Vec<[f64; 5]> = (0..n).map(|_| std::array::from_fn(|_| 18.0 + 8.0 * rng.random::<f64>())).collect();
+    let z: Vec<f64> = mags.iter().map(|m| 0.34 + 0.1 * (m[1] - 18.0) + 0.03 * (m[3] - m[0])).collect();
+    let mut w = GalaxiesMlWriter::create(path, n, size).unwrap();
+    let pixels: Vec<f32> = (0..n * 5 * size * size).map(|_| 255.0 * rng.random::<f32>()).collect();
+    w.write_images(0, &pixels).unwrap();
+    w.write_column(&Column {
+        name: "object_id".into(),
+        data: ColumnData::I64((0..n as i64).map(|i| 500 + i).collect()),
+    })
+    .unwrap();
+    w.write_column(&Column { name: "specz_redshift".into(), data: ColumnData::F64(z) }).unwrap();
+    for (b, band) in ["g", "r", "i", "z", "y"].iter().enumerate() {
+        let values = mags.iter().map(|m| m[b]).collect();
+        w.write_column(&Column { name: format!("{band}_cmodel_mag"), data: ColumnData::F64(values) }).unwrap();
+    }
+    w.finish().unwrap();
+    path.to_path_buf()
+}
+
+fn model_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
+}
+
+fn train_nn(train: &Path, val: &Path, out: &Path, extra: &[&str]) {
+    pzbench()
+        .args(["train", "--model", "nn", "--bands", DC2_BANDS, "--batch-size", "50"])
+        .arg("--train")
+        .arg(train)
+        .arg("--val")
+        .arg(val)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .run()
+        .success();
+}
+
+fn fails_with(cmd: &mut Command, message: &str) {
+    let out = cmd.run().code(2).stderr(predicate::str::contains(message)).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
+}
+
+#[test]
+fn nn_on_dc2_learns_predicts_every_galaxy_and_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = dc2_part(&tmp.path().join("train.csv"), 0, 1500);
+    let val = dc2_part(&tmp.path().join("val.csv"), 1500, 1800);
+    let test = dc2_part(&tmp.path().join("test.csv"), 1800, 2100);
+    let out = tmp.path().join("nn");
+    train_nn(&train, &val, &out, &["--epochs", "4"]);
+    let meta = model_json(&out);
+    let history = meta["training"]["history"].as_array().unwrap();
+    assert_eq!(history.len(), 4);
+    let first = history[0]["train_loss"].as_f64().unwrap();
+    let last = history[3]["train_loss"].as_f64().unwrap();
+    assert!(last < 0.8 * first, "training loss {first} -> {last}");
+    let hash = meta["data"]["train"].as_str().unwrap();
+    assert_eq!(hash, format!("sha256:{}", pzbench_io::sha256_file(&train).unwrap()));
+    assert!(meta["data"]["val"].as_str().unwrap().starts_with("sha256:"));
+    // Non-detections (mag 99) are filled with a faint, in-range value, saved beside the model.
+    let inputs: Value = serde_json::from_str(&std::fs::read_to_string(out.join("inputs.json")).unwrap()).unwrap();
+    assert_eq!(inputs["bands"].as_array().unwrap().len(), 6);
+    let u_fill = inputs["fill"][0].as_f64().unwrap();
+    assert!((24.0..35.0).contains(&u_fill), "{u_fill}");
+    assert!(meta["scaler"]["max"][0].as_f64().unwrap() < 40.0, "99 must not reach the scaler");
+
+    let preds = tmp.path().join("preds.csv");
+    pzbench().args(["predict", "--model"]).arg(&out).arg("--data").arg(&test).arg("--out").arg(&preds).run().success();
+    let text = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("object_id,z_spec,z_phot"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 300, "one row per input galaxy");
+    let test_text = std::fs::read_to_string(&test).unwrap();
+    let first_test = test_text.lines().nth(1).unwrap();
+    assert!(rows[0].starts_with(&first_test[..first_test.find(',').unwrap() + 1]), "file order and ids kept");
+    pzbench().arg("score").arg(&preds).run().success().stdout(predicate::str::contains("overall"));
+}
+
+#[test]
+fn same_seed_same_data_gives_identical_predictions_on_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = dc2_part(&tmp.path().join("train.csv"), 0, 600);
+    let val = dc2_part(&tmp.path().join("val.csv"), 600, 800);
+    let mut outputs = Vec::new();
+    for run in ["a", "b"] {
+        let out = tmp.path().join(run);
+        train_nn(&train, &val, &out, &["--epochs", "2", "--seed", "3"]);
+        let preds = tmp.path().join(format!("{run}.csv"));
+        pzbench()
+            .args(["predict", "-q", "--model"])
+            .arg(&out)
+            .arg("--data")
+            .arg(&val)
+            .arg("--out")
+            .arg(&preds)
+            .run()
+            .success();
+        outputs.push((std::fs::read(&preds).unwrap(), std::fs::read(out.join("model.safetensors")).unwrap()));
+    }
+    assert!(outputs[0] == outputs[1], "same seed and data must give the same weights and predictions");
+    let other = tmp.path().join("c");
+    train_nn(&train, &val, &other, &["--epochs", "2", "--seed", "4"]);
+    assert_ne!(std::fs::read(other.join("model.safetensors")).unwrap(), outputs[0].1);
+}
+
+#[test]
+fn cnn_on_hdf5_learns_resumes_and_predicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = write_hdf5(&tmp.path().join("train.hdf5"), 32, 32, 1);
+    let val = write_hdf5(&tmp.path().join("val.hdf5"), 8, 32, 2);
+    let out = tmp.path().join("cnn");
+    let cnn = |epochs: &str, resume: bool| {
+        let mut cmd = pzbench();
+        cmd.args(["train", "--model", "cnn", "--batch-size", "8", "--lr", "3e-4", "--loss", "mse", "--epochs", epochs])
+            .arg("--train")
+            .arg(&train)
+            .arg("--val")
+            .arg(&val)
+            .arg("--out")
+            .arg(&out);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd
+    };
+    cnn("2", false).run().success().stderr(predicate::str::contains("epoch 2/2"));
+    // Training again into the same directory needs --resume.
+    fails_with(&mut cnn("3", false), "already holds a checkpoint; pass --resume");
+    cnn("3", true).run().success();
+    let meta = model_json(&out);
+    assert_eq!(meta["architecture"]["image_size"], 32);
+    let history = meta["training"]["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3, "resumed to 3 epochs");
+    let (first, last) = (history[0]["train_loss"].as_f64().unwrap(), history[2]["train_loss"].as_f64().unwrap());
+    assert!(last < first, "training loss {first} -> {last}");
+
+    let preds = tmp.path().join("preds.csv");
+    pzbench().args(["predict", "--model"]).arg(&out).arg("--data").arg(&val).arg("--out").arg(&preds).run().success();
+    let again = tmp.path().join("again.csv");
+    pzbench()
+        .args(["predict", "-q", "--batch-size", "3", "--model"])
+        .arg(&out)
+        .arg("--data")
+        .arg(&val)
+        .arg("--out")
+        .arg(&again)
+        .run()
+        .success();
+    let text = std::fs::read_to_string(&preds).unwrap();
+    assert_eq!(text.lines().count(), 9);
+    assert!(text.lines().nth(1).unwrap().starts_with("500,"));
+    assert_eq!(std::fs::read_to_string(&again).unwrap().lines().count(), 9);
+
+    // Wrong image size for the checkpoint.
+    let big = write_hdf5(&tmp.path().join("big.hdf5"), 3, 64, 3);
+    fails_with(
+        pzbench()
+            .args(["predict", "--model"])
+            .arg(&out)
+            .arg("--data")
+            .arg(&big)
+            .arg("--out")
+            .arg(tmp.path().join("x.csv")),
+        "expects 5x32x32 images (its configuration), but the data has 5x64x64",
+    );
+    assert!(!tmp.path().join("x.csv").exists());
+    // The CNN cannot read a catalogue.
+    fails_with(
+        pzbench()
+            .args(["predict", "--model"])
+            .arg(&out)
+            .arg("--data")
+            .arg(DC2)
+            .arg("--out")
+            .arg(tmp.path().join("x.csv")),
+        "the CNN needs images",
+    );
+    // A corrupt checkpoint.
+    let weights = out.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0xff;
+    std::fs::write(&weights, bytes).unwrap();
+    fails_with(
+        pzbench()
+            .args(["predict", "--model"])
+            .arg(&out)
+            .arg("--data")
+            .arg(&val)
+            .arg("--out")
+            .arg(tmp.path().join("x.csv")),
+        "model.safetensors: checksum differs",
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = dc2_part(&tmp.path().join("train.csv"), 0, 200);
+    let val = dc2_part(&tmp.path().join("val.csv"), 200, 260);
+    let out = tmp.path().join("m");
+    let base = |model: &str, train: &Path, bands: &str| {
+        let mut cmd = pzbench();
+        cmd.args(["train", "--model", model, "--epochs", "1", "--bands", bands])
+            .arg("--train")
+            .arg(train)
+            .arg("--val")
+            .arg(&val)
+            .arg("--out")
+            .arg(&out);
+        cmd
+    };
+    // Missing band columns.
+    fails_with(
+        &mut base("nn", &train, "mag_u_lsst,mag_w_lsst"),
+        "no column 'mag_w_lsst' (named by --bands); the columns are: id, redshift",
+    );
+    // NaN and empty magnitudes.
+    let text = std::fs::read_to_string(&train).unwrap();
+    let nan = tmp.path().join("nan.csv");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let fields: Vec<&str> = lines[3].split(',').collect();
+    let mut edited: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    edited[4] = "nan".into();
+    lines[3] = edited.join(",");
+    std::fs::write(&nan, lines.join("\n")).unwrap();
+    fails_with(&mut base("nn", &nan, DC2_BANDS), "column 'mag_g_lsst' is NaN; magnitudes must be numbers");
+    edited[4] = String::new();
+    lines[3] = edited.join(",");
+    std::fs::write(&nan, lines.join("\n")).unwrap();
+    fails_with(&mut base("nn", &nan, DC2_BANDS), "line 4, column 'mag_g_lsst': '' is not a number");
+    // --device cuda in a build without the feature.
+    #[cfg(not(feature = "cuda"))]
+    fails_with(
+        base("nn", &train, DC2_BANDS).args(["--device", "cuda"]),
+        "built without CUDA; rebuild with --features cuda",
+    );
+    // Unknown --model (clap's usage error, also exit 2).
+    pzbench()
+        .args(["train", "--model", "rf", "--train", "a", "--val", "b", "--out", "c"])
+        .run()
+        .code(2)
+        .stderr(predicate::str::contains("invalid value 'rf' for '--model"));
+    // The CNN needs images.
+    fails_with(&mut base("cnn", &train, DC2_BANDS), "the CNN needs images, and this is a catalogue");
+    // No checkpoint written by any failure.
+    assert!(!out.join("model.json").exists());
+    // A checkpoint directory that is not one.
+    std::fs::create_dir_all(&out).unwrap();
+    fails_with(
+        pzbench()
+            .args(["predict", "--model"])
+            .arg(&out)
+            .arg("--data")
+            .arg(&val)
+            .arg("--out")
+            .arg(tmp.path().join("p.csv")),
+        "model.json: missing",
+    );
+    // Missing magnitudes in the data given to predict.
+    train_nn(&train, &val, &out.join("ok"), &["--epochs", "1"]);
+    let short = tmp.path().join("short.csv");
+    std::fs::write(&short, "id,mag_u_lsst\n1,20.0\n").unwrap();
+    fails_with(
+        pzbench()
+            .args(["predict", "--model"])
+            .arg(out.join("ok"))
+            .arg("--data")
+            .arg(&short)
+            .arg("--out")
+            .arg(tmp.path().join("p.csv")),
+        "no column 'mag_g_lsst', 'mag_r_lsst'",
+    );
+}
+
+#[test]
+fn bench_train_measures_the_cnn_on_the_cpu() {
+    let out = pzbench()
+        .args([
+            "bench",
+            "train",
+            "--device",
+            "cpu",
+            "--size",
+            "32",
+            "--batch-size",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+        ])
+        .run()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let value: Value = serde_json::from_slice(&out).unwrap();
+    let result = &value["result"];
+    // 32 px: five pools take 32 → 1, so the first dense layer reads 512 features.
+    assert_eq!(
+        result["parameters"],
+        4_519_040 + 512 * 512 + 512 + 512 * 128 + 128 + 128 * 32 + 32 + 5 * 200 + 200 + 5 * (200 * 200 + 200) + 233
+    );
+    for key in ["train_galaxies_per_s", "infer_galaxies_per_s", "train_ms_per_step", "final_loss"] {
+        let v = result[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}");
+    }
+    assert!(value["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(value["kernels"], "cpu");
+}
+
+#[test]
+fn bench_rejects_bad_settings_and_missing_cuda() {
+    pzbench()
+        .args(["bench", "train", "--device", "cpu", "--steps", "0"])
+        .run()
+        .code(2)
+        .stderr(predicate::str::contains("--steps must be at least 1"));
+    #[cfg(not(feature = "cuda"))]
+    pzbench().args(["bench", "check"]).run().code(2).stderr(predicate::str::contains("built without CUDA"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_training_with_a_consistent_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nn");
+    let child = {
+        let _guard = SPAWN.read().unwrap_or_else(|e| e.into_inner());
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pzbench"))
+            .args(["train", "--model", "nn", "--train", DC2, "--val", DC2, "--bands", DC2_BANDS, "--quiet"])
+            .args(["--epochs", "100000", "--patience", "0", "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Wait for a few epochs to be saved, then ask it to stop as `timeout` does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !out.join("model.json").is_file() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM; the checkpoint holds epochs 1 to"), "{stderr}");
+    // The checkpoint loads and predicts, and the run can be resumed.
+    let preds = tmp.path().join("preds.csv");
+    pzbench()
+        .args(["predict", "-q", "--model"])
+        .arg(&out)
+        .arg("--data")
+        .arg(DC2)
+        .arg("--out")
+        .arg(&preds)
+        .run()
+        .success();
+    assert_eq!(std::fs::read_to_string(&preds).unwrap().lines().count(), 10_226);
+}
