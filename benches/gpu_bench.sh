@@ -30,10 +30,10 @@ done
 [ "$EPOCHS" = 0 ] && exit 0
 t "short training, fast vs stock kernels (64 px, $N galaxies, $EPOCHS epochs, seed 1)"
 D=$WORK/synth P=$WORK/synth/5x64x64
-timeout 120 "$B" synth --n "$N" --size 64 --seed 1 --out "$D" --quiet || exit 1
+timeout 120 "$B" synth --n "$N" --size 64 --seed 1 --output "$D" --quiet || exit 1
 for kernels in fast stock; do
   timeout 200 "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
-    --val "${P}_validation_with_morphology.hdf5" --out "$WORK/cnn_$kernels" --device cuda \
+    --val "${P}_validation_with_morphology.hdf5" --output "$WORK/cnn_$kernels" --device cuda \
     --epochs "$EPOCHS" --seed 1 --gpu-kernels "$kernels" 2>&1 | grep -v '^\s*$' | tail -n "$((EPOCHS + 1))"
 done
 t done

@@ -27,7 +27,7 @@ t synth
 D=$WORK/synth P=$WORK/synth/5x${SIZE}x${SIZE}
 stamp="n=$N size=$SIZE seed=1"
 if [ "$(cat "$D/made" 2>/dev/null)" = "$stamp" ]; then echo "reusing the set made earlier on this machine ($stamp)"
-else rm -rf "$D" "$WORK/cnn"; "$B" synth --n "$N" --size "$SIZE" --seed 1 --out "$D" --quiet || exit 1; echo "$stamp" > "$D/made"; fi
+else rm -rf "$D" "$WORK/cnn"; "$B" synth --n "$N" --size "$SIZE" --seed 1 --output "$D" --quiet || exit 1; echo "$stamp" > "$D/made"; fi
 ls -la "$D"
 
 t NNs on the CPU, in the background: paper inputs and settings, and with --colors
@@ -35,8 +35,8 @@ nn_pids=()
 for v in ${NNS-nn nn_colors}; do
   flags=(--seed 1); [ $v = nn_colors ] && flags+=(--colors)
   ( RAYON_NUM_THREADS=4 "$B" train --model nn --train "${P}_training_with_morphology.hdf5" \
-      --val "${P}_validation_with_morphology.hdf5" --out "$OUT/$v" "${flags[@]}" > "$OUT/${v}_train.log" 2>&1
-    "$B" predict --model "$OUT/$v" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${v}_test.csv" ) &
+      --val "${P}_validation_with_morphology.hdf5" --output "$OUT/$v" "${flags[@]}" > "$OUT/${v}_train.log" 2>&1
+    "$B" predict --model "$OUT/$v" --data "${P}_testing_with_morphology.hdf5" --output "$OUT/${v}_test.csv" ) &
   nn_pids+=($!)
 done
 
@@ -48,11 +48,11 @@ for variant in $CNNS; do
   name=${variant%%:*} flags=${variant#*:}; [ "$flags" = "$variant" ] && flags=
   dir=$WORK/cnn/$name resume=(); [ -f "$dir/model.json" ] && resume=(--resume) && echo "$name: resuming $dir"
   ( timeout "$CNN_SECONDS" "$B" train --model cnn --train "${P}_training_with_morphology.hdf5" \
-      --val "${P}_validation_with_morphology.hdf5" --out "$dir" --device cuda --epochs "$EPOCHS" \
+      --val "${P}_validation_with_morphology.hdf5" --output "$dir" --device cuda --epochs "$EPOCHS" \
       --batch-size "$BATCH" --lr "$LR" --seed 1 ${flags//,/ } "${resume[@]}" > "$OUT/${name}_train.log" 2>&1
     echo "$name train rc=$? (124 = stopped by the CNN_SECONDS cap; the best epoch's checkpoint is used)" >> "$OUT/${name}_train.log"
     mkdir -p "$OUT/$name" && cp "$dir"/*.json "$OUT/$name/"
-    "$B" predict --model "$dir" --data "${P}_testing_with_morphology.hdf5" --out "$OUT/${name}_test.csv" --device cuda ) &
+    "$B" predict --model "$dir" --data "${P}_testing_with_morphology.hdf5" --output "$OUT/${name}_test.csv" --device cuda ) &
   cnn_pids+=($!)
 done
 [ ${#cnn_pids[@]} -gt 0 ] && wait "${cnn_pids[@]}"

@@ -17,7 +17,7 @@ mkdir -p bench-data
 
 echo "pzbench synth --n $n --size $size --seed 1; $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-/usr/bin/time -v "$bin" synth --n "$n" --size "$size" --seed 1 --out "$out" --quiet 2> bench-data/synth_time.txt
+/usr/bin/time -v "$bin" synth --n "$n" --size "$size" --seed 1 --output "$out" --quiet 2> bench-data/synth_time.txt
 wall=$(grep 'Elapsed (wall clock)' bench-data/synth_time.txt | awk '{print $NF}')
 rss=$(grep 'Maximum resident set size' bench-data/synth_time.txt | awk '{print $NF}')
 cpu=$(grep 'Percent of CPU' bench-data/synth_time.txt | awk '{print $NF}')

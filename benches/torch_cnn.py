@@ -1,4 +1,4 @@
-"""The paper's CNN (pzbench's `src/models/cnn.rs`) in PyTorch: training throughput reference.
+"""The paper's CNN (pzbench's `crates/models/src/cnn.rs`) in PyTorch: training throughput reference.
 
 usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--variants default,tuned,strict,bf16]
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The test command (README, CI): system packages, the test suite, then the self-gate.
-# Ends with one summary line, `tests: N passed, N failed`.
+# The test command (README, CI): system and Python packages, formatting, lints, the test suite of
+# every crate, then the self-gate. Ends with one summary line, `tests: N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# h5py checks that Python users' tool reads the HDF5 files pzbench writes (tests/cli).
+python3 -c "import h5py" 2> /dev/null || python3 -m pip install --quiet --disable-pip-version-check h5py
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked 2>&1 | tee "$log"
+cargo test --workspace --locked 2>&1 | tee "$log"
 scripts/self_gate.sh
 passed=$(grep -oE '^test result: .* ([0-9]+) passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')

@@ -51,13 +51,20 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// Parse the command line and run the command; an error prints one line and exits with 2.
+/// Parse the command line and run the command. Exit codes are decided here and only here: what
+/// the command returns (0, or 1 for a finding), 2 with one line on stderr for an error, and 0
+/// when standard output was closed by its reader (`pzbench score F | head`): a closed pipe is
+/// not the user's problem.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    run_command(cli.command).unwrap_or_else(|error| {
-        eprintln!("error: {error}");
-        ExitCode::from(2)
-    })
+    match run_command(cli.command) {
+        Ok(code) => code,
+        Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Run one parsed command.
@@ -96,11 +103,16 @@ fn run_words<S: AsRef<str>>(words: &[S]) -> Result<ExitCode> {
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
         Some(path) => pzbench_io::write_atomic(path, text.as_bytes()),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (e.g. `| head`) is not an error worth reporting.
-            let _ = stdout.write_all(text.as_bytes());
-            Ok(())
-        }
+        None => print(text),
     }
+}
+
+/// Write `text` to standard output. A failure keeps its `std::io::Error` as the source, so that
+/// [`main`] recognises a closed pipe.
+fn print(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| pzbench_io::Error::other(format!("cannot write to standard output: {e}")).caused_by(e))
 }

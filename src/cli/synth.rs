@@ -8,11 +8,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pzbench_io::{Error, Result};
-use pzbench_synth::generate::{
-    self, file_name, prepare_output_dir, split_counts, NzSource, DEFAULT_BLOCK, GALAXIESML_SIZES, SPLITS,
-};
-use pzbench_synth::photometry::{PhotometryGrid, DEFAULT_DZ};
-use pzbench_synth::population::PopulationModel;
+use pzbench_synth::generate::{file_name, synthesize, NzSource, SynthProgress, SynthRequest, SPLITS};
+use pzbench_synth::photometry::DEFAULT_DZ;
 
 #[derive(Debug, Args)]
 #[command(
@@ -31,9 +28,9 @@ Default n(z) (`--nz hsc`): the empirical histogram of 28,640 real HSC spectrosco
 Deterministic: the same --n, --size, --seed and --nz give bit-identical files on any number of \
 cores. Every file is written to a temporary name and moved into place only when all six are \
 complete.",
-    after_help = "Examples:\n  pzbench synth --n 10000 --size 64 --seed 1 --out data/synth\n  \
-pzbench synth --n 60 --size 127 --seed 7 --nz smail --out tiny\n  \
-pzbench synth --n 1000 --out data/flat --nz my_nz.csv --quiet"
+    after_help = "Examples:\n  pzbench synth --n 10000 --size 64 --seed 1 --output data/synth\n  \
+pzbench synth --n 60 --size 127 --seed 7 --nz smail --output tiny\n  \
+pzbench synth --n 1000 --output data/flat --nz my_nz.csv --quiet"
 )]
 pub struct SynthArgs {
     /// Number of galaxies in all, split 60/20/20 (at least 4)
@@ -67,44 +64,31 @@ pub struct SynthArgs {
 
 /// Run `pzbench synth`.
 pub fn run(args: SynthArgs) -> Result<ExitCode> {
-    // Cheap checks first: bad input fails before the photometry grid is built.
-    if !GALAXIESML_SIZES.contains(&args.size) {
-        return Err(Error::usage(format!(
-            "--size {}: GalaxiesML cutouts are 64 or 127 pixels; use --size 64 or --size 127",
-            args.size
-        )));
-    }
-    split_counts(args.n)?;
-    let nz_source = NzSource::parse(&args.nz);
-    let nz = nz_source.table()?;
-    if !(args.grid_dz > 0.0 && args.grid_dz <= 0.1) {
-        return Err(Error::usage(format!("--grid-dz {}: must be in (0, 0.1]", args.grid_dz)));
-    }
-    prepare_output_dir(&args.output)?;
-
-    let started = Instant::now();
-    let draw_target = || {
-        if args.quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        }
+    let request = SynthRequest {
+        n: args.n,
+        size: args.size,
+        seed: args.seed,
+        nz: NzSource::parse(&args.nz),
+        grid_dz: args.grid_dz,
+        output: args.output.clone(),
     };
+    let started = Instant::now();
+    let draw_target = || if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
     let spinner = ProgressBar::with_draw_target(None, draw_target());
-    spinner.set_message("building the HSC photometry grid");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let grid = PhotometryGrid::hsc_with_step(true, args.grid_dz)?;
-    let model = PopulationModel::new(grid, nz).map_err(|e| nz_source.explain(e))?;
-    spinner.finish_and_clear();
-
     let bar = ProgressBar::with_draw_target(Some(args.n as u64), draw_target());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}")
-            .map_err(|e| Error::other(format!("progress bar template: {e}")))?,
+            .map_err(|e| Error::other(format!("progress bar template: {e}")).caused_by(e))?,
     );
-    let written = generate::generate(&model, args.n, args.size, args.seed, &args.output, DEFAULT_BLOCK, &mut |k| {
-        bar.inc(k as u64)
+    let written = synthesize(&request, &mut |progress| match progress {
+        SynthProgress::BuildingModel => {
+            spinner.set_message("building the HSC photometry grid");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+        SynthProgress::ModelReady => spinner.finish_and_clear(),
+        SynthProgress::Galaxies(k) => bar.inc(k as u64),
     });
+    spinner.finish_and_clear();
     bar.finish_and_clear();
     let written = written?;
 

@@ -35,11 +35,7 @@ use super::image::sersic_b;
 use pzbench_io::galaxiesml::{Column, ColumnData, Dtype, KeySpec, BANDS, TABULAR_KEYS};
 use pzbench_io::{Error, Result};
 
-/// Number of bands.
-pub const N_BANDS: usize = 5;
-
-/// Photometric zeropoint of the pixel values.
-const ZEROPOINT: f64 = 27.0;
+use crate::hsc::{N_BANDS, ZEROPOINT};
 
 /// Isophote of `{b}_isophotal_area`, in units of the per-pixel sky σ.
 pub const ISOPHOTE_SKY_SIGMAS: f64 = 1.5;

@@ -17,19 +17,15 @@
 
 use pzbench_io::{Error, Result};
 
+use crate::hsc::{BANDS, N_BANDS};
+
 /// Speed of light in Å s⁻¹ (CODATA exact value).
 pub const C_ANGSTROM_PER_S: f64 = 2.997_924_58e18;
 
 /// The AB reference flux density, 3631 Jy, in erg s⁻¹ cm⁻² Hz⁻¹ (Oke & Gunn 1983).
 pub const AB_FNU_CGS: f64 = 3631.0e-23;
 
-/// HSC band names in GalaxiesML order.
-pub const BAND_NAMES: [&str; 5] = ["g", "r", "i", "z", "y"];
-
-/// Number of HSC bands.
-pub const N_BANDS: usize = 5;
-
-/// Embedded ECSV text of the five curves, in [`BAND_NAMES`] order.
+/// Embedded ECSV text of the five curves, in [`BANDS`] order.
 const HSC_ECSV: [&str; N_BANDS] = [
     include_str!("../../../fixtures/data/hsc_filters/hsc2017-g.ecsv"),
     include_str!("../../../fixtures/data/hsc_filters/hsc2017-r.ecsv"),
@@ -233,11 +229,11 @@ impl Filter {
 /// The five HSC curves `hsc2017-{g,r,i,z,y}`, parsed from the embedded ECSV files.
 pub fn hsc_filters() -> Result<[Filter; N_BANDS]> {
     Ok([
-        Filter::from_ecsv(BAND_NAMES[0], HSC_ECSV[0])?,
-        Filter::from_ecsv(BAND_NAMES[1], HSC_ECSV[1])?,
-        Filter::from_ecsv(BAND_NAMES[2], HSC_ECSV[2])?,
-        Filter::from_ecsv(BAND_NAMES[3], HSC_ECSV[3])?,
-        Filter::from_ecsv(BAND_NAMES[4], HSC_ECSV[4])?,
+        Filter::from_ecsv(BANDS[0], HSC_ECSV[0])?,
+        Filter::from_ecsv(BANDS[1], HSC_ECSV[1])?,
+        Filter::from_ecsv(BANDS[2], HSC_ECSV[2])?,
+        Filter::from_ecsv(BANDS[3], HSC_ECSV[3])?,
+        Filter::from_ecsv(BANDS[4], HSC_ECSV[4])?,
     ])
 }
 

@@ -42,12 +42,15 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::catalog::{self, CatalogueRow, ProfilePart, N_BANDS, POP_RADII_PIX};
+use super::catalog::{self, CatalogueRow, ProfilePart, POP_RADII_PIX};
 use super::image::{
     count_neighbours_within, draw_neighbours, Component, Observing, Renderer, HSC_WIDE_NEIGHBOUR_DENSITY_PER_ARCMIN2,
 };
+use super::photometry::PhotometryGrid;
 use super::population::{draw_galaxy, mag_to_counts, NzTable, PopulationModel};
 use super::sed::T_MAX;
+use crate::hsc::N_BANDS;
+use crate::random::std_normal;
 use pzbench_io::galaxiesml::GalaxiesMlWriter;
 use pzbench_io::temp_path_for;
 use pzbench_io::{Error, Result};
@@ -237,13 +240,6 @@ pub fn neighbour_flux(rng: &mut impl Rng, model: &PopulationModel) -> Result<[f6
     Ok(ratio.map(|r| if ratio[I_BAND] > 0.0 { (flux_i * r / ratio[I_BAND]).max(0.0) } else { 0.0 }))
 }
 
-/// A standard normal deviate (Box–Muller).
-fn std_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 /// Makes galaxies: the model, the observing conditions and the seed.
 #[derive(Debug)]
 pub struct Generator<'a> {
@@ -421,6 +417,56 @@ impl<'a> Generator<'a> {
     }
 }
 
+/// What `pzbench synth` makes: `n` galaxies of `size`×`size` pixels from `seed`, with redshifts
+/// from `nz`, written to `output` (created if missing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SynthRequest {
+    pub n: usize,
+    pub size: usize,
+    pub seed: u64,
+    pub nz: NzSource,
+    /// Redshift step of the photometry grid ([`crate::photometry::DEFAULT_DZ`]; tests use a
+    /// coarser one to start faster).
+    pub grid_dz: f64,
+    pub output: PathBuf,
+}
+
+/// What [`synthesize`] is doing, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynthProgress {
+    /// Building the HSC photometry grid and the population model (a second or two).
+    BuildingModel,
+    /// The model is ready; galaxies follow.
+    ModelReady,
+    /// This many more galaxies are written.
+    Galaxies(usize),
+}
+
+/// Make a synthetic GalaxiesML data set: check the request (cheap checks first, so bad input
+/// fails before the photometry grid is built), build the population model, then [`generate`]
+/// the six files, reporting what happens to `progress`.
+pub fn synthesize(request: &SynthRequest, progress: &mut dyn FnMut(SynthProgress)) -> Result<Written> {
+    if !GALAXIESML_SIZES.contains(&request.size) {
+        return Err(Error::usage(format!(
+            "--size {}: GalaxiesML cutouts are 64 or 127 pixels; use --size 64 or --size 127",
+            request.size
+        )));
+    }
+    split_counts(request.n)?;
+    let nz = request.nz.table()?;
+    if !(request.grid_dz > 0.0 && request.grid_dz <= 0.1) {
+        return Err(Error::usage(format!("--grid-dz {}: must be in (0, 0.1]", request.grid_dz)));
+    }
+    prepare_output_dir(&request.output)?;
+    progress(SynthProgress::BuildingModel);
+    let grid = PhotometryGrid::hsc_with_step(true, request.grid_dz)?;
+    let model = PopulationModel::new(grid, nz).map_err(|e| request.nz.explain(e))?;
+    progress(SynthProgress::ModelReady);
+    generate(&model, request.n, request.size, request.seed, &request.output, DEFAULT_BLOCK, &mut |k| {
+        progress(SynthProgress::Galaxies(k))
+    })
+}
+
 /// What [`generate`] wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Written {
@@ -544,7 +590,6 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::photometry::PhotometryGrid;
     use std::sync::OnceLock;
 
     /// A model on a coarse Δz = 0.02 grid (fast to build in debug builds).
@@ -594,7 +639,7 @@ mod tests {
             .map(|_| {
                 let f = neighbour_flux(&mut rng, model()).unwrap();
                 assert!(f.iter().all(|v| v.is_finite() && *v >= 0.0));
-                27.0 - 2.5 * f[I_BAND].log10()
+                crate::hsc::ZEROPOINT - 2.5 * f[I_BAND].log10()
             })
             .collect();
         assert!(mags.iter().all(|m| (18.0 - 1e-9..=26.0 + 1e-9).contains(m)));

@@ -38,21 +38,7 @@ use statrs::function::gamma::{checked_gamma_lr, ln_gamma};
 
 use pzbench_io::{Error, Result};
 
-/// Number of bands (g, r, i, z, y).
-pub const N_BANDS: usize = 5;
-
-/// HSC pixel scale in arcseconds (GalaxiesML paper; HSC survey documentation).
-pub const HSC_PIXEL_SCALE_ARCSEC: f64 = 0.168;
-
-/// HSC Wide median seeing FWHM in arcseconds, g, r, i, z, y (HSC PDR3 paper, Aihara et al. 2022,
-/// Table 1).
-pub const HSC_WIDE_PSF_FWHM_ARCSEC: [f64; N_BANDS] = [0.79, 0.75, 0.61, 0.68, 0.68];
-
-/// HSC Wide 5σ point-source depths, g, r, i, z, y, approximately (HSC PDR3, Aihara et al. 2022).
-pub const HSC_WIDE_DEPTH_M5: [f64; N_BANDS] = [26.5, 26.5, 26.2, 25.2, 24.4];
-
-/// Photometric zeropoint of the coadd pixel values: `m = 27 - 2.5 log10(flux)`.
-pub const ZEROPOINT: f64 = 27.0;
+use crate::hsc::{BANDS, HSC_PIXEL_SCALE_ARCSEC, HSC_WIDE_DEPTH_M5, HSC_WIDE_PSF_FWHM_ARCSEC, N_BANDS, ZEROPOINT};
 
 /// Default surface density of neighbouring galaxies, per arcmin², for i < 26.
 ///
@@ -211,7 +197,7 @@ pub fn sky_sigma_from_depth(
         if !(m5.is_finite() && fwhm.is_finite() && fwhm > 0.0) {
             return Err(Error::other(format!(
                 "sky noise from depth: band {} needs a finite 5-sigma depth and a positive PSF FWHM, got m5 = {m5}, FWHM = {fwhm}″",
-                BAND_NAMES[band]
+                BANDS[band]
             )));
         }
         let sigma_psf_pix = fwhm / FWHM_PER_SIGMA / pixel_scale;
@@ -221,9 +207,6 @@ pub fn sky_sigma_from_depth(
     }
     Ok(sigma)
 }
-
-/// Band names, for messages.
-const BAND_NAMES: [&str; N_BANDS] = ["g", "r", "i", "z", "y"];
 
 /// Renders stamps for one set of observing conditions, holding the per-band PSF kernels and the
 /// scratch buffers, so that rendering allocates nothing.
@@ -273,14 +256,14 @@ impl Renderer {
             if !(fwhm_pix.is_finite() && (0.0..=MAX_PSF_FWHM_PIX).contains(&fwhm_pix)) {
                 return Err(Error::other(format!(
                     "image renderer: the {}-band PSF FWHM must be between 0 and {MAX_PSF_FWHM_PIX} pixels, got {}″ ({fwhm_pix} px)",
-                    BAND_NAMES[band], obs.psf_fwhm_arcsec[band]
+                    BANDS[band], obs.psf_fwhm_arcsec[band]
                 )));
             }
             let sky = obs.sky_sigma[band];
             if !(sky.is_finite() && sky >= 0.0) {
                 return Err(Error::other(format!(
                     "image renderer: the {}-band sky noise must be a non-negative number of counts, got {sky}",
-                    BAND_NAMES[band]
+                    BANDS[band]
                 )));
             }
             kernels[band] = gaussian_kernel(fwhm_pix / FWHM_PER_SIGMA);
@@ -516,10 +499,7 @@ impl SersicProfile {
         let bad = |what: String| Err(Error::other(format!("image renderer: component {index}: {what}")));
         for (band, &f) in c.flux.iter().enumerate() {
             if !(f.is_finite() && f >= 0.0) {
-                return bad(format!(
-                    "the {}-band flux must be a non-negative number of counts, got {f}",
-                    BAND_NAMES[band]
-                ));
+                return bad(format!("the {}-band flux must be a non-negative number of counts, got {f}", BANDS[band]));
             }
         }
         let re_pix = c.r_half_arcsec / obs.pixel_scale;

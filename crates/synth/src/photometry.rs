@@ -16,8 +16,9 @@
 //! `r_b(t, z) = 10^(−0.4 K_gb)` for each template on a fine redshift grid so a galaxy costs two
 //! table look-ups instead of five filter convolutions.
 
-use super::filters::{Filter, N_BANDS};
+use super::filters::Filter;
 use super::sed::{Sed, TypeMix, N_TEMPLATES};
+use crate::hsc::N_BANDS;
 use pzbench_io::{Error, Result};
 
 /// Index of the HSC g band, whose rest frame defines the absolute magnitudes.

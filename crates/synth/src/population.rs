@@ -27,18 +27,12 @@
 use rand::Rng;
 
 use super::cosmology::Cosmology;
-use super::filters::N_BANDS;
 use super::photometry::{PhotometryGrid, DEFAULT_Z_MAX};
 use super::sed::T_MAX;
 use pzbench_io::{Error, Result};
 
-/// Photometric zeropoint of the HSC coadds: flux in counts is `10^(−0.4 (m − 27))`
-/// (HSC pipeline, Bosch et al. 2018; GalaxiesML images are in these units).
-pub const ZEROPOINT: f64 = 27.0;
-
-/// HSC Wide 5σ point-source depths g, r, i, z, y, approximately (HSC-SSP PDR3, Aihara et al.
-/// 2022, PASJ 74, 247; values from the project data README).
-pub const HSC_WIDE_DEPTHS: [f64; N_BANDS] = [26.5, 26.5, 26.2, 25.2, 24.4];
+use crate::hsc::{HSC_WIDE_DEPTH_M5, N_BANDS, ZEROPOINT};
+use crate::random::std_normal;
 
 /// Ivezić et al. (2019, ApJ 873, 111, eq. 5) `γ`, which sets the source-noise term; 0.039 for
 /// LSST-like optical bands.
@@ -350,13 +344,6 @@ pub fn counts_to_mag(flux: f64) -> f64 {
     ZEROPOINT - 2.5 * flux.log10()
 }
 
-/// Standard normal deviate (Box & Muller 1958), two uniform deviates per call.
-fn std_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>(); // (0, 1]
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The model and one galaxy
 // ---------------------------------------------------------------------------------------------
@@ -377,7 +364,7 @@ impl PopulationModel {
         let model = PopulationModel {
             grid,
             nz,
-            depths: HSC_WIDE_DEPTHS,
+            depths: HSC_WIDE_DEPTH_M5,
             mag_limit_i: DEFAULT_MAG_LIMIT_I,
             cosmology: Cosmology::default(),
         };
@@ -750,7 +737,7 @@ mod tests {
 
     #[test]
     fn errors_at_the_5_sigma_depth() {
-        for m5 in HSC_WIDE_DEPTHS {
+        for m5 in HSC_WIDE_DEPTH_M5 {
             assert!((magnitude_error(m5, m5) - 0.2171).abs() < 1e-4);
             let f = mag_to_counts(m5);
             assert!((flux_error(f, m5) / f - 0.2).abs() < 1e-12);
