@@ -11,6 +11,7 @@ mod inspect;
 mod leaderboard;
 mod plot;
 mod predict;
+mod progress;
 mod reproduce;
 mod score;
 mod synth;

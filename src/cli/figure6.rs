@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::input::{BinArgs, BootstrapArgs};
-use super::table2::{score_models, InputArgs, ModelSpec};
+use super::input::{BinArgs, BootstrapArgs, InputArgs};
+use super::table2::print_notes;
 use pzbench_io::{Error, Result};
-use pzbench_report::figure::{save, Figure6};
-use pzbench_report::format::significant;
+use pzbench_report::figure::{ImageFormat, FIGURE6_SIZE};
+use pzbench_report::{figure6, score_models, ModelSpec};
 
 /// Draw the GalaxiesML paper's Figure 6 for your models.
 ///
@@ -20,7 +20,7 @@ use pzbench_report::format::significant;
 /// default) or .svg.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --out fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --out fig6.svg"
+    after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --output fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --output fig6.svg"
 )]
 pub struct Figure6Args {
     /// A model's predictions as NAME=FILE (repeat for several models; legend keeps this order).
@@ -41,12 +41,30 @@ pub struct Figure6Args {
     pub binning: BinArgs,
 
     /// Image size in pixels as WIDTHxHEIGHT.
-    #[arg(long, default_value = "1800x1200", value_name = "WxH")]
-    pub size: String,
+    #[arg(long, default_value_t = ImageSize(FIGURE6_SIZE), value_name = "WxH")]
+    pub size: ImageSize,
+}
+
+/// `--size WIDTHxHEIGHT` of an image, each 600 to 10000 pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageSize(pub (u32, u32));
+
+impl std::fmt::Display for ImageSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.0 .0, self.0 .1)
+    }
+}
+
+impl std::str::FromStr for ImageSize {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self> {
+        parse_size(spec).map(ImageSize)
+    }
 }
 
 /// Parse `WIDTHxHEIGHT` (each at least 600 and at most 10000 pixels).
-pub(super) fn parse_size(spec: &str) -> Result<(u32, u32)> {
+fn parse_size(spec: &str) -> Result<(u32, u32)> {
     let parsed = spec
         .split_once(['x', 'X'])
         .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
@@ -60,38 +78,12 @@ pub(super) fn parse_size(spec: &str) -> Result<(u32, u32)> {
 
 /// Run `pzbench figure6`.
 pub fn run(args: Figure6Args) -> Result<ExitCode> {
-    let size = parse_size(&args.size)?;
-    pzbench_report::figure::ImageFormat::from_path(&args.output)?;
+    ImageFormat::from_path(&args.output)?;
     let bins = args.binning.bins()?;
     let config = args.bootstrap.config()?;
-    let (scored, notes) = score_models(&args.models, &args.input, &bins, config)?;
-    let first = &scored[0]; // score_models refuses an empty list
-    let dataset = &first.dataset;
-    let subtitle = vec![
-        format!(
-            "Dataset '{}' ({}), {} galaxies, z_spec from {} (sha256 {}…)",
-            dataset.id,
-            if dataset.synthetic { "synthetic" } else { "real GalaxiesML" },
-            first.report.overall.map_or(0, |m| m.count),
-            dataset.source,
-            &dataset.sha256[..dataset.sha256.len().min(16)]
-        ),
-        match (config, notes.is_empty()) {
-            (Some(c), same) => format!(
-                "Error bars: {}% percentile bootstrap over galaxies, B = {}, seed {}.{}",
-                significant(c.confidence * 100.0, 4),
-                c.resamples,
-                c.seed,
-                if same { "" } else { " Warning: the models were scored on different galaxies." }
-            ),
-            (None, same) => format!(
-                "No error bars (--bootstrap 0).{}",
-                if same { "" } else { " Warning: the models were scored on different galaxies." }
-            ),
-        },
-    ];
-    let figure = Figure6 { models: scored.iter().map(|s| (s.name.as_str(), &s.report)).collect(), subtitle, size };
-    save(&figure, &args.output)?;
+    let scored = score_models(&args.models, &args.input.model_input()?, &bins, config)?;
+    print_notes(&scored);
+    figure6(&scored, args.size.0, &args.output)?;
     eprintln!("pzbench: wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,13 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::input::{BootstrapArgs, ColumnArgs};
-use pzbench_gate::baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
 use pzbench_gate::policy::Policy;
-use pzbench_gate::{compare, BaselineSide};
-use pzbench_io::sample::load_sample;
+use pzbench_gate::{run_gate, save_baseline, GateRequest};
 use pzbench_io::{Error, Result};
-use pzbench_metrics::{Bins, Grouped};
-use pzbench_report::score_sample;
 
 /// Output formats of `gate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,23 +56,12 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
-    let options = args.input.sample_options(false, false)?;
-    let bins = Bins::galaxiesml_default();
-    let baseline = load_baseline(&args.baseline, &options)?;
-    let candidate = load_sample(&args.candidate, &options)?;
-    let report = match baseline {
-        Baseline::Predictions(base) => {
-            let aligned = align(&base, &candidate, &args.candidate)?;
-            let base_grouped = Grouped::new(aligned.z_spec.clone(), aligned.baseline, &bins);
-            let cand_grouped = Grouped::new(aligned.z_spec, aligned.candidate, &bins);
-            compare(BaselineSide::Paired(&base_grouped), &cand_grouped, &bins, &policy)
-        }
-        Baseline::Score { evaluation, edges, count } => {
-            check_score_matches(&args.baseline, &edges, count, &bins, candidate.z_spec.len())?;
-            let cand_grouped = Grouped::new(candidate.z_spec, candidate.z_phot, &bins);
-            compare(BaselineSide::Fixed(&evaluation), &cand_grouped, &bins, &policy)
-        }
-    };
+    let report = run_gate(&GateRequest {
+        baseline: args.baseline,
+        candidate: args.candidate,
+        sample_options: args.input.sample_options(false, false)?,
+        policy,
+    })?;
     let text = match args.format {
         GateFormat::Text => report.to_text(),
         GateFormat::Markdown => report.to_markdown(),
@@ -88,9 +73,9 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::file(path, format!("cannot open summary file: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot open summary file: {e}")).caused_by(e))?;
         file.write_all(report.to_markdown().as_bytes())
-            .map_err(|e| Error::file(path, format!("cannot write summary: {e}")))?;
+            .map_err(|e| Error::file(path, format!("cannot write summary: {e}")).caused_by(e))?;
     }
     Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -127,10 +112,10 @@ pub struct SaveArgs {
 /// Run `pzbench baseline …`.
 pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
-    let sample = load_sample(&args.predictions, &args.input.sample_options(false, false)?)?;
+    let options = args.input.sample_options(false, false)?;
     let bootstrap = args.bootstrap.config()?;
-    let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap);
-    pzbench_io::write_atomic(&args.output, baseline_json(&sample, &report).as_bytes())?;
-    eprintln!("pzbench: saved baseline {} ({} galaxies)", args.output.display(), sample.z_spec.len());
+    let report = save_baseline(&args.predictions, &options, bootstrap, &args.output)?;
+    let galaxies = report.overall.map_or(0, |m| m.count);
+    eprintln!("pzbench: saved baseline {} ({galaxies} galaxies)", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! Flags shared by every command that reads predictions: where z_spec comes from, which columns
-//! to use, the bins and the bootstrap.
+//! to use, the dataset's label, the bins and the bootstrap.
 
 use std::path::PathBuf;
 
@@ -9,6 +9,7 @@ use pzbench_io::sample::SampleOptions;
 use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
+use pzbench_report::ModelInput;
 
 /// `--truth`, the column names and the delimiter.
 #[derive(Debug, Clone, Args)]
@@ -45,6 +46,35 @@ impl ColumnArgs {
             truth: self.truth.clone(),
             allow_missing,
             read: ReadOptions { delimiter: self.delimiter.as_deref().map(Delimiter::parse).transpose()?, drop_invalid },
+        })
+    }
+}
+
+/// Where z_spec comes from, which columns to read and how to label the dataset: the input flags of
+/// the reporting commands (`table2`, `figure6`, `plot scatter`, `leaderboard add`).
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+
+    /// Label of the dataset in captions and leaderboards [default: the stem of the truth file, or
+    /// of the predictions file when z_spec is in it].
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
+    /// Mark the dataset as synthetic (also inferred when the label or file name contains
+    /// "synthetic", or an HDF5 truth file has a root attribute `synthetic`).
+    #[arg(long)]
+    pub synthetic: bool,
+}
+
+impl InputArgs {
+    /// How the reports read the predictions and label their dataset.
+    pub fn model_input(&self) -> Result<ModelInput> {
+        Ok(ModelInput {
+            sample: self.columns.sample_options(false, false)?,
+            dataset: self.dataset.clone(),
+            synthetic: self.synthetic,
         })
     }
 }

@@ -5,11 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::BootstrapArgs;
-use super::table2::{score_model, InputArgs};
+use super::input::{BootstrapArgs, InputArgs};
 use pzbench_io::Result;
-use pzbench_metrics::Bins;
-use pzbench_report::leaderboard::{check_rank_key, utc_now, Board, Entry};
+use pzbench_report::leaderboard::{self, rank_metric, BoardFormat};
 
 /// Keep a leaderboard of photo-z models (a JSON file, layout in leaderboards/schema.json).
 ///
@@ -113,19 +111,17 @@ pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
     match args.command {
         LeaderboardCommand::Add(args) => add(args),
         LeaderboardCommand::Show(args) => {
-            check_rank_key(&args.by)?;
-            let board = Board::load(&args.board)?;
-            super::emit(&board.to_terminal(&args.by)?, None)?;
+            let by = rank_metric(&args.by)?;
+            super::emit(&leaderboard::render(&args.board, by, BoardFormat::Terminal)?, None)?;
             Ok(ExitCode::SUCCESS)
         }
         LeaderboardCommand::Render(args) => {
-            check_rank_key(&args.by)?;
-            let board = Board::load(&args.board)?;
-            let text = match args.format {
-                RenderFormat::Markdown => board.to_markdown(&args.by)?,
-                RenderFormat::Html => board.to_html(&args.by)?,
+            let by = rank_metric(&args.by)?;
+            let format = match args.format {
+                RenderFormat::Markdown => BoardFormat::Markdown,
+                RenderFormat::Html => BoardFormat::Html,
             };
-            super::emit(&text, args.output.as_deref())?;
+            super::emit(&leaderboard::render(&args.board, by, format)?, args.output.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -136,22 +132,16 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         return Err(pzbench_io::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
     }
     let config = args.bootstrap.config()?;
-    // Load (and validate) the board before the possibly long scoring.
-    let mut board = if args.board.exists() { Board::load(&args.board)? } else { Board::new() };
-    board.check_name_free(&args.board, &args.name, args.replace)?;
-    let scored = score_model(&args.name, &args.predictions, &args.input, &Bins::galaxiesml_default(), config)?;
-    let entry = Entry::from_report(&args.name, &scored.report, scored.dataset, utc_now())?;
-    let replaced = board.entries.iter().any(|e| e.name == args.name);
-    board.add(&args.board, entry, args.replace)?;
-    pzbench_io::write_atomic(&args.board, board.to_json()?.as_bytes())?;
-    let rank = board.ranked("loss")?.iter().position(|e| e.name == args.name).map_or(0, |r| r + 1);
+    let input = args.input.model_input()?;
+    let added = leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace)?;
     eprintln!(
-        "pzbench: {} '{}' {} {} (rank {rank} of {} by loss)",
-        if replaced { "replaced" } else { "added" },
+        "pzbench: {} '{}' {} {} (rank {} of {} by loss)",
+        if added.replaced { "replaced" } else { "added" },
         args.name,
-        if replaced { "in" } else { "to" },
+        if added.replaced { "in" } else { "to" },
         args.board.display(),
-        board.entries.len()
+        added.rank,
+        added.entries
     );
     Ok(ExitCode::SUCCESS)
 }

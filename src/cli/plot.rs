@@ -5,12 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::figure6::parse_size;
-use super::table2::InputArgs;
-use pzbench_io::sample::Sample;
+use super::figure6::ImageSize;
+use super::input::InputArgs;
 use pzbench_io::{Error, Result};
-use pzbench_metrics::{evaluate, stats::percentile, Bins, Grouped};
-use pzbench_report::figure::{save, ImageFormat, ScatterPlot};
+use pzbench_report::figure::ImageFormat;
+use pzbench_report::{scatter_plot, ScatterOptions};
 
 /// Diagnostic plots of a predictions file.
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub enum PlotCommand {
 /// --out: .png or .svg.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --out scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --out scatter.svg"
+    after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --output scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --output scatter.svg"
 )]
 pub struct ScatterArgs {
     /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
@@ -48,7 +47,7 @@ pub struct ScatterArgs {
     pub output: PathBuf,
 
     /// Cells per axis of the density.
-    #[arg(long, default_value_t = 150, value_name = "N")]
+    #[arg(long, default_value_t = ScatterOptions::default().cells, value_name = "N")]
     pub cells: usize,
 
     /// Redshift range of both axes as LO:HI [default: from min(0, min z_spec) to the larger 99.9th
@@ -61,8 +60,8 @@ pub struct ScatterArgs {
     pub title: Option<String>,
 
     /// Image size in pixels as WIDTHxHEIGHT.
-    #[arg(long, default_value = "1300x1100", value_name = "WxH")]
-    pub size: String,
+    #[arg(long, default_value_t = ImageSize(ScatterOptions::default().size), value_name = "WxH")]
+    pub size: ImageSize,
 }
 
 /// Run `pzbench plot ...`.
@@ -83,39 +82,15 @@ fn parse_range_pair(spec: &str) -> Result<(f64, f64)> {
     }
 }
 
-/// The default range: from min(0, min z_spec) to the larger 99.9th percentile of z_spec and
-/// z_phot, rounded up to a multiple of 0.5.
-fn default_range(z_spec: &[f64], z_phot: &[f64]) -> (f64, f64) {
-    let lo = z_spec.iter().copied().fold(0.0, f64::min);
-    let p999 = |z: &[f64]| percentile(&mut z.to_vec(), 0.999).unwrap_or(1.0);
-    let hi = ((p999(z_spec).max(p999(z_phot)) / 0.5).ceil() * 0.5).max(lo + 0.5);
-    (lo, hi)
-}
-
 fn scatter(args: ScatterArgs) -> Result<ExitCode> {
-    let size = parse_size(&args.size)?;
     ImageFormat::from_path(&args.output)?;
     if !(1..=1000).contains(&args.cells) {
         return Err(Error::usage(format!("--cells {}: use 1 to 1000 cells per axis, e.g. 150", args.cells)));
     }
     let range = args.range.as_deref().map(parse_range_pair).transpose()?;
-    let (sample, _) = args.input.load(&args.predictions)?;
-    let Sample { z_spec, z_phot, .. } = sample;
-    let range = range.unwrap_or_else(|| default_range(&z_spec, &z_phot));
-    let title = args.title.clone().unwrap_or_else(|| {
-        let name = args.predictions.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
-        format!("z_phot vs z_spec: {name}")
-    });
-    let grouped = Grouped::new(z_spec.clone(), z_phot.clone(), &Bins::galaxiesml_default());
-    let Some(metrics) = evaluate(&grouped).overall else {
-        return Err(Error::file(
-            &args.predictions,
-            "no galaxies to plot; give a predictions file with at least one row",
-        ));
-    };
-    let mut plot = ScatterPlot::new(title, &z_spec, &z_phot, metrics, range, args.cells);
-    plot.size = size;
-    save(&plot, &args.output)?;
+    let options = args.input.columns.sample_options(false, false)?;
+    let plot = ScatterOptions { title: args.title, range, cells: args.cells, size: args.size.0 };
+    scatter_plot(&args.predictions, &options, &plot, &args.output)?;
     eprintln!("pzbench: wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,13 @@
 //! `pzbench predict`: a trained model's redshift for every galaxy of a file, ready for `score`.
+//! The flags become a [`PredictRequest`] for [`pzbench_models::predict_file`]; this file prints.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Args;
 
-use pzbench_io::{Error, Result};
-use pzbench_models::{self, read_data, InputSpec};
+use pzbench_io::Result;
+use pzbench_models::{self, PredictRequest};
 
 /// Predict redshifts with a model trained by `pzbench train`.
 ///
@@ -26,7 +25,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
 
-    /// Data: GalaxiesML HDF5, or for an NN a CSV/TSV/Parquet catalogue with the model's magnitude columns.
+    /// Data: GalaxiesML HDF5, or for an NN a CSV/TSV/text/Parquet catalogue with the model's magnitude columns.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
 
@@ -42,6 +41,14 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub batch_size: usize,
 
+    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
+    #[arg(long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
+
+    /// Drop catalogue rows with NaN, infinite or empty values (and say how many) instead of failing.
+    #[arg(long)]
+    pub drop_invalid: bool,
+
     /// Do not print what was read and written.
     #[arg(long, short)]
     pub quiet: bool,
@@ -49,51 +56,27 @@ pub struct PredictArgs {
 
 /// Run `pzbench predict`.
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    if args.batch_size == 0 {
-        return Err(Error::usage("--batch-size must be at least 1"));
-    }
-    let device = pzbench_models::device(&args.device)?;
-    let model = pzbench_models::load(&args.model, &device)?;
-    let spec = InputSpec::load(&args.model)?;
-    if spec.n_inputs() != model.architecture().n_mags() {
-        return Err(Error::file(
-            args.model.join(pzbench_models::INPUTS_FILE),
-            format!(
-                "describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain",
-                spec.n_inputs(),
-                model.architecture().n_mags()
-            ),
-        ));
-    }
-    let started = Instant::now();
-    let images = model.architecture().image_shape().is_some();
-    let raw = read_data(&args.data, &spec.bands, images, spec.non_detection)?;
-    if !args.quiet {
-        eprintln!("{}", super::train::describe(&raw, &spec));
-    }
-    let z_spec = raw.z.clone();
-    let data = spec.dataset(raw)?;
-    let z_phot = pzbench_models::predict(&model, &data, args.batch_size).map_err(|e| match e {
-        Error::Usage(message) => Error::file(&args.data, message),
-        other => other,
+    let request = PredictRequest {
+        model_dir: args.model.clone(),
+        data: args.data.clone(),
+        device: args.device.clone(),
+        batch_size: args.batch_size,
+        read: super::train::read_options(args.delimiter.as_deref(), args.drop_invalid)?,
+    };
+    let predictions = pzbench_models::predict_file(&request, &mut |input| {
+        if !args.quiet {
+            eprintln!("{}", super::train::describe(input));
+        }
     })?;
-    let mut csv = String::with_capacity(data.len() * 40);
-    csv.push_str(if z_spec.is_some() { "object_id,z_spec,z_phot\n" } else { "object_id,z_phot\n" });
-    for (row, (id, zp)) in data.ids().iter().zip(&z_phot).enumerate() {
-        // Writing into a String cannot fail.
-        let _ = match &z_spec {
-            Some(z) => writeln!(csv, "{id},{},{zp}", z[row]),
-            None => writeln!(csv, "{id},{zp}"),
-        };
-    }
-    pzbench_io::write_atomic(&args.output, csv.as_bytes())?;
+    predictions.write_csv(&args.output)?;
     if !args.quiet {
+        let seconds = predictions.started.elapsed().as_secs_f64();
         eprintln!(
             "pzbench: {} predictions by the {} in {:.1} s ({:.0} galaxies/s) -> {}",
-            z_phot.len(),
-            model.architecture().name(),
-            started.elapsed().as_secs_f64(),
-            z_phot.len() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            predictions.z_phot.len(),
+            predictions.architecture.name(),
+            seconds,
+            predictions.z_phot.len() as f64 / seconds.max(1e-9),
             args.output.display()
         );
     }

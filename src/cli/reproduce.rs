@@ -19,7 +19,7 @@ use pzbench_io::{Error, Result};
 /// all. Each step is the same code as the command it names.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench reproduce --out study                      # synthetic data, CPU, ~minutes\n  pzbench reproduce --data /data/galaxiesml --size 127 --cnn-epochs 200 --device cuda --out paper"
+    after_help = "Examples:\n  pzbench reproduce --output study                      # synthetic data, CPU, ~minutes\n  pzbench reproduce --data /data/galaxiesml --size 127 --cnn-epochs 200 --device cuda --output paper"
 )]
 pub struct ReproduceArgs {
     /// Output folder (created; existing files of a previous run are replaced).

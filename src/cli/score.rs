@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::input::{BinArgs, BootstrapArgs, ColumnArgs};
-use pzbench_io::sample::load_sample;
 use pzbench_io::Result;
-use pzbench_report::score_sample;
+use pzbench_report::score_file;
 
 /// Output formats of `score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,11 +70,11 @@ pub struct ScoreArgs {
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let bins = args.binning.bins()?;
     let bootstrap_config = args.bootstrap.config()?;
-    let sample = load_sample(&args.predictions, &args.columns.sample_options(args.drop_invalid, args.allow_missing)?)?;
+    let options = args.columns.sample_options(args.drop_invalid, args.allow_missing)?;
+    let report = score_file(&args.predictions, &options, &bins, bootstrap_config)?;
     if !args.quiet {
-        eprintln!("{}", describe_input(&sample.input));
+        eprintln!("{}", describe_input(&report.input));
     }
-    let report = score_sample(sample, bins, bootstrap_config);
     let text = match args.format {
         ScoreFormat::Table => report.to_terminal(),
         ScoreFormat::Json => report.to_json(),

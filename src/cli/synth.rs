@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pzbench_io::{Error, Result};
-use pzbench_synth::generate::{file_name, synthesize, NzSource, SynthProgress, SynthRequest, SPLITS};
+use super::progress::progress_bar;
+use pzbench_io::Result;
+use pzbench_synth::generate::{file_name, synthesize, NzSource, SynthProgress, SynthRequest, Written, SPLITS};
 use pzbench_synth::photometry::DEFAULT_DZ;
 
 #[derive(Debug, Args)]
@@ -70,17 +70,19 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         seed: args.seed,
         nz: NzSource::parse(&args.nz),
         grid_dz: args.grid_dz,
-        output: args.output.clone(),
+        output: args.output,
     };
+    synthesize_on_terminal(&request, args.quiet)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// [`synthesize`] with a progress bar on stderr and, unless `quiet`, a summary of what was
+/// written (also used by `pzbench reproduce`).
+pub(super) fn synthesize_on_terminal(request: &SynthRequest, quiet: bool) -> Result<Written> {
     let started = Instant::now();
-    let draw_target = || if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-    let spinner = ProgressBar::with_draw_target(None, draw_target());
-    let bar = ProgressBar::with_draw_target(Some(args.n as u64), draw_target());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}")
-            .map_err(|e| Error::other(format!("progress bar template: {e}")).caused_by(e))?,
-    );
-    let written = synthesize(&request, &mut |progress| match progress {
+    let spinner = progress_bar(None, "{spinner} {msg}", !quiet)?;
+    let bar = progress_bar(Some(request.n as u64), GALAXY_BAR, !quiet)?;
+    let written = synthesize(request, &mut |progress| match progress {
         SynthProgress::BuildingModel => {
             spinner.set_message("building the HSC photometry grid");
             spinner.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -91,19 +93,21 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
     spinner.finish_and_clear();
     bar.finish_and_clear();
     let written = written?;
-
-    if !args.quiet {
+    if !quiet {
         let [a, b, c] = written.counts;
         eprintln!(
             "wrote {} galaxies ({a} / {b} / {c}) of 5x{s}x{s} in {:.1} s to {}:",
-            args.n,
+            request.n,
             started.elapsed().as_secs_f64(),
-            args.output.display(),
-            s = args.size,
+            request.output.display(),
+            s = request.size,
         );
         for split in SPLITS {
-            eprintln!("  {}  {}", file_name(args.size, split, "hdf5"), file_name(args.size, split, "csv"));
+            eprintln!("  {}  {}", file_name(request.size, split, "hdf5"), file_name(request.size, split, "csv"));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(written)
 }
+
+/// The galaxy progress bar's layout.
+const GALAXY_BAR: &str = "{bar:40} {pos}/{len} galaxies  {per_sec}  eta {eta}  {msg}";

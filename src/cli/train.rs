@@ -1,18 +1,23 @@
 //! `pzbench train`: train the paper's CNN or NN on GalaxiesML HDF5 files or a magnitude catalogue.
+//! The flags become a [`TrainRequest`] for [`pzbench_models::train_run`]; this file draws the
+//! progress, prints, and turns SIGINT/SIGTERM into a request to stop.
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
 
 use super::bench::GpuKernels;
+use super::progress::progress_bar;
+use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_models::{
-    self, galaxiesml_bands, read_data, Architecture, CnnConfig, EpochRecord, InputSpec, LossKind, Model, NnConfig,
-    RawData, ReduceLr, RunOptions, TrainConfig,
+    self, Callbacks, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent, TrainRequest,
 };
 
 /// The two reference models.
@@ -33,18 +38,13 @@ pub enum LossArg {
     Mse,
 }
 
-/// Default epoch count of the CNN: the paper's 200 take days even on a GPU; 20 is a CPU-sized run.
-const CNN_DEFAULT_EPOCHS: usize = 20;
-/// Default epoch cap of the NN (the paper's 1000, cut for the CPU; early stopping usually ends it
-/// long before).
-const NN_DEFAULT_EPOCHS: usize = 200;
-
 /// Train the paper's CNN or NN and write a checkpoint.
 ///
 /// Data: GalaxiesML HDF5 files (magnitudes `{g,r,i,z,y}_cmodel_mag`, `image`, `specz_redshift`,
 /// `object_id`; images are streamed from the file in batches, never loaded whole) or, for
-/// `--model nn`, a CSV/TSV/Parquet catalogue whose magnitude columns are named by --bands (ids from
-/// `object_id` or `id`, redshifts from `z_spec`, `specz_redshift` or `redshift`).
+/// `--model nn`, a CSV/TSV/whitespace-separated text/Parquet catalogue, read as `pzbench score`
+/// reads tables, whose magnitude columns are named by --bands (ids from `object_id` or `id`,
+/// redshifts from `z_spec`, `specz_redshift` or `redshift`).
 ///
 /// Non-detections (|mag| >= --non-detection, 99 by default) are replaced by the band's 99th
 /// percentile of detected training magnitudes; the value is saved in the checkpoint
@@ -64,7 +64,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub model: ModelKind,
 
-    /// Training data: GalaxiesML HDF5, or for the NN a CSV/TSV/Parquet catalogue.
+    /// Training data: GalaxiesML HDF5, or for the NN a CSV/TSV/text/Parquet catalogue.
     #[arg(long, value_name = "FILE")]
     pub train: PathBuf,
 
@@ -145,26 +145,31 @@ pub struct TrainArgs {
     #[arg(long)]
     pub scale_mags: bool,
 
+    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
+    #[arg(long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
+
+    /// Drop catalogue rows with NaN, infinite or empty values (and say how many) instead of failing.
+    #[arg(long)]
+    pub drop_invalid: bool,
+
     /// No per-epoch lines or progress bar on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 impl TrainArgs {
-    /// The training settings: the paper's for the model, overridden by the flags.
+    /// The training settings: the command's defaults for the model, overridden by the flags.
     fn config(&self) -> TrainConfig {
-        let paper = match self.model {
-            ModelKind::Cnn => TrainConfig { epochs: CNN_DEFAULT_EPOCHS, ..TrainConfig::cnn_paper() },
-            ModelKind::Nn => TrainConfig { epochs: NN_DEFAULT_EPOCHS, ..TrainConfig::nn_paper() },
-        };
+        let defaults = self.kind().default_config();
         TrainConfig {
-            epochs: self.epochs.unwrap_or(paper.epochs),
-            batch_size: self.batch_size.unwrap_or(paper.batch_size),
-            lr: self.lr.unwrap_or(paper.lr),
+            epochs: self.epochs.unwrap_or(defaults.epochs),
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            lr: self.lr.unwrap_or(defaults.lr),
             patience: match self.patience {
                 Some(0) => None,
                 Some(p) => Some(p),
-                None => paper.patience,
+                None => defaults.patience,
             },
             seed: self.seed,
             loss: match self.loss {
@@ -175,154 +180,177 @@ impl TrainArgs {
             augment: self.augment,
             reduce_lr: (self.reduce_lr_patience > 0)
                 .then_some(ReduceLr { patience: self.reduce_lr_patience, factor: self.reduce_lr_factor }),
-            ..paper
+            ..defaults
         }
+    }
+
+    /// `--model` as the library names it.
+    fn kind(&self) -> Kind {
+        match self.model {
+            ModelKind::Cnn => Kind::Cnn,
+            ModelKind::Nn => Kind::Nn,
+        }
+    }
+
+    /// The library's request for these flags.
+    fn request(&self) -> Result<TrainRequest> {
+        Ok(TrainRequest {
+            model: self.kind(),
+            train: self.train.clone(),
+            val: self.val.clone(),
+            checkpoint_dir: self.output.clone(),
+            resume: self.resume,
+            config: self.config(),
+            device: self.device.clone(),
+            bands: self.bands.clone(),
+            non_detection: self.non_detection,
+            colors: self.colors,
+            scale_mags: self.scale_mags,
+            read: read_options(self.delimiter.as_deref(), self.drop_invalid)?,
+        })
     }
 }
 
+/// How catalogues are read: `--delimiter` and `--drop-invalid`.
+pub(super) fn read_options(delimiter: Option<&str>, drop_invalid: bool) -> Result<ReadOptions> {
+    Ok(ReadOptions { delimiter: delimiter.map(Delimiter::parse).transpose()?, drop_invalid })
+}
+
+/// The per-epoch progress bar's layout.
+const EPOCH_BAR: &str = "{prefix} [{bar:25}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]";
+
 /// Run `pzbench train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    if args.augment && args.model == ModelKind::Nn {
-        return Err(Error::usage("--augment turns training images; the NN reads none (use it with --model cnn)"));
-    }
-    let cfg = args.config();
-    let device = pzbench_models::device(&args.device)?;
+    let request = args.request()?;
     args.gpu_kernels.select();
-    let has_checkpoint = args.output.join("model.json").is_file();
-    if has_checkpoint && !args.resume {
-        return Err(Error::file(
-            &args.output,
-            "already holds a checkpoint; pass --resume to continue that run, or choose another --out",
-        ));
-    }
-    if args.resume && !has_checkpoint {
-        return Err(Error::file(&args.output, "holds no checkpoint to resume (model.json is missing); drop --resume"));
-    }
-    let images = args.model == ModelKind::Cnn;
-    if args.scale_mags && !images {
-        return Err(Error::usage("--scale-mags is for the CNN: the NN always min-max scales its magnitudes"));
-    }
-    let saved = if args.resume { Some(InputSpec::load(&args.output)?) } else { None };
-    let bands = match (&saved, &args.bands) {
-        (Some(saved), Some(bands)) if *bands != saved.bands => {
-            return Err(Error::usage(format!(
-                "--bands differs from the interrupted run's ({}); resume with the same bands",
-                saved.bands.join(",")
-            )))
-        }
-        (Some(saved), _) => saved.bands.clone(),
-        (None, Some(bands)) => bands.iter().map(|b| b.trim().to_string()).collect(),
-        (None, None) => galaxiesml_bands(),
-    };
-    if saved.as_ref().is_some_and(|s| args.colors && !s.colors) {
-        return Err(Error::usage("--colors differs from the interrupted run's (magnitudes only); resume without it"));
-    }
-    let non_detection = saved.as_ref().map_or(args.non_detection, |s| s.non_detection);
-    let started = Instant::now();
-    let raw_train = read_data(&args.train, &bands, images, non_detection)?;
-    let raw_val = read_data(&args.val, &bands, images, non_detection)?;
-    for raw in [&raw_train, &raw_val] {
-        if raw.z.is_none() {
-            return Err(Error::file(
-                &raw.path,
-                "has no spectroscopic redshift to train on (key specz_redshift, or a column z_spec, specz_redshift or redshift)",
-            ));
-        }
-    }
-    let spec = match saved {
-        Some(saved) => saved,
-        None if args.scale_mags => {
-            InputSpec::fit(&raw_train, bands, non_detection, args.colors)?.with_scaling(&raw_train)?
-        }
-        None => InputSpec::fit(&raw_train, bands, non_detection, args.colors)?,
-    };
-    if !args.quiet {
-        for raw in [&raw_train, &raw_val] {
-            eprintln!("{}", describe(raw, &spec));
-        }
-    }
-    let hashes = BTreeMap::from([
-        ("train".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&args.train)?)),
-        ("val".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&args.val)?)),
-    ]);
-    let train_set = spec.dataset(raw_train)?;
-    let val_set = spec.dataset(raw_val)?;
-    let mut log = |r: &EpochRecord| {
-        eprintln!(
-            "epoch {}/{}: train loss {:.5}, val loss {:.5}, {:.1} s, {:.0} galaxies/s{}",
-            r.epoch,
-            cfg.epochs,
-            r.train_loss,
-            r.val_loss,
-            r.seconds,
-            r.galaxies_per_s,
-            if cfg.reduce_lr.is_some() { format!(", lr {:.3e}", r.lr) } else { String::new() }
-        )
-    };
-    // The progress bar shows the epoch on a terminal; elsewhere (logs, CI) one line per epoch.
-    let log_lines = !args.quiet && !std::io::stderr().is_terminal();
-    let options = RunOptions {
-        data_hashes: hashes,
-        on_epoch: if log_lines { Some(&mut log as &mut dyn FnMut(&EpochRecord)) } else { None },
-    };
-    let model = if args.resume {
-        pzbench_models::resume(&args.output, &device, &train_set, &val_set, &cfg, options)?
-    } else {
-        let arch = match (args.model, train_set.image_shape()) {
-            (ModelKind::Cnn, Some((bands_img, h, w))) => {
-                if h != w {
-                    return Err(Error::file(&args.train, format!("images are {h}x{w}; the CNN needs square cutouts")));
+    let cfg = &request.config;
+    // A progress bar shows the epoch on a terminal; elsewhere (logs, CI) one line per epoch.
+    let terminal = std::io::stderr().is_terminal();
+    let draw = cfg.progress && terminal;
+    let log_lines = !args.quiet && !terminal;
+    let outcome = {
+        // Watched from the moment the epochs start: a stop then waits for the epoch's checkpoint.
+        let signals: OnceCell<StopSignals> = OnceCell::new();
+        let should_stop = || signals.get().and_then(StopSignals::received);
+        let mut bar: Option<ProgressBar> = None;
+        let mut on_event = |event: TrainEvent<'_>| -> Result<()> {
+            match event {
+                TrainEvent::DataRead { train, val } if !args.quiet => {
+                    eprintln!("{}", describe(train));
+                    eprintln!("{}", describe(val));
                 }
-                Architecture::Cnn(CnnConfig { image_size: h, n_bands: bands_img, n_mags: spec.n_inputs() })
+                TrainEvent::DataRead { .. } => {}
+                TrainEvent::Started { .. } => {
+                    if signals.get().is_none() {
+                        let _ = signals.set(StopSignals::register()?);
+                    }
+                }
+                TrainEvent::EpochStarted { epoch, epochs, batches } => {
+                    bar = if draw {
+                        let epoch_bar = progress_bar(Some(batches as u64), EPOCH_BAR, true)?;
+                        epoch_bar.set_style(epoch_bar.style().progress_chars("=> "));
+                        epoch_bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+                        Some(epoch_bar)
+                    } else {
+                        None
+                    };
+                }
+                TrainEvent::Batch { running } => {
+                    if let Some(bar) = &bar {
+                        if let Some(running) = running {
+                            bar.set_message(format!("loss {:.5} | {:.0} gal/s", running.loss, running.galaxies_per_s));
+                        }
+                        bar.inc(1);
+                    }
+                }
+                TrainEvent::EpochEnded { record, best } => {
+                    if let Some(bar) = &bar {
+                        bar.finish_with_message(format!(
+                            "loss {:.5} | val {:.5}{} | {:.0} gal/s",
+                            record.train_loss,
+                            record.val_loss,
+                            if best { " (best)" } else { "" },
+                            record.galaxies_per_s
+                        ));
+                    }
+                }
+                TrainEvent::EpochSaved { record: r } if log_lines => eprintln!(
+                    "epoch {}/{}: train loss {:.5}, val loss {:.5}, {:.1} s, {:.0} galaxies/s{}",
+                    r.epoch,
+                    cfg.epochs,
+                    r.train_loss,
+                    r.val_loss,
+                    r.seconds,
+                    r.galaxies_per_s,
+                    if cfg.reduce_lr.is_some() { format!(", lr {:.3e}", r.lr) } else { String::new() }
+                ),
+                TrainEvent::EpochSaved { .. } => {}
             }
-            (ModelKind::Cnn, None) => {
-                return Err(Error::file(&args.train, "has no images; the CNN needs the `image` key"))
-            }
-            (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs() }),
+            Ok(())
         };
-        let model = Model::new(arch, &train_set, args.seed, &device).map_err(|e| on_file(e, &args.train))?;
-        std::fs::create_dir_all(&args.output)
-            .map_err(|e| Error::file(&args.output, format!("cannot create the checkpoint directory: {e}")))?;
-        spec.save(&args.output)?;
-        pzbench_models::train(model, &train_set, &val_set, &cfg, Some(&args.output), options)?
+        let callbacks = Callbacks { should_stop: Some(&should_stop), on_event: Some(&mut on_event) };
+        pzbench_models::train_run(&request, callbacks)?
     };
     if !args.quiet {
-        summarize(&model, &args.output, started.elapsed().as_secs_f64());
+        summarize(&outcome.model, &args.output, outcome.started.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A usage error about the data, said of the file it came from.
-fn on_file(error: Error, path: &Path) -> Error {
-    match error {
-        Error::Usage(message) => Error::file(path, message),
-        other => other,
+/// SIGINT and SIGTERM, caught while a run trains (Unix; elsewhere none is caught), so that the run
+/// stops after the current epoch is saved instead of being killed mid-write.
+struct StopSignals {
+    flags: Vec<(&'static str, Arc<AtomicBool>, signal_hook::SigId)>,
+}
+
+impl StopSignals {
+    /// Starts catching the signals.
+    fn register() -> Result<StopSignals> {
+        let mut flags = Vec::new();
+        #[cfg(unix)]
+        for (name, signal) in [("SIGINT", signal_hook::consts::SIGINT), ("SIGTERM", signal_hook::consts::SIGTERM)] {
+            let flag = Arc::new(AtomicBool::new(false));
+            let id = signal_hook::flag::register(signal, flag.clone())
+                .map_err(|e| Error::other(format!("cannot watch for {name}: {e}")).caused_by(e))?;
+            flags.push((name, flag, id));
+        }
+        Ok(StopSignals { flags })
+    }
+
+    /// The name of the first signal caught, if any.
+    fn received(&self) -> Option<String> {
+        self.flags.iter().find(|(_, flag, _)| flag.load(Ordering::Relaxed)).map(|(name, _, _)| name.to_string())
     }
 }
 
-/// One line per input file: format, galaxies, non-detections filled.
-pub(super) fn describe(raw: &RawData, spec: &InputSpec) -> String {
-    let filled: Vec<String> = spec
-        .bands
-        .iter()
-        .zip(&raw.non_detections)
-        .zip(&spec.fill)
-        .filter(|((_, n), _)| **n > 0)
-        .map(|((band, n), fill)| format!("{n} in {band} -> {fill:.3}"))
-        .collect();
+impl Drop for StopSignals {
+    /// Restore the default handling (a later signal kills the process again).
+    fn drop(&mut self) {
+        for (_, _, id) in self.flags.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// One line per input file: format, galaxies, non-detections filled, rows dropped.
+pub(super) fn describe(input: &InputSummary) -> String {
+    let filled: Vec<String> =
+        input.filled.iter().map(|f| format!("{} in {} -> {:.3}", f.count, f.band, f.fill)).collect();
     format!(
-        "pzbench: {} ({}, {} galaxies{}){}",
-        raw.path.display(),
-        raw.format,
-        raw.len(),
-        raw.images.as_ref().map_or(String::new(), |i| {
-            let (c, h, w) = i.image_shape();
-            format!(", images {c}x{h}x{w}")
-        }),
-        if filled.is_empty() { String::new() } else { format!("; non-detections filled: {}", filled.join(", ")) }
+        "pzbench: {} ({}, {} galaxies{}){}{}",
+        input.path.display(),
+        input.format,
+        input.galaxies,
+        input.image_shape.map_or(String::new(), |(c, h, w)| format!(", images {c}x{h}x{w}")),
+        if filled.is_empty() { String::new() } else { format!("; non-detections filled: {}", filled.join(", ")) },
+        match input.dropped_invalid {
+            0 => String::new(),
+            n => format!("; dropped {n} rows with NaN, infinite or empty values (--drop-invalid)"),
+        }
     )
 }
 
+/// The closing line: the model, its epochs, the best one, the throughput, the time in all.
 fn summarize(model: &Model, out: &Path, seconds: f64) {
     let Some(record) = model.training() else {
         return;

@@ -1,6 +1,7 @@
 //! The `pzbench` command line end to end, as ONE test binary (ripgrep's `tests/tests.rs` layout):
 //! one module per command family, helpers in [`util`].
 
+mod flags;
 mod galaxiesml_io;
 mod gate;
 mod reference;

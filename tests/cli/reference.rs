@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pzbench_io::sample::{load_sample, SampleOptions};
-use pzbench_metrics::{evaluate, Bins, Grouped};
-use pzbench_report::ScoreReport;
+use pzbench_io::sample::SampleOptions;
+use pzbench_metrics::Bins;
+use pzbench_report::score_file;
 use serde_json::Value;
 
 use super::util::pzbench;
@@ -71,11 +71,8 @@ fn compare(case: &str, got: &Value) {
 #[test]
 fn library_matches_every_reference_case() {
     for case in CASES {
-        let sample = load_sample(&fixture(&format!("{case}.csv")), &SampleOptions::default()).unwrap();
-        let input = sample.input.clone();
-        let bins = Bins::galaxiesml_default();
-        let grouped = Grouped::new(sample.z_spec, sample.z_phot, &bins);
-        let report = ScoreReport::new(evaluate(&grouped), bins, grouped.n_outside(), input, None);
+        let path = fixture(&format!("{case}.csv"));
+        let report = score_file(&path, &SampleOptions::default(), &Bins::galaxiesml_default(), None).unwrap();
         let json: Value = serde_json::from_str(&report.to_json()).unwrap();
         compare(case, &json);
     }

@@ -1,6 +1,7 @@
 //! `pzbench train` and `pzbench predict` end to end on the CPU: the NN on the committed DC2
-//! catalogue, the CNN on small GalaxiesML HDF5 files written here, determinism, resume, and every
-//! bad input failing with exit code 2 and a one-line message.
+//! catalogue (as CSV, TSV, whitespace-separated text and Parquet), the CNN on small GalaxiesML
+//! HDF5 files written here, determinism, resume, and every bad input failing with exit code 2
+//! and a one-line message.
 
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -42,6 +43,45 @@ fn dc2_part(path: &Path, from: usize, to: usize) -> PathBuf {
     let header = lines.next().unwrap();
     let rows: Vec<&str> = lines.skip(from).take(to - from).collect();
     std::fs::write(path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    path.to_path_buf()
+}
+
+/// The CSV catalogue `csv` rewritten as `path`, a table in another layout: `"tsv"`, `"txt"`
+/// (runs of spaces), `"psv"` (`|`-separated, which needs `--delimiter '|'`), `"parquet"` or
+/// `"pq"` (Parquet: the id as int64, every other column as float64, parsed from the text as the
+/// CSV reader parses it).
+fn convert(csv: &Path, path: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let extension = path.extension().unwrap().to_str().unwrap();
+    let separator = match extension {
+        "tsv" => "\t",
+        "txt" => "   ",
+        "psv" => "|",
+        _ => {
+            use polars::prelude::{Column, DataFrame, ParquetWriter};
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+            let columns = header
+                .iter()
+                .enumerate()
+                .map(|(k, name)| match k {
+                    0 => Column::new(
+                        (*name).into(),
+                        rows.iter().map(|r| r[0].parse::<i64>().unwrap()).collect::<Vec<_>>(),
+                    ),
+                    _ => Column::new(
+                        (*name).into(),
+                        rows.iter().map(|r| r[k].parse::<f64>().unwrap()).collect::<Vec<_>>(),
+                    ),
+                })
+                .collect();
+            let mut frame = DataFrame::new_infer_height(columns).unwrap();
+            ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut frame).unwrap();
+            return path.to_path_buf();
+        }
+    };
+    std::fs::write(path, text.replace(',', separator)).unwrap();
     path.to_path_buf()
 }
 
@@ -415,4 +455,94 @@ fn sigterm_stops_training_with_a_consistent_checkpoint() {
         .run()
         .success();
     assert_eq!(std::fs::read_to_string(&preds).unwrap().lines().count(), 10_226);
+}
+
+#[test]
+fn nn_reads_tsv_text_and_parquet_catalogues_as_it_reads_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let csv = [dc2_part(&dir.join("train.csv"), 0, 400), dc2_part(&dir.join("val.csv"), 400, 500)];
+    let test_csv = dc2_part(&dir.join("test.csv"), 500, 600);
+    let predict = |model: &Path, data: &Path, extra: &[&str]| {
+        let preds = dir.join(format!(
+            "preds_{}_{}.csv",
+            model.file_name().unwrap().to_str().unwrap(),
+            data.file_name().unwrap().to_str().unwrap()
+        ));
+        pzbench()
+            .args(["predict", "-q", "--model"])
+            .arg(model)
+            .arg("--data")
+            .arg(data)
+            .arg("--out")
+            .arg(&preds)
+            .args(extra)
+            .run()
+            .success();
+        std::fs::read(&preds).unwrap()
+    };
+    let reference = dir.join("csv");
+    train_nn(&csv[0], &csv[1], &reference, &["--epochs", "2", "--seed", "1"]);
+    let weights = |model: &Path| std::fs::read(model.join("model.safetensors")).unwrap();
+    let expected = predict(&reference, &test_csv, &[]);
+    assert!(String::from_utf8_lossy(&expected).starts_with("object_id,z_spec,z_phot\n"));
+    for extension in ["tsv", "txt", "psv", "parquet", "pq"] {
+        let to = |from: &Path| convert(from, &from.with_extension(extension));
+        let (train, val, test) = (to(&csv[0]), to(&csv[1]), to(&test_csv));
+        let delimiter: &[&str] = if extension == "psv" { &["--delimiter", "|"] } else { &[] };
+        let model = dir.join(extension);
+        let args: Vec<&str> = ["--epochs", "2", "--seed", "1"].iter().chain(delimiter).copied().collect();
+        train_nn(&train, &val, &model, &args);
+        assert!(weights(&model) == weights(&reference), "{extension}: other weights than from the CSV files");
+        assert!(predict(&model, &test, delimiter) == expected, "{extension}: other predictions than from CSV");
+        assert!(predict(&reference, &test, delimiter) == expected, "{extension}: other predictions by one model");
+    }
+    // Without --delimiter, a '|'-separated file is one column, and its magnitudes are not found.
+    let psv = dir.join("train.psv");
+    fails_with(
+        pzbench()
+            .args(["train", "--model", "nn", "--bands", DC2_BANDS, "--train"])
+            .arg(&psv)
+            .arg("--val")
+            .arg(&psv)
+            .arg("--out")
+            .arg(dir.join("nope")),
+        "no column 'mag_u_lsst'",
+    );
+}
+
+#[test]
+fn catalogue_problems_are_named_as_score_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let train = dc2_part(&dir.join("train.csv"), 0, 200);
+    let val = dc2_part(&dir.join("val.csv"), 200, 260);
+    let model = dir.join("nn");
+    train_nn(&train, &val, &model, &["--epochs", "1"]);
+    let text = std::fs::read_to_string(&val).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[5].split(',').map(str::to_string).collect();
+    fields[1] = "NaN".into(); // the redshift
+    lines[5] = fields.join(",");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let predict = |extra: &[&str]| {
+        let mut cmd = pzbench();
+        cmd.args(["predict", "--model"])
+            .arg(&model)
+            .arg("--data")
+            .arg(&bad)
+            .arg("--out")
+            .arg(dir.join("p.csv"))
+            .args(extra);
+        cmd
+    };
+    fails_with(&mut predict(&[]), "line 6, column 'redshift' is NaN; fix the row, or pass --drop-invalid");
+    let out = predict(&["--drop-invalid"]).run().success().get_output().stderr.clone();
+    let stderr = String::from_utf8_lossy(&out);
+    let read = stderr.lines().next().unwrap();
+    assert!(read.contains("bad.csv (CSV, 59 galaxies)"), "{stderr}");
+    assert!(read.ends_with("; dropped 1 rows with NaN, infinite or empty values (--drop-invalid)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap().lines().count(), 60);
+    fails_with(&mut predict(&["--delimiter", "x"]), "--delimiter 'x' is not supported");
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use pzbench_io::sample::{load_sample, Sample, SampleOptions};
 use pzbench_io::{Error, Result};
-use pzbench_metrics::{Bins, Evaluation, Metrics, METRIC_KEYS};
+use pzbench_metrics::{Bins, Evaluation, Metric, Metrics};
 use pzbench_report::ScoreReport;
 
 /// Format version of baseline files.
@@ -52,15 +52,17 @@ pub fn baseline_json(sample: &Sample, report: &ScoreReport) -> String {
 /// Load `--baseline`: JSON baselines by content, anything else as a predictions file.
 pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
     let looks_like_json = std::fs::read(path)
-        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{');
     if !looks_like_json {
         return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")).caused_by(e))?;
     if value.get("pzbench_baseline").is_some() {
         return galaxies_of(path, &value).map(|sample| Baseline::Predictions(Box::new(sample)));
     }
@@ -98,8 +100,8 @@ fn galaxies_of(path: &Path, value: &Value) -> Result<Sample> {
     if z_spec.len() != z_phot.len() || ids.as_ref().is_some_and(|i| i.len() != z_spec.len()) {
         return Err(bad("galaxies.* lists have different lengths"));
     }
-    let input: pzbench_io::sample::InputInfo =
-        serde_json::from_value(value["score"]["input"].clone()).map_err(|e| bad(&format!("score.input: {e}")))?;
+    let input: pzbench_io::sample::InputInfo = serde_json::from_value(value["score"]["input"].clone())
+        .map_err(|e| bad(&format!("score.input: {e}")).caused_by(e))?;
     Ok(Sample { ids, z_spec, z_phot, input })
 }
 
@@ -118,13 +120,13 @@ fn score_of(path: &Path, value: &Value) -> Result<Baseline> {
             return Ok(None);
         }
         let mut map = serde_json::Map::new();
-        for key in METRIC_KEYS {
+        for key in Metric::ALL.map(Metric::key) {
             map.insert(
                 key.to_string(),
                 entry.get(key).cloned().ok_or_else(|| bad(&format!("an entry lacks '{key}'")))?,
             );
         }
-        serde_json::from_value(Value::Object(map)).map(Some).map_err(|e| bad(&e.to_string()))
+        serde_json::from_value(Value::Object(map)).map(Some).map_err(|e| bad(&e.to_string()).caused_by(e))
     };
     let overall = metrics_of(value.get("overall").ok_or_else(|| bad("no 'overall'"))?)?;
     let per_bin = value

@@ -1,21 +1,29 @@
-//! `pzbench gate`: compare a candidate's predictions with a baseline and find regressions that
-//! are both larger than the policy's tolerance and statistically significant — the criterion.rs
-//! idea of "change beyond noise", applied to photo-z metrics.
+//! `pzbench gate` (`docs/gate.md`): compare a candidate's predictions with a baseline and find
+//! regressions that are both larger than the policy's tolerance and statistically significant —
+//! the criterion.rs idea of "change beyond noise", applied to photo-z metrics.
 //!
 //! With the baseline's predictions on the same galaxies the comparison is a **paired bootstrap**:
 //! each resample draws the same galaxies for both, so the interval of the change reflects only
 //! the difference between the two predictors. With only a saved score (no per-galaxy
 //! predictions), the baseline's values are taken as fixed and only the candidate is resampled.
+//!
+//! [`run_gate`] is the whole of `pzbench gate`, [`save_baseline`] that of `pzbench baseline save`.
 
 pub mod baseline;
 pub mod policy;
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
-use policy::{judged_by_magnitude, Correction, Policy};
+use baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
+use policy::{Correction, Policy};
+use pzbench_io::sample::{load_sample, SampleOptions};
+use pzbench_io::{Error, Result};
 use pzbench_metrics::{
-    paired_replicates, percentile_interval, BootstrapConfig, Evaluation, Grouped, Interval, Metrics,
+    paired_replicates, percentile_interval, Bins, BootstrapConfig, Evaluation, Grouped, Interval, Metric, Metrics,
 };
+use pzbench_report::{score_sample, ScoreReport};
 
 /// Where a comparison applies.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +59,7 @@ pub enum Verdict {
 /// One metric in one scope, baseline against candidate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
-    pub metric: String,
+    pub metric: Metric,
     #[serde(flatten)]
     pub scope: Scope,
     /// Galaxies in the scope.
@@ -98,8 +106,8 @@ pub enum BaselineSide<'a> {
 }
 
 /// Badness of a metric value: its magnitude for biases, the value otherwise (smaller is better).
-fn badness(key: &str, value: f64) -> f64 {
-    if judged_by_magnitude(key) {
+fn badness(metric: Metric, value: f64) -> f64 {
+    if metric.judged_by_magnitude() {
         value.abs()
     } else {
         value
@@ -152,21 +160,19 @@ pub fn compare(
         let (Some(base), Some(cand)) = (base, cand) else {
             continue;
         };
-        for (key, tolerance) in &policy.metrics {
-            let (Some(b), Some(c)) = (base.get(key), cand.get(key)) else {
-                continue;
-            };
-            let change = badness(key, c) - badness(key, b);
+        for &(metric, tolerance) in &policy.metrics {
+            let (b, c) = (base.get(metric), cand.get(metric));
+            let change = badness(metric, c) - badness(metric, b);
             let mut changes: Vec<f64> = replicates
                 .iter()
                 .filter_map(|r| {
-                    let c_r = pick(r.last()?, scope)?.get(key)?;
-                    let b_r = if paired { pick(&r[0], scope)?.get(key)? } else { b };
-                    Some(badness(key, c_r) - badness(key, b_r))
+                    let c_r = pick(r.last()?, scope)?.get(metric);
+                    let b_r = if paired { pick(&r[0], scope)?.get(metric) } else { b };
+                    Some(badness(metric, c_r) - badness(metric, b_r))
                 })
                 .collect();
             let interval = percentile_interval(&mut changes, comparison_confidence);
-            let threshold = tolerance.threshold(badness(key, b));
+            let threshold = tolerance.threshold(badness(metric, b));
             let verdict = match interval {
                 _ if !gated(scope, &Some(*base)) => Verdict::NotGated,
                 None => Verdict::NotGated,
@@ -175,7 +181,7 @@ pub fn compare(
                 Some(_) => Verdict::Unchanged,
             };
             comparisons.push(Comparison {
-                metric: key.clone(),
+                metric,
                 scope: scope.clone(),
                 count: base.count,
                 baseline: b,
@@ -197,6 +203,59 @@ pub fn compare(
         improvements: count(Verdict::Improved),
         comparisons,
     }
+}
+
+/// What `pzbench gate` compares.
+#[derive(Debug, Clone)]
+pub struct GateRequest {
+    /// A predictions file, a `pzbench baseline save` file or a score JSON ([`load_baseline`]).
+    pub baseline: PathBuf,
+    /// The candidate's predictions file.
+    pub candidate: PathBuf,
+    /// How to read both (`--truth`, column names, delimiter).
+    pub sample_options: SampleOptions,
+    pub policy: Policy,
+}
+
+/// `pzbench gate`: load the baseline and the candidate, group both on the paper's bins
+/// (`docs/METRICS.md`), and [`compare`] them under the policy — paired when the baseline has
+/// per-galaxy predictions of the same galaxies ([`align`]), against fixed values when it is a
+/// saved score of the same bins and galaxy count.
+pub fn run_gate(request: &GateRequest) -> Result<GateReport> {
+    let policy = &request.policy;
+    policy.validate().map_err(|e| Error::usage(format!("invalid gate policy: {e}")))?;
+    let bins = Bins::galaxiesml_default();
+    let baseline = load_baseline(&request.baseline, &request.sample_options)?;
+    let candidate = load_sample(&request.candidate, &request.sample_options)?;
+    Ok(match baseline {
+        Baseline::Predictions(base) => {
+            let aligned = align(&base, &candidate, &request.candidate)?;
+            let base_grouped = Grouped::new(aligned.z_spec.clone(), aligned.baseline, &bins);
+            let cand_grouped = Grouped::new(aligned.z_spec, aligned.candidate, &bins);
+            compare(BaselineSide::Paired(&base_grouped), &cand_grouped, &bins, policy)
+        }
+        Baseline::Score { evaluation, edges, count } => {
+            check_score_matches(&request.baseline, &edges, count, &bins, candidate.z_spec.len())?;
+            let cand_grouped = Grouped::new(candidate.z_spec, candidate.z_phot, &bins);
+            compare(BaselineSide::Fixed(&evaluation), &cand_grouped, &bins, policy)
+        }
+    })
+}
+
+/// `pzbench baseline save`: score the predictions at `predictions` on the paper's bins, with
+/// bootstrap intervals if asked, and write them with the per-galaxy predictions to `output`
+/// ([`baseline_json`], atomically), so that a later gate runs a paired bootstrap. Returns the
+/// score.
+pub fn save_baseline(
+    predictions: &Path,
+    options: &SampleOptions,
+    bootstrap_config: Option<BootstrapConfig>,
+    output: &Path,
+) -> Result<ScoreReport> {
+    let sample = load_sample(predictions, options)?;
+    let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap_config);
+    pzbench_io::write_atomic(output, baseline_json(&sample, &report).as_bytes())?;
+    Ok(report)
 }
 
 fn signed(x: f64) -> String {

@@ -1,12 +1,15 @@
-//! The gate's policy: which metrics and bins are gated, how much change is tolerated, and how
-//! sure the bootstrap must be. Read from TOML; every field has a documented default.
+//! The gate's policy (`docs/gate.md`): which metrics and bins are gated, how much change is
+//! tolerated, and how sure the bootstrap must be. Read from TOML; every field has a documented
+//! default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use pzbench_io::{Error, Result};
-use pzbench_metrics::METRIC_KEYS;
+use pzbench_metrics::Metric;
 
 /// How large a change must be before it can count (`max(absolute, relative × |baseline|)`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -39,8 +42,7 @@ pub enum Correction {
 }
 
 /// What the gate checks (TOML keys in parentheses; see `Policy::default` for the values).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
     /// Coverage of the intervals (`confidence`).
     pub confidence: f64,
@@ -54,9 +56,60 @@ pub struct Policy {
     pub bins: bool,
     /// Bins with fewer baseline galaxies are reported but not gated (`min_galaxies_per_bin`).
     pub min_galaxies_per_bin: usize,
-    /// Gated metrics and their tolerances (`[metrics]` table: `loss = { relative = 0.05 }`).
-    /// Bias-like metrics (`bias`, `mean_bias`, `bias_bw`) are gated on their absolute value.
-    pub metrics: std::collections::BTreeMap<String, Tolerance>,
+    /// Gated metrics and their tolerances (`[metrics]` table: `loss = { relative = 0.05 }`), in
+    /// the order of their keys; serialised as that table. Bias-like metrics (`bias`, `mean_bias`,
+    /// `bias_bw`) are gated on their absolute value ([`Metric::judged_by_magnitude`]).
+    #[serde(serialize_with = "serialize_tolerances")]
+    pub metrics: Vec<(Metric, Tolerance)>,
+}
+
+/// The `[metrics]` table: each metric's key and its tolerance.
+fn serialize_tolerances<S: Serializer>(
+    metrics: &[(Metric, Tolerance)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(metrics.len()))?;
+    for (metric, tolerance) in metrics {
+        map.serialize_entry(metric.key(), tolerance)?;
+    }
+    map.end()
+}
+
+/// A policy that cannot be used. `Display` gives the one-line message (without the file name).
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The text is not TOML of the policy's layout.
+    #[error("invalid policy: {}", .0.to_string().replace('\n', " "))]
+    Toml(#[source] toml::de::Error),
+    /// `confidence` outside (0, 1).
+    #[error("confidence = {0} must lie strictly between 0 and 1")]
+    Confidence(f64),
+    /// Fewer than 100 resamples.
+    #[error("resamples = {0} is too few for an interval; use at least 100")]
+    TooFewResamples(usize),
+    /// An empty `[metrics]` table.
+    #[error("no metrics to gate: add e.g. `[metrics]` `loss = {{ relative = 0.05 }}`")]
+    NoMetrics,
+    /// A `[metrics]` key that is not a gateable metric (`count` is not one).
+    #[error("unknown metric '{0}' in [metrics]; known: {known}", known = Metric::VALUES.map(Metric::key).join(", "))]
+    UnknownMetric(String),
+    /// A negative (or NaN) tolerance.
+    #[error("metric '{0}': tolerances must be non-negative numbers")]
+    NegativeTolerance(Metric),
+}
+
+/// A policy file as written: every key optional (absent keys take [`Policy::default`]'s values),
+/// metrics by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    confidence: Option<f64>,
+    correction: Option<Correction>,
+    resamples: Option<usize>,
+    seed: Option<u64>,
+    bins: Option<bool>,
+    min_galaxies_per_bin: Option<usize>,
+    metrics: Option<BTreeMap<String, Tolerance>>,
 }
 
 impl Default for Policy {
@@ -64,13 +117,14 @@ impl Default for Policy {
     /// gated from 100 galaxies; `loss`, `scatter` and `mse` may worsen by 5 %, 5 % and 10 %,
     /// `|bias|` by 0.002 and `outlier_frac` by 0.005 (absolute) before they can count.
     fn default() -> Self {
-        let metrics = [
-            ("loss", Tolerance { absolute: 0.0, relative: 0.05 }),
-            ("bias", Tolerance { absolute: 0.002, relative: 0.0 }),
-            ("scatter", Tolerance { absolute: 0.0, relative: 0.05 }),
-            ("outlier_frac", Tolerance { absolute: 0.005, relative: 0.0 }),
-            ("mse", Tolerance { absolute: 0.0, relative: 0.10 }),
+        let mut metrics = vec![
+            (Metric::Loss, Tolerance { absolute: 0.0, relative: 0.05 }),
+            (Metric::Bias, Tolerance { absolute: 0.002, relative: 0.0 }),
+            (Metric::Scatter, Tolerance { absolute: 0.0, relative: 0.05 }),
+            (Metric::OutlierFrac, Tolerance { absolute: 0.005, relative: 0.0 }),
+            (Metric::Mse, Tolerance { absolute: 0.0, relative: 0.10 }),
         ];
+        metrics.sort_by_key(|(metric, _)| metric.key());
         Policy {
             confidence: 0.95,
             correction: Correction::Bonferroni,
@@ -78,46 +132,86 @@ impl Default for Policy {
             seed: 42,
             bins: true,
             min_galaxies_per_bin: 100,
-            metrics: metrics.into_iter().map(|(k, t)| (k.to_string(), t)).collect(),
+            metrics,
         }
     }
 }
 
 impl Policy {
-    /// Read and check a policy file.
+    /// Read and check a policy file (TOML).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read policy: {e}")))?;
-        let policy: Policy = toml::from_str(&text)
-            .map_err(|e| Error::file(path, format!("invalid policy: {}", e.to_string().replace('\n', " "))))?;
-        policy.check().map_err(|message| Error::file(path, message))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, format!("cannot read policy: {e}")).caused_by(e))?;
+        Self::from_toml(&text).map_err(|e| {
+            let error = Error::file(path, e.to_string());
+            match e {
+                PolicyError::Toml(cause) => error.caused_by(cause),
+                _ => error,
+            }
+        })
+    }
+
+    /// Parse and check a policy's TOML text. The checks run in the order [`Policy::validate`]
+    /// runs them, each metric's name before its tolerance.
+    pub fn from_toml(text: &str) -> std::result::Result<Self, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(PolicyError::Toml)?;
+        let default = Policy::default();
+        let mut policy = Policy {
+            confidence: file.confidence.unwrap_or(default.confidence),
+            correction: file.correction.unwrap_or(default.correction),
+            resamples: file.resamples.unwrap_or(default.resamples),
+            seed: file.seed.unwrap_or(default.seed),
+            bins: file.bins.unwrap_or(default.bins),
+            min_galaxies_per_bin: file.min_galaxies_per_bin.unwrap_or(default.min_galaxies_per_bin),
+            metrics: Vec::new(),
+        };
+        policy.check_settings()?;
+        policy.metrics = match file.metrics {
+            None => default.metrics,
+            Some(named) if named.is_empty() => return Err(PolicyError::NoMetrics),
+            Some(named) => named
+                .into_iter()
+                .map(|(name, tolerance)| {
+                    let metric = Metric::from_key(&name).ok_or(PolicyError::UnknownMetric(name))?;
+                    check_metric(metric, &tolerance)?;
+                    Ok((metric, tolerance))
+                })
+                .collect::<std::result::Result<_, PolicyError>>()?,
+        };
         Ok(policy)
     }
 
-    fn check(&self) -> std::result::Result<(), String> {
+    /// Check a policy: confidence in (0, 1), at least 100 resamples, at least one metric, no
+    /// `count`, non-negative tolerances.
+    pub fn validate(&self) -> std::result::Result<(), PolicyError> {
+        self.check_settings()?;
+        if self.metrics.is_empty() {
+            return Err(PolicyError::NoMetrics);
+        }
+        self.metrics.iter().try_for_each(|(metric, tolerance)| check_metric(*metric, tolerance))
+    }
+
+    /// The checks of the bootstrap settings.
+    fn check_settings(&self) -> std::result::Result<(), PolicyError> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return Err(format!("confidence = {} must lie strictly between 0 and 1", self.confidence));
+            return Err(PolicyError::Confidence(self.confidence));
         }
         if self.resamples < 100 {
-            return Err(format!("resamples = {} is too few for an interval; use at least 100", self.resamples));
-        }
-        if self.metrics.is_empty() {
-            return Err("no metrics to gate: add e.g. `[metrics]` `loss = { relative = 0.05 }`".into());
-        }
-        for (key, tolerance) in &self.metrics {
-            if key == "count" || !METRIC_KEYS.contains(&key.as_str()) {
-                return Err(format!("unknown metric '{key}' in [metrics]; known: {}", METRIC_KEYS[1..].join(", ")));
-            }
-            if !(tolerance.absolute >= 0.0 && tolerance.relative >= 0.0) {
-                return Err(format!("metric '{key}': tolerances must be non-negative numbers"));
-            }
+            return Err(PolicyError::TooFewResamples(self.resamples));
         }
         Ok(())
     }
 }
 
-/// Whether a metric is judged by its distance from zero (a bias) rather than its value.
-pub fn judged_by_magnitude(key: &str) -> bool {
-    matches!(key, "bias" | "mean_bias" | "bias_bw")
+/// A gated metric must be a value (not `count`) with non-negative tolerances.
+fn check_metric(metric: Metric, tolerance: &Tolerance) -> std::result::Result<(), PolicyError> {
+    if metric == Metric::Count {
+        return Err(PolicyError::UnknownMetric(metric.key().to_string()));
+    }
+    if !(tolerance.absolute >= 0.0 && tolerance.relative >= 0.0) {
+        return Err(PolicyError::NegativeTolerance(metric));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -126,20 +220,33 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_toml_overrides_them() {
-        assert!(Policy::default().check().is_ok());
-        let policy: Policy = toml::from_str("resamples = 500\n[metrics]\nloss = { relative = 0.1 }\n").unwrap();
+        assert!(Policy::default().validate().is_ok());
+        let policy = Policy::from_toml("resamples = 500\n[metrics]\nloss = { relative = 0.1 }\n").unwrap();
         assert_eq!(policy.resamples, 500);
         assert_eq!(policy.metrics.len(), 1);
         assert_eq!(policy.confidence, 0.95);
-        assert!(toml::from_str::<Policy>("unknown_key = 1").is_err());
+        assert!(Policy::from_toml("unknown_key = 1").is_err());
     }
 
     #[test]
     fn rejects_bad_values() {
-        let bad: Policy = toml::from_str("[metrics]\nnot_a_metric = { absolute = 1.0 }\n").unwrap();
-        assert!(bad.check().unwrap_err().contains("unknown metric"));
-        let bad: Policy = toml::from_str("confidence = 1.5").unwrap();
-        assert!(bad.check().is_err());
+        let bad = Policy::from_toml("[metrics]\nnot_a_metric = { absolute = 1.0 }\n").unwrap_err();
+        assert!(bad.to_string().contains("unknown metric"));
+        assert!(Policy::from_toml("confidence = 1.5").is_err());
+        let count = Policy::from_toml("[metrics]\ncount = { absolute = 1.0 }\n").unwrap_err();
+        assert!(count.to_string().starts_with("unknown metric 'count' in [metrics]; known: bias, mean_bias,"));
+        let negative =
+            Policy { metrics: vec![(Metric::Loss, Tolerance { absolute: -1.0, relative: 0.0 })], ..Policy::default() };
+        assert_eq!(
+            negative.validate().unwrap_err().to_string(),
+            "metric 'loss': tolerances must be non-negative numbers"
+        );
+    }
+
+    #[test]
+    fn metrics_are_listed_by_key() {
+        let keys: Vec<&str> = Policy::default().metrics.iter().map(|(m, _)| m.key()).collect();
+        assert_eq!(keys, ["bias", "loss", "mse", "outlier_frac", "scatter"]);
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The GalaxiesML HDF5 layout: reading the released files and writing files of the same layout.
 //!
-//! What a real file holds is described in `spec/GALAXIESML.md` ("Keys"): every key is a top-level
+//! What a real file holds is described in `docs/GALAXIESML.md` ("Keys"): every key is a top-level
 //! HDF5 dataset with one row per galaxy, in the same order in all keys. `image` is float32
 //! `(N, 5, H, W)` with the bands g, r, i, z, y on the second axis; every other key ("tabular") is
 //! 1-D `(N,)`. The real training files are up to 66 GB, so images are only ever read as row
 //! chunks ([`GalaxiesMlFile::read_images`], [`GalaxiesMlFile::image_chunks`]).
 //!
 //! Reading goes through the system HDF5 library (hdf5-metno). Writing avoids the two things that
-//! would make files unreadable or non-reproducible (`spec/STACK.md`): it keeps the default
+//! would make files unreadable by older readers or non-reproducible: it keeps the default
 //! "earliest" file-format version (Debian's HDF5 1.10 cannot read `libver="latest"`), and it
 //! switches off object modification times (`H5Pset_obj_track_times`), so identical input gives
 //! byte-identical files.
@@ -109,7 +109,7 @@ macro_rules! galaxiesml_keys {
     };
 }
 
-/// The tabular keys of a GalaxiesML file (`spec/GALAXIESML.md`, "Keys"), 93 in all, with the
+/// The tabular keys of a GalaxiesML file (`docs/GALAXIESML.md`, "Keys"), 93 in all, with the
 /// dtypes pzbench writes them with.
 ///
 /// The real files' dtypes are not documented, so the choice follows the spec's "safe reading":
@@ -209,7 +209,7 @@ impl GalaxiesMlFile {
     /// Open `path` read-only and list its top-level datasets.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")).caused_by(e))?;
         if !meta.is_file() {
             return Err(Error::file(path, "not a file: give the path of a GalaxiesML .hdf5 file"));
         }
@@ -221,9 +221,10 @@ impl GalaxiesMlFile {
                     path,
                     format!("not an HDF5 file (or truncated): {}; check the download or regenerate it", one_line(&e)),
                 )
+                .caused_by(e)
             })?;
         let names = file.member_names().map_err(|e| {
-            Error::file(path, format!("cannot list the keys: {}; the file may be damaged", one_line(&e)))
+            Error::file(path, format!("cannot list the keys: {}; the file may be damaged", one_line(&e))).caused_by(e)
         })?;
         let mut keys = Vec::with_capacity(names.len());
         for name in names {
@@ -323,7 +324,7 @@ impl GalaxiesMlFile {
         let n = self.n_galaxies()?;
         let info = self.require_key(key)?;
         let native = self.native(info)?;
-        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
+        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, e))?;
         let per_row = info.shape.iter().skip(1).product::<usize>();
         // `len` checked the first dimension; a scalar key has none.
         if info.shape.is_empty() || (n > 0 && per_row == 0) {
@@ -396,12 +397,12 @@ impl GalaxiesMlFile {
     }
 
     fn open_image(&self) -> Result<Dataset> {
-        self.file.dataset(IMAGE_KEY).map_err(|e| self.hdf5_error(IMAGE_KEY, &e))
+        self.file.dataset(IMAGE_KEY).map_err(|e| self.hdf5_error(IMAGE_KEY, e))
     }
 
     fn read_image_rows(&self, ds: &Dataset, rows: Range<usize>) -> Result<Vec<f32>> {
         let array: ndarray::Array4<f32> =
-            ds.read_slice((rows, .., .., ..)).map_err(|e| self.hdf5_error(IMAGE_KEY, &e))?;
+            ds.read_slice((rows, .., .., ..)).map_err(|e| self.hdf5_error(IMAGE_KEY, e))?;
         // `read_slice` returns a fresh array in standard layout, so the offset is 0.
         let (pixels, _offset) = array.into_raw_vec_and_offset();
         Ok(pixels)
@@ -417,7 +418,7 @@ impl GalaxiesMlFile {
             );
         }
         let native = self.native(info)?;
-        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, &e))?;
+        let ds = self.file.dataset(key).map_err(|e| self.hdf5_error(key, e))?;
         Ok((ds, native))
     }
 
@@ -439,12 +440,12 @@ impl GalaxiesMlFile {
     }
 
     fn read_raw<T: H5Type>(&self, ds: &Dataset, key: &str) -> Result<Vec<T>> {
-        ds.read_raw::<T>().map_err(|e| self.hdf5_error(key, &e))
+        ds.read_raw::<T>().map_err(|e| self.hdf5_error(key, e))
     }
 
     /// Strings of any HDF5 kind. Bytes that are not UTF-8 are replaced, never trusted.
     fn read_strings(&self, ds: &Dataset, key: &str) -> Result<Vec<String>> {
-        let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.hdf5_error(key, &e))?;
+        let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.hdf5_error(key, e))?;
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let strings = match td {
             TypeDescriptor::VarLenUnicode => {
@@ -463,7 +464,7 @@ impl GalaxiesMlFile {
                 return Err(self.key_error(key, format!("holds {other}; pzbench reads strings of at most 1024 bytes")));
             }
         };
-        strings.map_err(|e| self.hdf5_error(key, &e))
+        strings.map_err(|e| self.hdf5_error(key, e))
     }
 
     fn require_key(&self, key: &str) -> Result<&KeyInfo> {
@@ -471,7 +472,7 @@ impl GalaxiesMlFile {
             Error::file(
                 &self.path,
                 format!(
-                    "missing key `{key}`: a GalaxiesML file has it (spec/GALAXIESML.md); \
+                    "missing key `{key}`: a GalaxiesML file has it (docs/GALAXIESML.md); \
                      run `pzbench inspect` on the file to see the {} keys it has",
                     self.keys.len()
                 ),
@@ -496,14 +497,15 @@ impl GalaxiesMlFile {
         }
         let ds = self.open_image()?;
         let (_, c, h, w) = self.image_shape()?;
-        let dtype = ds.dtype().map_err(|e| self.hdf5_error(IMAGE_KEY, &e))?;
+        let dtype = ds.dtype().map_err(|e| self.hdf5_error(IMAGE_KEY, e))?;
         let is_f32 = matches!(dtype.to_descriptor(), Ok(TypeDescriptor::Float(FloatSize::U4)));
         let little_endian = dtype.byte_order() == hdf5::datatype::ByteOrder::LittleEndian;
         // `offset` is defined only for contiguous, allocated datasets (no filters apply to those).
         let (true, true, Some(start)) = (is_f32, little_endian, ds.offset()) else {
             return Ok(None);
         };
-        let file = std::fs::File::open(&self.path).map_err(|e| Error::file(&self.path, format!("cannot open: {e}")))?;
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| Error::file(&self.path, format!("cannot open: {e}")).caused_by(e))?;
         Ok(Some(ImageRowBytes { path: self.path.clone(), file, start, row_floats: c * h * w }))
     }
 
@@ -511,8 +513,9 @@ impl GalaxiesMlFile {
         Error::file(&self.path, format!("key `{key}` {message}"))
     }
 
-    fn hdf5_error(&self, key: &str, e: &hdf5::Error) -> Error {
-        self.key_error(key, format!("cannot be read: {}; the file may be damaged or truncated", one_line(e)))
+    fn hdf5_error(&self, key: &str, e: hdf5::Error) -> Error {
+        self.key_error(key, format!("cannot be read: {}; the file may be damaged or truncated", one_line(&e)))
+            .caused_by(e)
     }
 }
 
@@ -543,6 +546,7 @@ impl ImageRowBytes {
                     &self.path,
                     format!("cannot read image row {row} at byte {offset}: {e}; the file may be truncated"),
                 )
+                .caused_by(e)
             })
         })
     }
@@ -602,6 +606,19 @@ impl ImageReadTiming {
     }
 }
 
+/// Whether `path` names an HDF5 file: by its extension (`.hdf5`, `.h5`, `.he5`) or by the HDF5
+/// signature in its first bytes.
+pub fn is_hdf5(path: &Path) -> bool {
+    const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+    let by_extension =
+        path.extension().is_some_and(|e| ["hdf5", "h5", "he5"].iter().any(|x| e.eq_ignore_ascii_case(x)));
+    let mut head = [0u8; 8];
+    let by_signature = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == SIGNATURE);
+    by_extension || by_signature
+}
+
 /// Read the truth of a GalaxiesML file: `object_id` (int64) and `specz_redshift` (float64), for
 /// `pzbench score --truth FILE.hdf5`. Images are not read.
 pub fn read_truth(path: impl AsRef<Path>) -> Result<(Vec<i64>, Vec<f64>)> {
@@ -652,7 +669,8 @@ impl GalaxiesMlWriter {
             )));
         }
         let tmp = temp_path_for(path);
-        let create_error = |e: hdf5::Error| Error::file(path, format!("cannot create output: {}", one_line(&e)));
+        let create_error =
+            |e: hdf5::Error| Error::file(path, format!("cannot create output: {}", one_line(&e))).caused_by(e);
         let file =
             hdf5::File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(&tmp).map_err(create_error)?;
         let writer = GalaxiesMlWriter {
@@ -724,7 +742,9 @@ impl GalaxiesMlWriter {
                 self.create_column(name, strings.as_slice())
             }
         };
-        created.map_err(|e| Error::file(&self.path, format!("cannot write key `{name}`: {}", one_line(&e))))?;
+        created.map_err(|e| {
+            Error::file(&self.path, format!("cannot write key `{name}`: {}", one_line(&e))).caused_by(e)
+        })?;
         self.columns.push(name.to_owned());
         Ok(())
     }
@@ -750,11 +770,11 @@ impl GalaxiesMlWriter {
         })?;
         let shape = (count, BANDS.len(), self.image_size, self.image_size);
         let view = ndarray::ArrayView4::from_shape(shape, pixels)
-            .map_err(|e| Error::other(format!("image rows {start_row}..: {e}")))?;
+            .map_err(|e| Error::other(format!("image rows {start_row}..: {e}")).caused_by(e))?;
         self.file()?
             .dataset(IMAGE_KEY)
             .and_then(|ds| ds.write_slice(view, (rows.clone(), .., .., ..)))
-            .map_err(|e| Error::file(&self.path, format!("cannot write key `image`: {}", one_line(&e))))?;
+            .map_err(|e| Error::file(&self.path, format!("cannot write key `image`: {}", one_line(&e))).caused_by(e))?;
         self.rows_written[rows].fill(true);
         Ok(())
     }
@@ -780,10 +800,10 @@ impl GalaxiesMlWriter {
         let file = self.file.take().ok_or_else(|| Error::file(&self.path, "the writer was already finished"))?;
         let result = file
             .close()
-            .map_err(|e| Error::file(&self.path, format!("cannot write output: {}", one_line(&e))))
+            .map_err(|e| Error::file(&self.path, format!("cannot write output: {}", one_line(&e))).caused_by(e))
             .and_then(|()| {
                 std::fs::rename(&self.tmp, &self.path)
-                    .map_err(|e| Error::file(&self.path, format!("cannot write output: {e}")))
+                    .map_err(|e| Error::file(&self.path, format!("cannot write output: {e}")).caused_by(e))
             });
         if result.is_err() {
             let _ = std::fs::remove_file(&self.tmp);

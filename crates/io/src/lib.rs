@@ -2,7 +2,9 @@
 
 mod error;
 pub mod galaxiesml;
+pub mod images;
 pub mod sample;
+pub mod selection;
 pub mod table;
 
 use std::path::Path;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::table::{read_table, ColumnRequest, NamedColumn, ReadOptions, Role, Table};
+use super::table::{read_table, ColumnRequest, Layout, NamedColumn, ReadOptions, Role, Table};
 use crate::{Error, Result};
 
 /// Where the z_spec values come from and which columns to use.
@@ -116,31 +116,21 @@ pub fn load_sample(path: &Path, options: &SampleOptions) -> Result<Sample> {
     join(predictions, truth, options.allow_missing)
 }
 
-/// Whether `path` names an HDF5 file (by extension or by the HDF5 signature).
-fn is_hdf5(path: &Path) -> bool {
-    const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
-    let by_extension =
-        path.extension().is_some_and(|e| ["hdf5", "h5", "he5"].iter().any(|x| e.eq_ignore_ascii_case(x)));
-    let mut head = [0u8; 8];
-    let by_signature = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok_and(|()| &head == SIGNATURE);
-    by_extension || by_signature
-}
-
 /// Read `object_id` and z_spec from a truth catalogue: a GalaxiesML HDF5 file (`object_id`,
 /// `specz_redshift`), or a CSV, TSV, text or Parquet table.
 fn read_truth(path: &Path, options: &SampleOptions) -> Result<Table> {
-    if is_hdf5(path) {
+    if super::galaxiesml::is_hdf5(path) {
         let (ids, z_spec) = super::galaxiesml::read_truth(path)?;
         let sha256 = super::sha256_file(path)?;
         return Ok(Table {
             path: path.to_path_buf(),
-            format: "GalaxiesML HDF5".into(),
+            format: Layout::GalaxiesMlHdf5.describe(),
+            layout: Layout::GalaxiesMlHdf5,
             rows: ids.len(),
             id: Some(NamedColumn { name: super::galaxiesml::OBJECT_ID_KEY.into(), values: ids }),
             z_spec: Some(NamedColumn { name: super::galaxiesml::REDSHIFT_KEY.into(), values: z_spec }),
             z_phot: None,
+            magnitudes: Vec::new(),
             dropped_invalid: 0,
             sha256,
         });

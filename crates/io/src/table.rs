@@ -3,8 +3,10 @@
 //! Text files are read by a reader thread (which also hashes them) in blocks of whole lines of
 //! about [`BLOCK_BYTES`]; each block is parsed in parallel by a plain-number parser, or by polars
 //! when it holds quotes or bad cells, so peak memory is a few blocks plus the columns kept,
-//! whatever the file size. Only the columns asked for are kept (an id, z_spec, z_phot). Every failure names the file, the line (text) or row
-//! (Parquet), the column and what to do.
+//! whatever the file size. Only the columns asked for are kept (an id, z_spec, z_phot, named
+//! magnitudes). Every failure names the file, the line (text) or row (Parquet), the column and
+//! what to do. `score`, `train`, `predict` and every other command that reads a table read it
+//! here, so they accept the same formats and say the same things about bad input.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -29,6 +31,9 @@ pub enum Role {
     ZSpec,
     /// Photometric (predicted) redshift: must be finite.
     ZPhot,
+    /// A magnitude column named by the caller (`train --bands`): must be finite; a non-detection
+    /// is a finite sentinel such as 99.
+    Magnitude,
 }
 
 impl Role {
@@ -38,6 +43,7 @@ impl Role {
             Role::Id => "object_id",
             Role::ZSpec => "z_spec",
             Role::ZPhot => "z_phot",
+            Role::Magnitude => "magnitude",
         }
     }
 
@@ -47,6 +53,7 @@ impl Role {
             Role::Id => "--id-col",
             Role::ZSpec => "--zspec-col",
             Role::ZPhot => "--zphot-col",
+            Role::Magnitude => "--bands",
         }
     }
 
@@ -56,6 +63,7 @@ impl Role {
             Role::Id => &["object_id", "id"],
             Role::ZSpec => &["z_spec", "zspec", "specz_redshift", "spect_z_test", "redshift"],
             Role::ZPhot => &["z_phot", "zphot", "photoz", "photo_z_test", "z_pred"],
+            Role::Magnitude => &[],
         }
     }
 }
@@ -68,6 +76,14 @@ pub struct ColumnRequest {
     pub name: Option<String>,
     /// Whether a missing column is an error (otherwise it is simply absent from the result).
     pub required: bool,
+}
+
+impl ColumnRequest {
+    /// The magnitude column called `name` (required; [`Table::magnitudes`] holds the values in
+    /// the order of the requests).
+    pub fn magnitude(name: impl Into<String>) -> Self {
+        ColumnRequest { role: Role::Magnitude, name: Some(name.into()), required: true }
+    }
 }
 
 /// How to split text lines.
@@ -107,7 +123,9 @@ impl Delimiter {
         }
     }
 
-    fn describe(self) -> String {
+    /// How messages and reports name text split this way: `"','-separated"`, `"tab-separated"`,
+    /// `"whitespace-separated"`.
+    pub fn describe(self) -> String {
         match self {
             Delimiter::Byte(b'\t') => "tab-separated".into(),
             Delimiter::Byte(b) => format!("'{}'-separated", b as char),
@@ -139,15 +157,42 @@ pub struct NamedColumn<T> {
     pub values: Vec<T>,
 }
 
+/// How a table's file was laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Text split by this delimiter (given or detected).
+    Text(Delimiter),
+    /// Apache Parquet.
+    Parquet,
+    /// A GalaxiesML HDF5 file (a truth catalogue: [`crate::sample`]).
+    GalaxiesMlHdf5,
+}
+
+impl Layout {
+    /// How reports name it ([`Table::format`]): `"parquet"`, `"GalaxiesML HDF5"`, or the text
+    /// delimiter's [`Delimiter::describe`].
+    pub fn describe(self) -> String {
+        match self {
+            Layout::Text(delimiter) => delimiter.describe(),
+            Layout::Parquet => "parquet".into(),
+            Layout::GalaxiesMlHdf5 => "GalaxiesML HDF5".into(),
+        }
+    }
+}
+
 /// The requested columns of one file.
 #[derive(Debug, Clone)]
 pub struct Table {
     pub path: PathBuf,
-    /// `"parquet"` or a description of the text layout, e.g. `"','-separated"`.
+    /// [`Layout::describe`] of `layout`: `"parquet"` or a description of the text layout, e.g.
+    /// `"','-separated"`.
     pub format: String,
+    pub layout: Layout,
     pub id: Option<NamedColumn<i64>>,
     pub z_spec: Option<NamedColumn<f64>>,
     pub z_phot: Option<NamedColumn<f64>>,
+    /// The [`Role::Magnitude`] columns, in the order they were requested.
+    pub magnitudes: Vec<NamedColumn<f64>>,
     /// Rows kept.
     pub rows: usize,
     /// Rows dropped by `--drop-invalid`.
@@ -156,11 +201,14 @@ pub struct Table {
     pub sha256: String,
 }
 
-/// Read the requested columns of a CSV/TSV/text or Parquet file.
+/// Read the requested columns of a CSV/TSV/text or Parquet file: Parquet by its magic bytes or
+/// the extension `.parquet`/`.pq`, anything else as text split by `options.delimiter` or the
+/// delimiter detected from the header line.
 pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Table> {
-    let mut file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut file = open(path)?;
     let mut magic = [0u8; 4];
-    let n_magic = read_up_to(&mut file, &mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let n_magic =
+        read_up_to(&mut file, &mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
     if n_magic == 0 {
         return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
     }
@@ -169,11 +217,15 @@ pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions
     let builder = if is_parquet {
         read_parquet(path, requests, options)?
     } else {
-        let file = File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-        read_text(path, file, requests, options)?
+        read_text(path, open(path)?, requests, options)?
     };
     builder.check_duplicate_ids(path)?;
     Ok(builder.finish(path))
+}
+
+/// Open `path` for reading; the error names the file and keeps the cause.
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")).caused_by(e))
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -223,18 +275,40 @@ fn reserve_mapped<T: Copy + Default + Send>(column: &mut Vec<T>, additional: usi
     });
 }
 
-/// Which file column serves each requested role.
+/// Which file column serves each request.
 #[derive(Debug, Clone)]
 struct Resolved {
     role: Role,
+    /// Position of the column in the file.
     index: usize,
     name: String,
+    /// Position of the request in the caller's list.
+    request: usize,
 }
 
+/// The file column of every request (absent optional ones left out). All the magnitude columns
+/// that the header lacks are named in one message.
 fn resolve_columns(path: &Path, header: &[String], requests: &[ColumnRequest]) -> Result<Vec<Resolved>> {
     let listing = || header.join(", ");
-    let mut resolved = Vec::new();
-    for request in requests {
+    let missing: Vec<String> = requests
+        .iter()
+        .filter(|r| r.role == Role::Magnitude)
+        .filter_map(|r| r.name.as_ref().filter(|name| !header.contains(name)))
+        .map(|name| format!("'{name}'"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::file(
+            path,
+            format!(
+                "no column {} (named by {}); the columns are: {}",
+                missing.join(", "),
+                Role::Magnitude.flag(),
+                listing()
+            ),
+        ));
+    }
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for (position, request) in requests.iter().enumerate() {
         let role = request.role;
         let found = match &request.name {
             Some(name) => match header.iter().position(|h| h == name) {
@@ -268,8 +342,26 @@ fn resolve_columns(path: &Path, header: &[String], requests: &[ColumnRequest]) -
                 }
             }
         };
+        // An optional column found by its usual names but taken already (e.g. a magnitude named
+        // `redshift`) is absent rather than read twice.
+        let taken = |index: &usize| resolved.iter().any(|r| r.index == *index);
+        let found = found.filter(|index| request.name.is_some() || request.required || !taken(index));
         match found {
-            Some(index) => resolved.push(Resolved { role, index, name: header[index].clone() }),
+            Some(index) => {
+                if let Some(other) = resolved.iter().find(|r| r.index == index) {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "column '{}' cannot be both the {} and the {} column; name another one with {}",
+                            header[index],
+                            other.role.name(),
+                            role.name(),
+                            role.flag()
+                        ),
+                    ));
+                }
+                resolved.push(Resolved { role, index, name: header[index].clone(), request: position })
+            }
             None if request.required => {
                 return Err(Error::file(
                     path,
@@ -290,11 +382,12 @@ fn resolve_columns(path: &Path, header: &[String], requests: &[ColumnRequest]) -
 
 /// Columns accumulated block by block.
 struct Builder {
+    /// The columns read, in file order.
     columns: Vec<Resolved>,
-    format: String,
+    layout: Layout,
     ids: Vec<i64>,
-    z_spec: Vec<f64>,
-    z_phot: Vec<f64>,
+    /// The values of every column but the id, in the order of `columns`.
+    floats: Vec<Vec<f64>>,
     dropped_invalid: usize,
     /// SHA-256 of the file, once read.
     sha256: Option<String>,
@@ -310,21 +403,14 @@ enum RowLabels {
 }
 
 impl Builder {
-    fn new(columns: Vec<Resolved>, format: String, row_labels: RowLabels) -> Self {
-        Builder {
-            columns,
-            format,
-            ids: Vec::new(),
-            z_spec: Vec::new(),
-            z_phot: Vec::new(),
-            dropped_invalid: 0,
-            sha256: None,
-            row_labels,
-        }
+    fn new(columns: Vec<Resolved>, layout: Layout, row_labels: RowLabels) -> Self {
+        let floats = vec![Vec::new(); columns.iter().filter(|c| c.role != Role::Id).count()];
+        Builder { columns, layout, ids: Vec::new(), floats, dropped_invalid: 0, sha256: None, row_labels }
     }
 
-    fn has(&self, role: Role) -> bool {
-        self.columns.iter().any(|c| c.role == role)
+    /// The columns held in `floats`, in order.
+    fn float_columns(&self) -> impl Iterator<Item = &Resolved> {
+        self.columns.iter().filter(|c| c.role != Role::Id)
     }
 
     fn label(&self, n: usize) -> String {
@@ -354,17 +440,19 @@ impl Builder {
                     let casted = series.strict_cast(&DataType::Int64).map_err(|_| {
                         Error::file(path, format!("column '{}' ({}) must hold integers", column.name, Role::Id.name()))
                     })?;
-                    let chunked =
-                        casted.i64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let chunked = casted
+                        .i64()
+                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)).caused_by(e))?;
                     let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
                     ids = Some((values, validity));
                 }
                 role => {
-                    let casted = series
-                        .cast(&DataType::Float64)
-                        .map_err(|e| Error::file(path, format!("column '{}' is not numeric: {e}", column.name)))?;
-                    let chunked =
-                        casted.f64().map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)))?;
+                    let casted = series.cast(&DataType::Float64).map_err(|e| {
+                        Error::file(path, format!("column '{}' is not numeric: {e}", column.name)).caused_by(e)
+                    })?;
+                    let chunked = casted
+                        .f64()
+                        .map_err(|e| Error::file(path, format!("column '{}': {e}", column.name)).caused_by(e))?;
                     let values = chunked.downcast_iter().flat_map(|a| a.values().iter().copied()).collect();
                     floats.push((role, values, validity));
                 }
@@ -382,8 +470,7 @@ impl Builder {
         if parts.iter().all(|p| p.ids.is_some()) {
             extend_parallel(&mut self.ids, parts.iter().filter_map(|p| p.ids.as_deref()).collect());
         }
-        for (k, (role, _)) in parts.first().map_or(&[][..], |p| &p.floats[..]).iter().enumerate() {
-            let target = if *role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+        for (k, target) in self.floats.iter_mut().enumerate() {
             extend_parallel(target, parts.iter().map(|p| &p.floats[k].1[..]).collect());
         }
     }
@@ -408,8 +495,7 @@ impl Builder {
                 Some(_) => self.ids.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
             }
         }
-        for &(role, values, _) in floats {
-            let target = if role == Role::ZSpec { &mut self.z_spec } else { &mut self.z_phot };
+        for (&(_, values, _), target) in floats.iter().zip(&mut self.floats) {
             match &keep {
                 None => target.extend_from_slice(values),
                 Some(_) => target.extend(values.iter().enumerate().filter(|(r, _)| kept(r)).map(|(_, v)| *v)),
@@ -437,10 +523,29 @@ impl Builder {
         }
         let height = floats.first().map_or_else(|| ids.as_ref().map_or(0, |(v, _)| v.len()), |f| f.1.len());
         let mut keep = vec![true; height];
-        for (role, values, validity) in floats {
-            let name = self.column_name(*role);
+        for ((role, values, validity), column) in floats.iter().zip(self.float_columns()) {
+            let name = &column.name;
             for (row, v) in values.iter().enumerate() {
-                let problem = if validity.as_ref().is_some_and(|m| !m[row]) {
+                let empty = validity.as_ref().is_some_and(|m| !m[row]);
+                let problem = if *role == Role::Magnitude && (empty || !v.is_finite()) {
+                    // A magnitude is never missing: an undetected band has a sentinel value.
+                    let what = match (empty, self.row_labels) {
+                        (true, RowLabels::Lines) => ": '' is not a number".to_string(),
+                        (true, RowLabels::Rows) => " is empty (null)".to_string(),
+                        (false, _) => format!(" is {v}"),
+                    };
+                    if !drop_invalid {
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, column '{name}'{what}; magnitudes must be numbers (mark a non-detection with a sentinel such as 99, fix the row, or pass --drop-invalid to drop such rows)",
+                                self.label(label_of(row))
+                            ),
+                        ));
+                    }
+                    keep[row] = false;
+                    continue;
+                } else if empty {
                     "is empty".to_string()
                 } else if !v.is_finite() {
                     format!("is {v}")
@@ -490,12 +595,11 @@ impl Builder {
     /// Reserve room for about `rows` more rows in every kept column (avoids the doubling
     /// growth that would otherwise almost double peak memory on large files).
     fn reserve(&mut self, rows: usize) {
-        for column in &self.columns {
-            match column.role {
-                Role::Id => reserve_mapped(&mut self.ids, rows),
-                Role::ZSpec => reserve_mapped(&mut self.z_spec, rows),
-                Role::ZPhot => reserve_mapped(&mut self.z_phot, rows),
-            }
+        if self.columns.iter().any(|c| c.role == Role::Id) {
+            reserve_mapped(&mut self.ids, rows);
+        }
+        for column in &mut self.floats {
+            reserve_mapped(column, rows);
         }
     }
 
@@ -503,14 +607,9 @@ impl Builder {
         self.columns.iter().find(|c| c.role == role).map(|c| c.name.clone()).unwrap_or_default()
     }
 
+    /// Rows kept so far (every column holds as many).
     fn rows(&self) -> usize {
-        if self.has(Role::ZPhot) {
-            self.z_phot.len()
-        } else if self.has(Role::ZSpec) {
-            self.z_spec.len()
-        } else {
-            self.ids.len()
-        }
+        self.floats.first().map_or(self.ids.len(), Vec::len)
     }
 
     /// Fail on the first repeated id, naming both of its rows.
@@ -538,21 +637,37 @@ impl Builder {
     }
 
     fn finish(self, path: &Path) -> Table {
-        fn named<T>(columns: &[Resolved], role: Role, values: Vec<T>) -> Option<NamedColumn<T>> {
-            let column = columns.iter().find(|c| c.role == role)?;
-            Some(NamedColumn { name: column.name.clone(), values })
-        }
         let rows = self.rows();
-        Table {
+        let id = self
+            .columns
+            .iter()
+            .find(|c| c.role == Role::Id)
+            .map(|c| NamedColumn { name: c.name.clone(), values: self.ids });
+        let mut floats: Vec<(Resolved, Vec<f64>)> =
+            self.columns.into_iter().filter(|c| c.role != Role::Id).zip(self.floats).collect();
+        floats.sort_by_key(|(c, _)| c.request);
+        let mut table = Table {
             path: path.to_path_buf(),
-            format: self.format.clone(),
-            id: named(&self.columns, Role::Id, self.ids),
-            z_spec: named(&self.columns, Role::ZSpec, self.z_spec),
-            z_phot: named(&self.columns, Role::ZPhot, self.z_phot),
+            format: self.layout.describe(),
+            layout: self.layout,
+            id,
+            z_spec: None,
+            z_phot: None,
+            magnitudes: Vec::new(),
             rows,
             dropped_invalid: self.dropped_invalid,
-            sha256: self.sha256.clone().unwrap_or_default(),
+            sha256: self.sha256.unwrap_or_default(),
+        };
+        for (column, values) in floats {
+            let named = NamedColumn { name: column.name, values };
+            match column.role {
+                Role::ZSpec => table.z_spec = Some(named),
+                Role::ZPhot => table.z_phot = Some(named),
+                Role::Magnitude => table.magnitudes.push(named),
+                Role::Id => {}
+            }
         }
+        table
     }
 }
 
@@ -613,7 +728,7 @@ fn spawn_line_reader(
 }
 
 fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
-    let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}"));
+    let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}")).caused_by(e);
     let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let (recycle, recycled) = std::sync::mpsc::channel();
     let (blocks, reader) = spawn_line_reader(file, recycled);
@@ -663,7 +778,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
         Delimiter::Byte(b) => b,
         Delimiter::Whitespace => b' ',
     };
-    let mut builder = Builder::new(columns.clone(), delimiter.describe(), RowLabels::Lines);
+    let mut builder = Builder::new(columns.clone(), Layout::Text(delimiter), RowLabels::Lines);
     let mut first_line = 2usize;
     let mut any_row = false;
     // Where the data start in the current block (after the header in the first one).
@@ -975,17 +1090,17 @@ fn locate_parse_error(
             }
         }
     }
-    Error::file(path, format!("cannot parse: {polars_error}"))
+    Error::file(path, format!("cannot parse: {polars_error}")).caused_by(polars_error)
 }
 
 /// Rows decoded per Parquet slice: bounds memory to a slice plus the columns kept.
 const PARQUET_SLICE_ROWS: usize = 1 << 20;
 
 fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
-    let corrupt =
-        |e: PolarsError| Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}"));
-    let open = || File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")));
-    let mut reader = ParquetReader::new(open()?);
+    let corrupt = |e: PolarsError| {
+        Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
+    };
+    let mut reader = ParquetReader::new(open(path)?);
     let schema = reader.schema().map_err(corrupt)?;
     let rows = reader.num_rows().map_err(corrupt)?;
     if rows == 0 {
@@ -995,13 +1110,13 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
     let mut columns = resolve_columns(path, &header, requests)?;
     columns.sort_by_key(|c| c.index);
     let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
-    let mut builder = Builder::new(columns, "parquet".into(), RowLabels::Rows);
+    let mut builder = Builder::new(columns, Layout::Parquet, RowLabels::Rows);
     builder.reserve(rows);
     // Hash the file on another thread while the slices are decoded.
     let owned_path = path.to_path_buf();
     let hashing = std::thread::spawn(move || super::sha256_file(&owned_path));
     for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
-        let frame = ParquetReader::new(open()?)
+        let frame = ParquetReader::new(open(path)?)
             .with_projection(Some(projection.clone()))
             .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))))
             .finish()
@@ -1040,9 +1155,9 @@ mod tests {
 
     fn columns() -> Vec<Resolved> {
         vec![
-            Resolved { role: Role::Id, index: 0, name: "object_id".into() },
-            Resolved { role: Role::ZSpec, index: 2, name: "z_spec".into() },
-            Resolved { role: Role::ZPhot, index: 3, name: "z_phot".into() },
+            Resolved { role: Role::Id, index: 0, name: "object_id".into(), request: 0 },
+            Resolved { role: Role::ZSpec, index: 2, name: "z_spec".into(), request: 1 },
+            Resolved { role: Role::ZPhot, index: 3, name: "z_phot".into(), request: 2 },
         ]
     }
 
@@ -1103,5 +1218,57 @@ mod tests {
         ] {
             assert!(!plain(unusual), "{unusual:?} should go to polars");
         }
+    }
+
+    #[test]
+    fn magnitude_columns_are_read_in_the_order_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cat.csv");
+        std::fs::write(&path, "id,redshift,g,r,note\n7,0.1,21.5,99,a\n9,0.2,\"22.5\",20.5,b\n").unwrap();
+        let requests = [
+            ColumnRequest::magnitude("r"),
+            ColumnRequest::magnitude("g"),
+            ColumnRequest { role: Role::Id, name: None, required: false },
+            ColumnRequest { role: Role::ZSpec, name: None, required: false },
+        ];
+        let options = ReadOptions::default();
+        let table = read_table(&path, &requests, &options).unwrap();
+        let names: Vec<&str> = table.magnitudes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["r", "g"]);
+        assert_eq!(
+            (table.magnitudes[0].values.clone(), table.magnitudes[1].values.clone()),
+            (vec![99.0, 20.5], vec![21.5, 22.5])
+        );
+        assert_eq!((table.id.unwrap().values, table.z_spec.unwrap().values), (vec![7, 9], vec![0.1, 0.2]));
+        assert_eq!((table.layout, table.format.as_str()), (Layout::Text(Delimiter::Byte(b',')), "','-separated"));
+
+        // Every missing magnitude is named at once.
+        let missing = [ColumnRequest::magnitude("u"), ColumnRequest::magnitude("g"), ColumnRequest::magnitude("y")];
+        let err = read_table(&path, &missing, &options).unwrap_err().to_string();
+        assert!(
+            err.ends_with("no column 'u', 'y' (named by --bands); the columns are: id, redshift, g, r, note"),
+            "{err}"
+        );
+        // A magnitude column is not also the optional redshift; a required one is refused.
+        let z_as_mag =
+            [ColumnRequest::magnitude("redshift"), ColumnRequest { role: Role::ZSpec, name: None, required: false }];
+        let table = read_table(&path, &z_as_mag, &options).unwrap();
+        assert!(table.z_spec.is_none());
+        let required =
+            [ColumnRequest::magnitude("redshift"), ColumnRequest { role: Role::ZSpec, name: None, required: true }];
+        let err = read_table(&path, &required, &options).unwrap_err().to_string();
+        assert!(err.contains("column 'redshift' cannot be both the magnitude and the z_spec column"), "{err}");
+
+        // NaN and empty magnitudes are named, or dropped.
+        std::fs::write(&path, "g,r\n20,21\n22,nan\n23,\n24,25\n").unwrap();
+        let both = [ColumnRequest::magnitude("g"), ColumnRequest::magnitude("r")];
+        let err = read_table(&path, &both, &options).unwrap_err().to_string();
+        assert!(err.contains("line 3, column 'r' is NaN; magnitudes must be numbers"), "{err}");
+        std::fs::write(&path, "g,r\n20,21\n23,\n").unwrap();
+        let err = read_table(&path, &both, &options).unwrap_err().to_string();
+        assert!(err.contains("line 3, column 'r': '' is not a number"), "{err}");
+        std::fs::write(&path, "g,r\n20,21\n22,nan\n23,\n24,25\n").unwrap();
+        let table = read_table(&path, &both, &ReadOptions { drop_invalid: true, ..options }).unwrap();
+        assert_eq!((table.rows, table.dropped_invalid, table.magnitudes[1].values.clone()), (2, 2, vec![21.0, 25.0]));
     }
 }

@@ -1,4 +1,4 @@
-//! Redshift bins for per-bin metrics (GalaxiesML Figure 6; METRICS.md "Redshift bins").
+//! Redshift bins for per-bin metrics (GalaxiesML Figure 6; `docs/METRICS.md` "Redshift bins").
 //!
 //! Intervals are right-closed, `(lo, hi]`, like pandas `cut`; edges are made like numpy
 //! `linspace`. A galaxy outside every bin still counts in the overall metrics.

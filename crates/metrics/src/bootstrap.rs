@@ -1,4 +1,4 @@
-//! Percentile bootstrap over galaxies (METRICS.md "Uncertainties"; criterion.rs style).
+//! Percentile bootstrap over galaxies (`docs/METRICS.md` "Uncertainties"; criterion.rs style).
 //!
 //! Replicate `r` draws `n` galaxies with replacement from the whole set, using a ChaCha8 stream
 //! seeded by `(seed, r)`: results are bit-for-bit reproducible for a seed whatever the number of
@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, SerializeTuple};
 use serde::{Serialize, Serializer};
 
 use super::stats::percentile;
-use super::{evaluate_serial, Evaluation, Grouped, Metrics, METRIC_KEYS};
+use super::{evaluate_serial, Evaluation, Grouped, Metric, Metrics};
 
 /// How to bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,22 +40,23 @@ impl Serialize for Interval {
     }
 }
 
-/// An interval per metric key (every key but `count`), in report order.
+/// An interval per metric (every metric but `count`), in report order; serialises as a map from
+/// the metrics' keys to `[lo, hi]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricIntervals(pub Vec<(&'static str, Interval)>);
+pub struct MetricIntervals(pub Vec<(Metric, Interval)>);
 
 impl MetricIntervals {
-    /// The interval of `key`, if any.
-    pub fn get(&self, key: &str) -> Option<Interval> {
-        self.0.iter().find(|(k, _)| *k == key).map(|(_, i)| *i)
+    /// The interval of `metric`, if any.
+    pub fn get(&self, metric: Metric) -> Option<Interval> {
+        self.0.iter().find(|(m, _)| *m == metric).map(|(_, i)| *i)
     }
 }
 
 impl Serialize for MetricIntervals {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, interval) in &self.0 {
-            map.serialize_entry(key, interval)?;
+        for (metric, interval) in &self.0 {
+            map.serialize_entry(metric.key(), interval)?;
         }
         map.end()
     }
@@ -127,11 +128,11 @@ pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
         let samples: Vec<Metrics> = replicates.iter().filter_map(pick).collect();
         (!samples.is_empty()).then(|| {
             MetricIntervals(
-                METRIC_KEYS[1..]
-                    .iter()
-                    .filter_map(|&key| {
-                        let mut values: Vec<f64> = samples.iter().filter_map(|m| m.get(key)).collect();
-                        Some((key, percentile_interval(&mut values, config.confidence)?))
+                Metric::VALUES
+                    .into_iter()
+                    .filter_map(|metric| {
+                        let mut values: Vec<f64> = samples.iter().map(|m| m.get(metric)).collect();
+                        Some((metric, percentile_interval(&mut values, config.confidence)?))
                     })
                     .collect(),
             )

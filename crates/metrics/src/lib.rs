@@ -1,5 +1,5 @@
-//! pzbench's light metrics core: the GalaxiesML point metrics (`docs/METRICS.md`), overall and per redshift bin, with percentile
-//! bootstrap intervals.
+//! pzbench's light metrics core: the GalaxiesML point metrics (`docs/METRICS.md`), overall and per
+//! redshift bin, with percentile bootstrap intervals. Metrics are named by [`Metric`].
 //!
 //! The pipeline: [`Grouped::new`] computes `dz` and `Δz` once and lays galaxies out bin by bin;
 //! [`evaluate`] runs the same [`point_metrics`] on the whole set and on every bin;
@@ -8,6 +8,7 @@
 mod bins;
 mod bootstrap;
 mod error;
+mod metric;
 mod point;
 pub mod stats;
 
@@ -16,7 +17,8 @@ pub use bootstrap::{
     bootstrap, paired_replicates, percentile_interval, BootstrapConfig, Interval, Intervals, MetricIntervals,
 };
 pub use error::{Error, Result};
-pub use point::{normalised_error, point_metrics, Metrics, METRIC_KEYS};
+pub use metric::Metric;
+pub use point::{normalised_error, point_metrics, Metrics};
 
 use rayon::prelude::*;
 

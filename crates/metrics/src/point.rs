@@ -1,4 +1,4 @@
-//! The 13 point metrics of `METRICS.md`, computed from one set of galaxies.
+//! The 13 point metrics of `docs/METRICS.md`, computed from one set of galaxies.
 //!
 //! Notation, per galaxy: `dz = (z_phot - z_spec) / (1 + z_spec)` and `Δz = z_phot - z_spec`.
 //! Every per-bin value and every bootstrap replicate goes through [`point_metrics`].
@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::stats::{median, median_and_quartiles, pairwise_sums, PARALLEL_MIN};
+use super::Metric;
 use rayon::prelude::*;
 
 /// Outlier threshold on `|dz|` (GalaxiesML paper eqs. 5–6; authors' `outlier_conv`).
@@ -22,24 +23,7 @@ pub const BIWEIGHT_LOCATION_C: f64 = 6.0;
 /// Tuning constant of astropy's `biweight_midvariance` (authors' `scatter_bw`).
 pub const BIWEIGHT_SCALE_C: f64 = 9.0;
 
-/// The metric keys in report order, exactly as in the reference JSON files.
-pub const METRIC_KEYS: [&str; 13] = [
-    "count",
-    "bias",
-    "mean_bias",
-    "scatter",
-    "sigma_iqr",
-    "rms",
-    "outlier_frac",
-    "outlier_frac_rail",
-    "mse",
-    "loss",
-    "bias_bw",
-    "scatter_bw",
-    "outlier_frac_bw",
-];
-
-/// Point metrics of a non-empty set of galaxies (METRICS.md, one field per key).
+/// Point metrics of a non-empty set of galaxies (`docs/METRICS.md`, one field per [`Metric`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Number of galaxies.
@@ -71,28 +55,27 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The value of a metric by its key (`count` as a float); `None` for an unknown key.
-    pub fn get(&self, key: &str) -> Option<f64> {
-        Some(match key {
-            "count" => self.count as f64,
-            "bias" => self.bias,
-            "mean_bias" => self.mean_bias,
-            "scatter" => self.scatter,
-            "sigma_iqr" => self.sigma_iqr,
-            "rms" => self.rms,
-            "outlier_frac" => self.outlier_frac,
-            "outlier_frac_rail" => self.outlier_frac_rail,
-            "mse" => self.mse,
-            "loss" => self.loss,
-            "bias_bw" => self.bias_bw,
-            "scatter_bw" => self.scatter_bw,
-            "outlier_frac_bw" => self.outlier_frac_bw,
-            _ => return None,
-        })
+    /// The value of `metric` (`count` as a float).
+    pub fn get(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Count => self.count as f64,
+            Metric::Bias => self.bias,
+            Metric::MeanBias => self.mean_bias,
+            Metric::Scatter => self.scatter,
+            Metric::SigmaIqr => self.sigma_iqr,
+            Metric::Rms => self.rms,
+            Metric::OutlierFrac => self.outlier_frac,
+            Metric::OutlierFracRail => self.outlier_frac_rail,
+            Metric::Mse => self.mse,
+            Metric::Loss => self.loss,
+            Metric::BiasBw => self.bias_bw,
+            Metric::ScatterBw => self.scatter_bw,
+            Metric::OutlierFracBw => self.outlier_frac_bw,
+        }
     }
 }
 
-/// `dz = (z_phot - z_spec) / (1 + z_spec)`, the normalised error of METRICS.md.
+/// `dz = (z_phot - z_spec) / (1 + z_spec)`, the normalised error of `docs/METRICS.md`.
 pub fn normalised_error(z_spec: f64, z_phot: f64) -> f64 {
     (z_phot - z_spec) / (1.0 + z_spec)
 }

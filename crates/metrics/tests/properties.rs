@@ -2,7 +2,7 @@
 //! sample, whatever the values.
 
 use proptest::prelude::*;
-use pzbench_metrics::{evaluate, point_metrics, Bins, Grouped, Metrics};
+use pzbench_metrics::{evaluate, point_metrics, Bins, Grouped, Metric, Metrics};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-12 * a.abs().max(b.abs()) + 1e-15
@@ -40,8 +40,8 @@ proptest! {
         let (zs2, zp2): (Vec<f64>, Vec<f64>) = shuffled.into_iter().unzip();
         let a = metrics_of(&zs, &zp);
         let b = metrics_of(&zs2, &zp2);
-        for key in pzbench_metrics::METRIC_KEYS {
-            prop_assert!(close(a.get(key).unwrap(), b.get(key).unwrap()), "{key}: {:?} vs {:?}", a.get(key), b.get(key));
+        for metric in Metric::ALL {
+            prop_assert!(close(a.get(metric), b.get(metric)), "{metric}: {:?} vs {:?}", a.get(metric), b.get(metric));
         }
     }
 
@@ -56,8 +56,16 @@ proptest! {
         prop_assert!(close(a.bias, -b.bias));
         prop_assert!(close(a.mean_bias, -b.mean_bias));
         prop_assert!(close(a.bias_bw, -b.bias_bw));
-        for key in ["scatter", "sigma_iqr", "rms", "outlier_frac", "mse", "loss", "scatter_bw"] {
-            prop_assert!(close(a.get(key).unwrap(), b.get(key).unwrap()), "{key}");
+        for metric in [
+            Metric::Scatter,
+            Metric::SigmaIqr,
+            Metric::Rms,
+            Metric::OutlierFrac,
+            Metric::Mse,
+            Metric::Loss,
+            Metric::ScatterBw,
+        ] {
+            prop_assert!(close(a.get(metric), b.get(metric)), "{metric}");
         }
     }
 

@@ -7,8 +7,9 @@
 //!   `optimizer.safetensors` (Adam's moments; the step count is in `model.json`).
 //!
 //! Each file is written to a temporary name and renamed; `model.json` is written last. The best
-//! weights are rewritten only when a better epoch comes, and training catches SIGINT/SIGTERM and
-//! stops after the epoch's files are written. A crash (or SIGKILL) between two renames still
+//! weights are rewritten only when a better epoch comes, and a run that its caller asks to stop
+//! (`pzbench train` does on SIGINT/SIGTERM) stops only after the epoch's files are written. A
+//! crash (or SIGKILL) between two renames still
 //! leaves a weight file whose checksum no longer matches `model.json`, which [`load`] reports
 //! instead of loading a mixture.
 
@@ -20,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::adam::Adam;
-use super::model::{Architecture, Model};
+use super::model::{Architecture, Model, WeightsError};
+use super::record::TrainingRecord;
 use super::scaling::MinMaxScaler;
-use super::train::TrainingRecord;
 use pzbench_io::{temp_path_for, write_atomic};
 use pzbench_io::{Error, Result};
 
@@ -49,7 +50,8 @@ struct Meta {
     seed: u64,
     /// The NN's min-max scaler (train_nn.py); `null` for the CNN.
     scaler: Option<MinMaxScaler>,
-    /// What the CNN divides its images by (GALAXIESML.md); `null` for the NN.
+    /// What the CNN divides its images by (`docs/GALAXIESML.md`, "How the authors' models read
+    /// them"); `null` for the NN.
     image_scale: Option<f32>,
     training: Option<TrainingRecord>,
     /// Data-file hashes as given by the caller when training.
@@ -107,7 +109,7 @@ pub(crate) fn save_training_state(
 pub fn load(dir: &Path, device: &Device) -> Result<Model> {
     let (meta, mut model) = read_meta(dir, device)?;
     let weights = read_tensors(dir, WEIGHTS_FILE, &meta, device)?;
-    model.set_weights(&weights).map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
+    model.set_weights(&weights).map_err(|e| weights_error(dir, WEIGHTS_FILE, e))?;
     model.training = meta.training;
     model.data_hashes = meta.data;
     Ok(model)
@@ -130,17 +132,24 @@ pub(crate) fn load_for_resume(dir: &Path, device: &Device) -> Result<ResumeState
     let best = read_tensors(dir, WEIGHTS_FILE, &meta, device)?;
     let last = read_tensors(dir, LAST_FILE, &meta, device)?;
     let optimizer = read_tensors(dir, OPTIMIZER_FILE, &meta, device)?;
-    model.set_weights(&last).map_err(|e| Error::file(dir.join(LAST_FILE), e))?;
+    model.set_weights(&last).map_err(|e| weights_error(dir, LAST_FILE, e))?;
     // Checks the best weights' names and shapes too.
-    model.set_weights(&best).map_err(|e| Error::file(dir.join(WEIGHTS_FILE), e))?;
-    model.set_weights(&last).map_err(|e| Error::file(dir.join(LAST_FILE), e))?;
+    model.set_weights(&best).map_err(|e| weights_error(dir, WEIGHTS_FILE, e))?;
+    model.set_weights(&last).map_err(|e| weights_error(dir, LAST_FILE, e))?;
     model.training = meta.training;
     model.data_hashes = meta.data;
     Ok(ResumeState { model, best, optimizer, adam_steps })
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create the checkpoint directory: {e}")))
+/// The weight file `name` of `dir` does not fit the model.
+fn weights_error(dir: &Path, name: &str, e: WeightsError) -> Error {
+    Error::file(dir.join(name), e.to_string()).caused_by(e)
+}
+
+/// Creates the checkpoint directory `dir` (and its parents) if needed.
+pub(crate) fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::file(dir, format!("cannot create the checkpoint directory: {e}")).caused_by(e))
 }
 
 fn write_meta(
@@ -165,32 +174,34 @@ fn write_meta(
         adam_steps,
     };
     let path = dir.join(META_FILE);
-    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::file(&path, format!("cannot serialise: {e}")))?;
+    let json = serde_json::to_vec_pretty(&meta)
+        .map_err(|e| Error::file(&path, format!("cannot serialise: {e}")).caused_by(e))?;
     write_atomic(&path, &json)
 }
 
 /// Writes `tensors` (moved to the CPU) as safetensors via a temporary file; returns the file's hash.
 fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<String> {
-    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("cannot write weights: {e}"));
+    fn fail<E: std::error::Error + Send + Sync + 'static>(path: &Path) -> impl Fn(E) -> Error + '_ {
+        move |e| Error::file(path, format!("cannot write weights: {e}")).caused_by(e)
+    }
     let on_cpu = tensors
         .iter()
-        .map(|(k, t)| Ok((k.clone(), t.to_device(&Device::Cpu).map_err(|e| fail(&e))?)))
+        .map(|(k, t)| Ok((k.clone(), t.to_device(&Device::Cpu).map_err(fail(path))?)))
         .collect::<Result<HashMap<String, Tensor>>>()?;
     let tmp = temp_path_for(path);
     let written = candle_core::safetensors::save(&on_cpu, &tmp)
-        .map_err(|e| fail(&e))
-        .and_then(|()| std::fs::read(&tmp).map_err(|e| fail(&e)))
-        .and_then(|bytes| std::fs::rename(&tmp, path).map(|()| hash(&bytes)).map_err(|e| fail(&e)));
+        .map_err(fail(path))
+        .and_then(|()| std::fs::read(&tmp).map_err(fail(path)))
+        .and_then(|bytes| std::fs::rename(&tmp, path).map(|()| hash(&bytes)).map_err(fail(path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
 }
 
+/// `"sha256:HEX"` of `bytes`.
 fn hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", pzbench_io::hex(&Sha256::digest(bytes)))
 }
 
 /// Reads and checks `model.json` and builds the (zero-weight) model it describes.
@@ -202,11 +213,11 @@ fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
         } else if e.kind() == std::io::ErrorKind::NotFound {
             Error::file(&path, "missing: this directory is not a pzbench model checkpoint")
         } else {
-            Error::file(&path, format!("cannot read: {e}"))
+            Error::file(&path, format!("cannot read: {e}")).caused_by(e)
         }
     })?;
-    let meta: Meta =
-        serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("corrupt checkpoint metadata: {e}")))?;
+    let meta: Meta = serde_json::from_str(&text)
+        .map_err(|e| Error::file(&path, format!("corrupt checkpoint metadata: {e}")).caused_by(e))?;
     if meta.format != FORMAT {
         return Err(Error::file(&path, format!("not a pzbench model (format {:?})", meta.format)));
     }
@@ -220,7 +231,7 @@ fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
         ));
     }
     let model = Model::build(meta.architecture, meta.scaler.clone(), meta.seed, device)
-        .map_err(|e| Error::file(&path, format!("unusable model description: {e}")))?;
+        .map_err(|e| Error::file(&path, format!("unusable model description: {e}")).caused_by(e))?;
     Ok((meta, model))
 }
 
@@ -234,7 +245,7 @@ fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::file(&path, "missing: the checkpoint is incomplete")
         } else {
-            Error::file(&path, format!("cannot read: {e}"))
+            Error::file(&path, format!("cannot read: {e}")).caused_by(e)
         }
     })?;
     if hash(&bytes) != *expected {
@@ -244,7 +255,7 @@ fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<
         ));
     }
     candle_core::safetensors::load_buffer(&bytes, device)
-        .map_err(|e| Error::file(&path, format!("corrupt weights: {e}")))
+        .map_err(|e| Error::file(&path, format!("corrupt weights: {e}")).caused_by(e))
 }
 
 #[cfg(test)]
@@ -293,7 +304,7 @@ mod tests {
         let cfg = TrainConfig { epochs: 2, batch_size: 40, progress: false, ..TrainConfig::nn_paper() };
         let dir = tempfile::tempdir().unwrap();
         let hashes = BTreeMap::from([("train".to_string(), "sha256:0123".to_string())]);
-        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let options = RunOptions { data_hashes: hashes.clone(), ..Default::default() };
         let trained = train(model, &train_set, &val_set, &cfg, Some(dir.path()), options).unwrap();
         let loaded = load(dir.path(), &Device::Cpu).unwrap();
         assert_eq!(predict(&loaded, &val_set, 8).unwrap(), predict(&trained, &val_set, 8).unwrap());

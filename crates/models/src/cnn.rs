@@ -1,4 +1,4 @@
-//! The CNN of the paper (images + photometry), exactly as MODELS.md describes train_cnn.py:
+//! The CNN of the paper (images + photometry), exactly as `docs/MODELS.md` describes train_cnn.py:
 //!
 //! ```text
 //! image (5, S, S) / 255 ─ Conv32 tanh ─ Pool ─ Conv64 tanh ─ Pool ─ Conv128 tanh ─ Pool
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{Act, Conv3x3, Dense};
 
-/// Images are divided by this constant before entering the network (GALAXIESML.md: the authors'
+/// Images are divided by this constant before entering the network (`docs/GALAXIESML.md`: the authors'
 /// loaders divide the float pixel values by 255.0).
 pub const IMAGE_SCALE: f32 = 255.0;
 
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn parameter_counts() {
-        // MODELS.md: 7,151,073 at 5×127×127.
+        // docs/MODELS.md: 7,151,073 at 5×127×127.
         assert_eq!(count(127), 7_151_073);
         // At 64×64 only the first dense layer changes. Pools: 64 → 32 → 16 → 8 → 4 → 2, so the
         // flatten has 512·2·2 = 2048 features instead of 512·3·3 = 4608:

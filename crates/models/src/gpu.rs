@@ -192,8 +192,9 @@ pub(crate) use block::{applies as block_applies, conv_block, dense_block};
 
 /// The CNN's convolution blocks, `act(conv3x3(x) + b)` then (optionally) a 2×2 max pool, as ONE
 /// autograd node: the convolution runs in cuDNN on channels-last tensors (forward, backward-data,
-/// backward-filter; after `shared/gpu/probe/src/cudnn_conv.rs`, with the kernel laid out
-/// `(C_out, 3, 3, C_in)`), and bias, activation and pooling in one kernel each way
+/// backward-filter: for each pass, cuDNN's tensor, filter and convolution descriptors on NHWC
+/// data with the kernel laid out `(C_out, 3, 3, C_in)`, the fastest algorithm timed once per
+/// shape, and its workspace), and bias, activation and pooling in one kernel each way
 /// (`kernels.cu`). One node instead of three (convolution, bias + activation, pool) means
 /// candle's autograd neither keeps the activation nor zero-fills and adds a gradient buffer for
 /// each intermediate: with a pool, the forward pass keeps only the convolution's output `z`, and

@@ -1,15 +1,37 @@
 //! The paper's two reference photo-z models, in candle: the CNN (images + photometry) and the NN
 //! (photometry only), with training, checkpoints and prediction.
 //!
-//! The architectures follow `shared/spec/MODELS.md`, i.e. the authors' Keras scripts
+//! The architectures follow `docs/MODELS.md`, i.e. the authors' Keras scripts
 //! (astrodatalab/galaxiesml_examples, `redshift_estimation/train_cnn.py` and `train_nn.py`).
 //!
-//! How the CLI uses it:
+//! # Entry points
+//! - [`train_run`]: `pzbench train` as a function. A [`TrainRequest`] names the model kind
+//!   ([`ModelKind::default_config`] gives the command's default settings), the training and
+//!   validation files, the checkpoint directory, whether to resume, the device and how the
+//!   inputs are read; the [`Callbacks`] receive [`TrainEvent`]s (data read, epoch started, batch
+//!   done, epoch ended and saved) and may ask the run to stop once the current epoch is saved.
+//!   Returns a [`TrainOutcome`] (the trained [`Model`], what each file held).
+//! - [`predict_file`]: `pzbench predict` as a function. A [`PredictRequest`] names the checkpoint
+//!   directory, the data file, the device and the batch size; returns [`Predictions`] (one
+//!   redshift per galaxy, in file order), which [`Predictions::write_csv`] writes as
+//!   `pzbench score` reads them.
+//!
+//! Both read data files through [`read_data`]: GalaxiesML HDF5 files (images streamed by the I/O
+//! crate's [`pzbench_io::images::Hdf5Images`]), or catalogues through the I/O crate's table
+//! reader, so they accept what `pzbench score` accepts (CSV, TSV, whitespace-separated text,
+//! Parquet). The library never draws on the terminal nor installs signal handlers: that is the
+//! caller's, through the callbacks.
+//!
+//! # The pieces underneath
 //! 1. build in-memory [`Dataset`]s (magnitudes, redshifts, ids, and for the CNN an
-//!    [`ImageSource`] that streams image rows, e.g. from HDF5);
+//!    [`ImageSource`] that streams image rows), usually with an [`InputSpec`] from
+//!    [`read_data`]'s [`RawData`];
 //! 2. [`Model::new`] with an [`Architecture`] (the NN's min-max scaler is fitted there, on the
 //!    training set), then [`train`] with a [`TrainConfig`] (or [`resume`] an interrupted run);
 //! 3. [`load`] a checkpoint directory and [`predict`] one redshift per row.
+//!
+//! Modules depend one way: `record` (settings and history) ← `model` ← `checkpoint` ← `train` ←
+//! `run`.
 //!
 //! Devices come from [`device`]: "cpu" always; "cuda" needs the `cuda` cargo feature.
 
@@ -20,11 +42,14 @@ mod cnn;
 mod data;
 #[cfg(feature = "cuda")]
 pub mod gpu;
+mod inputs;
 mod layers;
 mod loss;
 mod model;
 mod nn;
 mod pool;
+mod record;
+mod run;
 mod scaling;
 mod train;
 
@@ -34,14 +59,16 @@ pub use bench::{train_throughput, BenchConfig, BenchResult, Check};
 pub use candle_core::Device;
 pub use checkpoint::load;
 pub use cnn::{CnnConfig, IMAGE_SCALE};
-pub use data::{
-    galaxiesml_bands, read_data, Dataset, Hdf5Images, ImageSource, InMemoryImages, InputSpec, RawData, INPUTS_FILE,
-};
+pub use data::Dataset;
+pub use inputs::{galaxiesml_bands, read_data, FilledBand, InputSpec, InputSummary, RawData, INPUTS_FILE};
 pub use loss::{LossKind, TANAKA_GAMMA};
 pub use model::{predict, Architecture, Model};
 pub use nn::NnConfig;
+pub use pzbench_io::images::{ImageSource, InMemoryImages};
+pub use record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord};
+pub use run::{predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest};
 pub use scaling::MinMaxScaler;
-pub use train::{resume, train, EpochRecord, ReduceLr, RunOptions, TrainConfig, TrainingRecord};
+pub use train::{resume, train, Callbacks, OnEvent, RunOptions, RunningLoss, TrainEvent};
 
 use pzbench_io::{Error, Result};
 
@@ -70,6 +97,7 @@ fn cuda_device(ordinal: usize) -> Result<Device> {
         Error::other(format!(
             "cannot open CUDA device {ordinal}: {first}; check the driver and LD_LIBRARY_PATH (README, GPU)"
         ))
+        .caused_by(e)
     })?;
     if let Device::Cuda(cuda) = &device {
         // cudarc records and waits on two CUDA events per buffer for every kernel argument, to
@@ -118,7 +146,7 @@ trait CandleContext<T> {
 
 impl<T> CandleContext<T> for candle_core::Result<T> {
     fn context(self, what: &str) -> Result<T> {
-        self.map_err(|e| Error::other(format!("{what}: {e}")))
+        self.map_err(|e| Error::other(format!("{what}: {e}")).caused_by(e))
     }
 }
 

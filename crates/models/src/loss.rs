@@ -1,17 +1,18 @@
 //! Training losses.
 //!
 //! The default is the loss of Tanaka et al. (2018) that the paper trains and evaluates with
-//! (MODELS.md; METRICS.md, key `loss`): `mean(1 - 1 / (1 + (dz / γ)²))`, γ = 0.15,
-//! `dz = (zphot - zspec) / (1 + zspec)`. This is the evaluation definition (normalised by
-//! `1 + zspec`); the authors' Keras training losses differ slightly (METRICS.md, last section:
-//! un-normalised in train_cnn.py, normalised by `1 + zphot` in train_nn.py) — pzbench trains both
-//! models on the evaluation definition so that the validation loss it early-stops on is the
-//! benchmark's own `loss`. Mean squared error of raw redshifts is offered as an alternative.
+//! (`docs/MODELS.md`; `docs/METRICS.md`, key `loss`): `mean(1 - 1 / (1 + (dz / γ)²))`,
+//! γ = 0.15, `dz = (zphot - zspec) / (1 + zspec)`. This is the evaluation definition (normalised
+//! by `1 + zspec`); the authors' Keras training losses differ slightly (`docs/METRICS.md`, "Where
+//! paper prose and code differ": un-normalised in train_cnn.py, normalised by `1 + zphot` in
+//! train_nn.py) — pzbench trains both models on the evaluation definition so that the validation
+//! loss it early-stops on is the benchmark's own `loss`. Mean squared error of raw redshifts is
+//! offered as an alternative.
 
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// γ of the Tanaka et al. (2018) loss (METRICS.md).
+/// γ of the Tanaka et al. (2018) loss (`docs/METRICS.md`).
 pub const TANAKA_GAMMA: f64 = 0.15;
 
 /// Which loss training minimises (and early stopping watches on the validation set).

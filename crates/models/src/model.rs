@@ -11,8 +11,8 @@ use super::cnn::{Cnn, CnnConfig};
 use super::data::{Dataset, HostBatch, Preprocess};
 use super::layers::{glorot_init, parameter_count};
 use super::nn::{Nn, NnConfig};
+use super::record::TrainingRecord;
 use super::scaling::MinMaxScaler;
-use super::train::TrainingRecord;
 use super::CandleContext;
 use pzbench_io::{Error, Result};
 
@@ -239,33 +239,57 @@ impl Model {
 
     /// Replaces every weight with the tensor of the same name in `weights`, which must hold
     /// exactly the model's variables with their shapes. The error names the first mismatch.
-    pub(crate) fn set_weights(&self, weights: &HashMap<String, Tensor>) -> std::result::Result<(), String> {
-        let vars = self.named_vars().map_err(|e| e.to_string())?;
+    pub(crate) fn set_weights(&self, weights: &HashMap<String, Tensor>) -> std::result::Result<(), WeightsError> {
+        let vars = self.named_vars()?;
         for (name, var) in &vars {
-            let t = weights.get(name).ok_or_else(|| format!("tensor {name} is missing"))?;
+            let t = weights.get(name).ok_or_else(|| WeightsError::Missing(name.clone()))?;
             if t.shape() != var.shape() {
-                return Err(format!(
-                    "tensor {name} has shape {:?} but this {} needs {:?}{}",
-                    t.dims(),
-                    self.arch.name(),
-                    var.dims(),
-                    match self.arch {
+                return Err(WeightsError::Shape {
+                    name: name.clone(),
+                    found: t.dims().to_vec(),
+                    model: self.arch.name(),
+                    needed: var.dims().to_vec(),
+                    hint: match self.arch {
                         Architecture::Cnn(c) if name.starts_with("dense1") => format!(
                             " for {0}x{0} images: the weights were trained for another image size",
                             c.image_size
                         ),
                         _ => String::new(),
-                    }
-                ));
+                    },
+                });
             }
-            let t = t.to_dtype(DType::F32).and_then(|t| t.to_device(&self.device)).map_err(|e| e.to_string())?;
-            var.set(&t).map_err(|e| format!("cannot set {name}: {e}"))?;
+            let t = t.to_dtype(DType::F32).and_then(|t| t.to_device(&self.device)).map_err(WeightsError::Convert)?;
+            var.set(&t).map_err(|source| WeightsError::Set { name: name.clone(), source })?;
         }
         if let Some(extra) = weights.keys().find(|k| !vars.iter().any(|(name, _)| name == *k)) {
-            return Err(format!("unexpected tensor {extra} (not part of this {})", self.arch.name()));
+            return Err(WeightsError::Unexpected { name: extra.clone(), model: self.arch.name() });
         }
         Ok(())
     }
+}
+
+/// Why a set of weights cannot replace a model's ([`Model::set_weights`]); the message names the
+/// first tensor at fault.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WeightsError {
+    /// The model's variables could not be listed.
+    #[error(transparent)]
+    Variables(#[from] Error),
+    /// The model has a variable that the weights lack.
+    #[error("tensor {0} is missing")]
+    Missing(String),
+    /// A tensor's shape is not its variable's.
+    #[error("tensor {name} has shape {found:?} but this {model} needs {needed:?}{hint}")]
+    Shape { name: String, found: Vec<usize>, model: &'static str, needed: Vec<usize>, hint: String },
+    /// A tensor the model has no variable for.
+    #[error("unexpected tensor {name} (not part of this {model})")]
+    Unexpected { name: String, model: &'static str },
+    /// A tensor could not be converted to f32 on the model's device.
+    #[error(transparent)]
+    Convert(candle_core::Error),
+    /// A variable could not be set.
+    #[error("cannot set {name}: {source}")]
+    Set { name: String, source: candle_core::Error },
 }
 
 fn check_mags(n_mags: usize, data: &Dataset) -> Result<()> {

@@ -1,4 +1,4 @@
-//! The photometry-only NN of the paper, exactly as MODELS.md describes train_nn.py:
+//! The photometry-only NN of the paper, exactly as `docs/MODELS.md` describes train_nn.py:
 //!
 //! ```text
 //! 5 min-max-scaled magnitudes ─ 4 × Dense200 relu ─┐

@@ -1,6 +1,6 @@
 //! 2×2 max pooling with a correct gradient, on any device.
 //!
-//! candle 0.11.1's `max_pool2d` has a wrong backward pass (MODELS.md, "Known trap"): it scales the
+//! candle 0.11.1's `max_pool2d` has a wrong backward pass (`docs/MODELS.md`, "Known trap"): it scales the
 //! gradient by the share of maxima instead of routing it, and at odd sizes it sends it to the wrong
 //! elements and drops windows. The authors' Keras `MaxPooling2D((2, 2))` (train_cnn.py) has
 //! `padding="valid"`, i.e. floor mode: a trailing odd row or column is ignored (127 → 63).

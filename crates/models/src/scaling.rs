@@ -1,5 +1,5 @@
 //! Per-band min-max scaling of magnitudes, as the NN's inputs are prepared in train_nn.py
-//! (scikit-learn `MinMaxScaler` fitted on the training magnitudes; MODELS.md, "NN").
+//! (scikit-learn `MinMaxScaler` fitted on the training magnitudes; `docs/MODELS.md`, "NN").
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,8 @@
-//! Training with Adam, early stopping on the validation loss, the best weights kept, a progress
-//! bar per epoch, a per-epoch history, and checkpoints that a run can be resumed from exactly.
+//! Training with Adam, early stopping on the validation loss, the best weights kept, a per-epoch
+//! history, and checkpoints that a run can be resumed from exactly. What happens is reported to
+//! the caller's [`Callbacks`] (a progress display, a log line per epoch), which may also ask the
+//! run to stop (e.g. on SIGINT) once the current epoch is saved; the library itself never draws
+//! on the terminal nor installs signal handlers.
 //!
 //! Determinism: the initial weights come from the model's seed (`Model::new`), the epoch orders
 //! from `TrainConfig::seed` and the epoch number alone, so on the CPU the same seeds give the
@@ -8,60 +11,18 @@
 //! GPU kernels may sum in a different order from run to run, so CUDA runs are close, not equal.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use super::adam::Adam;
 use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
 use super::data::{epoch_batches, Dataset};
-use super::loss::LossKind;
 use super::model::{predict, Model};
+use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord};
 use super::CandleContext;
 use pzbench_io::{Error, Result};
-
-/// How to train. [`TrainConfig::cnn_paper`] and [`TrainConfig::nn_paper`] give the authors'
-/// settings (MODELS.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Maximum number of epochs.
-    pub epochs: usize,
-    /// Galaxies per optimiser step.
-    pub batch_size: usize,
-    /// Adam's learning rate.
-    pub lr: f64,
-    /// Stop after this many epochs without a lower validation loss (`None`: never stop early).
-    pub patience: Option<usize>,
-    /// Seed of the epoch shuffles.
-    pub seed: u64,
-    /// The loss minimised and monitored on the validation set.
-    pub loss: LossKind,
-    /// Rows per shuffle chunk when images are read (data module docs).
-    pub chunk_rows: usize,
-    /// Chunks shuffled together when images are read.
-    pub buffer_chunks: usize,
-    /// Show a progress bar on a terminal (never drawn when stderr is not a terminal).
-    pub progress: bool,
-    /// Random flips and 90° rotations of the training images (data module docs).
-    #[serde(default)]
-    pub augment: bool,
-    /// Lower the learning rate when the validation loss stops improving (`None`: constant).
-    #[serde(default)]
-    pub reduce_lr: Option<ReduceLr>,
-}
-
-/// Keras' `ReduceLROnPlateau` on the validation loss (min_delta 0, cooldown 0, no floor): after
-/// `patience` epochs in a row without a new lowest validation loss, the learning rate is
-/// multiplied by `factor` and the count starts again.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ReduceLr {
-    pub patience: usize,
-    pub factor: f64,
-}
 
 /// The learning rate for the epoch after those with validation losses `val_losses`, under
 /// `cfg`'s schedule. A pure function of the history, so a resumed run continues the schedule.
@@ -85,97 +46,88 @@ pub(crate) fn scheduled_lr(cfg: &TrainConfig, val_losses: &[f64]) -> f64 {
     lr
 }
 
-impl TrainConfig {
-    /// train_cnn.py: Adam lr 1e-4, batch 256, 200 epochs, best checkpoint kept, no early stop.
-    pub fn cnn_paper() -> Self {
-        TrainConfig {
-            epochs: 200,
-            batch_size: 256,
-            lr: 1e-4,
-            patience: None,
-            seed: 0,
-            loss: LossKind::Tanaka,
-            chunk_rows: 1024,
-            buffer_chunks: 16,
-            progress: true,
-            augment: false,
-            reduce_lr: None,
-        }
-    }
-
-    /// train_nn.py: Adam lr 5e-4, batch 100, up to 1000 epochs, early stopping with patience 10.
-    pub fn nn_paper() -> Self {
-        TrainConfig { epochs: 1000, batch_size: 100, lr: 5e-4, patience: Some(10), ..TrainConfig::cnn_paper() }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 || self.chunk_rows == 0 || self.buffer_chunks == 0 {
-            return Err(Error::usage("epochs, batch size, chunk rows and buffer chunks must all be at least 1"));
-        }
-        if self.patience == Some(0) {
-            return Err(Error::usage("the patience must be at least 1 epoch (or none, to never stop early)"));
-        }
-        if let Some(ReduceLr { patience, factor }) = self.reduce_lr {
-            if patience == 0 || !(factor > 0.0 && factor < 1.0) {
-                return Err(Error::usage(format!(
-                    "reducing the learning rate needs a patience of at least 1 epoch and a factor between 0 and 1, got {patience} and {factor}"
-                )));
-            }
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::usage(format!("the learning rate must be a positive number, got {}", self.lr)));
-        }
-        Ok(())
-    }
+/// What a training run tells its caller, in order: [`TrainEvent::Started`] once, then per epoch
+/// [`TrainEvent::EpochStarted`], one [`TrainEvent::Batch`] per optimiser step,
+/// [`TrainEvent::EpochEnded`] (before the epoch's checkpoint is written) and
+/// [`TrainEvent::EpochSaved`] (after it, when the run goes on). [`crate::train_run`] first sends
+/// [`TrainEvent::DataRead`].
+#[derive(Debug, Clone, Copy)]
+pub enum TrainEvent<'a> {
+    /// The training and validation files are read (their descriptions), before any check of the
+    /// model or the checkpoint directory ([`crate::train_run`] only).
+    DataRead { train: &'a crate::InputSummary, val: &'a crate::InputSummary },
+    /// Epochs `first_epoch..=epochs` (1-based) are about to run; not sent when a resumed run
+    /// has nothing left to do.
+    Started { first_epoch: usize, epochs: usize },
+    /// Epoch `epoch` (1-based) of `epochs` starts: `batches` optimiser steps.
+    EpochStarted { epoch: usize, epochs: usize, batches: usize },
+    /// One optimiser step is done. Every few steps the running training loss is read from the
+    /// device: then `running` holds it and the epoch's throughput so far.
+    Batch { running: Option<RunningLoss> },
+    /// The epoch is trained and validated; `best` if its validation loss is the lowest so far.
+    EpochEnded { record: &'a EpochRecord, best: bool },
+    /// The epoch's checkpoint is written (when the run has a checkpoint directory) and the run
+    /// goes on: not sent when a stop was asked for.
+    EpochSaved { record: &'a EpochRecord },
 }
 
-/// One epoch of training.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's galaxies (weights changing during the epoch, as Keras
-    /// reports it).
-    pub train_loss: f64,
-    /// Loss on the whole validation set after the epoch.
-    pub val_loss: f64,
-    /// Wall time of the epoch: training and validation.
-    pub seconds: f64,
-    /// Training throughput: training galaxies per second of the training pass.
+/// The running training loss of an epoch, as [`TrainEvent::Batch`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunningLoss {
+    /// Mean loss of the epoch's galaxies so far.
+    pub loss: f64,
+    /// Training galaxies per second so far in the epoch.
     pub galaxies_per_s: f64,
-    /// The learning rate of the epoch.
-    #[serde(default)]
-    pub lr: f64,
 }
 
-/// How a model was trained; saved in `model.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRecord {
-    /// The settings (epochs and patience as last given; a resumed run may extend them).
-    pub config: TrainConfig,
-    /// Every epoch run so far.
-    pub history: Vec<EpochRecord>,
-    /// The epoch with the lowest validation loss: the weights kept.
-    pub best_epoch: Option<usize>,
-    /// Its validation loss.
-    pub best_val_loss: Option<f64>,
-    /// Epochs since the best one.
-    pub epochs_since_best: usize,
-    /// Whether training stopped on patience before `config.epochs`.
-    pub stopped_early: bool,
-    /// Training and validation set sizes.
-    pub n_train: usize,
-    pub n_val: usize,
+/// What the caller hooks into a run; both are optional.
+#[derive(Default)]
+pub struct Callbacks<'a> {
+    /// Asked before every optimiser step and after every saved epoch: `Some(reason)` (e.g.
+    /// `"SIGTERM"`) ends the run with an error that names the reason and the epochs saved, the
+    /// checkpoint being left consistent (an epoch is never cut off mid-write).
+    pub should_stop: Option<&'a dyn Fn() -> Option<String>>,
+    /// Told what happens ([`TrainEvent`]); an error it returns ends the run with that error.
+    pub on_event: Option<&'a mut OnEvent<'a>>,
+}
+
+/// The type of [`Callbacks::on_event`].
+pub type OnEvent<'a> = dyn FnMut(TrainEvent<'_>) -> Result<()> + 'a;
+
+impl Callbacks<'_> {
+    /// Sends `event` to `on_event`, if there is one.
+    pub(crate) fn send(&mut self, event: TrainEvent<'_>) -> Result<()> {
+        match self.on_event.as_mut() {
+            Some(on_event) => on_event(event),
+            None => Ok(()),
+        }
+    }
+
+    /// The reason to stop, if `should_stop` gives one.
+    fn stop_reason(&self) -> Option<String> {
+        self.should_stop.and_then(|should_stop| should_stop())
+    }
 }
 
 /// What the caller adds to a run: hashes of the data files (saved in the checkpoint and checked on
-/// resume) and a callback after each epoch (e.g. to log when no progress bar is drawn).
+/// resume) and its [`Callbacks`].
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// E.g. `{"train": "sha256:…", "val": "sha256:…"}`.
     pub data_hashes: BTreeMap<String, String>,
-    /// Called after every epoch, once the checkpoint (if any) is written.
-    pub on_epoch: Option<&'a mut dyn FnMut(&EpochRecord)>,
+    pub callbacks: Callbacks<'a>,
+}
+
+/// The error that ends a run stopped for `reason` with `saved` epochs done, said of the
+/// checkpoint when there is one (`checkpointed`).
+fn stopped(reason: &str, saved: usize, checkpointed: bool) -> Error {
+    Error::other(if saved == 0 {
+        format!("stopped by {reason} before the first epoch ended; nothing was saved")
+    } else if checkpointed {
+        format!("stopped by {reason}; the checkpoint holds epochs 1 to {saved} (pzbench train --resume goes on)")
+    } else {
+        format!("stopped by {reason} after epoch {saved}; there is no checkpoint directory, so nothing was saved")
+    })
 }
 
 /// Trains a fresh model (from [`Model::new`]) on `train`, monitoring `val` (both need redshifts).
@@ -209,7 +161,7 @@ pub fn train(
         n_val: val.len(),
     };
     let mut run = Run { model, adam, best, best_file: None, record };
-    run.epochs(train, val, checkpoint_dir, options)?;
+    run.epochs(train, val, checkpoint_dir, options.callbacks)?;
     run.finish()
 }
 
@@ -278,10 +230,10 @@ pub fn resume(
     record.config = cfg.clone();
     let mut adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimizer")?;
     adam.restore(&state.optimizer, state.adam_steps).map_err(|e| {
-        Error::file(dir.join(super::checkpoint::OPTIMIZER_FILE), format!("corrupt optimizer state: {e}"))
+        Error::file(dir.join(super::checkpoint::OPTIMIZER_FILE), format!("corrupt optimizer state: {e}")).caused_by(e)
     })?;
     let mut run = Run { model, adam, best: state.best, best_file: None, record };
-    run.epochs(train, val, Some(dir), options)?;
+    run.epochs(train, val, Some(dir), options.callbacks)?;
     run.finish()
 }
 
@@ -299,44 +251,6 @@ fn check_sets(model: &Model, train: &Dataset, val: &Dataset) -> Result<()> {
 }
 
 /// A run in progress.
-/// SIGINT and SIGTERM, caught while a checkpointed run trains (Unix; elsewhere none is caught).
-struct StopSignal {
-    flags: Vec<(&'static str, std::sync::Arc<std::sync::atomic::AtomicBool>, signal_hook::SigId)>,
-}
-
-impl StopSignal {
-    fn register() -> Result<StopSignal> {
-        let mut flags = Vec::new();
-        #[cfg(unix)]
-        for (name, signal) in [("SIGINT", signal_hook::consts::SIGINT), ("SIGTERM", signal_hook::consts::SIGTERM)] {
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let id = signal_hook::flag::register(signal, flag.clone())
-                .map_err(|e| Error::other(format!("cannot watch for {name}: {e}")))?;
-            flags.push((name, flag, id));
-        }
-        Ok(StopSignal { flags })
-    }
-
-    /// If a signal came: the error that ends the run, `saved` epochs being in the checkpoint.
-    fn error(&self, saved: usize) -> Option<Error> {
-        let (name, _, _) = self.flags.iter().find(|(_, flag, _)| flag.load(std::sync::atomic::Ordering::Relaxed))?;
-        Some(Error::other(if saved == 0 {
-            format!("stopped by {name} before the first epoch ended; nothing was saved")
-        } else {
-            format!("stopped by {name}; the checkpoint holds epochs 1 to {saved} (pzbench train --resume goes on)")
-        }))
-    }
-}
-
-impl Drop for StopSignal {
-    /// Restore the default handling (a later signal kills the process again).
-    fn drop(&mut self) {
-        for (_, _, id) in self.flags.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
-    }
-}
-
 struct Run {
     /// Holds the latest weights during training.
     model: Model,
@@ -354,13 +268,14 @@ impl Run {
         self.record.config.patience.is_some_and(|p| self.record.epochs_since_best >= p)
     }
 
-    /// Runs epochs `history.len() + 1 ..= config.epochs` unless patience runs out.
+    /// Runs epochs `history.len() + 1 ..= config.epochs` unless patience runs out or the
+    /// callbacks ask to stop.
     fn epochs(
         &mut self,
         train: &Dataset,
         val: &Dataset,
         dir: Option<&Path>,
-        mut options: RunOptions<'_>,
+        mut callbacks: Callbacks<'_>,
     ) -> Result<()> {
         let cfg = self.record.config.clone();
         let start = self.record.history.len();
@@ -370,10 +285,7 @@ impl Run {
         }
         let prep = self.model.preprocess();
         let window = prep.images.then_some((cfg.chunk_rows, cfg.buffer_chunks));
-        // With a checkpoint to keep consistent, SIGINT/SIGTERM end the run after the current
-        // epoch is saved instead of killing it mid-write.
-        let stop = dir.map(|_| StopSignal::register()).transpose()?;
-        let draw = cfg.progress && std::io::stderr().is_terminal();
+        callbacks.send(TrainEvent::Started { first_epoch: start + 1, epochs: cfg.epochs })?;
         for epoch in start..cfg.epochs {
             let started = Instant::now();
             let val_losses: Vec<f64> = self.record.history.iter().map(|r| r.val_loss).collect();
@@ -381,7 +293,11 @@ impl Run {
             self.adam.set_lr(lr);
             let batches = epoch_batches(train.len(), cfg.batch_size, cfg.seed, epoch, window);
             let prep = prep.augmented(cfg.augment.then_some((cfg.seed, epoch)));
-            let bar = progress_bar(draw, batches.len(), epoch + 1, cfg.epochs)?;
+            callbacks.send(TrainEvent::EpochStarted {
+                epoch: epoch + 1,
+                epochs: cfg.epochs,
+                batches: batches.len(),
+            })?;
             let mut losses = LossSum::default();
             let (model, adam) = (&self.model, &mut self.adam);
             let saved_epochs = self.record.history.len();
@@ -392,8 +308,8 @@ impl Run {
                 ))
             };
             prep.for_each_batch(train, &batches, |batch| {
-                if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(saved_epochs)) {
-                    return Err(stopped);
+                if let Some(reason) = callbacks.stop_reason() {
+                    return Err(stopped(&reason, saved_epochs, dir.is_some()));
                 }
                 let z = batch.z.as_deref().ok_or_else(|| Error::usage("the training set has no redshifts"))?;
                 let z = Tensor::from_slice(z, (batch.n, 1), model.device()).context("moving redshifts")?;
@@ -401,18 +317,17 @@ impl Run {
                 let loss = cfg.loss.tensor(&pred, &z).context("computing the loss")?;
                 let grads = loss.backward().context("backward pass")?;
                 adam.step(&grads).context("updating the weights")?;
-                if losses.add(&loss, batch.n)? {
+                let running = if losses.add(&loss, batch.n)? {
                     let mean = losses.mean();
                     if !mean.is_finite() {
                         return Err(diverged(mean));
                     }
-                    bar.set_message(format!(
-                        "loss {mean:.5} | {:.0} gal/s",
-                        losses.seen as f64 / started.elapsed().as_secs_f64()
-                    ));
-                }
-                bar.inc(1);
-                Ok(())
+                    let galaxies_per_s = losses.seen as f64 / started.elapsed().as_secs_f64();
+                    Some(RunningLoss { loss: mean, galaxies_per_s })
+                } else {
+                    None
+                };
+                callbacks.send(TrainEvent::Batch { running })
             })?;
             losses.read()?;
             let (loss_sum, seen) = (losses.sum, losses.seen);
@@ -445,13 +360,7 @@ impl Run {
             } else {
                 self.record.epochs_since_best += 1;
             }
-            bar.finish_with_message(format!(
-                "loss {:.5} | val {:.5}{} | {:.0} gal/s",
-                record.train_loss,
-                record.val_loss,
-                if self.record.epochs_since_best == 0 { " (best)" } else { "" },
-                record.galaxies_per_s
-            ));
+            callbacks.send(TrainEvent::EpochEnded { record: &record, best: self.record.epochs_since_best == 0 })?;
             self.record.history.push(record);
             self.record.stopped_early = epoch + 1 < cfg.epochs && self.patience_exhausted();
             if let Some(dir) = dir {
@@ -462,13 +371,11 @@ impl Run {
                 };
                 self.best_file = Some(save_training_state(dir, &self.model, best, &self.adam, &self.record)?);
             }
-            if let Some(stopped) = stop.as_ref().and_then(|stop| stop.error(self.record.history.len())) {
-                return Err(stopped);
+            if let Some(reason) = callbacks.stop_reason() {
+                return Err(stopped(&reason, self.record.history.len(), dir.is_some()));
             }
-            if let Some(callback) = options.on_epoch.as_mut() {
-                if let Some(last) = self.record.history.last() {
-                    callback(last);
-                }
+            if let Some(last) = self.record.history.last() {
+                callbacks.send(TrainEvent::EpochSaved { record: last })?;
             }
             if self.record.stopped_early {
                 break;
@@ -480,7 +387,9 @@ impl Run {
     /// The model with the best epoch's weights and the training record.
     fn finish(self) -> Result<Model> {
         let mut model = self.model;
-        model.set_weights(&self.best).map_err(|e| Error::other(format!("restoring the best weights: {e}")))?;
+        model
+            .set_weights(&self.best)
+            .map_err(|e| Error::other(format!("restoring the best weights: {e}")).caused_by(e))?;
         model.training = Some(self.record);
         Ok(model)
     }
@@ -537,21 +446,11 @@ impl LossSum {
     }
 }
 
-fn progress_bar(draw: bool, batches: usize, epoch: usize, epochs: usize) -> Result<ProgressBar> {
-    let target = if draw { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let style = ProgressStyle::with_template("{prefix} [{bar:25}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
-        .map_err(|e| Error::other(format!("progress bar template: {e}")))?
-        .progress_chars("=> ");
-    let bar = ProgressBar::with_draw_target(Some(batches as u64), target).with_style(style);
-    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-    Ok(bar)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::synthetic;
-    use crate::{load, Architecture, CnnConfig, NnConfig};
+    use crate::{load, Architecture, CnnConfig, LossKind, NnConfig};
 
     fn nn_config(epochs: usize) -> TrainConfig {
         TrainConfig { epochs, batch_size: 32, lr: 5e-3, progress: false, seed: 5, ..TrainConfig::nn_paper() }
@@ -571,8 +470,14 @@ mod tests {
         let model = nn_model(&train_set, 3);
         let before = val_loss(&model, &val_set, LossKind::Tanaka);
         let mut epochs_seen = Vec::new();
-        let mut log = |r: &EpochRecord| epochs_seen.push(r.epoch);
-        let options = RunOptions { on_epoch: Some(&mut log), ..Default::default() };
+        let mut log = |event: TrainEvent<'_>| {
+            if let TrainEvent::EpochSaved { record } = event {
+                epochs_seen.push(record.epoch);
+            }
+            Ok(())
+        };
+        let callbacks = Callbacks { on_event: Some(&mut log), ..Default::default() };
+        let options = RunOptions { callbacks, ..Default::default() };
         let model = train(model, &train_set, &val_set, &nn_config(15), None, options).unwrap();
         let record = model.training().unwrap();
         assert_eq!(epochs_seen, (1..=record.history.len()).collect::<Vec<_>>());
@@ -634,10 +539,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hashes = BTreeMap::from([("train".to_string(), "sha256:abc".to_string())]);
         let half = TrainConfig { epochs: 2, ..cfg.clone() };
-        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let options = RunOptions { data_hashes: hashes.clone(), ..Default::default() };
         train(nn_model(&train_set, 3), &train_set, &val_set, &half, Some(dir.path()), options).unwrap();
         assert_eq!(load(dir.path(), &Device::Cpu).unwrap().training().unwrap().history.len(), 2);
-        let options = RunOptions { data_hashes: hashes.clone(), on_epoch: None };
+        let options = RunOptions { data_hashes: hashes.clone(), ..Default::default() };
         let resumed = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, options).unwrap();
         let losses: Vec<f64> = resumed.training().unwrap().history.iter().map(|r| r.val_loss).collect();
         assert_eq!((predict(&resumed, &val_set, 16).unwrap(), losses), a);
@@ -650,7 +555,8 @@ mod tests {
         let lr = TrainConfig { lr: 1e-3, epochs: 6, ..cfg.clone() };
         let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &lr, RunOptions::default()).unwrap_err();
         assert!(err.to_string().contains("learning rate differs"), "{err}");
-        let other = RunOptions { data_hashes: BTreeMap::from([("train".into(), "sha256:def".into())]), on_epoch: None };
+        let other =
+            RunOptions { data_hashes: BTreeMap::from([("train".into(), "sha256:def".into())]), ..Default::default() };
         let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, other).unwrap_err();
         assert!(err.to_string().contains("the data differ"), "{err}");
     }

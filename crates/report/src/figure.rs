@@ -1,13 +1,13 @@
-//! Figures with plotters: the paper's Figure 6 (metrics per redshift bin, `METRICS.md` "Figure 6
-//! panels") and the z_phot-vs-z_spec density plot, as PNG or SVG (chosen by the extension).
+//! Figures with plotters: the paper's Figure 6 (metrics per redshift bin, `docs/METRICS.md`
+//! "Figure 6 panels") and the z_phot-vs-z_spec density plot, as PNG or SVG (chosen by the
+//! extension); [`figure6`] and [`scatter_plot`] are `pzbench figure6` and `pzbench plot scatter`.
 //!
 //! Text uses the bundled DejaVu Sans (`fixtures/fonts/`, Bitstream Vera licence), embedded with
 //! `include_bytes!` and registered with plotters' `ab_glyph` backend, so figures render on
-//! machines without system fonts (`STACK.md`). Outputs are written atomically: the SVG is built
+//! machines without system fonts (`docs/reports.md`). Outputs are written atomically: the SVG is built
 //! in memory and written with [`write_atomic`]; the PNG is saved to a temporary file beside the
 //! target and renamed.
 
-use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -17,9 +17,11 @@ use plotters::style::{register_font, FontStyle};
 
 use super::format::significant;
 use super::score::ScoreReport;
+use super::scoring::ScoredModels;
+use pzbench_io::sample::{load_sample, Sample, SampleOptions};
 use pzbench_io::write_atomic;
 use pzbench_io::{Error, Result};
-use pzbench_metrics::Metrics;
+use pzbench_metrics::{evaluate, stats::percentile, Bins, Grouped, Metric, Metrics};
 
 /// DejaVu Sans, registered as plotters' "sans-serif".
 static FONT_BYTES: &[u8] = include_bytes!("../../../fixtures/fonts/DejaVuSans.ttf");
@@ -78,14 +80,13 @@ pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
         return Err(Error::file(path, format!("the folder {} does not exist; create it first", folder.display())));
     }
     register_fonts()?;
-    let failed = |e: &dyn Display| Error::file(path, format!("cannot draw the figure: {e}"));
     match format {
         ImageFormat::Svg => {
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
-                figure.draw(&root).map_err(|e| failed(&e))?;
-                root.present().map_err(|e| failed(&e))?;
+                figure.draw(&root).map_err(|e| draw_failed(path, e))?;
+                root.present().map_err(|e| draw_failed(path, e))?;
             }
             write_atomic(path, svg.as_bytes())
         }
@@ -95,8 +96,9 @@ pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
                 let root = BitMapBackend::new(&tmp, figure.size()).into_drawing_area();
                 figure.draw(&root).and_then(|()| root.present())
             };
-            let result = drawn.map_err(|e| failed(&e)).and_then(|()| {
-                std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("cannot write output: {e}")))
+            let result = drawn.map_err(|e| draw_failed(path, e)).and_then(|()| {
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| Error::file(path, format!("cannot write output: {e}")).caused_by(e))
             });
             if result.is_err() {
                 let _ = std::fs::remove_file(&tmp);
@@ -104,6 +106,11 @@ pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
             result
         }
     }
+}
+
+/// A plotters failure while drawing the figure for `path`, kept as the error's source.
+fn draw_failed<E: std::error::Error + Send + Sync + 'static>(path: &Path, error: DrawingAreaErrorKind<E>) -> Error {
+    Error::file(path, format!("cannot draw the figure: {error}")).caused_by(error)
 }
 
 /// The temporary PNG beside `path`; it ends in `.png` because the encoder picks the format by
@@ -130,13 +137,13 @@ pub fn model_colour(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
 }
 
-/// Figure 6's five panels: metric key, panel title, y-axis label (METRICS.md definitions).
-pub const FIGURE6_PANELS: [(&str, &str, &str); 5] = [
-    ("bias", "(a) Bias", "bias = median(dz)"),
-    ("scatter", "(b) Scatter", "scatter = 1.4826 MAD(dz)"),
-    ("outlier_frac", "(c) Outlier fraction", "fraction with |dz| > 0.15"),
-    ("mse", "(d) MSE", "MSE = mean((z_phot - z_spec)²)"),
-    ("loss", "(e) Loss", "loss (Tanaka 2018, γ = 0.15)"),
+/// Figure 6's five panels: metric, panel title, y-axis label (`docs/METRICS.md` definitions).
+pub const FIGURE6_PANELS: [(Metric, &str, &str); 5] = [
+    (Metric::Bias, "(a) Bias", "bias = median(dz)"),
+    (Metric::Scatter, "(b) Scatter", "scatter = 1.4826 MAD(dz)"),
+    (Metric::OutlierFrac, "(c) Outlier fraction", "fraction with |dz| > 0.15"),
+    (Metric::Mse, "(d) MSE", "MSE = mean((z_phot - z_spec)²)"),
+    (Metric::Loss, "(e) Loss", "loss (Tanaka 2018, γ = 0.15)"),
 ];
 
 /// Title of the sixth panel, the galaxy count per bin.
@@ -163,9 +170,9 @@ pub struct Figure6<'a> {
 }
 
 impl Figure6<'_> {
-    /// The points of model `k` for metric `key`, by bin (`None` for an empty bin); models are
+    /// The points of model `k` for `metric`, by bin (`None` for an empty bin); models are
     /// shifted a little sideways so their error bars do not overlap.
-    fn points(&self, k: usize, key: &str) -> Vec<Option<Point>> {
+    fn points(&self, k: usize, metric: Metric) -> Vec<Option<Point>> {
         let report = self.models[k].1;
         let n = self.models.len() as f64;
         report
@@ -173,12 +180,12 @@ impl Figure6<'_> {
             .iter()
             .enumerate()
             .map(|(b, bin)| {
-                let y = bin.metrics.and_then(|m| m.get(key))?;
+                let y = bin.metrics?.get(metric);
                 let shift = (bin.hi - bin.lo) * 0.08 * (k as f64 - (n - 1.0) / 2.0);
                 let err = report
                     .intervals
                     .as_ref()
-                    .and_then(|i| i.per_bin.get(b)?.as_ref()?.get(key))
+                    .and_then(|i| i.per_bin.get(b)?.as_ref()?.get(metric))
                     .filter(|i| i.lo.is_finite() && i.hi.is_finite())
                     .map(|i| (i.lo, i.hi));
                 Some(Point { x: (bin.lo + bin.hi) / 2.0 + shift, y, err })
@@ -234,14 +241,14 @@ impl Figure for Figure6<'_> {
 
         let panels = body.split_evenly((2, 3));
         let x_range = self.x_range();
-        for (area, (key, title, y_desc)) in panels.iter().zip(FIGURE6_PANELS) {
+        for (area, (metric, title, y_desc)) in panels.iter().zip(FIGURE6_PANELS) {
             let series: Vec<(RGBColor, Vec<Option<Point>>)> =
-                (0..self.models.len()).map(|k| (model_colour(k), self.points(k, key))).collect();
-            metric_panel(area, title, y_desc, self.x_desc(), x_range, &series, key == "bias")?;
+                (0..self.models.len()).map(|k| (model_colour(k), self.points(k, metric))).collect();
+            metric_panel(area, title, y_desc, self.x_desc(), x_range, &series, metric.judged_by_magnitude())?;
         }
         if let Some(area) = panels.get(5) {
             let series: Vec<(RGBColor, Vec<Option<Point>>)> =
-                (0..self.models.len()).map(|k| (model_colour(k), self.points(k, "count"))).collect();
+                (0..self.models.len()).map(|k| (model_colour(k), self.points(k, Metric::Count))).collect();
             count_panel(area, self.x_desc(), x_range, &series)?;
         }
         Ok(())
@@ -249,7 +256,7 @@ impl Figure for Figure6<'_> {
 }
 
 /// The y range of a panel: every value and error-bar end, padded; from 0 for non-negative
-/// metrics, always including 0 for signed ones (bias).
+/// metrics, always including 0 for signed ones (the biases).
 fn y_range(series: &[(RGBColor, Vec<Option<Point>>)], signed: bool) -> (f64, f64) {
     let values: Vec<f64> = series
         .iter()
@@ -375,6 +382,90 @@ fn count_panel<DB: DrawingBackend>(
         draw_points(&mut chart, *colour, &points, |y| y)?;
     }
     Ok(())
+}
+
+/// Figure 6's default size in pixels (width, height).
+pub const FIGURE6_SIZE: (u32, u32) = (1800, 1200);
+
+/// `pzbench figure6`: draw Figure 6 of the scored models to `output` (PNG or SVG by extension,
+/// written atomically), `size` pixels. The subtitle names the first model's dataset and the
+/// bootstrap behind the error bars (from the models' intervals), and warns when the models were
+/// not scored on the same galaxies.
+pub fn figure6(scored: &ScoredModels, size: (u32, u32), output: &Path) -> Result<()> {
+    let first = scored.first();
+    let dataset = &first.dataset;
+    let warning =
+        if scored.notes().is_empty() { "" } else { " Warning: the models were scored on different galaxies." };
+    let subtitle = vec![
+        format!(
+            "Dataset '{}' ({}), {} galaxies, z_spec from {} (sha256 {}…)",
+            dataset.id,
+            if dataset.synthetic { "synthetic" } else { "real GalaxiesML" },
+            first.report.overall.map_or(0, |m| m.count),
+            dataset.source,
+            &dataset.sha256[..dataset.sha256.len().min(16)]
+        ),
+        match &first.report.intervals {
+            Some(i) => format!(
+                "Error bars: {}% percentile bootstrap over galaxies, B = {}, seed {}.{warning}",
+                significant(i.confidence * 100.0, 4),
+                i.resamples,
+                i.seed
+            ),
+            None => format!("No error bars (--bootstrap 0).{warning}"),
+        },
+    ];
+    let figure =
+        Figure6 { models: scored.models().iter().map(|s| (s.name.as_str(), &s.report)).collect(), subtitle, size };
+    save(&figure, output)
+}
+
+/// What [`scatter_plot`] draws ([`Default`]: default title and range, 150 cells per axis,
+/// 1300×1100 pixels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterOptions {
+    /// The title [default: `z_phot vs z_spec: <predictions file name>`].
+    pub title: Option<String>,
+    /// Range of both axes [default: [`default_range`]].
+    pub range: Option<(f64, f64)>,
+    /// Cells per axis.
+    pub cells: usize,
+    /// Width and height in pixels.
+    pub size: (u32, u32),
+}
+
+impl Default for ScatterOptions {
+    fn default() -> Self {
+        ScatterOptions { title: None, range: None, cells: 150, size: (1300, 1100) }
+    }
+}
+
+/// `pzbench plot scatter`: the [`ScatterPlot`] of the predictions at `predictions` (joined with
+/// `options.truth` if set), with their overall bias, scatter and outlier fraction
+/// (`docs/METRICS.md`), written to `output` (PNG or SVG by extension, atomically).
+pub fn scatter_plot(predictions: &Path, options: &SampleOptions, plot: &ScatterOptions, output: &Path) -> Result<()> {
+    let Sample { z_spec, z_phot, .. } = load_sample(predictions, options)?;
+    let range = plot.range.unwrap_or_else(|| default_range(&z_spec, &z_phot));
+    let title = plot.title.clone().unwrap_or_else(|| {
+        let name = predictions.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        format!("z_phot vs z_spec: {name}")
+    });
+    let grouped = Grouped::new(z_spec.clone(), z_phot.clone(), &Bins::galaxiesml_default());
+    let Some(metrics) = evaluate(&grouped).overall else {
+        return Err(Error::file(predictions, "no galaxies to plot; give a predictions file with at least one row"));
+    };
+    let mut figure = ScatterPlot::new(title, &z_spec, &z_phot, metrics, range, plot.cells);
+    figure.size = plot.size;
+    save(&figure, output)
+}
+
+/// The scatter plot's default range: from min(0, min z_spec) to the larger 99.9th percentile of
+/// z_spec and z_phot, rounded up to a multiple of 0.5.
+pub fn default_range(z_spec: &[f64], z_phot: &[f64]) -> (f64, f64) {
+    let lo = z_spec.iter().copied().fold(0.0, f64::min);
+    let p999 = |z: &[f64]| percentile(&mut z.to_vec(), 0.999).unwrap_or(1.0);
+    let hi = ((p999(z_spec).max(p999(z_phot)) / 0.5).ceil() * 0.5).max(lo + 0.5);
+    (lo, hi)
 }
 
 /// The viridis colour map at `t` in [0, 1] (five anchors, linear in between).

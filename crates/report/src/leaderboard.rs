@@ -1,31 +1,34 @@
 //! Leaderboards: JSON files (`leaderboards/*.json`) of models scored by pzbench on one dataset,
-//! ranked by any METRICS.md metric and rendered as Markdown or HTML.
+//! ranked by any `docs/METRICS.md` metric and rendered for the terminal, as Markdown or as HTML
+//! (`docs/reports.md`).
 //!
-//! The layout is documented as a JSON Schema in `leaderboards/schema.json`; that file is embedded
-//! at build time and every board is validated against it on load by [`validate`], a small
-//! interpreter of exactly the keywords the schema uses (a test fails if the schema ever uses
-//! another). Entry names must also be unique, which JSON Schema cannot express.
+//! The layout is documented as a JSON Schema (draft 2020-12) in `leaderboards/schema.json`; that
+//! file is embedded at build time and every board is checked against it by [`validate`], with the
+//! `jsonschema` crate, on every load and before every write. Entry names must also be unique,
+//! which JSON Schema cannot express.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
+use jsonschema::{ValidationError, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::format::{significant, TextTable};
-use super::score::ScoreReport;
+use super::score::{MetricValues, ScoreReport};
+use super::scoring::{score_model, ModelInput};
 use super::table2::{Dataset, TABLE2_COLUMNS};
 use pzbench_io::{Error, Result};
-use pzbench_metrics::{Bins, METRIC_KEYS};
+use pzbench_metrics::{Bins, BootstrapConfig, Metric};
 
 /// The documented schema of a board, embedded.
 pub const SCHEMA: &str = include_str!("../../../leaderboards/schema.json");
 
 /// The `format` value of boards this version writes and reads.
 pub const FORMAT: &str = "pzbench-leaderboard/1";
-
-/// Metrics ranked by their absolute value (a bias is as bad below zero as above).
-const SIGNED_KEYS: [&str; 3] = ["bias", "mean_bias", "bias_bw"];
 
 /// A leaderboard file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,46 +47,6 @@ pub struct PredictionsRef {
     /// File name (no folders).
     pub file: String,
     pub sha256: String,
-}
-
-/// The 13 metrics of a set of galaxies as stored in a board (`null` for an empty set).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MetricValues {
-    pub count: usize,
-    pub bias: Option<f64>,
-    pub mean_bias: Option<f64>,
-    pub scatter: Option<f64>,
-    pub sigma_iqr: Option<f64>,
-    pub rms: Option<f64>,
-    pub outlier_frac: Option<f64>,
-    pub outlier_frac_rail: Option<f64>,
-    pub mse: Option<f64>,
-    pub loss: Option<f64>,
-    pub bias_bw: Option<f64>,
-    pub scatter_bw: Option<f64>,
-    pub outlier_frac_bw: Option<f64>,
-}
-
-impl MetricValues {
-    /// The value of a METRICS.md key (`count` as a float); `None` for an empty set or unknown key.
-    pub fn get(&self, key: &str) -> Option<f64> {
-        match key {
-            "count" => Some(self.count as f64),
-            "bias" => self.bias,
-            "mean_bias" => self.mean_bias,
-            "scatter" => self.scatter,
-            "sigma_iqr" => self.sigma_iqr,
-            "rms" => self.rms,
-            "outlier_frac" => self.outlier_frac,
-            "outlier_frac_rail" => self.outlier_frac_rail,
-            "mse" => self.mse,
-            "loss" => self.loss,
-            "bias_bw" => self.bias_bw,
-            "scatter_bw" => self.scatter_bw,
-            "outlier_frac_bw" => self.outlier_frac_bw,
-            _ => None,
-        }
-    }
 }
 
 /// One bin's metrics and bounds.
@@ -129,7 +92,8 @@ pub struct Entry {
 impl Entry {
     /// An entry from a score report (its JSON, reused key for key).
     pub fn from_report(name: &str, report: &ScoreReport, dataset: Dataset, date: String) -> Result<Self> {
-        let broken = |e: serde_json::Error| Error::other(format!("cannot record the score of '{name}': {e}"));
+        let broken =
+            |e: serde_json::Error| Error::other(format!("cannot record the score of '{name}': {e}")).caused_by(e);
         let value = serde_json::to_value(report).map_err(broken)?;
         let field = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
         let file = Path::new(&report.input.predictions.path)
@@ -152,9 +116,9 @@ impl Entry {
         })
     }
 
-    /// The overall interval of `key`, if bootstrapped.
-    fn interval(&self, key: &str) -> Option<(f64, f64)> {
-        let [lo, hi] = *self.intervals.as_ref()?.overall.as_ref()?.get(key)?;
+    /// The overall interval of `metric`, if bootstrapped.
+    fn interval(&self, metric: Metric) -> Option<(f64, f64)> {
+        let [lo, hi] = *self.intervals.as_ref()?.overall.as_ref()?.get(metric.key())?;
         Some((lo?, hi?))
     }
 }
@@ -170,10 +134,10 @@ impl Board {
         let bad = |why: String| {
             Error::file(path, format!("{why}; fix the file (layout: leaderboards/schema.json) or start a new board"))
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        validate(&value).map_err(bad)?;
-        let board: Board =
-            serde_json::from_value(value).map_err(|e| bad(format!("does not match the board layout: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")).caused_by(e))?;
+        validate(&value).map_err(|e| bad(e.to_string()).caused_by(e))?;
+        let board: Board = serde_json::from_value(value)
+            .map_err(|e| bad(format!("does not match the board layout: {e}")).caused_by(e))?;
         if let Some(name) = board.duplicate_name() {
             return Err(bad(format!("the name '{name}' appears in more than one entry; names must be unique")));
         }
@@ -182,18 +146,18 @@ impl Board {
 
     /// Read and validate a board file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read the board: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, format!("cannot read the board: {e}")).caused_by(e))?;
         Self::parse(path, &text)
     }
 
     /// The board as pretty JSON (validated first, so pzbench never writes a board it would reject).
     pub fn to_json(&self) -> Result<String> {
         let broken = |why: String| Error::other(format!("refusing to write an invalid board: {why}"));
-        let value = serde_json::to_value(self).map_err(|e| broken(e.to_string()))?;
-        validate(&value).map_err(broken)?;
+        let value = serde_json::to_value(self).map_err(|e| broken(e.to_string()).caused_by(e))?;
+        validate(&value).map_err(|e| broken(e.to_string()).caused_by(e))?;
         // Serialise the struct itself (not `value`) to keep the documented key order.
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| broken(e.to_string()))?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| broken(e.to_string()).caused_by(e))?;
         text.push('\n');
         Ok(text)
     }
@@ -244,13 +208,12 @@ impl Board {
         Ok(())
     }
 
-    /// Entries ordered by `key` ascending (by |value| for biases); entries without a value last,
+    /// Entries ordered by `by` ascending (by |value| for biases); entries without a value last,
     /// ties by name.
-    pub fn ranked(&self, key: &str) -> Result<Vec<&Entry>> {
-        check_rank_key(key)?;
+    pub fn ranked(&self, by: Metric) -> Vec<&Entry> {
         let mut entries: Vec<&Entry> = self.entries.iter().collect();
         entries.sort_by(|a, b| {
-            let (va, vb) = (rank_value(a, key), rank_value(b, key));
+            let (va, vb) = (rank_value(a, by), rank_value(b, by));
             match (va, vb) {
                 (Some(x), Some(y)) => x.total_cmp(&y),
                 (Some(_), None) => std::cmp::Ordering::Less,
@@ -259,12 +222,12 @@ impl Board {
             }
             .then_with(|| a.name.cmp(&b.name))
         });
-        Ok(entries)
+        entries
     }
 
     /// One line on what the board holds and how it is ranked.
-    fn summary(&self, key: &str) -> String {
-        let how = if SIGNED_KEYS.contains(&key) { format!("|{key}|") } else { key.to_string() };
+    fn summary(&self, by: Metric) -> String {
+        let how = if by.judged_by_magnitude() { format!("|{by}|") } else { by.to_string() };
         match self.entries.first() {
             None => "No entries yet: add one with `pzbench leaderboard add`.".to_string(),
             Some(first) => format!(
@@ -281,48 +244,48 @@ impl Board {
 
     /// Header and cells of the ranked table: rank, model, the Table 2 columns, the ranking
     /// metric if it is not among them, date.
-    fn table(&self, key: &str) -> Result<TextTable> {
-        let mut keys: Vec<(&str, &str)> = TABLE2_COLUMNS.to_vec();
-        if !keys.iter().any(|(k, _)| *k == key) {
-            keys.push((key, key));
+    fn table(&self, by: Metric) -> TextTable {
+        let mut columns: Vec<(Metric, &str)> = TABLE2_COLUMNS.to_vec();
+        if !columns.iter().any(|(metric, _)| *metric == by) {
+            columns.push((by, by.key()));
         }
         let mut header = vec!["Rank".to_string(), "Model".to_string()];
-        header.extend(keys.iter().map(|(_, h)| h.to_string()));
+        header.extend(columns.iter().map(|(_, h)| h.to_string()));
         header.push("Date (UTC)".to_string());
         let rows = self
-            .ranked(key)?
+            .ranked(by)
             .into_iter()
             .enumerate()
             .map(|(i, entry)| {
                 let mut row = vec![(i + 1).to_string(), entry.name.clone()];
-                row.extend(keys.iter().map(|(k, _)| cell(entry, k)));
+                row.extend(columns.iter().map(|&(metric, _)| cell(entry, metric)));
                 row.push(entry.date.clone());
                 row
             })
             .collect();
-        Ok(TextTable { header, rows })
+        TextTable { header, rows }
     }
 
     /// Terminal output of `leaderboard show`.
-    pub fn to_terminal(&self, key: &str) -> Result<String> {
-        Ok(format!("{}\n\n{}", self.summary(key), self.table(key)?.to_terminal()))
+    pub fn to_terminal(&self, by: Metric) -> String {
+        format!("{}\n\n{}", self.summary(by), self.table(by).to_terminal())
     }
 
     /// Markdown of `leaderboard render --format markdown`.
-    pub fn to_markdown(&self, key: &str) -> Result<String> {
+    pub fn to_markdown(&self, by: Metric) -> String {
         let title = self.title.as_deref().unwrap_or("Photo-z leaderboard");
         // Rank right-aligned, model names left-aligned.
-        let table = self.table(key)?.to_markdown().replacen("|---|---:|", "|---:|---|", 1);
-        Ok(format!("# {title}\n\n{}\n\n{table}", self.summary(key)))
+        let table = self.table(by).to_markdown().replacen("|---|---:|", "|---:|---|", 1);
+        format!("# {title}\n\n{}\n\n{table}", self.summary(by))
     }
 
     /// A standalone HTML page of `leaderboard render --format html`.
-    pub fn to_html(&self, key: &str) -> Result<String> {
+    pub fn to_html(&self, by: Metric) -> String {
         let title = html_escape(self.title.as_deref().unwrap_or("Photo-z leaderboard"));
-        let table = self.table(key)?;
+        let table = self.table(by);
         let mut out = format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; }}\ntable {{ border-collapse: collapse; }}\nth, td {{ padding: 0.3em 0.8em; border-bottom: 1px solid #ccc; }}\ntd:nth-child(n+3) {{ text-align: right; }}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n<p>{}</p>\n<table>\n<thead>\n<tr>",
-            html_escape(&self.summary(key))
+            html_escape(&self.summary(by))
         );
         for h in &table.header {
             out.push_str(&format!("<th>{}</th>", html_escape(h)));
@@ -339,7 +302,7 @@ impl Board {
             "</tbody>\n</table>\n<p>Generated by pzbench {}.</p>\n</body>\n</html>\n",
             pzbench_io::VERSION
         ));
-        Ok(out)
+        out
     }
 }
 
@@ -349,28 +312,26 @@ impl Default for Board {
     }
 }
 
-/// A metric `--by` may rank by: any METRICS.md key but `count`.
-pub fn check_rank_key(key: &str) -> Result<()> {
-    if METRIC_KEYS[1..].contains(&key) {
-        Ok(())
-    } else {
-        Err(Error::usage(format!("--by {key}: not a metric; use one of {}", METRIC_KEYS[1..].join(", "))))
-    }
+/// The metric `--by NAME` ranks by: any `docs/METRICS.md` key but `count`.
+pub fn rank_metric(name: &str) -> Result<Metric> {
+    Metric::from_key(name).filter(|metric| *metric != Metric::Count).ok_or_else(|| {
+        Error::usage(format!("--by {name}: not a metric; use one of {}", Metric::VALUES.map(Metric::key).join(", ")))
+    })
 }
 
 /// The value an entry is ranked by.
-fn rank_value(entry: &Entry, key: &str) -> Option<f64> {
-    let value = entry.overall.get(key)?;
-    Some(if SIGNED_KEYS.contains(&key) { value.abs() } else { value })
+fn rank_value(entry: &Entry, by: Metric) -> Option<f64> {
+    let value = entry.overall.get(by)?;
+    Some(if by.judged_by_magnitude() { value.abs() } else { value })
 }
 
 /// A table cell: count as an integer, values to four significant digits, `value ± half-width`
 /// when bootstrapped, `-` for none.
-fn cell(entry: &Entry, key: &str) -> String {
-    if key == "count" {
+fn cell(entry: &Entry, metric: Metric) -> String {
+    if metric == Metric::Count {
         return entry.overall.count.to_string();
     }
-    match (entry.overall.get(key), entry.interval(key)) {
+    match (entry.overall.get(metric), entry.interval(metric)) {
         (None, _) => "-".to_string(),
         (Some(v), Some((lo, hi))) => format!("{} ± {}", significant(v, 4), significant((hi - lo) / 2.0, 2)),
         (Some(v), None) => significant(v, 4),
@@ -410,58 +371,182 @@ pub fn format_utc(seconds: i64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The library's entry points for `pzbench leaderboard add|show|render`.
+
+/// What [`add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// Whether an entry of the same name was replaced (in place).
+    pub replaced: bool,
+    /// The entry's rank by loss, 1 being the best.
+    pub rank: usize,
+    /// Entries on the board now.
+    pub entries: usize,
+}
+
+/// `pzbench leaderboard add`: score `predictions` as `pzbench score` does (the paper's Figure 6
+/// bins, bootstrap intervals if asked; `docs/METRICS.md`) and record it as `name` on the board at
+/// `board_path`, which is created if missing and written atomically. The board is loaded and
+/// validated before the scoring; a name already on it needs `replace`, and every entry must be
+/// scored on the same galaxies ([`Board::add`]).
+pub fn add(
+    board_path: &Path,
+    name: &str,
+    predictions: &Path,
+    input: &ModelInput,
+    bootstrap_config: Option<BootstrapConfig>,
+    replace: bool,
+) -> Result<Added> {
+    let mut board = if board_path.exists() { Board::load(board_path)? } else { Board::new() };
+    board.check_name_free(board_path, name, replace)?;
+    let scored = score_model(name, predictions, input, &Bins::galaxiesml_default(), bootstrap_config)?;
+    let entry = Entry::from_report(name, &scored.report, scored.dataset, utc_now())?;
+    let replaced = board.entries.iter().any(|e| e.name == name);
+    board.add(board_path, entry, replace)?;
+    pzbench_io::write_atomic(board_path, board.to_json()?.as_bytes())?;
+    let rank = board.ranked(Metric::Loss).iter().position(|e| e.name == name).map_or(0, |r| r + 1);
+    Ok(Added { replaced, rank, entries: board.entries.len() })
+}
+
+/// How [`render`] writes a board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoardFormat {
+    /// Summary line and aligned table ([`Board::to_terminal`], `leaderboard show`).
+    Terminal,
+    /// Heading, summary and table ([`Board::to_markdown`]).
+    Markdown,
+    /// A standalone page ([`Board::to_html`]).
+    Html,
+}
+
+/// `pzbench leaderboard show|render`: load and validate the board at `path` and render its entries
+/// ranked by `by`.
+pub fn render(path: &Path, by: Metric, format: BoardFormat) -> Result<String> {
+    let board = Board::load(path)?;
+    Ok(match format {
+        BoardFormat::Terminal => board.to_terminal(by),
+        BoardFormat::Markdown => board.to_markdown(by),
+        BoardFormat::Html => board.to_html(by),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Validation against the embedded schema.
 
-/// Keywords the interpreter checks.
-const CHECKED_KEYWORDS: [&str; 15] = [
-    "$ref",
-    "type",
-    "enum",
-    "required",
-    "properties",
-    "additionalProperties",
-    "items",
-    "minItems",
-    "maxItems",
-    "minLength",
-    "pattern",
-    "minimum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "$defs",
-];
-/// Keywords that only document.
-const ANNOTATION_KEYWORDS: [&str; 4] = ["$schema", "$id", "title", "description"];
+/// Why a board does not pass [`validate`].
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The embedded schema is not JSON (a broken build).
+    #[error("the embedded leaderboards/schema.json is not JSON: {0}")]
+    SchemaNotJson(#[source] serde_json::Error),
+    /// The embedded schema is not a usable JSON Schema (a broken build).
+    #[error("the embedded leaderboards/schema.json is not a valid JSON Schema: {0}")]
+    SchemaInvalid(#[source] ValidationError<'static>),
+    /// The board breaks the schema. The message names the first place at fault and what is wrong
+    /// there, e.g. `board.entries[1].overall.loss: expected number or null, got string`.
+    #[error("{message}")]
+    Violation {
+        message: String,
+        #[source]
+        error: ValidationError<'static>,
+    },
+}
 
-/// The two patterns the schema uses, each checked by hand (no regex engine needed).
-const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
-const DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+/// The embedded schema and its compiled validator, built once.
+fn schema() -> std::result::Result<&'static (Value, Validator), SchemaError> {
+    static SCHEMA_AND_VALIDATOR: OnceLock<(Value, Validator)> = OnceLock::new();
+    if let Some(compiled) = SCHEMA_AND_VALIDATOR.get() {
+        return Ok(compiled);
+    }
+    let schema: Value = serde_json::from_str(SCHEMA).map_err(SchemaError::SchemaNotJson)?;
+    let validator = jsonschema::validator_for(&schema).map_err(SchemaError::SchemaInvalid)?;
+    Ok(SCHEMA_AND_VALIDATOR.get_or_init(|| (schema, validator)))
+}
 
-fn matches_pattern(pattern: &str, text: &str) -> Option<bool> {
-    match pattern {
-        SHA256_PATTERN => {
-            Some(text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+/// Validate a board against `leaderboards/schema.json` (JSON Schema draft 2020-12, with the
+/// `jsonschema` crate). The error names the first place at fault as a path from `board`, e.g.
+/// `board.entries[0].date: missing`, and says what is wrong in the schema's terms.
+pub fn validate(board: &Value) -> std::result::Result<(), SchemaError> {
+    let (schema, validator) = schema()?;
+    validator.validate(board).map_err(|error| SchemaError::Violation {
+        message: format!("{}: {}", place(board, &error), problem(schema, &error)),
+        error: error.to_owned(),
+    })
+}
+
+/// Where an error is, from the instance path: `/entries/0/overall/loss` is
+/// `board.entries[0].overall.loss` (a number is an index only inside an array).
+fn place(board: &Value, error: &ValidationError<'_>) -> String {
+    let mut place = String::from("board");
+    let mut value = Some(board);
+    for segment in error.instance_path().segments() {
+        let key = match segment {
+            LocationSegment::Index(i) if value.is_some_and(Value::is_array) => {
+                place.push_str(&format!("[{i}]"));
+                value = value.and_then(|v| v.get(i));
+                continue;
+            }
+            LocationSegment::Index(i) => i.to_string(),
+            LocationSegment::Property(name) => name.into_owned(),
+        };
+        place.push('.');
+        place.push_str(&key);
+        value = value.and_then(|v| v.get(&key));
+    }
+    place
+}
+
+/// What is wrong, in the words pzbench uses for the keywords the schema has; the validator's own
+/// words for any other.
+fn problem(schema: &Value, error: &ValidationError<'_>) -> String {
+    let instance = error.instance();
+    match error.kind() {
+        ValidationErrorKind::Type { .. } => {
+            // The schema's own `type` value, to list the types in its order.
+            let wanted: Vec<&str> = match schema.pointer(error.schema_path().as_str()) {
+                Some(Value::String(t)) => vec![t.as_str()],
+                Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => return error.to_string(),
+            };
+            format!("expected {}, got {}", wanted.join(" or "), type_name(instance))
         }
-        DATE_PATTERN => {
-            let b = text.as_bytes();
-            let shape = b"dddd-dd-ddTdd:dd:ddZ";
-            Some(
-                b.len() == shape.len()
-                    && b.iter().zip(shape).all(|(c, s)| if *s == b'd' { c.is_ascii_digit() } else { c == s }),
-            )
+        ValidationErrorKind::Required { property } => {
+            format!("missing key '{}'", property.as_str().map_or_else(|| property.to_string(), str::to_string))
         }
-        _ => None,
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let keys: Vec<String> = unexpected.iter().map(|k| format!("'{k}'")).collect();
+            format!("unknown key{} {}", if keys.len() == 1 { "" } else { "s" }, keys.join(", "))
+        }
+        ValidationErrorKind::Enum { options } => {
+            let list: Vec<String> =
+                options.as_array().map_or_else(Vec::new, |o| o.iter().map(Value::to_string).collect());
+            format!("{instance} is not one of {}", list.join(", "))
+        }
+        ValidationErrorKind::MinLength { limit: 1 } => "must not be empty".to_string(),
+        ValidationErrorKind::Pattern { pattern } => {
+            // The description of the schema holding the pattern says what the text should be.
+            let holder = error.schema_path().as_str().strip_suffix("/pattern").unwrap_or_default();
+            let description = schema.pointer(holder).and_then(|s| s.get("description")).and_then(Value::as_str);
+            let text = instance.as_str().map_or_else(|| instance.to_string(), str::to_string);
+            match description {
+                Some(description) => format!("'{text}' does not match {pattern} ({description})"),
+                None => format!("'{text}' does not match {pattern}"),
+            }
+        }
+        ValidationErrorKind::Minimum { .. } | ValidationErrorKind::ExclusiveMinimum { .. } => {
+            format!("{instance} is too small")
+        }
+        ValidationErrorKind::Maximum { .. } | ValidationErrorKind::ExclusiveMaximum { .. } => {
+            format!("{instance} is too large")
+        }
+        ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
+            format!("wrong number of items ({})", instance.as_array().map_or(0, Vec::len))
+        }
+        _ => error.to_string(),
     }
 }
 
-/// Validate a board against `leaderboards/schema.json`; the error names the first offending
-/// place, e.g. `entries[1].overall.loss: expected number or null, got string`.
-pub fn validate(board: &Value) -> std::result::Result<(), String> {
-    let schema: Value =
-        serde_json::from_str(SCHEMA).map_err(|e| format!("the embedded leaderboards/schema.json is not JSON: {e}"))?;
-    check(&schema, &schema, board, "board")
-}
-
+/// The JSON Schema type of a value (`integer` for a number without a fraction part).
 fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -474,136 +559,43 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn has_type(value: &Value, wanted: &str) -> bool {
-    match wanted {
-        "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64(),
-        other => type_name(value) == other,
-    }
-}
-
-fn check(root: &Value, schema: &Value, value: &Value, at: &str) -> std::result::Result<(), String> {
-    let Some(schema) = schema.as_object() else {
-        return Ok(());
-    };
-    if let Some(unknown) =
-        schema.keys().find(|k| !CHECKED_KEYWORDS.contains(&k.as_str()) && !ANNOTATION_KEYWORDS.contains(&k.as_str()))
-    {
-        return Err(format!("schema: keyword {unknown} is not supported by pzbench's validator"));
-    }
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let target = reference
-            .strip_prefix("#/$defs/")
-            .and_then(|name| root.get("$defs")?.get(name))
-            .ok_or_else(|| format!("schema: unresolved $ref {reference}"))?;
-        check(root, target, value, at)?;
-    }
-    if let Some(types) = schema.get("type") {
-        let wanted: Vec<&str> = match types {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        if !wanted.iter().any(|t| has_type(value, t)) {
-            return Err(format!("{at}: expected {}, got {}", wanted.join(" or "), type_name(value)));
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let list: Vec<String> = options.iter().map(Value::to_string).collect();
-            return Err(format!("{at}: {value} is not one of {}", list.join(", ")));
-        }
-    }
-    if let Value::String(text) = value {
-        if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-            if (text.chars().count() as u64) < min {
-                return Err(format!("{at}: must not be empty"));
-            }
-        }
-        if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-            match matches_pattern(pattern, text) {
-                Some(true) => {}
-                Some(false) if pattern == SHA256_PATTERN => {
-                    return Err(format!("{at}: '{text}' is not a lowercase hex SHA-256 (64 characters)"))
-                }
-                Some(false) => return Err(format!("{at}: '{text}' is not a UTC date like 2026-11-27T07:19:00Z")),
-                None => return Err(format!("schema: unsupported pattern {pattern}")),
-            }
-        }
-    }
-    if let Some(x) = value.as_f64() {
-        let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
-        if bound("minimum").is_some_and(|m| x < m) || bound("exclusiveMinimum").is_some_and(|m| x <= m) {
-            return Err(format!("{at}: {x} is too small"));
-        }
-        if bound("exclusiveMaximum").is_some_and(|m| x >= m) {
-            return Err(format!("{at}: {x} is too large"));
-        }
-    }
-    if let Value::Array(items) = value {
-        let count = items.len() as u64;
-        if schema.get("minItems").and_then(Value::as_u64).is_some_and(|m| count < m)
-            || schema.get("maxItems").and_then(Value::as_u64).is_some_and(|m| count > m)
-        {
-            return Err(format!("{at}: wrong number of items ({count})"));
-        }
-        if let Some(item_schema) = schema.get("items") {
-            for (i, item) in items.iter().enumerate() {
-                check(root, item_schema, item, &format!("{at}[{i}]"))?;
-            }
-        }
-    }
-    if let Value::Object(map) = value {
-        for key in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-            if !map.contains_key(key) {
-                return Err(format!("{at}: missing key '{key}'"));
-            }
-        }
-        let properties = schema.get("properties").and_then(Value::as_object);
-        for (key, item) in map {
-            match properties.and_then(|p| p.get(key)) {
-                Some(property) => check(root, property, item, &format!("{at}.{key}"))?,
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    return Err(format!("{at}: unknown key '{key}'"));
-                }
-                None => {}
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    /// Every keyword in the schema is one the interpreter checks or a pure annotation, so the
-    /// documented schema and the validation cannot drift apart.
+    fn message(board: &Value) -> String {
+        validate(board).unwrap_err().to_string()
+    }
+
+    /// A valid one-entry board as JSON.
+    fn one_entry_board() -> Value {
+        let sha = "a".repeat(64);
+        let entry = Entry {
+            name: "A".into(),
+            date: "2026-11-27T07:19:00Z".into(),
+            pzbench_version: pzbench_io::VERSION.into(),
+            predictions: PredictionsRef { file: "a.csv".into(), sha256: sha.clone() },
+            dataset: Dataset {
+                id: "a".into(),
+                synthetic: false,
+                source: "a.csv".into(),
+                sha256: sha.clone(),
+                zspec_sha256: sha,
+            },
+            bins: Bins::galaxiesml_default(),
+            overall: MetricValues::of(None),
+            per_bin: Vec::new(),
+            n_outside_bins: 0,
+            intervals: None,
+        };
+        serde_json::to_value(Board { format: FORMAT.into(), title: None, entries: vec![entry] }).unwrap()
+    }
+
     #[test]
-    fn schema_uses_only_interpreted_keywords() {
-        fn walk(schema: &Value, at: &str) {
-            let Some(map) = schema.as_object() else {
-                return;
-            };
-            for (key, value) in map {
-                assert!(
-                    CHECKED_KEYWORDS.contains(&key.as_str()) || ANNOTATION_KEYWORDS.contains(&key.as_str()),
-                    "{at}: unsupported keyword {key}"
-                );
-                match key.as_str() {
-                    "properties" | "$defs" => {
-                        for (name, sub) in value.as_object().unwrap() {
-                            walk(sub, &format!("{at}.{name}"));
-                        }
-                    }
-                    "items" => walk(value, &format!("{at}[]")),
-                    "pattern" => assert!(matches_pattern(value.as_str().unwrap(), "").is_some(), "{at}: pattern"),
-                    _ => {}
-                }
-            }
-        }
-        let schema: Value = serde_json::from_str(SCHEMA).unwrap();
-        walk(&schema, "schema");
+    fn the_embedded_schema_compiles() {
+        assert!(schema().is_ok());
+        assert!(validate(&one_entry_board()).is_ok());
     }
 
     #[test]
@@ -611,25 +603,10 @@ mod tests {
         let schema: Value = serde_json::from_str(SCHEMA).unwrap();
         let required: Vec<&str> =
             schema["$defs"]["metrics"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert_eq!(required, METRIC_KEYS.to_vec());
-        let stored = serde_json::to_value(MetricValues {
-            count: 1,
-            bias: None,
-            mean_bias: None,
-            scatter: None,
-            sigma_iqr: None,
-            rms: None,
-            outlier_frac: None,
-            outlier_frac_rail: None,
-            mse: None,
-            loss: None,
-            bias_bw: None,
-            scatter_bw: None,
-            outlier_frac_bw: None,
-        })
-        .unwrap();
+        assert_eq!(required, Metric::ALL.map(Metric::key).to_vec());
+        let stored = serde_json::to_value(MetricValues::of(None)).unwrap();
         let mut keys: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut expected = METRIC_KEYS.to_vec();
+        let mut expected = Metric::ALL.map(Metric::key).to_vec();
         keys.sort_unstable();
         expected.sort_unstable();
         assert_eq!(keys, expected);
@@ -637,21 +614,71 @@ mod tests {
 
     #[test]
     fn empty_board_is_valid_and_bad_ones_are_named() {
-        assert!(validate(&serde_json::json!({"format": FORMAT, "entries": []})).is_ok());
-        let error = validate(&serde_json::json!({"format": "other", "entries": []})).unwrap_err();
+        assert!(validate(&json!({"format": FORMAT, "entries": []})).is_ok());
+        let error = message(&json!({"format": "other", "entries": []}));
         assert!(error.contains("board.format"), "{error}");
-        let error = validate(&serde_json::json!({"format": FORMAT})).unwrap_err();
+        let error = message(&json!({"format": FORMAT}));
         assert!(error.contains("missing key 'entries'"), "{error}");
-        let error = validate(&serde_json::json!({"format": FORMAT, "entries": {}})).unwrap_err();
+        let error = message(&json!({"format": FORMAT, "entries": {}}));
         assert!(error.contains("board.entries: expected array, got object"), "{error}");
     }
 
     #[test]
+    fn places_and_problems_in_pzbench_words() {
+        let mut board = one_entry_board();
+        board["entries"][0]["overall"]["loss"] = json!("small");
+        assert_eq!(message(&board), "board.entries[0].overall.loss: expected number or null, got string");
+        let mut board = one_entry_board();
+        board["entries"][0]["overall"]["count"] = json!(1.5);
+        assert_eq!(message(&board), "board.entries[0].overall.count: expected integer, got number");
+        let mut board = one_entry_board();
+        board["entries"][0].as_object_mut().unwrap().remove("date");
+        assert_eq!(message(&board), "board.entries[0]: missing key 'date'");
+        let mut board = one_entry_board();
+        board["entries"][0]["overall"]["los"] = json!(0.1);
+        assert_eq!(message(&board), "board.entries[0].overall: unknown key 'los'");
+        let mut board = one_entry_board();
+        board["entries"][0]["bins"]["on"] = json!("z");
+        assert_eq!(message(&board), r#"board.entries[0].bins.on: "z" is not one of "z_spec", "z_phot""#);
+        let mut board = one_entry_board();
+        board["entries"][0]["name"] = json!("");
+        assert_eq!(message(&board), "board.entries[0].name: must not be empty");
+        let mut board = one_entry_board();
+        board["entries"][0]["n_outside_bins"] = json!(-1);
+        assert_eq!(message(&board), "board.entries[0].n_outside_bins: -1 is too small");
+        let mut board = one_entry_board();
+        board["entries"][0]["bins"]["edges"] = json!([1.0]);
+        assert_eq!(message(&board), "board.entries[0].bins.edges: wrong number of items (1)");
+    }
+
+    #[test]
     fn patterns() {
-        assert_eq!(matches_pattern(DATE_PATTERN, "2026-11-27T07:19:00Z"), Some(true));
-        assert_eq!(matches_pattern(DATE_PATTERN, "2026-11-27 07:19:00"), Some(false));
-        assert_eq!(matches_pattern(SHA256_PATTERN, &"a".repeat(64)), Some(true));
-        assert_eq!(matches_pattern(SHA256_PATTERN, &"A".repeat(64)), Some(false));
+        let mut board = one_entry_board();
+        board["entries"][0]["date"] = json!("2026-11-27 07:19:00");
+        let error = message(&board);
+        assert!(error.starts_with("board.entries[0].date: '2026-11-27 07:19:00' does not match ^[0-9]{4}"), "{error}");
+        assert!(error.contains("UTC"), "{error}");
+        let mut board = one_entry_board();
+        board["entries"][0]["predictions"]["sha256"] = json!("A".repeat(64));
+        let error = message(&board);
+        assert!(error.starts_with("board.entries[0].predictions.sha256: 'AAAA"), "{error}");
+        assert!(error.contains("lowercase hex SHA-256"), "{error}");
+    }
+
+    #[test]
+    fn the_validator_error_is_the_source() {
+        use std::error::Error as _;
+        let error = validate(&json!({"format": FORMAT})).unwrap_err();
+        assert!(error.source().unwrap().to_string().contains("entries"), "{error}");
+    }
+
+    #[test]
+    fn rank_metrics_are_metrics_but_count() {
+        assert_eq!(rank_metric("scatter").unwrap(), Metric::Scatter);
+        for bad in ["count", "wobble"] {
+            let error = rank_metric(bad).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("--by {bad}: not a metric; use one of bias, mean_bias,")), "{error}");
+        }
     }
 
     #[test]

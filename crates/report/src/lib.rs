@@ -1,9 +1,15 @@
-//! Rendering results: JSON, terminal tables, Markdown and CSV.
+//! pzbench's reports (`docs/reports.md`): score reports and the scoring pipeline they share, the
+//! GalaxiesML paper's Table 2 and Figure 6, the scatter plot, and leaderboards. Each command of
+//! the `pzbench` binary that reports is one call here; nothing here prints.
 
 pub mod figure;
 pub mod format;
 pub mod leaderboard;
 pub mod score;
+pub mod scoring;
 pub mod table2;
 
-pub use score::{score_sample, ScoreReport};
+pub use figure::{figure6, scatter_plot, ScatterOptions};
+pub use score::{score_file, score_sample, MetricValues, ScoreReport};
+pub use scoring::{score_model, score_models, ModelInput, ModelSpec, ScoredModel, ScoredModels};
+pub use table2::{table2, Table2};

@@ -1,12 +1,20 @@
-//! The report of `pzbench score`: metrics overall and per bin, bins, provenance, intervals.
+//! The report of `pzbench score`: metrics overall and per bin, bins, provenance, intervals; and
+//! the one scoring pipeline ([`score_sample`], [`score_file`]) that `score`, `table2`, `figure6`,
+//! `leaderboard add` and `baseline save` share.
 
+use std::fmt;
+use std::path::Path;
+
+use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::format::{significant, TextTable};
-use pzbench_io::sample::{InputInfo, Sample};
+use pzbench_io::sample::{load_sample, InputInfo, Sample, SampleOptions};
+use pzbench_io::Result;
 use pzbench_metrics::{
-    bootstrap, evaluate, Bins, BootstrapConfig, Evaluation, Grouped, Intervals, MetricIntervals, Metrics, METRIC_KEYS,
+    bootstrap, evaluate, Bins, BootstrapConfig, Evaluation, Grouped, Interval, Intervals, Metric, MetricIntervals,
+    Metrics,
 };
 
 /// Everything `pzbench score` reports; serialises to the documented JSON layout
@@ -33,35 +41,121 @@ pub struct BinMetrics {
 }
 
 impl Serialize for BinMetrics {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(METRIC_KEYS.len() + 2))?;
-        write_metric_entries(&mut map, self.metrics.as_ref())?;
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Metric::ALL.len() + 2))?;
+        MetricValues::of(self.metrics.as_ref()).write_entries(&mut map)?;
         map.serialize_entry("lo", &self.lo)?;
         map.serialize_entry("hi", &self.hi)?;
         map.end()
     }
 }
 
-fn serialize_metrics<S: Serializer>(metrics: &Option<Metrics>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut map = serializer.serialize_map(Some(METRIC_KEYS.len()))?;
-    write_metric_entries(&mut map, metrics.as_ref())?;
-    map.end()
+fn serialize_metrics<S: Serializer>(metrics: &Option<Metrics>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    MetricValues::of(metrics.as_ref()).serialize(serializer)
 }
 
-/// `count` then the 12 values; an empty set gives `count: 0` and `null` for the rest.
-fn write_metric_entries<M: SerializeMap>(map: &mut M, metrics: Option<&Metrics>) -> Result<(), M::Error> {
-    map.serialize_entry("count", &metrics.map_or(0, |m| m.count))?;
-    for key in &METRIC_KEYS[1..] {
-        map.serialize_entry(key, &metrics.and_then(|m| m.get(key)))?;
+/// The 13 metrics of a set of galaxies as reports write them (`docs/METRICS.md` keys, in report
+/// order): `count`, then every other metric's value, `null` for an empty set. Leaderboards store
+/// this layout, and read it back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricValues {
+    /// Number of galaxies.
+    pub count: usize,
+    /// The value of every [`Metric::VALUES`] entry, in that order.
+    values: [Option<f64>; 12],
+}
+
+impl MetricValues {
+    /// The values of `metrics` (`None` for an empty set). A value that is not finite is stored as
+    /// `None`, as JSON writes it: `null`.
+    pub fn of(metrics: Option<&Metrics>) -> Self {
+        let mut values = [None; 12];
+        if let Some(m) = metrics {
+            for (slot, metric) in values.iter_mut().zip(Metric::VALUES) {
+                *slot = Some(m.get(metric)).filter(|v| v.is_finite());
+            }
+        }
+        MetricValues { count: metrics.map_or(0, |m| m.count), values }
     }
-    Ok(())
+
+    /// The value of `metric` (`count` as a float); `None` for an empty set.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Count => Some(self.count as f64),
+            other => self.values[other.index() - 1],
+        }
+    }
+
+    /// Write `count` and the 12 values as entries of `map`.
+    fn write_entries<M: SerializeMap>(&self, map: &mut M) -> std::result::Result<(), M::Error> {
+        map.serialize_entry(Metric::Count.key(), &self.count)?;
+        for (metric, value) in Metric::VALUES.iter().zip(&self.values) {
+            map.serialize_entry(metric.key(), value)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for MetricValues {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Metric::ALL.len()))?;
+        self.write_entries(&mut map)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricValues {
+    /// Every one of the 13 keys must be present, and no other.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct ValuesVisitor;
+
+        impl<'de> Visitor<'de> for ValuesVisitor {
+            type Value = MetricValues;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the 13 metrics of docs/METRICS.md")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<MetricValues, A::Error> {
+                let mut seen = [false; 13];
+                let mut found = MetricValues { count: 0, values: [None; 12] };
+                while let Some(key) = map.next_key::<String>()? {
+                    let metric =
+                        Metric::from_key(&key).ok_or_else(|| de::Error::custom(format!("unknown metric '{key}'")))?;
+                    if std::mem::replace(&mut seen[metric.index()], true) {
+                        return Err(de::Error::duplicate_field(metric.key()));
+                    }
+                    match metric {
+                        Metric::Count => found.count = map.next_value()?,
+                        other => found.values[other.index() - 1] = map.next_value()?,
+                    }
+                }
+                match Metric::ALL.into_iter().find(|m| !seen[m.index()]) {
+                    Some(missing) => Err(de::Error::missing_field(missing.key())),
+                    None => Ok(found),
+                }
+            }
+        }
+
+        deserializer.deserialize_map(ValuesVisitor)
+    }
 }
 
 /// Columns of the terminal table: the paper's Table 2 metrics plus RMS and σ_IQR.
-const TERMINAL_KEYS: [&str; 8] = ["count", "loss", "bias", "scatter", "outlier_frac", "mse", "rms", "sigma_iqr"];
+const TERMINAL_METRICS: [Metric; 8] = [
+    Metric::Count,
+    Metric::Loss,
+    Metric::Bias,
+    Metric::Scatter,
+    Metric::OutlierFrac,
+    Metric::Mse,
+    Metric::Rms,
+    Metric::SigmaIqr,
+];
 
-/// Score a sample: group by `bins`, evaluate every metric overall and per bin, and bootstrap
-/// intervals when asked. Consumes the sample so its columns are freed as early as possible.
+/// Score a sample as `pzbench score` does (`docs/METRICS.md`): group by `bins`, evaluate every
+/// metric overall and per bin, and bootstrap intervals when asked. Consumes the sample so its
+/// columns are freed as early as possible.
 pub fn score_sample(sample: Sample, bins: Bins, bootstrap_config: Option<BootstrapConfig>) -> ScoreReport {
     let Sample { z_spec, z_phot, input, ids } = sample;
     drop(ids);
@@ -69,6 +163,17 @@ pub fn score_sample(sample: Sample, bins: Bins, bootstrap_config: Option<Bootstr
     let evaluation = evaluate(&grouped);
     let intervals = bootstrap_config.map(|config| bootstrap(&grouped, &config));
     ScoreReport::new(evaluation, bins, grouped.n_outside(), input, intervals)
+}
+
+/// Read a predictions file (joined with `options.truth` if set) and [`score_sample`] it: the whole
+/// of `pzbench score`.
+pub fn score_file(
+    path: &Path,
+    options: &SampleOptions,
+    bins: &Bins,
+    bootstrap_config: Option<BootstrapConfig>,
+) -> Result<ScoreReport> {
+    Ok(score_sample(load_sample(path, options)?, bins.clone(), bootstrap_config))
 }
 
 impl ScoreReport {
@@ -111,26 +216,26 @@ impl ScoreReport {
         format!("({}, {}]", significant(bin.lo, 6), significant(bin.hi, 6))
     }
 
-    fn rows_of(&self, keys: &[&str]) -> TextTable {
-        let cell = |m: Option<&Metrics>, key: &str| match (m, key) {
-            (None, "count") => "0".to_string(),
+    fn rows_of(&self, metrics: &[Metric]) -> TextTable {
+        let cell = |m: Option<&Metrics>, metric: Metric| match (m, metric) {
+            (None, Metric::Count) => "0".to_string(),
             (None, _) => "-".to_string(),
-            (Some(m), "count") => m.count.to_string(),
-            (Some(m), key) => m.get(key).map_or("-".to_string(), |v| significant(v, 4)),
+            (Some(m), Metric::Count) => m.count.to_string(),
+            (Some(m), metric) => significant(m.get(metric), 4),
         };
         let on = match self.bins.on {
             pzbench_metrics::BinOn::ZSpec => "z_spec bin",
             pzbench_metrics::BinOn::ZPhot => "z_phot bin",
         };
         let mut header = vec![on.to_string()];
-        header.extend(keys.iter().map(|k| k.to_string()));
+        header.extend(metrics.iter().map(|m| m.key().to_string()));
         let mut rows = vec![std::iter::once("overall".to_string())
-            .chain(keys.iter().map(|k| cell(self.overall.as_ref(), k)))
+            .chain(metrics.iter().map(|&m| cell(self.overall.as_ref(), m)))
             .collect()];
         for bin in &self.per_bin {
             rows.push(
                 std::iter::once(self.bin_label(bin))
-                    .chain(keys.iter().map(|k| cell(bin.metrics.as_ref(), k)))
+                    .chain(metrics.iter().map(|&m| cell(bin.metrics.as_ref(), m)))
                     .collect(),
             );
         }
@@ -148,25 +253,15 @@ impl ScoreReport {
             self.n_outside_bins,
             self.bins.len()
         ));
-        out.push_str(&self.rows_of(&TERMINAL_KEYS).to_terminal());
+        out.push_str(&self.rows_of(&TERMINAL_METRICS).to_terminal());
         if let (Some(intervals), Some(overall)) = (&self.intervals, &self.overall) {
             if let Some(ci) = &intervals.overall {
-                out.push_str(&format!(
-                    "\noverall, {:.0}% {} ({} resamples, seed {}):\n",
-                    intervals.confidence * 100.0,
-                    intervals.method,
-                    intervals.resamples,
-                    intervals.seed
-                ));
-                let rows = METRIC_KEYS[1..]
-                    .iter()
-                    .filter_map(|&key| {
-                        let i = ci.get(key)?;
-                        Some(vec![
-                            key.to_string(),
-                            significant(overall.get(key)?, 4),
-                            format!("[{}, {}]", significant(i.lo, 4), significant(i.hi, 4)),
-                        ])
+                out.push_str(&format!("\noverall, {}:\n", bootstrap_label(intervals)));
+                let rows = Metric::VALUES
+                    .into_iter()
+                    .filter_map(|metric| {
+                        let i = ci.get(metric)?;
+                        Some(vec![metric.key().to_string(), significant(overall.get(metric), 4), interval_text(i)])
                     })
                     .collect();
                 let table = TextTable { header: vec!["metric".into(), "value".into(), "interval".into()], rows };
@@ -178,24 +273,18 @@ impl ScoreReport {
 
     /// A Markdown table of all 13 metrics (intervals, when present, as `[lo, hi]` rows below).
     pub fn to_markdown(&self) -> String {
-        let mut out = self.rows_of(&METRIC_KEYS).to_markdown();
+        let mut out = self.rows_of(&Metric::ALL).to_markdown();
         if let Some(intervals) = &self.intervals {
-            out.push_str(&format!(
-                "\n{:.0}% {} ({} resamples, seed {}):\n\n",
-                intervals.confidence * 100.0,
-                intervals.method,
-                intervals.resamples,
-                intervals.seed
-            ));
+            out.push_str(&format!("\n{}:\n\n", bootstrap_label(intervals)));
             let mut table = TextTable { header: vec!["bin".into()], rows: Vec::new() };
-            table.header.extend(METRIC_KEYS[1..].iter().map(|k| k.to_string()));
+            table.header.extend(Metric::VALUES.iter().map(|m| m.key().to_string()));
             let row = |label: String, ci: Option<&MetricIntervals>| {
                 std::iter::once(label)
-                    .chain(METRIC_KEYS[1..].iter().map(|k| {
-                        ci.and_then(|c| c.get(k)).map_or("-".to_string(), |i| {
-                            format!("[{}, {}]", significant(i.lo, 4), significant(i.hi, 4))
-                        })
-                    }))
+                    .chain(
+                        Metric::VALUES
+                            .into_iter()
+                            .map(|m| ci.and_then(|c| c.get(m)).map_or("-".to_string(), interval_text)),
+                    )
                     .collect()
             };
             table.rows.push(row("overall".into(), intervals.overall.as_ref()));
@@ -211,11 +300,11 @@ impl ScoreReport {
     /// `<key>_lo` / `<key>_hi` columns follow.
     pub fn to_csv(&self) -> String {
         let mut header = vec!["bin".to_string(), "lo".into(), "hi".into()];
-        header.extend(METRIC_KEYS.iter().map(|k| k.to_string()));
+        header.extend(Metric::ALL.iter().map(|m| m.key().to_string()));
         if self.intervals.is_some() {
-            for key in &METRIC_KEYS[1..] {
-                header.push(format!("{key}_lo"));
-                header.push(format!("{key}_hi"));
+            for metric in Metric::VALUES {
+                header.push(format!("{metric}_lo"));
+                header.push(format!("{metric}_hi"));
             }
         }
         let mut out = header.join(",");
@@ -224,10 +313,10 @@ impl ScoreReport {
         let mut line =
             |label: String, lo: Option<f64>, hi: Option<f64>, m: Option<&Metrics>, ci: Option<&MetricIntervals>| {
                 let mut cells = vec![label, number(lo), number(hi), m.map_or(0, |m| m.count).to_string()];
-                cells.extend(METRIC_KEYS[1..].iter().map(|k| number(m.and_then(|m| m.get(k)))));
+                cells.extend(Metric::VALUES.into_iter().map(|metric| number(m.map(|m| m.get(metric)))));
                 if self.intervals.is_some() {
-                    for key in &METRIC_KEYS[1..] {
-                        let i = ci.and_then(|c| c.get(key));
+                    for metric in Metric::VALUES {
+                        let i = ci.and_then(|c| c.get(metric));
                         cells.push(number(i.map(|i| i.lo)));
                         cells.push(number(i.map(|i| i.hi)));
                     }
@@ -242,5 +331,57 @@ impl ScoreReport {
             line(format!("{b}"), Some(bin.lo), Some(bin.hi), bin.metrics.as_ref(), ci);
         }
         out
+    }
+}
+
+/// `95% percentile bootstrap over galaxies (1000 resamples, seed 42)`: what the intervals are.
+fn bootstrap_label(intervals: &Intervals) -> String {
+    format!(
+        "{:.0}% {} ({} resamples, seed {})",
+        intervals.confidence * 100.0,
+        intervals.method,
+        intervals.resamples,
+        intervals.seed
+    )
+}
+
+/// An interval as `[lo, hi]`, four significant digits each.
+fn interval_text(interval: Interval) -> String {
+    format!("[{}, {}]", significant(interval.lo, 4), significant(interval.hi, 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_values_round_trip_in_report_order() {
+        let metrics = pzbench_metrics::point_metrics(&[0.01, -0.02, 0.3], &[0.01, -0.02, 0.3], &mut Vec::new());
+        let values = MetricValues::of(metrics.as_ref());
+        let json = serde_json::to_value(values).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = Metric::ALL.map(Metric::key).to_vec();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(serde_json::from_value::<MetricValues>(json).unwrap(), values);
+        assert_eq!(values.get(Metric::Count), Some(3.0));
+        assert_eq!(values.get(Metric::Loss), metrics.map(|m| m.loss));
+
+        let empty = MetricValues::of(None);
+        assert_eq!((empty.count, empty.get(Metric::Bias)), (0, None));
+        let text = serde_json::to_string(&empty).unwrap();
+        assert!(text.starts_with(r#"{"count":0,"bias":null,"mean_bias":null,"#), "{text}");
+    }
+
+    #[test]
+    fn metric_values_need_every_key_and_no_other() {
+        let mut json = serde_json::to_value(MetricValues::of(None)).unwrap();
+        json.as_object_mut().unwrap().remove("loss");
+        let error = serde_json::from_value::<MetricValues>(json.clone()).unwrap_err().to_string();
+        assert!(error.contains("missing field `loss`"), "{error}");
+        json["loss"] = serde_json::Value::Null;
+        json["los"] = serde_json::Value::Null;
+        let error = serde_json::from_value::<MetricValues>(json).unwrap_err().to_string();
+        assert!(error.contains("unknown metric 'los'"), "{error}");
     }
 }

@@ -1,4 +1,4 @@
-//! The GalaxiesML paper's Table 2 (`METRICS.md`, "Table 2 columns"): one row per model with
+//! The GalaxiesML paper's Table 2 (`docs/METRICS.md`, "Table 2 columns"): one row per model with
 //! `Model, N galaxies, Loss, Bias, Scatter, Outlier Fraction, MSE`, i.e. the metric keys `count,
 //! loss, bias, scatter, outlier_frac, mse`, optionally beside the paper's published rows
 //! (`baselines/galaxiesml_table2.json`), with a caption that names the dataset the rows were
@@ -15,18 +15,20 @@ use sha2::{Digest, Sha256};
 
 use super::format::{significant, TextTable};
 use super::score::ScoreReport;
+use super::scoring::ScoredModels;
 use pzbench_io::sample::InputInfo;
 use pzbench_io::{Error, Result};
-use pzbench_metrics::Interval;
+use pzbench_metrics::{Interval, Metric};
 
-/// Table 2's metric columns: `(METRICS.md key, column header)`, in the paper's order.
-pub const TABLE2_COLUMNS: [(&str, &str); 6] = [
-    ("count", "N galaxies"),
-    ("loss", "Loss"),
-    ("bias", "Bias"),
-    ("scatter", "Scatter"),
-    ("outlier_frac", "Outlier Fraction"),
-    ("mse", "MSE"),
+/// Table 2's metric columns: `(metric, column header)`, in the paper's order
+/// (`docs/METRICS.md`, "Table 2 columns").
+pub const TABLE2_COLUMNS: [(Metric, &str); 6] = [
+    (Metric::Count, "N galaxies"),
+    (Metric::Loss, "Loss"),
+    (Metric::Bias, "Bias"),
+    (Metric::Scatter, "Scatter"),
+    (Metric::OutlierFrac, "Outlier Fraction"),
+    (Metric::Mse, "MSE"),
 ];
 
 /// The paper's published Table 2, embedded at build time (provenance inside the file).
@@ -142,9 +144,9 @@ impl Table2Row {
         let intervals = report.intervals.as_ref().and_then(|i| i.overall.as_ref());
         let cells = TABLE2_COLUMNS
             .iter()
-            .map(|(key, _)| Cell {
-                value: report.overall.and_then(|m| m.get(key)),
-                interval: intervals.and_then(|i| i.get(key)),
+            .map(|&(metric, _)| Cell {
+                value: report.overall.map(|m| m.get(metric)),
+                interval: intervals.and_then(|i| i.get(metric)),
                 printed: None,
             })
             .collect();
@@ -189,7 +191,7 @@ pub fn published_rows() -> Result<Vec<Table2Row>> {
             "baselines/galaxiesml_table2.json (embedded): {why}; rebuild pzbench from a clean checkout"
         ))
     };
-    let file: PublishedFile = serde_json::from_str(PUBLISHED_JSON).map_err(|e| broken(e.to_string()))?;
+    let file: PublishedFile = serde_json::from_str(PUBLISHED_JSON).map_err(|e| broken(e.to_string()).caused_by(e))?;
     file.rows
         .into_iter()
         .map(|row| {
@@ -198,7 +200,8 @@ pub fn published_rows() -> Result<Vec<Table2Row>> {
             let cells = texts
                 .iter()
                 .map(|text| {
-                    let value = text.parse::<f64>().map_err(|_| broken(format!("'{text}' is not a number")))?;
+                    let value =
+                        text.parse::<f64>().map_err(|e| broken(format!("'{text}' is not a number")).caused_by(e))?;
                     Ok(Cell { value: Some(value), interval: None, printed: Some(text.to_string()) })
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -223,6 +226,28 @@ pub struct Table2 {
     pub rows: Vec<Table2Row>,
     pub bootstrap: Option<BootstrapInfo>,
     pub notes: Vec<String>,
+}
+
+/// Table 2 of scored models (`docs/METRICS.md`, "Table 2 columns"): one measured row per model, in
+/// order, then the paper's published rows if `published`. The dataset is the first model's, the
+/// bootstrap settings are those its intervals were computed with, and the notes are the models'.
+pub fn table2(scored: &ScoredModels, published: bool) -> Result<Table2> {
+    let first = scored.first();
+    let mut rows: Vec<Table2Row> = scored.models().iter().map(|s| Table2Row::measured(&s.name, &s.report)).collect();
+    if published {
+        rows.extend(published_rows()?);
+    }
+    Ok(Table2 {
+        dataset: first.dataset.clone(),
+        rows,
+        bootstrap: first.report.intervals.as_ref().map(|i| BootstrapInfo {
+            method: i.method.to_string(),
+            confidence: i.confidence,
+            resamples: i.resamples,
+            seed: i.seed,
+        }),
+        notes: scored.notes().to_vec(),
+    })
 }
 
 /// Escape text for LaTeX (outside math mode).
@@ -295,14 +320,14 @@ impl Table2 {
 
     /// A cell as text: published cells as printed, counts as integers, other values to three
     /// significant digits, `value ± half-width` with an interval, `-` for an empty set.
-    fn cell_text(key: &str, cell: &Cell) -> String {
+    fn cell_text(metric: Metric, cell: &Cell) -> String {
         if let Some(printed) = &cell.printed {
             return printed.clone();
         }
         let Some(value) = cell.value else {
-            return if key == "count" { "0".into() } else { "-".into() };
+            return if metric == Metric::Count { "0".into() } else { "-".into() };
         };
-        if key == "count" {
+        if metric == Metric::Count {
             return format!("{value:.0}");
         }
         match cell.interval {
@@ -319,7 +344,9 @@ impl Table2 {
             .iter()
             .map(|row| {
                 std::iter::once(row.label())
-                    .chain(TABLE2_COLUMNS.iter().zip(&row.cells).map(|((key, _), cell)| Self::cell_text(key, cell)))
+                    .chain(
+                        TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| Self::cell_text(metric, cell)),
+                    )
                     .collect()
             })
             .collect();
@@ -355,8 +382,8 @@ impl Table2 {
             }
             previous_published = Some(published);
             let cells: Vec<String> = std::iter::once(latex_escape(&row.label()))
-                .chain(TABLE2_COLUMNS.iter().zip(&row.cells).map(|((key, _), cell)| {
-                    let text = Self::cell_text(key, cell);
+                .chain(TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| {
+                    let text = Self::cell_text(metric, cell);
                     match text.split_once(" ± ") {
                         Some((v, h)) => {
                             format!("{} $\\pm$ {}", latex_number(v), latex_number(h))
@@ -371,23 +398,18 @@ impl Table2 {
         out
     }
 
-    /// CSV at full precision: `model, source, predictions_sha256`, the six metric columns (METRICS.md
+    /// CSV at full precision: `model, source, predictions_sha256`, the six metric columns (metric
     /// keys, `n_galaxies` for `count`), then `<key>_lo, <key>_hi` when bootstrapped.
     pub fn to_csv(&self) -> String {
         let mut header = vec!["model".to_string(), "source".into(), "predictions_sha256".into()];
-        header.extend(TABLE2_COLUMNS.iter().map(
-            |(k, _)| {
-                if *k == "count" {
-                    "n_galaxies".to_string()
-                } else {
-                    k.to_string()
-                }
-            },
-        ));
+        header.extend(TABLE2_COLUMNS.iter().map(|(metric, _)| match metric {
+            Metric::Count => "n_galaxies".to_string(),
+            other => other.key().to_string(),
+        }));
         if self.bootstrap.is_some() {
-            for (key, _) in &TABLE2_COLUMNS[1..] {
-                header.push(format!("{key}_lo"));
-                header.push(format!("{key}_hi"));
+            for (metric, _) in &TABLE2_COLUMNS[1..] {
+                header.push(format!("{metric}_lo"));
+                header.push(format!("{metric}_hi"));
             }
         }
         let mut out = header.join(",");
@@ -422,19 +444,20 @@ impl Table2 {
                 let mut metrics = Map::new();
                 let mut intervals = Map::new();
                 let mut printed = Map::new();
-                for ((key, _), cell) in TABLE2_COLUMNS.iter().zip(&row.cells) {
-                    let value = match (*key, cell.value) {
-                        ("count", Some(v)) => json!(v as u64),
-                        ("count", None) => json!(0),
+                for (&(metric, _), cell) in TABLE2_COLUMNS.iter().zip(&row.cells) {
+                    let value = match (metric, cell.value) {
+                        (Metric::Count, Some(v)) => json!(v as u64),
+                        (Metric::Count, None) => json!(0),
                         (_, v) => json!(v),
                     };
-                    metrics.insert(key.to_string(), value);
+                    let key = metric.key().to_string();
                     if let Some(i) = cell.interval {
-                        intervals.insert(key.to_string(), json!([i.lo, i.hi]));
+                        intervals.insert(key.clone(), json!([i.lo, i.hi]));
                     }
                     if let Some(p) = &cell.printed {
-                        printed.insert(key.to_string(), json!(p));
+                        printed.insert(key.clone(), json!(p));
                     }
+                    metrics.insert(key, value);
                 }
                 let mut entry = Map::new();
                 entry.insert("model".into(), json!(row.model));
