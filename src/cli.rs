@@ -87,19 +87,6 @@ fn run_command(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// Run a pzbench command given as words (e.g. `["score", "preds.csv"]`), as the shell would:
-/// `reproduce` scripts the other commands through this, so it behaves exactly like them.
-fn run_words<S: AsRef<str>>(words: &[S]) -> Result<ExitCode> {
-    let argv = std::iter::once("pzbench").chain(words.iter().map(AsRef::as_ref));
-    let cli = Cli::try_parse_from(argv).map_err(|e| {
-        pzbench_io::Error::other(format!(
-            "internal command line rejected: {}",
-            e.to_string().lines().next().unwrap_or_default()
-        ))
-    })?;
-    run_command(cli.command)
-}
-
 /// Write `text` to `output` atomically, or to standard output.
 fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {

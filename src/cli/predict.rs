@@ -1,13 +1,13 @@
 //! `pzbench predict`: a trained model's redshift for every galaxy of a file, ready for `score`.
 //! The flags become a [`PredictRequest`] for [`pzbench_models::predict_file`]; this file prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
 use pzbench_io::Result;
-use pzbench_models::{self, PredictRequest};
+use pzbench_models::{self, PredictRequest, DEFAULT_PREDICT_BATCH};
 
 /// Predict redshifts with a model trained by `pzbench train`.
 ///
@@ -38,7 +38,7 @@ pub struct PredictArgs {
     pub device: String,
 
     /// Galaxies per forward pass (memory, not results: predictions do not depend on it beyond float rounding).
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_PREDICT_BATCH, value_name = "N")]
     pub batch_size: usize,
 
     /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
@@ -63,13 +63,20 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         batch_size: args.batch_size,
         read: super::train::read_options(args.delimiter.as_deref(), args.drop_invalid)?,
     };
-    let predictions = pzbench_models::predict_file(&request, &mut |input| {
-        if !args.quiet {
+    predict_on_terminal(&request, &args.output, args.quiet)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// [`pzbench_models::predict_file`] written as CSV to `output`, as `pzbench predict` shows it
+/// (also used by `pzbench reproduce`): unless `quiet`, a line on the input and one on the result.
+pub(super) fn predict_on_terminal(request: &PredictRequest, output: &Path, quiet: bool) -> Result<()> {
+    let predictions = pzbench_models::predict_file(request, &mut |input| {
+        if !quiet {
             eprintln!("{}", super::train::describe(input));
         }
     })?;
-    predictions.write_csv(&args.output)?;
-    if !args.quiet {
+    predictions.write_csv(output)?;
+    if !quiet {
         let seconds = predictions.started.elapsed().as_secs_f64();
         eprintln!(
             "pzbench: {} predictions by the {} in {:.1} s ({:.0} galaxies/s) -> {}",
@@ -77,8 +84,8 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             predictions.architecture.name(),
             seconds,
             predictions.z_phot.len() as f64 / seconds.max(1e-9),
-            args.output.display()
+            output.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

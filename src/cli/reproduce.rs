@@ -6,8 +6,20 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::run_words;
-use pzbench_io::{Error, Result};
+use pzbench_io::sample::SampleOptions;
+use pzbench_io::{write_atomic, Error, Result};
+use pzbench_metrics::{Bins, BootstrapConfig, Metric};
+use pzbench_models::{ModelKind, PredictRequest, TrainConfig, TrainRequest};
+use pzbench_report::figure::FIGURE6_SIZE;
+use pzbench_report::leaderboard::{self, BoardFormat};
+use pzbench_report::{figure6, scatter_plot, score_file, score_models, table2, ModelInput, ModelSpec, ScatterOptions};
+use pzbench_synth::generate::{file_name, NzSource, SynthRequest};
+use pzbench_synth::photometry::DEFAULT_DZ;
+
+use super::predict::predict_on_terminal;
+use super::synth::synthesize_on_terminal;
+use super::table2::print_notes;
+use super::train::train_on_terminal;
 
 /// Run the whole study: data, NN and CNN, predictions on the test split, Table 2, Figure 6.
 ///
@@ -16,7 +28,8 @@ use pzbench_io::{Error, Result};
 /// trains the photometry NN and the image+photometry CNN (`pzbench train`), predicts the test split
 /// (`pzbench predict`), scores both (`pzbench score`), and writes Table 2 (Markdown, LaTeX, CSV),
 /// Figure 6 (PNG, SVG), one scatter plot per model, a leaderboard and an `index.md` linking them
-/// all. Each step is the same code as the command it names.
+/// all. Each step calls the same library function as the command it names, with that command's
+/// defaults; the first failing step ends the run with its error.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  pzbench reproduce --output study                      # synthetic data, CPU, ~minutes\n  pzbench reproduce --data /data/galaxiesml --size 127 --cnn-epochs 200 --device cuda --output paper"
@@ -51,9 +64,8 @@ pub struct ReproduceArgs {
     pub bootstrap: usize,
 }
 
-fn text(path: &Path) -> String {
-    path.display().to_string()
-}
+/// The steps, for the `[k/STEPS]` progress lines.
+const STEPS: usize = 9;
 
 /// Run `pzbench reproduce`.
 pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
@@ -61,15 +73,13 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         return Err(Error::usage(format!("--size {}: GalaxiesML cutouts are 64 or 127 pixels", args.size)));
     }
     let out = &args.output;
-    std::fs::create_dir_all(out).map_err(|e| Error::file(out, format!("cannot create the output folder: {e}")))?;
-    let steps = 9;
+    create_dir(out, "the output folder")?;
     let mut step = 0;
     let mut say = |what: &str| {
         step += 1;
-        eprintln!("\n[{step}/{steps}] {what}");
+        eprintln!("\n[{step}/{STEPS}] {what}");
     };
-    let seed = args.seed.to_string();
-    let size = args.size;
+    let (seed, size) = (args.seed, args.size);
 
     let data_dir = match &args.data {
         Some(dir) => {
@@ -78,22 +88,19 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         }
         None => {
             say(&format!("generating {} synthetic galaxies at {size}x{size} (pzbench synth)", args.n));
-            let dir = out.join("data");
-            run_words(&[
-                "synth",
-                "--n",
-                &args.n.to_string(),
-                "--size",
-                &size.to_string(),
-                "--seed",
-                &seed,
-                "--out",
-                &text(&dir),
-            ])?;
-            dir
+            let request = SynthRequest {
+                n: args.n,
+                size,
+                seed,
+                nz: NzSource::HscSpecz,
+                grid_dz: DEFAULT_DZ,
+                output: out.join("data"),
+            };
+            synthesize_on_terminal(&request, false)?;
+            request.output
         }
     };
-    let split = |name: &str| data_dir.join(format!("5x{size}x{size}_{name}_with_morphology.hdf5"));
+    let split = |name: &str| data_dir.join(file_name(size, name, "hdf5"));
     let (train, val, test) = (split("training"), split("validation"), split("testing"));
     for file in [&train, &val, &test] {
         if !file.is_file() {
@@ -101,146 +108,73 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         }
     }
 
-    let models = [("NN", "nn", args.nn_epochs), ("CNN", "cnn", args.cnn_epochs)];
+    let models = [("NN", ModelKind::Nn, args.nn_epochs), ("CNN", ModelKind::Cnn, args.cnn_epochs)];
     let mut predictions = Vec::new();
+    create_dir(&out.join("predictions"), "predictions/")?;
     for (label, kind, epochs) in models {
         say(&format!("training the {label} ({epochs} epochs at most, on {})", args.device));
-        let dir = out.join("models").join(kind);
-        run_words(&[
-            "train",
-            "--model",
-            kind,
-            "--train",
-            &text(&train),
-            "--val",
-            &text(&val),
-            "--out",
-            &text(&dir),
-            "--epochs",
-            &epochs.to_string(),
-            "--seed",
-            &seed,
-            "--device",
-            &args.device,
-        ])?;
-        let preds = out.join("predictions").join(format!("{kind}.csv"));
-        std::fs::create_dir_all(out.join("predictions"))
-            .map_err(|e| Error::file(out, format!("cannot create predictions/: {e}")))?;
-        run_words(&[
-            "predict",
-            "--model",
-            &text(&dir),
-            "--data",
-            &text(&test),
-            "--out",
-            &text(&preds),
-            "--device",
-            &args.device,
-            "--quiet",
-        ])?;
-        predictions.push((label, kind, preds));
+        let name = label.to_lowercase();
+        let dir = out.join("models").join(&name);
+        let request = TrainRequest {
+            config: TrainConfig { epochs, seed, ..kind.default_config() },
+            device: args.device.clone(),
+            ..TrainRequest::new(kind, train.clone(), val.clone(), dir.clone())
+        };
+        train_on_terminal(&request, false)?;
+        let preds = out.join("predictions").join(format!("{name}.csv"));
+        let request = PredictRequest { device: args.device.clone(), ..PredictRequest::new(dir, test.clone()) };
+        predict_on_terminal(&request, &preds, true)?;
+        predictions.push(ModelSpec { name: label.to_string(), path: preds });
     }
 
     say("scoring both models on the test split (pzbench score)");
-    let bootstrap = args.bootstrap.to_string();
-    for (_, kind, preds) in &predictions {
-        run_words(&[
-            "score",
-            &text(preds),
-            "--quiet",
-            "--format",
-            "json",
-            "--bootstrap",
-            &bootstrap,
-            "--seed",
-            &seed,
-            "--output",
-            &text(&out.join(format!("score_{kind}.json"))),
-        ])?;
+    let bins = Bins::galaxiesml_default();
+    let bootstrap =
+        (args.bootstrap > 0).then_some(BootstrapConfig { resamples: args.bootstrap, confidence: 0.95, seed });
+    for model in &predictions {
+        let report = score_file(&model.path, &SampleOptions::default(), &bins, bootstrap)?;
+        write_atomic(&out.join(format!("score_{}.json", model.name.to_lowercase())), report.to_json().as_bytes())?;
     }
-    let model_flags: Vec<String> = predictions
-        .iter()
-        .flat_map(|(label, _, preds)| ["--model".to_string(), format!("{label}={}", text(preds))])
-        .collect();
-    let dataset: Vec<String> = match &args.data {
-        Some(_) => vec!["--dataset".into(), format!("GalaxiesML {size}x{size} test split")],
-        None => vec![
-            "--dataset".into(),
-            format!("synthetic GalaxiesML {size}x{size} test split (seed {seed})"),
-            "--synthetic".into(),
-        ],
+    let input = ModelInput {
+        sample: SampleOptions::default(),
+        dataset: Some(match &args.data {
+            Some(_) => format!("GalaxiesML {size}x{size} test split"),
+            None => format!("synthetic GalaxiesML {size}x{size} test split (seed {seed})"),
+        }),
+        synthetic: args.data.is_none(),
     };
+    let scored = score_models(&predictions, &input, &bins, bootstrap)?;
+    print_notes(&scored);
 
     say("Table 2 (Markdown, LaTeX, CSV)");
-    for (format, file) in [("markdown", "table2.md"), ("latex", "table2.tex"), ("csv", "table2.csv")] {
-        let mut words: Vec<String> = vec!["table2".into()];
-        words.extend(model_flags.iter().cloned());
-        words.extend(dataset.iter().cloned());
-        words.extend(
-            ["--published", "--bootstrap", &bootstrap, "--seed", &seed, "--format", format, "--output"]
-                .map(String::from),
-        );
-        words.push(text(&out.join(file)));
-        run_words(&words)?;
+    let table = table2(&scored, true)?;
+    let markdown = table.to_markdown();
+    for (file, text) in [("table2.md", &markdown), ("table2.tex", &table.to_latex()), ("table2.csv", &table.to_csv())] {
+        write_atomic(&out.join(file), text.as_bytes())?;
     }
 
     say("Figure 6 (PNG, SVG)");
     for file in ["figure6.png", "figure6.svg"] {
-        let mut words: Vec<String> = vec!["figure6".into()];
-        words.extend(model_flags.iter().cloned());
-        words.extend(dataset.iter().cloned());
-        words.extend(["--bootstrap", &bootstrap, "--seed", &seed, "--out"].map(String::from));
-        words.push(text(&out.join(file)));
-        run_words(&words)?;
+        figure6(&scored, FIGURE6_SIZE, &out.join(file))?;
     }
 
     say("scatter plots (z_phot against z_spec)");
-    for (label, kind, preds) in &predictions {
-        run_words(&[
-            "plot",
-            "scatter",
-            "--predictions",
-            &text(preds),
-            "--title",
-            &format!("{label}: z_phot vs z_spec"),
-            "--out",
-            &text(&out.join(format!("scatter_{kind}.png"))),
-        ])?;
+    for model in &predictions {
+        let plot =
+            ScatterOptions { title: Some(format!("{}: z_phot vs z_spec", model.name)), ..ScatterOptions::default() };
+        let file = out.join(format!("scatter_{}.png", model.name.to_lowercase()));
+        scatter_plot(&model.path, &SampleOptions::default(), &plot, &file)?;
     }
 
     say("leaderboard");
     let board = out.join("leaderboard.json");
-    for (label, _, preds) in &predictions {
-        let mut words: Vec<String> = [
-            "leaderboard",
-            "add",
-            "--board",
-            &text(&board),
-            "--name",
-            label,
-            "--predictions",
-            &text(preds),
-            "--replace",
-        ]
-        .map(String::from)
-        .to_vec();
-        words.extend(dataset.iter().cloned());
-        run_words(&words)?;
+    for model in &predictions {
+        leaderboard::add(&board, &model.name, &model.path, &input, None, true)?;
     }
-    run_words(&[
-        "leaderboard",
-        "render",
-        "--board",
-        &text(&board),
-        "--format",
-        "markdown",
-        "--output",
-        &text(&out.join("leaderboard.md")),
-    ])?;
+    let rendered = leaderboard::render(&board, Metric::Loss, BoardFormat::Markdown)?;
+    write_atomic(&out.join("leaderboard.md"), rendered.as_bytes())?;
 
     say("index.md");
-    let table = std::fs::read_to_string(out.join("table2.md"))
-        .map_err(|e| Error::file(out.join("table2.md"), format!("cannot read: {e}")))?;
     let source = match &args.data {
         Some(dir) => format!("the GalaxiesML files in `{}`", dir.display()),
         None => format!(
@@ -251,7 +185,7 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
     let index = format!(
         "# GalaxiesML study (pzbench {version})\n\nData: {source}. Models: the paper's NN (photometry) and CNN (images + photometry), \
          trained with `pzbench train` on {device} (NN ≤ {nn} epochs with early stopping, CNN {cnn} epochs), seed {seed}.\n\n\
-         ## Table 2\n\n{table}\nAlso as [LaTeX](table2.tex) and [CSV](table2.csv); per-model scores with {bootstrap}-resample \
+         ## Table 2\n\n{markdown}\nAlso as [LaTeX](table2.tex) and [CSV](table2.csv); per-model scores with {bootstrap}-resample \
          bootstrap intervals: [NN](score_nn.json), [CNN](score_cnn.json).\n\n## Figure 6\n\n![Figure 6](figure6.png)\n\n\
          [SVG](figure6.svg)\n\n## Predictions against truth\n\n![NN](scatter_nn.png)\n![CNN](scatter_cnn.png)\n\n\
          ## Leaderboard\n\nSee [leaderboard.md](leaderboard.md) ([JSON](leaderboard.json)).\n\n## Files\n\n\
@@ -261,8 +195,14 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         device = args.device,
         nn = args.nn_epochs,
         cnn = args.cnn_epochs,
+        bootstrap = args.bootstrap,
     );
-    pzbench_io::write_atomic(&out.join("index.md"), index.as_bytes())?;
+    write_atomic(&out.join("index.md"), index.as_bytes())?;
     eprintln!("\ndone: {}", out.join("index.md").display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Create the folder `dir` (`what` names it in the error).
+fn create_dir(dir: &Path, what: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create {what}: {e}")).caused_by(e))
 }

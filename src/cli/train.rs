@@ -17,7 +17,8 @@ use super::progress::progress_bar;
 use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_models::{
-    self, Callbacks, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent, TrainRequest,
+    self, Callbacks, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent, TrainOutcome,
+    TrainRequest, DEFAULT_NON_DETECTION,
 };
 
 /// The two reference models.
@@ -134,7 +135,7 @@ pub struct TrainArgs {
     pub bands: Option<Vec<String>>,
 
     /// Magnitudes with an absolute value at least this large are non-detections.
-    #[arg(long, default_value_t = 99.0, value_name = "MAG")]
+    #[arg(long, default_value_t = DEFAULT_NON_DETECTION, value_name = "MAG")]
     pub non_detection: f64,
 
     /// Also feed the colours of adjacent --bands (e.g. u-g, g-r, ...) after the magnitudes; the paper's models read magnitudes only.
@@ -223,11 +224,19 @@ const EPOCH_BAR: &str = "{prefix} [{bar:25}] {pos}/{len} {msg} [{elapsed_precise
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let request = args.request()?;
     args.gpu_kernels.select();
+    train_on_terminal(&request, args.quiet)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// [`pzbench_models::train_run`] as `pzbench train` shows it (also used by `pzbench reproduce`):
+/// unless `quiet`, a line per input file, a progress bar per epoch on a terminal (one line per
+/// epoch elsewhere: logs, CI) and a summary; SIGINT and SIGTERM stop the run after the current
+/// epoch's checkpoint.
+pub(super) fn train_on_terminal(request: &TrainRequest, quiet: bool) -> Result<TrainOutcome> {
     let cfg = &request.config;
-    // A progress bar shows the epoch on a terminal; elsewhere (logs, CI) one line per epoch.
     let terminal = std::io::stderr().is_terminal();
     let draw = cfg.progress && terminal;
-    let log_lines = !args.quiet && !terminal;
+    let log_lines = !quiet && !terminal;
     let outcome = {
         // Watched from the moment the epochs start: a stop then waits for the epoch's checkpoint.
         let signals: OnceCell<StopSignals> = OnceCell::new();
@@ -235,7 +244,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         let mut bar: Option<ProgressBar> = None;
         let mut on_event = |event: TrainEvent<'_>| -> Result<()> {
             match event {
-                TrainEvent::DataRead { train, val } if !args.quiet => {
+                TrainEvent::DataRead { train, val } if !quiet => {
                     eprintln!("{}", describe(train));
                     eprintln!("{}", describe(val));
                 }
@@ -289,12 +298,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             Ok(())
         };
         let callbacks = Callbacks { should_stop: Some(&should_stop), on_event: Some(&mut on_event) };
-        pzbench_models::train_run(&request, callbacks)?
+        pzbench_models::train_run(request, callbacks)?
     };
-    if !args.quiet {
-        summarize(&outcome.model, &args.output, outcome.started.elapsed().as_secs_f64());
+    if !quiet {
+        summarize(&outcome.model, &request.checkpoint_dir, outcome.started.elapsed().as_secs_f64());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(outcome)
 }
 
 /// SIGINT and SIGTERM, caught while a run trains (Unix; elsewhere none is caught), so that the run

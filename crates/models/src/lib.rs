@@ -66,7 +66,10 @@ pub use model::{predict, Architecture, Model};
 pub use nn::NnConfig;
 pub use pzbench_io::images::{ImageSource, InMemoryImages};
 pub use record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord};
-pub use run::{predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest};
+pub use run::{
+    predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest, DEFAULT_NON_DETECTION,
+    DEFAULT_PREDICT_BATCH,
+};
 pub use scaling::MinMaxScaler;
 pub use train::{resume, train, Callbacks, OnEvent, RunOptions, RunningLoss, TrainEvent};
 

@@ -77,6 +77,33 @@ pub struct TrainRequest {
     pub read: ReadOptions,
 }
 
+/// Magnitudes with an absolute value at least this large are non-detections: GalaxiesML and
+/// HSC catalogues write 99 (or −99) for them ([`InputSpec`]).
+pub const DEFAULT_NON_DETECTION: f64 = 99.0;
+
+impl TrainRequest {
+    /// A fresh run of `model` on `train` and `val` into `checkpoint_dir`, on the CPU, with
+    /// `pzbench train`'s defaults: [`ModelKind::default_config`], the GalaxiesML magnitudes,
+    /// [`DEFAULT_NON_DETECTION`], no colours, no magnitude scaling, catalogues read as `score`
+    /// reads them.
+    pub fn new(model: ModelKind, train: PathBuf, val: PathBuf, checkpoint_dir: PathBuf) -> Self {
+        TrainRequest {
+            model,
+            train,
+            val,
+            checkpoint_dir,
+            resume: false,
+            config: model.default_config(),
+            device: "cpu".into(),
+            bands: None,
+            non_detection: DEFAULT_NON_DETECTION,
+            colors: false,
+            scale_mags: false,
+            read: ReadOptions::default(),
+        }
+    }
+}
+
 /// A finished training run.
 #[derive(Debug)]
 pub struct TrainOutcome {
@@ -211,6 +238,23 @@ pub struct PredictRequest {
     pub batch_size: usize,
     /// How catalogues are read (delimiter, invalid rows).
     pub read: ReadOptions,
+}
+
+/// Galaxies per forward pass of `pzbench predict` by default.
+pub const DEFAULT_PREDICT_BATCH: usize = 256;
+
+impl PredictRequest {
+    /// Predict every galaxy of `data` with the checkpoint in `model_dir`, on the CPU,
+    /// [`DEFAULT_PREDICT_BATCH`] galaxies at a time, catalogues read as `score` reads them.
+    pub fn new(model_dir: PathBuf, data: PathBuf) -> Self {
+        PredictRequest {
+            model_dir,
+            data,
+            device: "cpu".into(),
+            batch_size: DEFAULT_PREDICT_BATCH,
+            read: ReadOptions::default(),
+        }
+    }
 }
 
 /// A model's redshift for every galaxy of a file, in file order.
