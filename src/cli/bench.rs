@@ -126,11 +126,11 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
             "kernels": kernels, "steps": args.steps, "warmup": args.warmup, "result": result,
             "peak_memory_bytes": memory, "pzbench_version": pzbench_io::VERSION,
         });
-        println!("{value}");
+        super::print(&format!("{value}\n"))?;
     } else {
-        println!(
+        super::print(&format!(
             "pzbench bench train: CNN 5x{s}x{s} ({} parameters), batch {}, {} ({kernels} kernels): {:.1} ms/step \
-             ({:.1} ms queueing on the host), {:.0} galaxies/s training, {:.0} galaxies/s inference, peak memory {}, final loss {:.4}",
+             ({:.1} ms queueing on the host), {:.0} galaxies/s training, {:.0} galaxies/s inference, peak memory {}, final loss {:.4}\n",
             result.parameters,
             args.batch_size,
             args.device,
@@ -141,7 +141,7 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
             memory.map_or("unknown".to_string(), |b| format!("{:.2} GB", b as f64 / 1e9)),
             result.final_loss,
             s = args.size,
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -162,12 +162,12 @@ fn run_check(args: BenchCheckArgs) -> Result<ExitCode> {
     for check in &checks {
         let verdict = if check.passed() { "ok" } else { "FAILED" };
         failed += usize::from(!check.passed());
-        println!(
-            "{verdict:>6}  {}: max relative difference {:.3e} (tolerance {:.0e})",
+        super::print(&format!(
+            "{verdict:>6}  {}: max relative difference {:.3e} (tolerance {:.0e})\n",
             check.what, check.max_relative_difference, check.tolerance
-        );
+        ))?;
     }
-    println!("pzbench bench check: {} of {} checks passed", checks.len() - failed, checks.len());
+    super::print(&format!("pzbench bench check: {} of {} checks passed\n", checks.len() - failed, checks.len()))?;
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -14,7 +14,7 @@ use pzbench_report::{figure6, score_models, ModelSpec};
 /// Draw the GalaxiesML paper's Figure 6 for your models.
 ///
 /// Five panels against redshift bin, one line per model: (a) bias, (b) scatter, (c) outlier
-/// fraction, (d) MSE, (e) loss (METRICS.md definitions; smaller is better), and (f) the number of
+/// fraction, (d) MSE, (e) loss (docs/METRICS.md definitions; smaller is better), and (f) the number of
 /// galaxies per bin. Error bars are percentile bootstrap intervals (200 resamples by default;
 /// --bootstrap 0 turns them off). The output format follows the extension: .png (1800×1200 px by
 /// default) or .svg.

@@ -2,7 +2,6 @@
 //! paper's selection cuts (section 3.2; `docs/GALAXIESML.md`, "Selection already applied").
 //! [`pzbench_io::selection::Summary`] computes it; this file renders it as text or JSON.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,12 +39,12 @@ pub struct InspectArgs {
     pub format: Format,
 
     /// Benchmark: read every image in chunks of ROWS rows, print the throughput, and stop
-    #[arg(long, hide = true, value_name = "ROWS")]
+    #[arg(long, value_name = "ROWS")]
     pub time_images: Option<usize>,
 
     /// Benchmark: read every image once in shuffled batches of ROWS rows (sorted within a batch),
     /// as training reads them, print the throughput, and stop
-    #[arg(long, hide = true, value_name = "ROWS", conflicts_with = "time_images")]
+    #[arg(long, value_name = "ROWS", conflicts_with = "time_images")]
     pub time_batches: Option<usize>,
 }
 
@@ -87,7 +86,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             Format::Json => to_json(&summary)?,
         }
     };
-    print_stdout(&out)?;
+    super::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -167,14 +166,4 @@ fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value)
         .map(|json| json + "\n")
         .map_err(|e| Error::other(format!("cannot encode JSON: {e}")).caused_by(e))
-}
-
-/// Print to stdout; a closed pipe (`pzbench inspect F | head`) is not an error.
-fn print_stdout(text: &str) -> Result<()> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Error::other(format!("cannot write to stdout: {e}")).caused_by(e))
-        }
-        _ => Ok(()),
-    }
 }

@@ -72,7 +72,7 @@ pub struct ShowArgs {
     #[arg(long, value_name = "FILE")]
     pub board: PathBuf,
 
-    /// Metric to rank by (any METRICS.md key but count, e.g. loss, scatter, outlier_frac, bias).
+    /// Metric to rank by (any docs/METRICS.md key but count, e.g. loss, scatter, outlier_frac, bias).
     #[arg(long, default_value = "loss", value_name = "METRIC")]
     pub by: String,
 }
@@ -102,7 +102,7 @@ pub struct RenderArgs {
     pub by: String,
 
     /// Write to FILE (atomically) instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(short, long, alias = "out", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 

@@ -28,7 +28,7 @@ pub enum PlotCommand {
 ///
 /// Square cells coloured by galaxy count on a logarithmic scale, the 1:1 line, the outlier limits
 /// z_phot = z_spec ± 0.15 (1 + z_spec) (|dz| = 0.15, paper eqs. 5–6), and the overall bias,
-/// scatter and outlier fraction (METRICS.md) in a text box. The format follows the extension of
+/// scatter and outlier fraction (docs/METRICS.md) in a text box. The format follows the extension of
 /// --out: .png or .svg.
 #[derive(Debug, Args)]
 #[command(

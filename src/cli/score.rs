@@ -14,7 +14,7 @@ use pzbench_report::score_file;
 pub enum ScoreFormat {
     /// Aligned table for the terminal.
     Table,
-    /// The full report as JSON (keys as in METRICS.md).
+    /// The full report as JSON (keys as in docs/METRICS.md).
     Json,
     /// Markdown tables (all 13 metrics).
     Markdown,
@@ -58,7 +58,7 @@ pub struct ScoreArgs {
     pub format: ScoreFormat,
 
     /// Write the report to FILE (atomically) instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(short, long, alias = "out", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Do not print which columns were picked.

@@ -29,7 +29,7 @@ pub enum Table2Format {
 ///
 /// Scores each --model NAME=FILE exactly as `pzbench score` does and prints one row per model
 /// with the paper's columns: Model, N galaxies, Loss, Bias, Scatter, Outlier Fraction, MSE
-/// (METRICS.md keys count, loss, bias, scatter, outlier_frac, mse). --published adds the paper's
+/// (docs/METRICS.md keys count, loss, bias, scatter, outlier_frac, mse). --published adds the paper's
 /// own CNN and NN rows. The caption names the dataset: its label, whether it is synthetic, and the
 /// SHA-256 of the file z_spec came from. With --bootstrap each value reads `value ± half-width` of
 /// its percentile bootstrap interval.
@@ -57,7 +57,7 @@ pub struct Table2Args {
     pub format: Table2Format,
 
     /// Write the table to FILE (atomically) instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(short, long, alias = "out", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 

@@ -20,7 +20,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path_for(path);
     std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::file(path, format!("cannot write output: {e}"))
+        Error::file(path, format!("cannot write output: {e}")).caused_by(e)
     })
 }
 
@@ -34,11 +34,12 @@ pub fn temp_path_for(path: &Path) -> std::path::PathBuf {
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")).caused_by(e))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buffer).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let n = file.read(&mut buffer).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
         if n == 0 {
             break;
         }
