@@ -52,7 +52,7 @@ use super::sed::T_MAX;
 use crate::hsc::N_BANDS;
 use crate::random::std_normal;
 use pzbench_io::galaxiesml::GalaxiesMlWriter;
-use pzbench_io::temp_path_for;
+use pzbench_io::{persist_temp, temp_path_for};
 use pzbench_io::{Error, Result};
 
 /// The default n(z): empirical density of the real HSC spec-z of
@@ -136,7 +136,7 @@ impl NzSource {
             NzSource::HscSpecz => NzTable::parse_csv(HSC_SPECZ_NZ_CSV),
             NzSource::Smail => NzTable::galaxiesml_default(),
             NzSource::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let bytes = std::fs::read(path).map_err(|e| {
                     Error::file(
                         path,
                         format!(
@@ -144,7 +144,10 @@ impl NzSource {
                              CSV file of `z,weight` rows"
                         ),
                     )
+                    .caused_by(e)
                 })?;
+                // A byte-order mark is dropped; UTF-16 is named with the fix.
+                let text = pzbench_io::encoding::decode_utf8(path, bytes)?;
                 NzTable::parse_csv(&text).map_err(|e| self.explain(e))
             }
         }
@@ -486,8 +489,8 @@ struct PendingFile {
 
 impl PendingFile {
     fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| Error::file(&self.path, format!("cannot write output: {e}")))?;
+        persist_temp(&self.tmp, &self.path)
+            .map_err(|e| Error::file(&self.path, format!("cannot write output: {e}")).caused_by(e))?;
         self.committed = true;
         Ok(())
     }

@@ -533,7 +533,7 @@ impl SersicProfile {
         let ln_amplitude =
             2.0 * n * b.ln() - (2.0 * std::f64::consts::PI * n * re_pix * re_pix * q).ln() - ln_gamma(2.0 * n);
         let t = gamma_quantile(2.0 * n, 1.0 - TRUNCATION_LOST_FRACTION)
-            .map_err(|e| Error::other(format!("image renderer: component {index}: {e}")))?;
+            .map_err(|e| Error::other(format!("image renderer: component {index}: {e}")).caused_by(e))?;
         let r2_truncation = (t / b).powf(2.0 * n);
         let (sin_pa, cos_pa) = c.position_angle_deg.to_radians().sin_cos();
         let a_trunc = re_pix * r2_truncation.sqrt();
@@ -710,12 +710,13 @@ impl SersicProfile {
 /// The `t` with `P(a, t) = p` (regularised lower incomplete gamma function), by Newton's method
 /// from `t = a`. `P(a, ·)` is concave beyond `a - 1`, so from below the root every step stays
 /// below it and the iteration converges monotonically.
-fn gamma_quantile(a: f64, p: f64) -> std::result::Result<f64, String> {
+fn gamma_quantile(a: f64, p: f64) -> Result<f64> {
     let ln_gamma_a = ln_gamma(a);
     let mut t = a;
     for _ in 0..200 {
-        let value =
-            checked_gamma_lr(a, t).map_err(|e| format!("incomplete gamma function failed at a = {a}, x = {t}: {e}"))?;
+        let value = checked_gamma_lr(a, t).map_err(|e| {
+            Error::other(format!("incomplete gamma function failed at a = {a}, x = {t}: {e}")).caused_by(e)
+        })?;
         if value >= p {
             return Ok(t);
         }
@@ -726,7 +727,7 @@ fn gamma_quantile(a: f64, p: f64) -> std::result::Result<f64, String> {
             return Ok(t);
         }
     }
-    Err(format!("the truncation radius of a Sérsic profile with 2n = {a} did not converge"))
+    Err(Error::other(format!("the truncation radius of a Sérsic profile with 2n = {a} did not converge")))
 }
 
 /// Two independent standard normal deviates by the polar form of the Box–Muller transform

@@ -81,19 +81,34 @@ struct PiecewiseLinear {
     cdf: Vec<f64>,
 }
 
+/// Why nodes and weights make no [`PiecewiseLinear`] density.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum DensityError {
+    #[error("needs at least two rows")]
+    TooFewRows,
+    #[error("values must be finite")]
+    NotFinite,
+    #[error("z must be strictly increasing")]
+    NotIncreasing,
+    #[error("weights must be ≥ 0")]
+    NegativeWeight,
+    #[error("weights must not all be zero")]
+    NoMass,
+}
+
 impl PiecewiseLinear {
-    fn new(x: Vec<f64>, w: Vec<f64>) -> std::result::Result<Self, String> {
+    fn new(x: Vec<f64>, w: Vec<f64>) -> std::result::Result<Self, DensityError> {
         if x.len() != w.len() || x.len() < 2 {
-            return Err("needs at least two rows".into());
+            return Err(DensityError::TooFewRows);
         }
         if x.iter().chain(&w).any(|v| !v.is_finite()) {
-            return Err("values must be finite".into());
+            return Err(DensityError::NotFinite);
         }
         if x.windows(2).any(|p| p[1] <= p[0]) {
-            return Err("z must be strictly increasing".into());
+            return Err(DensityError::NotIncreasing);
         }
         if w.iter().any(|&v| v < 0.0) {
-            return Err("weights must be ≥ 0".into());
+            return Err(DensityError::NegativeWeight);
         }
         let mut cdf = Vec::with_capacity(x.len());
         cdf.push(0.0);
@@ -103,7 +118,7 @@ impl PiecewiseLinear {
         }
         let total = cdf[cdf.len() - 1];
         if total <= 0.0 || !total.is_finite() {
-            return Err("weights must not all be zero".into());
+            return Err(DensityError::NoMass);
         }
         Ok(PiecewiseLinear { x, w, cdf })
     }
@@ -144,7 +159,8 @@ impl NzTable {
     /// A table from redshift nodes and non-negative weights (any normalisation). Nodes must be
     /// strictly increasing within `[0.001, 4]`.
     pub fn new(z: Vec<f64>, weight: Vec<f64>) -> Result<Self> {
-        let dist = PiecewiseLinear::new(z, weight).map_err(|m| Error::other(format!("n(z) table: {m}")))?;
+        let dist =
+            PiecewiseLinear::new(z, weight).map_err(|e| Error::other(format!("n(z) table: {e}")).caused_by(e))?;
         let (lo, hi) = (dist.x[0], dist.x[dist.x.len() - 1]);
         if lo < NZ_Z_MIN || hi > DEFAULT_Z_MAX {
             return Err(Error::other(format!(
@@ -160,6 +176,8 @@ impl NzTable {
         let mut z = Vec::new();
         let mut w = Vec::new();
         let mut first = true;
+        // A byte-order mark would make the first row look like a header and drop it.
+        let text = pzbench_io::encoding::strip_bom_str(text);
         for (k, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
