@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, ColumnArgs};
+use super::input::{BootstrapArgs, ColumnArgs, LockArgs};
 use pzbench_gate::policy::Policy;
 use pzbench_gate::{run_gate, save_baseline, GateRequest};
 use pzbench_io::{Error, Result};
@@ -104,9 +104,11 @@ pub struct SaveArgs {
     pub input: ColumnArgs,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
-    /// Output baseline file (JSON, written atomically).
+    /// Output baseline file (JSON, written atomically, under a lock: .FILE.lock beside it).
     #[arg(short, long, alias = "out", value_name = "FILE")]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Run `pzbench baseline …`.
@@ -114,7 +116,8 @@ pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
     let options = args.input.sample_options(false, false)?;
     let bootstrap = args.bootstrap.config()?;
-    let report = save_baseline(&args.predictions, &options, bootstrap, &args.output)?;
+    let lock = args.lock.options()?;
+    let report = save_baseline(&args.predictions, &options, bootstrap, &args.output, &lock)?;
     let galaxies = report.overall.map_or(0, |m| m.count);
     eprintln!("pzbench: saved baseline {} ({galaxies} galaxies)", args.output.display());
     Ok(ExitCode::SUCCESS)

@@ -2,11 +2,13 @@
 //! to use, the dataset's label, the bins and the bootstrap.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use pzbench_io::sample::SampleOptions;
 use pzbench_io::table::{Delimiter, ReadOptions};
+use pzbench_io::update::{LockOptions, LockWait};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
 use pzbench_report::ModelInput;
@@ -156,4 +158,36 @@ impl BootstrapArgs {
             seed: self.seed,
         }))
     }
+}
+
+/// `--lock-timeout`: how long a command that updates a shared file (a board, a baseline, a
+/// checkpoint directory) waits for another pzbench that is updating it.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Wait at most this long (seconds) for another pzbench updating the same file to finish; a
+    /// line is printed after a second of waiting. 0 tries once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub lock_timeout: f64,
+}
+
+impl LockArgs {
+    /// `--lock-timeout` as a duration.
+    pub fn timeout(&self) -> Result<Duration> {
+        Duration::try_from_secs_f64(self.lock_timeout).map_err(|_| {
+            Error::usage(format!(
+                "--lock-timeout {} must be a number of seconds, 0 or more, e.g. 60",
+                self.lock_timeout
+            ))
+        })
+    }
+
+    /// The lock options: `--lock-timeout`, and a line on stderr when a wait lasts ([`print_lock_wait`]).
+    pub fn options(&self) -> Result<LockOptions<'static>> {
+        Ok(LockOptions { timeout: self.timeout()?, on_wait: Some(&print_lock_wait) })
+    }
+}
+
+/// `pzbench: waiting for the lock on board.json (held by pid 1234: pzbench leaderboard add; lock file .board.json.lock)`
+pub fn print_lock_wait(wait: &LockWait<'_>) {
+    eprintln!("pzbench: {wait}");
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, InputArgs};
+use super::input::{BootstrapArgs, InputArgs, LockArgs};
 use pzbench_io::Result;
 use pzbench_report::leaderboard::{self, rank_metric, BoardFormat};
 
@@ -37,6 +37,10 @@ pub enum LeaderboardCommand {
 /// predictions' SHA-256, the pzbench version and the UTC date (SOURCE_DATE_EPOCH overrides the
 /// clock). All entries of a board must be scored on the same galaxies; a name already on the board
 /// needs --replace.
+///
+/// The board is updated under a lock (a file .BOARD.lock beside it): adds to one board from
+/// several processes at once run one after another and all land; one that waits prints a line
+/// after a second and gives up (exit 2) after --lock-timeout.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace"
@@ -63,6 +67,9 @@ pub struct AddArgs {
 
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Print a board's entries ranked by a metric (ascending; biases by absolute value).
@@ -133,7 +140,8 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     }
     let config = args.bootstrap.config()?;
     let input = args.input.model_input()?;
-    let added = leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace)?;
+    let lock = args.lock.options()?;
+    let added = leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace, &lock)?;
     eprintln!(
         "pzbench: {} '{}' {} {} (rank {} of {} by loss)",
         if added.replaced { "replaced" } else { "added" },

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use pzbench_io::sample::SampleOptions;
+use pzbench_io::update::LockOptions;
 use pzbench_io::{write_atomic, Error, Result};
 use pzbench_metrics::{Bins, BootstrapConfig, Metric};
 use pzbench_models::{ModelKind, PredictRequest, TrainConfig, TrainRequest};
@@ -169,7 +170,8 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
     say("leaderboard");
     let board = out.join("leaderboard.json");
     for model in &predictions {
-        leaderboard::add(&board, &model.name, &model.path, &input, None, true)?;
+        let lock = LockOptions { on_wait: Some(&super::input::print_lock_wait), ..LockOptions::default() };
+        leaderboard::add(&board, &model.name, &model.path, &input, None, true, &lock)?;
     }
     let rendered = leaderboard::render(&board, Metric::Loss, BoardFormat::Markdown)?;
     write_atomic(&out.join("leaderboard.md"), rendered.as_bytes())?;

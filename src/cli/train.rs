@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 
 use super::bench::GpuKernels;
+use super::input::{print_lock_wait, LockArgs};
 use super::progress::progress_bar;
 use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
@@ -55,7 +56,8 @@ pub enum LossArg {
 /// 5e-4, batch 100, early stopping with patience 10) except the epoch counts, cut for CPUs: 20 for
 /// the CNN, at most 200 for the NN. A checkpoint is written after every epoch (`--resume`
 /// continues it); `model.json` records the settings, the per-epoch history and the SHA-256 of the
-/// data files.
+/// data files. A run holds the checkpoint directory's lock (DIR/.lock) while it trains: a second
+/// run into the same directory waits for it (a line after a second) up to --lock-timeout.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train dc2_train.csv --val dc2_val.csv --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
@@ -157,6 +159,9 @@ pub struct TrainArgs {
     /// No per-epoch lines or progress bar on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 impl TrainArgs {
@@ -208,6 +213,7 @@ impl TrainArgs {
             colors: self.colors,
             scale_mags: self.scale_mags,
             read: read_options(self.delimiter.as_deref(), self.drop_invalid)?,
+            lock_timeout: self.lock.timeout()?,
         })
     }
 }
@@ -249,6 +255,7 @@ pub(super) fn train_on_terminal(request: &TrainRequest, quiet: bool) -> Result<T
                     eprintln!("{}", describe(val));
                 }
                 TrainEvent::DataRead { .. } => {}
+                TrainEvent::WaitingForLock { wait } => print_lock_wait(&wait),
                 TrainEvent::Started { .. } => {
                     if signals.get().is_none() {
                         let _ = signals.set(StopSignals::register()?);

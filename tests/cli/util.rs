@@ -32,3 +32,25 @@ pub fn assert_one_error_line(stderr: &str, needles: &[&str]) {
         assert!(stderr.contains(needle), "message lacks '{needle}': {stderr}");
     }
 }
+
+/// The `pzbench` binary as a plain `std::process::Command`, for tests that spawn processes and
+/// kill them or run many at once. The child inherits no descriptor but its standard streams:
+/// HDF5 opens files without close-on-exec and locks them, so a child spawned while another test
+/// of this binary has an HDF5 file open would otherwise keep that file locked while it lives.
+pub fn pzbench_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pzbench"));
+    cmd.env_remove("RUST_LOG");
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec and only makes one system
+        // call (async-signal-safe); descriptors 0 to 2 are kept, the rest are closed by exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
+                Ok(())
+            });
+        }
+    }
+    cmd
+}

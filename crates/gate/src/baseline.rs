@@ -51,16 +51,14 @@ pub fn baseline_json(sample: &Sample, report: &ScoreReport) -> String {
 
 /// Load `--baseline`: JSON baselines by content, anything else as a predictions file.
 pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
-    let looks_like_json = std::fs::read(path)
-        .map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{');
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
+    // A UTF-8 byte-order mark before the `{` of a hand-edited JSON file is not part of it.
+    let looks_like_json =
+        pzbench_io::encoding::strip_bom(&bytes).iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{');
     if !looks_like_json {
         return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
+    let text = pzbench_io::encoding::decode_utf8(path, bytes)?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")).caused_by(e))?;
     if value.get("pzbench_baseline").is_some() {
@@ -99,6 +97,19 @@ fn galaxies_of(path: &Path, value: &Value) -> Result<Sample> {
     };
     if z_spec.len() != z_phot.len() || ids.as_ref().is_some_and(|i| i.len() != z_spec.len()) {
         return Err(bad("galaxies.* lists have different lengths"));
+    }
+    // What the table reader refuses in a predictions file, refused here too (found by
+    // pzbench-fuzz: a duplicate id let the gate pair one candidate galaxy twice).
+    if let Some((row, z)) = z_spec.iter().enumerate().find(|(_, z)| **z <= -1.0) {
+        return Err(bad(&format!("galaxies.z_spec[{row}] = {z} is <= -1, so 1 + z_spec <= 0")));
+    }
+    if let Some(ids) = &ids {
+        let mut seen = std::collections::HashMap::with_capacity(ids.len());
+        for (row, id) in ids.iter().enumerate() {
+            if let Some(first) = seen.insert(*id, row) {
+                return Err(bad(&format!("object_id {id} appears twice (galaxies {first} and {row})")));
+            }
+        }
     }
     let input: pzbench_io::sample::InputInfo = serde_json::from_value(value["score"]["input"].clone())
         .map_err(|e| bad(&format!("score.input: {e}")).caused_by(e))?;
@@ -226,4 +237,35 @@ pub fn check_score_matches(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NN: &str = include_str!("../../../baselines/fixture_nn.baseline.json");
+
+    fn load_text(text: &str) -> Result<Baseline> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json");
+        std::fs::write(&path, text).unwrap();
+        load_baseline(&path, &SampleOptions::default())
+    }
+
+    #[test]
+    fn baseline_galaxies_are_checked_as_predictions_files_are() {
+        // A byte-order mark (a file edited in Notepad) is not part of the JSON.
+        assert!(matches!(load_text(&format!("\u{feff}{NN}")), Ok(Baseline::Predictions(_))));
+        let value: Value = serde_json::from_str(NN).unwrap();
+        let mut duplicate = value.clone();
+        let ids = duplicate["galaxies"]["object_id"].as_array_mut().unwrap();
+        ids[3] = ids[1].clone();
+        let id = ids[1].clone();
+        let Err(e) = load_text(&duplicate.to_string()) else { panic!("a duplicate id was accepted") };
+        assert!(e.to_string().contains(&format!("object_id {id} appears twice (galaxies 1 and 3)")), "{e}");
+        let mut negative = value.clone();
+        negative["galaxies"]["z_spec"][2] = Value::from(-1.5);
+        let Err(e) = load_text(&negative.to_string()) else { panic!("z_spec <= -1 was accepted") };
+        assert!(e.to_string().contains("galaxies.z_spec[2] = -1.5 is <= -1"), "{e}");
+    }
 }

@@ -19,6 +19,7 @@ use serde::Serialize;
 use baseline::{align, baseline_json, check_score_matches, load_baseline, Baseline};
 use policy::{Correction, Policy};
 use pzbench_io::sample::{load_sample, SampleOptions};
+use pzbench_io::update::{write_locked, LockOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::{
     paired_replicates, percentile_interval, Bins, BootstrapConfig, Evaluation, Grouped, Interval, Metric, Metrics,
@@ -244,17 +245,18 @@ pub fn run_gate(request: &GateRequest) -> Result<GateReport> {
 
 /// `pzbench baseline save`: score the predictions at `predictions` on the paper's bins, with
 /// bootstrap intervals if asked, and write them with the per-galaxy predictions to `output`
-/// ([`baseline_json`], atomically), so that a later gate runs a paired bootstrap. Returns the
-/// score.
+/// ([`baseline_json`], atomically, under the file's lock: [`write_locked`], waiting as `lock`
+/// says), so that a later gate runs a paired bootstrap. Returns the score.
 pub fn save_baseline(
     predictions: &Path,
     options: &SampleOptions,
     bootstrap_config: Option<BootstrapConfig>,
     output: &Path,
+    lock: &LockOptions<'_>,
 ) -> Result<ScoreReport> {
     let sample = load_sample(predictions, options)?;
     let report = score_sample(sample.clone(), Bins::galaxiesml_default(), bootstrap_config);
-    pzbench_io::write_atomic(output, baseline_json(&sample, &report).as_bytes())?;
+    write_locked(output, lock, baseline_json(&sample, &report).as_bytes())?;
     Ok(report)
 }
 

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::Metric;
 
+/// The most bootstrap resamples a policy may ask for.
+pub const MAX_RESAMPLES: usize = 100_000;
+
 /// How large a change must be before it can count (`max(absolute, relative × |baseline|)`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -78,15 +81,26 @@ fn serialize_tolerances<S: Serializer>(
 /// A policy that cannot be used. `Display` gives the one-line message (without the file name).
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The text is not TOML of the policy's layout.
-    #[error("invalid policy: {}", .0.to_string().replace('\n', " "))]
-    Toml(#[source] toml::de::Error),
+    /// The text is not TOML of the policy's layout: where, and what the TOML parser says (one
+    /// line, without its drawing of the line at fault).
+    #[error("invalid policy: line {line}, column {column}: {message}")]
+    Toml {
+        line: usize,
+        column: usize,
+        message: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
     /// `confidence` outside (0, 1).
     #[error("confidence = {0} must lie strictly between 0 and 1")]
     Confidence(f64),
     /// Fewer than 100 resamples.
     #[error("resamples = {0} is too few for an interval; use at least 100")]
     TooFewResamples(usize),
+    /// More than [`MAX_RESAMPLES`]: the replicates are kept in memory (about 2 kB each), so a
+    /// policy file must not be able to ask for gigabytes and hours.
+    #[error("resamples = {0} is more than the {MAX_RESAMPLES} pzbench runs; percentile intervals are stable from a few thousand")]
+    TooManyResamples(usize),
     /// An empty `[metrics]` table.
     #[error("no metrics to gate: add e.g. `[metrics]` `loss = {{ relative = 0.05 }}`")]
     NoMetrics,
@@ -140,12 +154,12 @@ impl Default for Policy {
 impl Policy {
     /// Read and check a policy file (TOML).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, format!("cannot read policy: {e}")).caused_by(e))?;
+        // A byte-order mark is dropped and UTF-16 named with the fix (policies are hand-edited).
+        let text = pzbench_io::encoding::read_utf8(path, "the policy")?;
         Self::from_toml(&text).map_err(|e| {
             let error = Error::file(path, e.to_string());
             match e {
-                PolicyError::Toml(cause) => error.caused_by(cause),
+                PolicyError::Toml { source, .. } => error.caused_by(*source),
                 _ => error,
             }
         })
@@ -154,7 +168,15 @@ impl Policy {
     /// Parse and check a policy's TOML text. The checks run in the order [`Policy::validate`]
     /// runs them, each metric's name before its tolerance.
     pub fn from_toml(text: &str) -> std::result::Result<Self, PolicyError> {
-        let file: PolicyFile = toml::from_str(text).map_err(PolicyError::Toml)?;
+        let file: PolicyFile = toml::from_str(text).map_err(|source| {
+            // 1-based line and column (in characters) of where the parser stopped.
+            let at = source.span().map_or(0, |span| span.start).min(text.len());
+            let before = text.get(..at).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let message = source.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            PolicyError::Toml { line, column, message, source: Box::new(source) }
+        })?;
         let default = Policy::default();
         let mut policy = Policy {
             confidence: file.confidence.unwrap_or(default.confidence),
@@ -199,6 +221,9 @@ impl Policy {
         if self.resamples < 100 {
             return Err(PolicyError::TooFewResamples(self.resamples));
         }
+        if self.resamples > MAX_RESAMPLES {
+            return Err(PolicyError::TooManyResamples(self.resamples));
+        }
         Ok(())
     }
 }
@@ -233,6 +258,16 @@ mod tests {
         let bad = Policy::from_toml("[metrics]\nnot_a_metric = { absolute = 1.0 }\n").unwrap_err();
         assert!(bad.to_string().contains("unknown metric"));
         assert!(Policy::from_toml("confidence = 1.5").is_err());
+        // A 17-byte policy may not ask for hours of bootstrap and gigabytes of replicates.
+        let many = Policy::from_toml("resamples = 1e10").unwrap_err().to_string();
+        assert!(many.starts_with("invalid policy: line 1, column 13: invalid type: floating point"), "{many}");
+        let many = Policy::from_toml("resamples = 9999999999").unwrap_err().to_string();
+        assert_eq!(many, "resamples = 9999999999 is more than the 100000 pzbench runs; percentile intervals are stable from a few thousand");
+        assert!(Policy::from_toml("resamples = 100000").is_ok());
+        // TOML errors are one line, with the line and column, whatever the line ends.
+        let crlf = Policy::from_toml("seed = 1\r\n[metrics]\r\nloss = { relative = 0.(\r\n").unwrap_err().to_string();
+        assert!(crlf.starts_with("invalid policy: line 3, column "), "{crlf}");
+        assert!(!crlf.contains(['\n', '\r', '|']), "{crlf}");
         let count = Policy::from_toml("[metrics]\ncount = { absolute = 1.0 }\n").unwrap_err();
         assert!(count.to_string().starts_with("unknown metric 'count' in [metrics]; known: bias, mean_bias,"));
         let negative =

@@ -34,17 +34,17 @@ pub enum Error {
 impl Error {
     /// A problem with the file at `path`.
     pub fn file(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
-        Error::File { path: path.as_ref().to_path_buf(), message: message.into(), source: None }
+        Error::File { path: path.as_ref().to_path_buf(), message: one_line(message.into()), source: None }
     }
 
     /// A problem with the command line.
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage(message.into())
+        Error::Usage(one_line(message.into()))
     }
 
     /// Any other failure.
     pub fn other(message: impl Into<String>) -> Self {
-        Error::Other { message: message.into(), source: None }
+        Error::Other { message: one_line(message.into()), source: None }
     }
 
     /// The same error, recording `cause` as its source. The message is unchanged: it already
@@ -73,8 +73,25 @@ impl Error {
 
 impl From<pzbench_metrics::Error> for Error {
     fn from(error: pzbench_metrics::Error) -> Self {
-        Error::Usage(error.to_string())
+        Error::usage(error.to_string())
     }
+}
+
+/// `message` as one line: control characters (line ends, NUL, ...) that a damaged file or a
+/// library's message may bring in, e.g. in a cell or a column name quoted back, are shown
+/// escaped (`\n`, `\r`, `\u{0}`), so that every error stays the one line the CLI prints.
+fn one_line(message: String) -> String {
+    if !message.contains(char::is_control) {
+        return message;
+    }
+    message.chars().fold(String::with_capacity(message.len() + 8), |mut out, c| {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 /// `Result` with pzbench's [`Error`].
@@ -94,5 +111,13 @@ mod tests {
         assert!(!error.is_broken_pipe());
         let pipe = Error::other("cannot write").caused_by(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(pipe.is_broken_pipe());
+    }
+
+    #[test]
+    fn messages_are_one_line_whatever_a_file_holds() {
+        let error = Error::file("a.csv", "line 2, column 'z': '0.1\r;\u{0}x\ny' is not a number");
+        assert_eq!(error.to_string(), "a.csv: line 2, column 'z': '0.1\\r;\\u{0}x\\ny' is not a number");
+        assert_eq!(Error::usage("a\tb").to_string(), "a\\tb");
+        assert_eq!(Error::other("café, 1 ± 2").to_string(), "café, 1 ± 2");
     }
 }

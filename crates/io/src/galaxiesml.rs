@@ -21,7 +21,7 @@ use hdf5::types::{FixedAscii, FixedUnicode, FloatSize, IntSize, TypeDescriptor, 
 use hdf5::{Dataset, H5Type};
 use serde::Serialize;
 
-use crate::temp_path_for;
+use crate::{persist_temp, temp_path_for};
 use crate::{Error, Result};
 
 /// The image key: float32 `(N, 5, H, W)`.
@@ -189,6 +189,13 @@ const CHUNK_CACHE_BYTES: usize = 64 << 20;
 /// Slots of that cache (a prime, as HDF5 recommends).
 const CHUNK_CACHE_SLOTS: usize = 12_421;
 
+/// How many times the bytes stored for `image` its shape may claim (deflate's best ratio is about
+/// 1032:1): [`GalaxiesMlFile::stored_image_shape`].
+const MAX_STORED_RATIO: u64 = 1100;
+/// An image cube of at most this many bytes is read whatever is stored for it (unallocated
+/// chunks read as the fill value).
+const SMALL_IMAGE_BYTES: u64 = 64 << 20;
+
 /// An open GalaxiesML HDF5 file.
 ///
 /// Opening only checks that the file is HDF5 and lists its keys; each accessor then checks what
@@ -197,6 +204,8 @@ pub struct GalaxiesMlFile {
     path: PathBuf,
     file: hdf5::File,
     keys: Vec<KeyInfo>,
+    /// What is wrong with the `image` key's storage, once checked ([`Self::stored_image_shape`]).
+    image_storage: std::sync::OnceLock<Option<String>>,
 }
 
 impl std::fmt::Debug for GalaxiesMlFile {
@@ -232,13 +241,17 @@ impl GalaxiesMlFile {
             let Ok(ds) = file.dataset(&name) else {
                 continue;
             };
-            let (dtype, native) = match ds.dtype().and_then(|t| t.to_descriptor()) {
-                Ok(td) => (td.to_string(), native_dtype(&td)),
+            let (dtype, native) = match ds.dtype().and_then(|t| Ok((t.to_descriptor()?, t))) {
+                // A damaged key is listed, and refused when read (its `native` is `None`).
+                Ok((td, t)) => match damage(&ds, &t) {
+                    None => (td.to_string(), native_dtype(&td)),
+                    Some(damage) => (format!("{td}, damaged: {damage}"), None),
+                },
                 Err(e) => (format!("unsupported ({})", one_line(&e)), None),
             };
             keys.push(KeyInfo { name, shape: ds.shape(), dtype, native });
         }
-        Ok(GalaxiesMlFile { path: path.to_path_buf(), file, keys })
+        Ok(GalaxiesMlFile { path: path.to_path_buf(), file, keys, image_storage: std::sync::OnceLock::new() })
     }
 
     /// The path this file was opened from.
@@ -279,11 +292,12 @@ impl GalaxiesMlFile {
     pub fn image_shape(&self) -> Result<(usize, usize, usize, usize)> {
         let key = self.require_key(IMAGE_KEY)?;
         match key.shape[..] {
-            [n, 5, h, w] => Ok((n, 5, h, w)),
+            // An image of no pixels is no image (and would make image rows of no values).
+            [n, 5, h, w] if h > 0 && w > 0 => Ok((n, 5, h, w)),
             _ => Err(self.key_error(
                 IMAGE_KEY,
                 format!(
-                    "has shape {:?}, expected (N, 5, H, W) with the bands g, r, i, z, y on the \
+                    "has shape {:?}, expected (N, 5, H, W) with H, W >= 1 and the bands g, r, i, z, y on the \
                      second axis; this is not a GalaxiesML image cube",
                     key.shape
                 ),
@@ -363,7 +377,7 @@ impl GalaxiesMlFile {
     /// Read the images of rows `start..start + count` as float32, row-major `(count, 5, H, W)`.
     /// Only that hyperslab is read, so memory stays bounded by `count` rows.
     pub fn read_images(&self, start: usize, count: usize) -> Result<Vec<f32>> {
-        let (n, ..) = self.image_shape()?;
+        let (n, ..) = self.stored_image_shape()?;
         let rows = row_range(start, count, n).ok_or_else(|| {
             self.key_error(
                 IMAGE_KEY,
@@ -379,6 +393,7 @@ impl GalaxiesMlFile {
             return Err(Error::usage("image chunks need at least 1 row per chunk"));
         }
         let n = self.n_galaxies()?;
+        self.stored_image_shape()?;
         Ok(ImageChunks { file: self, dataset: self.open_image()?, next: 0, n, rows_per_chunk })
     }
 
@@ -394,6 +409,46 @@ impl GalaxiesMlFile {
         }
         timing.seconds = started.elapsed().as_secs_f64();
         Ok(timing)
+    }
+
+    /// The image shape, checked (once) against the bytes the file stores for `image`: a damaged
+    /// header claiming far more pixels than are stored is refused before any pixel buffer is
+    /// sized or any hyperslab built (hdf5-metno counts a selection's elements one by one, so a
+    /// side of 2^40 pixels would hang it; found by pzbench-fuzz). Deflate compresses at most
+    /// about 1032:1, so up to [`MAX_STORED_RATIO`] times the stored bytes are accepted, and any
+    /// image of up to [`SMALL_IMAGE_BYTES`].
+    fn stored_image_shape(&self) -> Result<(usize, usize, usize, usize)> {
+        let shape = self.image_shape()?;
+        // Pixels are numbers of a standard width: an element type pzbench does not know (e.g. a
+        // damaged datatype message claiming 4-GB floats) would have HDF5 allocate a conversion
+        // buffer of that width per pixel.
+        if let Some(key) =
+            self.key(IMAGE_KEY).filter(|k| !matches!(k.native, Some(Dtype::F32 | Dtype::F64 | Dtype::I32 | Dtype::I64)))
+        {
+            return Err(self.key_error(
+                IMAGE_KEY,
+                format!("cannot be read as pixels ({}); GalaxiesML images are float32", key.dtype),
+            ));
+        }
+        let problem = self.image_storage.get_or_init(|| {
+            let (n, c, h, w) = shape;
+            // A dataset that does not open is reported by the read that needs it. What is stored
+            // lies within the file (a damaged layout message may claim more).
+            let file_len = std::fs::metadata(&self.path).map_or(u64::MAX, |m| m.len());
+            let stored = self.open_image().ok()?.storage_size().min(file_len);
+            let bytes = [n, c, h, w].iter().try_fold(4u64, |acc, &d| acc.checked_mul(d as u64));
+            match bytes {
+                Some(bytes) if bytes <= stored.saturating_mul(MAX_STORED_RATIO).max(SMALL_IMAGE_BYTES) => None,
+                _ => Some(format!(
+                    "has shape [{n}, {c}, {h}, {w}] ({} of pixels) but the file stores {stored} bytes of it; the file is damaged or truncated: check the download or regenerate it",
+                    bytes.map_or("more than 2^64 bytes".to_string(), |b| format!("{b} bytes"))
+                )),
+            }
+        });
+        match problem {
+            None => Ok(shape),
+            Some(message) => Err(self.key_error(IMAGE_KEY, message)),
+        }
     }
 
     fn open_image(&self) -> Result<Dataset> {
@@ -424,7 +479,7 @@ impl GalaxiesMlFile {
 
     fn native(&self, info: &KeyInfo) -> Result<Dtype> {
         info.native.ok_or_else(|| {
-            self.key_error(&info.name, format!("has an element type pzbench cannot read: {}", info.dtype))
+            self.key_error(&info.name, format!("cannot be read ({}): pzbench reads numbers and strings", info.dtype))
         })
     }
 
@@ -496,7 +551,7 @@ impl GalaxiesMlFile {
             return Ok(None);
         }
         let ds = self.open_image()?;
-        let (_, c, h, w) = self.image_shape()?;
+        let (_, c, h, w) = self.stored_image_shape()?;
         let dtype = ds.dtype().map_err(|e| self.hdf5_error(IMAGE_KEY, e))?;
         let is_f32 = matches!(dtype.to_descriptor(), Ok(TypeDescriptor::Float(FloatSize::U4)));
         let little_endian = dtype.byte_order() == hdf5::datatype::ByteOrder::LittleEndian;
@@ -630,11 +685,12 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<(Vec<i64>, Vec<f64>)> {
 
 /// Writes a file in the GalaxiesML layout, atomically and reproducibly.
 ///
-/// The file is written to a temporary path beside the target ([`temp_path_for`]) and renamed by
-/// [`Self::finish`]; dropping the writer without finishing removes it. `image` is float32
-/// `(N, 5, S, S)` stored contiguously, uncompressed, allocated at creation (so the bytes do not
-/// depend on the order rows are written in, and training can read rows as plain bytes in
-/// parallel: [`GalaxiesMlFile::image_row_bytes`]); tabular keys are contiguous.
+/// The file is written to a temporary path beside the target ([`temp_path_for`]) and moved into
+/// place, flushed to disk, by [`Self::finish`] ([`persist_temp`]); dropping the writer without
+/// finishing removes it. `image` is float32 `(N, 5, S, S)` stored contiguously, uncompressed,
+/// allocated at creation (so the bytes do not depend on the order rows are written in, and
+/// training can read rows as plain bytes in parallel: [`GalaxiesMlFile::image_row_bytes`]);
+/// tabular keys are contiguous.
 /// No object time stamps are stored and the default (earliest) file-format version is kept, so
 /// the same calls give byte-identical files that HDF5 1.10 and h5py read.
 pub struct GalaxiesMlWriter {
@@ -753,7 +809,7 @@ impl GalaxiesMlWriter {
     /// row-major `(k, 5, S, S)` order. Rows may come in any order and any number of calls.
     pub fn write_images(&mut self, start_row: usize, pixels: &[f32]) -> Result<()> {
         let row_len = BANDS.len() * self.image_size * self.image_size;
-        if pixels.len() % row_len != 0 {
+        if !pixels.len().is_multiple_of(row_len) {
             return Err(Error::usage(format!(
                 "image data of {} values is not a whole number of rows of 5×{s}×{s} = {row_len}",
                 pixels.len(),
@@ -802,7 +858,7 @@ impl GalaxiesMlWriter {
             .close()
             .map_err(|e| Error::file(&self.path, format!("cannot write output: {}", one_line(&e))).caused_by(e))
             .and_then(|()| {
-                std::fs::rename(&self.tmp, &self.path)
+                persist_temp(&self.tmp, &self.path)
                     .map_err(|e| Error::file(&self.path, format!("cannot write output: {e}")).caused_by(e))
             });
         if result.is_err() {
@@ -835,6 +891,70 @@ impl Drop for GalaxiesMlWriter {
 /// `start..start + count` if it lies within `0..n`.
 fn row_range(start: usize, count: usize, n: usize) -> Option<Range<usize>> {
     start.checked_add(count).filter(|&end| end <= n).map(|end| start..end)
+}
+
+/// What is wrong with a dataset that HDF5 1.10 would read out of bounds (and crash on: found by
+/// pzbench-fuzz), if anything: a number type whose bit fields (precision, offset, a float's sign,
+/// exponent and mantissa) do not lie within its bytes, or contiguous storage smaller than its
+/// values. Other damage HDF5 reports itself.
+fn damage(ds: &Dataset, dtype: &hdf5::Datatype) -> Option<String> {
+    use hdf5_sys::h5t::{
+        H5T_class_t, H5Tclose, H5Tget_class, H5Tget_fields, H5Tget_offset, H5Tget_precision, H5Tget_size, H5Tget_super,
+    };
+    // SAFETY: queries of a valid datatype id (and of its base type, closed after), under the
+    // library's lock, as hdf5-metno makes every call.
+    let bits_problem = hdf5::sync::sync(|| unsafe {
+        let mut id = dtype.id();
+        let mut opened = None;
+        if H5Tget_class(id) == H5T_class_t::H5T_ENUM {
+            // bool: an enum on an integer
+            id = H5Tget_super(id);
+            if id < 0 {
+                return Some("an enum without a base type".to_string());
+            }
+            opened = Some(id);
+        }
+        let bits = H5Tget_size(id).saturating_mul(8);
+        let class = H5Tget_class(id);
+        let mut problem = None;
+        if matches!(class, H5T_class_t::H5T_INTEGER | H5T_class_t::H5T_FLOAT) {
+            let (precision, offset) = (H5Tget_precision(id), H5Tget_offset(id));
+            if precision == 0 || offset < 0 || (offset as usize).saturating_add(precision) > bits {
+                problem = Some(format!("{precision} bits at offset {offset} in a {bits}-bit number"));
+            }
+        }
+        if class == H5T_class_t::H5T_FLOAT && problem.is_none() {
+            let (mut spos, mut epos, mut esize, mut mpos, mut msize) = (0, 0, 0, 0, 0);
+            let fields = H5Tget_fields(id, &mut spos, &mut epos, &mut esize, &mut mpos, &mut msize);
+            if fields < 0
+                || spos >= bits
+                || esize == 0
+                || msize == 0
+                || epos.saturating_add(esize) > bits
+                || mpos.saturating_add(msize) > bits
+            {
+                problem = Some(format!("float fields (sign {spos}, exponent {epos}+{esize}, mantissa {mpos}+{msize}) outside its {bits} bits"));
+            }
+        }
+        if let Some(id) = opened {
+            H5Tclose(id);
+        }
+        problem
+    });
+    if bits_problem.is_some() {
+        return bits_problem;
+    }
+    // Compact and allocated contiguous storage hold every value (N values of `size` bytes):
+    // HDF5 1.10 copies from a null buffer when a compact key stores none. (Unallocated
+    // contiguous storage reads as the fill value.)
+    let needed = (ds.size() as u64).saturating_mul(dtype.size() as u64);
+    let holds_all = match ds.layout() {
+        hdf5::dataset::Layout::Compact => ds.storage_size() >= needed,
+        hdf5::dataset::Layout::Contiguous => ds.offset().is_none() || ds.storage_size() >= needed,
+        _ => true,
+    };
+    (!holds_all)
+        .then(|| format!("{} bytes stored for {} values of {} bytes", ds.storage_size(), ds.size(), dtype.size()))
 }
 
 /// The [`ColumnData`] variant an HDF5 element type reads into, if any.
@@ -1107,7 +1227,9 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_named() {
-        for (shape, what) in [(&[4, 5, 2][..], "[4, 5, 2]"), (&[4, 3, 2, 2][..], "[4, 3, 2, 2]")] {
+        for (shape, what) in
+            [(&[4, 5, 2][..], "[4, 5, 2]"), (&[4, 3, 2, 2][..], "[4, 3, 2, 2]"), (&[4, 5, 0, 2][..], "[4, 5, 0, 2]")]
+        {
             let dir = tempfile::tempdir().unwrap();
             let path = raw_file(&dir, |f| raw_dataset::<f32>(f, "image", shape));
             let msg = err_text(GalaxiesMlFile::open(&path).unwrap().image_shape());
@@ -1122,6 +1244,26 @@ mod tests {
         let msg = err_text(f.n_galaxies());
         assert!(msg.contains("key `specz_redshift` has 3 rows but image has 4"), "{msg}");
         assert!(err_text(f.read_f64("specz_redshift")).contains("has 3 rows but image has 4"));
+    }
+
+    #[test]
+    fn an_image_shape_beyond_what_is_stored_is_refused_before_reading() {
+        // A damaged header claiming 2^20 x 2^20 pixels per band, none of them stored: hdf5-metno
+        // would count the hyperslab element by element (a hang) and size a buffer of terabytes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = raw_file(&dir, |f| {
+            f.new_dataset::<f32>().chunk((1, 5, 1, 1)).shape((2, 5, 1 << 20, 1 << 20)).create("image").unwrap();
+            raw_dataset::<i64>(f, "object_id", &[2]);
+            raw_dataset::<f64>(f, "specz_redshift", &[2]);
+        });
+        let f = GalaxiesMlFile::open(&path).unwrap();
+        let msg = err_text(f.read_images(0, 1));
+        assert!(msg.contains("key `image` has shape [2, 5, 1048576, 1048576]"), "{msg}");
+        assert!(msg.contains("but the file stores 0 bytes of it; the file is damaged or truncated"), "{msg}");
+        assert!(f.image_chunks(1).is_err() && f.image_row_bytes().is_err());
+        assert!(crate::images::Hdf5Images::new(GalaxiesMlFile::open(&path).unwrap()).is_err());
+        // The tabular keys are still read (inspect, score --truth).
+        assert_eq!(read_truth(&path).unwrap().0.len(), 2);
     }
 
     #[test]
@@ -1146,7 +1288,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a file was left behind");
 
         let w = GalaxiesMlWriter::create(&path, N, S).unwrap();
-        assert!(temp_path_for(&path).exists());
+        assert!(w.tmp.exists() && w.tmp.to_string_lossy().ends_with(".pzbench-tmp"));
         drop(w);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a file was left behind");
         assert!(GalaxiesMlWriter::create(&path, 0, S).is_err());

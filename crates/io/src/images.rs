@@ -37,7 +37,7 @@ impl InMemoryImages {
     /// `data` must hold a whole number of `shape = (bands, height, width)` images.
     pub fn new(shape: (usize, usize, usize), data: Vec<f32>) -> Result<Self> {
         let per_image = shape.0 * shape.1 * shape.2;
-        if per_image == 0 || data.len() % per_image != 0 {
+        if per_image == 0 || !data.len().is_multiple_of(per_image) {
             return Err(Error::other(format!(
                 "{} image values do not make whole images of {}x{}x{}",
                 data.len(),

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::hex;
-use crate::{Error, Result};
+use crate::{encoding, Error, Result};
 
 /// Size of the text blocks handed to polars.
 pub const BLOCK_BYTES: usize = 8 << 20;
@@ -220,6 +220,18 @@ pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions
         read_text(path, open(path)?, requests, options)?
     };
     builder.check_duplicate_ids(path)?;
+    if builder.rows() == 0 {
+        // Only --drop-invalid can leave nothing (a file without rows is refused while read).
+        let used: Vec<String> = builder.columns.iter().map(|c| format!("'{}'", c.name)).collect();
+        return Err(Error::file(
+            path,
+            format!(
+                "--drop-invalid dropped every row ({}): each has a NaN, infinite or empty value in {}; check that these are the right columns",
+                builder.dropped_invalid,
+                used.join(", ")
+            ),
+        ));
+    }
     Ok(builder.finish(path))
 }
 
@@ -429,6 +441,22 @@ impl Builder {
         label_of: &dyn Fn(usize) -> usize,
         drop_invalid: bool,
     ) -> Result<()> {
+        // polars does not check that a damaged Parquet file's column chunks hold as many values as
+        // their row group's rows: columns of different lengths would pair ids with the wrong
+        // redshifts (found by pzbench-fuzz).
+        let lengths: Vec<usize> = frame.columns().iter().map(|c| c.len()).collect();
+        if lengths.len() != self.columns.len() || lengths.iter().any(|&n| n != lengths[0]) {
+            let names: Vec<String> =
+                self.columns.iter().zip(&lengths).map(|(c, n)| format!("'{}' {n}", c.name)).collect();
+            return Err(Error::file(
+                path,
+                format!(
+                    "from {}, the columns read have different lengths ({}): the file is damaged; re-export it",
+                    self.label(label_of(0)),
+                    names.join(", ")
+                ),
+            ));
+        }
         let mut ids: Option<(Vec<i64>, Option<Vec<bool>>)> = None;
         let mut floats: Vec<(Role, Vec<f64>, Option<Vec<bool>>)> = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
@@ -743,10 +771,19 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
         return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
     };
 
-    // The header is the first line; a leading '#' (commented header) is allowed.
-    let header_end = memchr::memchr(b'\n', &block).unwrap_or(block.len());
-    let header_line = std::str::from_utf8(&block[..header_end])
-        .map_err(|_| Error::file(path, "line 1 (the header) is not UTF-8 text; is this a text or Parquet file?"))?
+    // The header is the first line; a leading '#' (commented header) is allowed, and so is a UTF-8
+    // byte-order mark before it (Excel's "CSV UTF-8", Notepad), which is not part of the first
+    // column's name. UTF-16/UTF-32 text is named, with the fix.
+    encoding::check_not_wide(path, &block)?;
+    let bom = if block.starts_with(encoding::UTF8_BOM) { encoding::UTF8_BOM.len() } else { 0 };
+    let header_end = memchr::memchr(b'\n', &block[bom..]).map_or(block.len(), |p| bom + p);
+    let header_line = std::str::from_utf8(&block[bom..header_end])
+        .map_err(|_| {
+            Error::file(
+                path,
+                "line 1 (the header) is not UTF-8 text; save the file as UTF-8 (or, if it is Parquet, name it .parquet)",
+            )
+        })?
         .trim_end_matches('\r')
         .trim_start_matches('#')
         .trim()
@@ -809,13 +846,13 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
                 builder.append_plain(parts);
                 line_ends = Some(parts.iter().map(|p| p.line_ends).sum());
             } else {
-                let frame = CsvReadOptions::default()
+                let reader = CsvReadOptions::default()
                     .with_has_header(false)
                     .with_schema(Some(schema.clone()))
                     .with_projection(Some(projection.clone()))
                     .map_parse_options(|o| o.with_separator(separator))
-                    .into_reader_with_file_handle(Cursor::new(&data[..]))
-                    .finish()
+                    .into_reader_with_file_handle(Cursor::new(&data[..]));
+                let frame = decoding(|| reader.finish())
                     .map_err(|e| locate_parse_error(path, &data, first_line, delimiter, &header, &columns, e))?;
                 if let Some(rows) = reserve_for(frame.height()) {
                     builder.reserve(rows);
@@ -1088,21 +1125,77 @@ fn locate_parse_error(
                     ),
                 );
             }
+            // polars reads " 0.5" but not "0.5 " (a space after the number, e.g. `1 , 0.5`).
+            let raw = fields[column.index];
+            if !cell.is_empty() && raw.trim_start().len() != raw.trim().len() {
+                return Error::file(
+                    path,
+                    format!(
+                        "line {line_no}, column '{}': '{raw}' has a space after the number; remove the spaces before the delimiters",
+                        column.name
+                    ),
+                );
+            }
         }
     }
-    Error::file(path, format!("cannot parse: {polars_error}")).caused_by(polars_error)
+    // Every line splits into numbers, so the quoting is at fault (e.g. a quote opened and never
+    // closed): say what polars says in its first line, with the column's name for its `cN`.
+    // (Its first paragraph: a quoted cell it cites may span lines; the hints that follow are
+    // about polars' Python options.)
+    let said = polars_error.to_string();
+    let mut said = said.split("\n\n").next().unwrap_or_default().trim().to_string();
+    for (i, name) in header.iter().enumerate().rev() {
+        said = said.replace(&format!("'c{i}'"), &format!("'{name}'"));
+    }
+    Error::file(
+        path,
+        format!("cannot parse the lines from line {first_line} on: {said}; check the quoting (a quote opened and never closed?) and fix or remove the row"),
+    )
+    .caused_by(polars_error)
 }
 
 /// Rows decoded per Parquet slice: bounds memory to a slice plus the columns kept.
 const PARQUET_SLICE_ROWS: usize = 1 << 20;
+
+/// Panics that [`decoding`] turns into errors are not printed while this is above zero.
+static QUIET_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Run a polars decoder call, turning a panic into an error: polars asserts rather than fails on
+/// some corrupt files (a Parquet footer whose Thrift fields do not decode, a validity bitmap
+/// shorter than its column: found by `pzbench-fuzz`). The panic message is not printed (the
+/// process-wide panic hook is wrapped, once, to stay quiet while a decoder runs), so the user
+/// sees pzbench's one-line error.
+fn decoding<T>(decode: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T> {
+    use std::sync::atomic::Ordering;
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET_PANICS.load(Ordering::SeqCst) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    QUIET_PANICS.fetch_add(1, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    QUIET_PANICS.fetch_sub(1, Ordering::SeqCst);
+    result.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(PolarsError::ComputeError(format!("the decoder failed ({what})").into()))
+    })
+}
 
 fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
     let corrupt = |e: PolarsError| {
         Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
     };
     let mut reader = ParquetReader::new(open(path)?);
-    let schema = reader.schema().map_err(corrupt)?;
-    let rows = reader.num_rows().map_err(corrupt)?;
+    let schema = decoding(|| reader.schema()).map_err(corrupt)?;
+    let rows = decoding(|| reader.num_rows()).map_err(corrupt)?;
     if rows == 0 {
         return Err(Error::file(path, "the Parquet file has no rows"));
     }
@@ -1116,12 +1209,20 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
     let owned_path = path.to_path_buf();
     let hashing = std::thread::spawn(move || super::sha256_file(&owned_path));
     for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
-        let frame = ParquetReader::new(open(path)?)
+        let reader = ParquetReader::new(open(path)?)
             .with_projection(Some(projection.clone()))
-            .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))))
-            .finish()
-            .map_err(corrupt)?;
+            .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))));
+        let frame = decoding(|| reader.finish()).map_err(corrupt)?;
         builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
+    }
+    if builder.rows() + builder.dropped_invalid != rows {
+        return Err(Error::file(
+            path,
+            format!(
+                "the footer says {rows} rows but {} were read: the file is damaged or truncated; re-export it",
+                builder.rows() + builder.dropped_invalid
+            ),
+        ));
     }
     builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
     Ok(builder)
@@ -1195,6 +1296,122 @@ mod tests {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got.1), bits(&expected.1));
         assert_eq!(bits(&got.2), bits(&expected.2));
+    }
+
+    fn score_requests() -> [ColumnRequest; 3] {
+        [
+            ColumnRequest { role: Role::Id, name: None, required: false },
+            ColumnRequest { role: Role::ZSpec, name: None, required: true },
+            ColumnRequest { role: Role::ZPhot, name: None, required: true },
+        ]
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_header_and_utf16_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let options = ReadOptions::default();
+        for text in [
+            "\u{feff}object_id,z_spec,z_phot\r\n1,0.1,0.2\r\n2,0.3,0.4\r\n",
+            "\u{feff}object_id,z_spec,z_phot\r\n1,0.1,\"0.2\"\r\n2,0.3,0.4\r\n",
+            "\u{feff}object_id\tz_spec\tz_phot\n1\t0.1\t0.2\n2\t0.3\t0.4\n",
+            "\u{feff}# object_id  z_spec z_phot\n 1 0.1\t0.2\r\n2 0.3 0.4\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let table = read_table(&path, &score_requests(), &options).unwrap();
+            let id = table.id.unwrap_or_else(|| panic!("no id column read from {text:?}"));
+            assert_eq!((id.name.as_str(), id.values), ("object_id", vec![1, 2]), "{text:?}");
+            assert_eq!(table.z_phot.unwrap().values, vec![0.2, 0.4]);
+        }
+        // The duplicate-id check sees the id column too.
+        std::fs::write(&path, "\u{feff}object_id,z_spec,z_phot\n5,0.1,0.2\n5,0.3,0.4\n").unwrap();
+        let err = read_table(&path, &score_requests(), &options).unwrap_err().to_string();
+        assert!(err.ends_with("duplicate object_id 5 (data rows 1 and 2); each galaxy must appear once"), "{err}");
+        // UTF-16, with or without its byte-order mark, and Latin-1.
+        let utf16 = |big: bool, bom: bool| -> Vec<u8> {
+            let text = if bom {
+                "\u{feff}object_id,z_spec,z_phot\n1,0.1,0.2\n"
+            } else {
+                "object_id,z_spec,z_phot\n1,0.1,0.2\n"
+            };
+            text.encode_utf16().flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect()
+        };
+        for (big, bom, name) in [(false, true, "LE"), (false, false, "LE"), (true, true, "BE"), (true, false, "BE")] {
+            std::fs::write(&path, utf16(big, bom)).unwrap();
+            let err = read_table(&path, &score_requests(), &options).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("t.csv: the file is UTF-16 {name} text")) && err.contains("save it as UTF-8"),
+                "{err}"
+            );
+        }
+        std::fs::write(&path, b"object_id,z_spec,z_phot,caf\xe9\n1,0.1,0.2,1\n").unwrap();
+        let err = read_table(&path, &score_requests(), &options).unwrap_err().to_string();
+        assert!(err.ends_with("line 1 (the header) is not UTF-8 text; save the file as UTF-8 (or, if it is Parquet, name it .parquet)"), "{err}");
+    }
+
+    #[test]
+    fn drop_invalid_that_drops_every_row_is_an_error() {
+        // It scored nothing and exited 0 (found by pzbench-fuzz).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "object_id,z_spec,z_phot\n1,0.1,\n2,0.5,nan\n").unwrap();
+        let options = ReadOptions { drop_invalid: true, ..ReadOptions::default() };
+        let err = read_table(&path, &score_requests(), &options).unwrap_err().to_string();
+        assert!(
+            err.ends_with("--drop-invalid dropped every row (2): each has a NaN, infinite or empty value in 'object_id', 'z_spec', 'z_phot'; check that these are the right columns"),
+            "{err}"
+        );
+        std::fs::write(&path, "object_id,z_spec,z_phot\n1,0.1,\n2,0.5,0.6\n").unwrap();
+        let table = read_table(&path, &score_requests(), &options).unwrap();
+        assert_eq!((table.rows, table.dropped_invalid), (1, 1));
+    }
+
+    #[test]
+    fn damaged_files_that_broke_polars_give_one_line_errors() {
+        // Inputs found by pzbench-fuzz (fixtures/fuzz/README.md): Parquet files on which polars
+        // panics, and text whose quoting polars refuses with a message of many lines.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fuzz");
+        // A damaged footer whose row group claims more values for one column than another: the
+        // ids came out 30, the redshifts 20, and were paired silently.
+        let requests = [
+            ColumnRequest::magnitude("r"),
+            ColumnRequest::magnitude("g"),
+            ColumnRequest { role: Role::Id, name: None, required: false },
+            ColumnRequest { role: Role::ZSpec, name: None, required: false },
+        ];
+        let err =
+            read_table(&fixtures.join("parquet-column-lengths-differ.parquet"), &requests, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+        // (A release build of polars reads the columns; a debug build stops at a debug assertion.)
+        assert!(
+            err.contains("from row 1, the columns read have different lengths ('object_id' 30, 'z_spec' 20")
+                || err.contains("not a readable Parquet file (truncated or corrupt?): the decoder failed"),
+            "{err}"
+        );
+        for name in ["parquet-thrift-bool-panic.parquet", "parquet-bitmap-panic.parquet"] {
+            let err = read_table(&fixtures.join(name), &score_requests(), &ReadOptions::default()).unwrap_err();
+            let err = err.to_string();
+            assert!(
+                err.contains(&format!(
+                    "{name}: not a readable Parquet file (truncated or corrupt?): the decoder failed ("
+                )),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "object_id,z_spec,z_phot\n1,0.1,0.2\n2 ,0.3,0.4\n").unwrap();
+        let err = read_table(&path, &score_requests(), &ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.ends_with("line 3, column 'object_id': '2 ' has a space after the number; remove the spaces before the delimiters"), "{err}");
+        std::fs::write(&path, "object_id,z_spec,z_phot\n1,0.1,\"0.2\n2,0.3,0.4\n").unwrap();
+        let err = read_table(&path, &score_requests(), &ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("t.csv: cannot parse the lines from line 2 on: "), "{err}");
+        assert!(
+            err.contains("check the quoting") && !err.contains('\n') && !err.contains("infer_schema_length"),
+            "{err}"
+        );
     }
 
     #[test]

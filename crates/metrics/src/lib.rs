@@ -9,6 +9,7 @@ mod bins;
 mod bootstrap;
 mod error;
 mod metric;
+pub mod pdf;
 mod point;
 pub mod stats;
 

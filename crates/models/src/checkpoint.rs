@@ -6,15 +6,19 @@
 //! - while a run can still be resumed: `last.safetensors` (the latest weights) and
 //!   `optimizer.safetensors` (Adam's moments; the step count is in `model.json`).
 //!
-//! Each file is written to a temporary name and renamed; `model.json` is written last. The best
-//! weights are rewritten only when a better epoch comes, and a run that its caller asks to stop
-//! (`pzbench train` does on SIGINT/SIGTERM) stops only after the epoch's files are written. A
-//! crash (or SIGKILL) between two renames still
-//! leaves a weight file whose checksum no longer matches `model.json`, which [`load`] reports
-//! instead of loading a mixture.
+//! Writing is a small transaction whose commit point is `model.json`: each new weight file is
+//! first written (to a temporary name, flushed to disk) as `.NAME.pending`; then `model.json`,
+//! which lists every weight file's SHA-256, is replaced atomically; then the pending files are
+//! moved to their names. A reader takes each weight file whose checksum `model.json` lists: the
+//! file itself, or its pending copy when a run stopped between the two last steps. So a crash
+//! (or SIGKILL) at any moment leaves the previous epoch's checkpoint or the new one, never a
+//! mixture; resuming moves pending copies into place first. The best weights are rewritten only
+//! when a better epoch comes, and a run that its caller asks to stop (`pzbench train` does on
+//! SIGINT/SIGTERM) stops only after the epoch's files are written. Checksums that match neither
+//! copy (a file edited or damaged) are reported by [`load`] instead of loading a mixture.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -24,7 +28,7 @@ use super::adam::Adam;
 use super::model::{Architecture, Model, WeightsError};
 use super::record::TrainingRecord;
 use super::scaling::MinMaxScaler;
-use pzbench_io::{temp_path_for, write_atomic};
+use pzbench_io::{persist_temp, temp_path_for, write_atomic};
 use pzbench_io::{Error, Result};
 
 /// The weights used for prediction.
@@ -68,8 +72,9 @@ impl Model {
     pub fn save(&self, dir: &Path) -> Result<()> {
         create_dir(dir)?;
         let mut files = BTreeMap::new();
-        files.insert(WEIGHTS_FILE.to_string(), write_tensors(&dir.join(WEIGHTS_FILE), &self.weights()?)?);
-        write_meta(dir, self, self.training.clone(), files, None)
+        files.insert(WEIGHTS_FILE.to_string(), stage_tensors(dir, WEIGHTS_FILE, &self.weights()?)?);
+        write_meta(dir, self, self.training.clone(), files, None)?;
+        install(dir, &[WEIGHTS_FILE])
     }
 }
 
@@ -90,15 +95,21 @@ pub(crate) fn save_training_state(
     record: &TrainingRecord,
 ) -> Result<String> {
     create_dir(dir)?;
+    let mut staged = Vec::with_capacity(3);
     let best_hash = match best {
-        BestWeights::New(weights) => write_tensors(&dir.join(WEIGHTS_FILE), weights)?,
+        BestWeights::New(weights) => {
+            staged.push(WEIGHTS_FILE);
+            stage_tensors(dir, WEIGHTS_FILE, weights)?
+        }
         BestWeights::Unchanged(hash) => hash,
     };
     let mut files = BTreeMap::new();
     files.insert(WEIGHTS_FILE.to_string(), best_hash.clone());
-    files.insert(LAST_FILE.to_string(), write_tensors(&dir.join(LAST_FILE), &model.weights()?)?);
-    files.insert(OPTIMIZER_FILE.to_string(), write_tensors(&dir.join(OPTIMIZER_FILE), &adam.state())?);
+    files.insert(LAST_FILE.to_string(), stage_tensors(dir, LAST_FILE, &model.weights()?)?);
+    files.insert(OPTIMIZER_FILE.to_string(), stage_tensors(dir, OPTIMIZER_FILE, &adam.state())?);
+    staged.extend([LAST_FILE, OPTIMIZER_FILE]);
     write_meta(dir, model, Some(record.clone()), files, Some(adam.steps()))?;
+    install(dir, &staged)?;
     Ok(best_hash)
 }
 
@@ -124,14 +135,34 @@ pub(crate) struct ResumeState {
     pub adam_steps: u64,
 }
 
+/// Reads the state of the run checkpointed in `dir`, first moving into place the weight files
+/// that a stopped run left pending (and removing pending files that `model.json` does not list).
+/// The caller holds the checkpoint's lock ([`crate::train_run`] does).
 pub(crate) fn load_for_resume(dir: &Path, device: &Device) -> Result<ResumeState> {
     let (meta, mut model) = read_meta(dir, device)?;
     let adam_steps = meta.adam_steps.ok_or_else(|| {
         Error::file(dir.join(META_FILE), "this checkpoint cannot be resumed: it holds no optimizer state")
     })?;
-    let best = read_tensors(dir, WEIGHTS_FILE, &meta, device)?;
-    let last = read_tensors(dir, LAST_FILE, &meta, device)?;
-    let optimizer = read_tensors(dir, OPTIMIZER_FILE, &meta, device)?;
+    let mut pending = Vec::new();
+    let mut read = |name: &'static str| {
+        let (tensors, from_pending) = read_tensors_checked(dir, name, &meta, device)?;
+        if from_pending {
+            pending.push(name);
+        }
+        Ok::<_, Error>(tensors)
+    };
+    let best = read(WEIGHTS_FILE)?;
+    let last = read(LAST_FILE)?;
+    let optimizer = read(OPTIMIZER_FILE)?;
+    install(dir, &pending)?;
+    for name in [WEIGHTS_FILE, LAST_FILE, OPTIMIZER_FILE] {
+        match std::fs::remove_file(pending_path(dir, name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::file(pending_path(dir, name), format!("cannot remove: {e}")).caused_by(e))
+            }
+            _ => {}
+        }
+    }
     model.set_weights(&last).map_err(|e| weights_error(dir, LAST_FILE, e))?;
     // Checks the best weights' names and shapes too.
     model.set_weights(&best).map_err(|e| weights_error(dir, WEIGHTS_FILE, e))?;
@@ -179,24 +210,48 @@ fn write_meta(
     write_atomic(&path, &json)
 }
 
-/// Writes `tensors` (moved to the CPU) as safetensors via a temporary file; returns the file's hash.
-fn write_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<String> {
+/// Where the weight file `name` of `dir` waits, written, until the `model.json` that lists it is
+/// in place: `.NAME.pending`.
+fn pending_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.pending"))
+}
+
+/// Writes `tensors` (moved to the CPU) as safetensors into the pending copy of the weight file
+/// `name` of `dir` (via a temporary file, flushed to disk); returns the file's hash.
+/// [`install`] moves it into place once `model.json` lists it.
+fn stage_tensors(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> Result<String> {
     fn fail<E: std::error::Error + Send + Sync + 'static>(path: &Path) -> impl Fn(E) -> Error + '_ {
         move |e| Error::file(path, format!("cannot write weights: {e}")).caused_by(e)
     }
+    let path = &dir.join(name);
     let on_cpu = tensors
         .iter()
         .map(|(k, t)| Ok((k.clone(), t.to_device(&Device::Cpu).map_err(fail(path))?)))
         .collect::<Result<HashMap<String, Tensor>>>()?;
-    let tmp = temp_path_for(path);
-    let written = candle_core::safetensors::save(&on_cpu, &tmp)
+    // A temporary folder of pzbench's name: the safetensors writer puts a temporary file of its
+    // own beside the file it writes, which a kill could otherwise leave in the checkpoint.
+    let staging = temp_path_for(path);
+    let tmp = staging.join(name);
+    // Only a dead process of the same pid can have left a folder of that name.
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = std::fs::create_dir(&staging)
         .map_err(fail(path))
+        .and_then(|()| candle_core::safetensors::save(&on_cpu, &tmp).map_err(fail(path)))
         .and_then(|()| std::fs::read(&tmp).map_err(fail(path)))
-        .and_then(|bytes| std::fs::rename(&tmp, path).map(|()| hash(&bytes)).map_err(fail(path)));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+        .and_then(|bytes| persist_temp(&tmp, &pending_path(dir, name)).map(|()| hash(&bytes)).map_err(fail(path)));
+    let _ = std::fs::remove_dir_all(&staging);
     written
+}
+
+/// Moves the pending copies of the weight files `names` of `dir` into place (after `model.json`
+/// that lists them was written).
+fn install(dir: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
+        let path = dir.join(name);
+        persist_temp(&pending_path(dir, name), &path)
+            .map_err(|e| Error::file(&path, format!("cannot write weights: {e}")).caused_by(e))?;
+    }
+    Ok(())
 }
 
 /// `"sha256:HEX"` of `bytes`.
@@ -230,17 +285,70 @@ fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
             ),
         ));
     }
+    check_size(dir, &path, &meta)?;
     let model = Model::build(meta.architecture, meta.scaler.clone(), meta.seed, device)
         .map_err(|e| Error::file(&path, format!("unusable model description: {e}")).caused_by(e))?;
     Ok((meta, model))
 }
 
+/// The weights `meta`'s architecture needs must fit in the weight file (2 bytes each at least),
+/// or a damaged or edited `model.json` (e.g. `"image_size": 65536`, a 439-byte file) would have
+/// pzbench allocate terabytes of zeros before reading a single weight (found by pzbench-fuzz).
+fn check_size(dir: &Path, path: &Path, meta: &Meta) -> Result<()> {
+    let weights = dir.join(WEIGHTS_FILE);
+    let size = |p: &Path| std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len());
+    let Some(bytes) = size(&weights).max(size(&pending_path(dir, WEIGHTS_FILE))) else {
+        return Err(Error::file(&weights, "missing: the checkpoint is incomplete"));
+    };
+    let arch = serde_json::to_string(&meta.architecture).unwrap_or_default();
+    match meta.architecture.parameter_count() {
+        Some(n) if (n as u64).saturating_mul(2) <= bytes => Ok(()),
+        Some(n) => Err(Error::file(
+            path,
+            format!(
+                "the architecture {arch} has {n} weights, more than {WEIGHTS_FILE} ({bytes} bytes) can hold; model.json was edited or is damaged: restore it, or retrain"
+            ),
+        )),
+        None => Err(Error::file(
+            path,
+            format!("the architecture {arch} is too large to build; model.json was edited or is damaged: restore it, or retrain"),
+        )),
+    }
+}
+
 /// Reads the weight file `name` of `dir`, checking it against the hash recorded in `meta`.
 fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<HashMap<String, Tensor>> {
+    read_tensors_checked(dir, name, meta, device).map(|(tensors, _)| tensors)
+}
+
+/// [`read_tensors`], and whether the weights came from the file's pending copy (a run stopped
+/// after writing `model.json`, before moving its weights into place).
+fn read_tensors_checked(
+    dir: &Path,
+    name: &str,
+    meta: &Meta,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, bool)> {
     let path = dir.join(name);
     let expected = meta.files.get(name).ok_or_else(|| {
         Error::file(dir.join(META_FILE), format!("corrupt checkpoint metadata: no checksum for {name}"))
     })?;
+    let load = |bytes: &[u8], path: &Path| {
+        candle_core::safetensors::load_buffer(bytes, device)
+            .map_err(|e| Error::file(path, format!("corrupt weights: {e}")).caused_by(e))
+    };
+    if let Ok(bytes) = std::fs::read(&path) {
+        if hash(&bytes) == *expected {
+            return Ok((load(&bytes, &path)?, false));
+        }
+    }
+    let pending = pending_path(dir, name);
+    if let Ok(bytes) = std::fs::read(&pending) {
+        if hash(&bytes) == *expected {
+            return Ok((load(&bytes, &pending)?, true));
+        }
+    }
+    // Read again: a writer may have just moved the pending copy into place.
     let bytes = std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::file(&path, "missing: the checkpoint is incomplete")
@@ -254,8 +362,7 @@ fn read_tensors(dir: &Path, name: &str, meta: &Meta, device: &Device) -> Result<
             "checksum differs from model.json: the file is corrupt, from another run, or was being written when the run stopped",
         ));
     }
-    candle_core::safetensors::load_buffer(&bytes, device)
-        .map_err(|e| Error::file(&path, format!("corrupt weights: {e}")).caused_by(e))
+    Ok((load(&bytes, &path)?, false))
 }
 
 #[cfg(test)]
@@ -323,6 +430,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot be resumed"), "{err}");
+    }
+
+    #[test]
+    fn weights_left_pending_by_a_stopped_run_are_read_and_moved_into_place_on_resume() {
+        let (train_set, val_set) = (synthetic(60, None, 1), synthetic(20, None, 2));
+        let model = Model::new(Architecture::Nn(NnConfig::galaxiesml()), &train_set, 3, &Device::Cpu).unwrap();
+        let cfg = TrainConfig { epochs: 2, batch_size: 20, progress: false, ..TrainConfig::nn_paper() };
+        let dir = tempfile::tempdir().unwrap();
+        train(model, &train_set, &val_set, &cfg, Some(dir.path()), RunOptions::default()).unwrap();
+        let expected = predict(&load(dir.path(), &Device::Cpu).unwrap(), &val_set, 8).unwrap();
+        let files = [WEIGHTS_FILE, LAST_FILE, OPTIMIZER_FILE];
+        let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(dir.path().join(f)).unwrap()).collect();
+        // As a kill after model.json was written leaves it: the new weights still pending, the
+        // previous epoch's (here: other bytes) at the files' names.
+        for name in files {
+            std::fs::rename(dir.path().join(name), pending_path(dir.path(), name)).unwrap();
+            std::fs::write(dir.path().join(name), b"the previous epoch's weights").unwrap();
+        }
+        assert_eq!(predict(&load(dir.path(), &Device::Cpu).unwrap(), &val_set, 8).unwrap(), expected);
+        load_for_resume(dir.path(), &Device::Cpu).unwrap();
+        for (name, bytes) in files.iter().zip(&bytes) {
+            assert_eq!(&std::fs::read(dir.path().join(name)).unwrap(), bytes, "{name}");
+            assert!(!pending_path(dir.path(), name).exists(), "{name}");
+        }
+        // A pending file that model.json does not list (a run stopped before writing model.json)
+        // is ignored, and removed on resume.
+        std::fs::write(pending_path(dir.path(), LAST_FILE), b"weights of an epoch never committed").unwrap();
+        assert_eq!(predict(&load(dir.path(), &Device::Cpu).unwrap(), &val_set, 8).unwrap(), expected);
+        load_for_resume(dir.path(), &Device::Cpu).unwrap();
+        assert!(!pending_path(dir.path(), LAST_FILE).exists());
+        assert_eq!(std::fs::read(dir.path().join(LAST_FILE)).unwrap(), bytes[1]);
     }
 
     #[test]

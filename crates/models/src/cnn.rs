@@ -67,6 +67,31 @@ impl CnnConfig {
         CONVS[CONVS.len() - 1].0 * self.final_side() * self.final_side()
     }
 
+    /// Trainable scalars of the CNN of this configuration (7,151,073 at 5×127×127), counted
+    /// without building it; `None` if the count overflows (an absurd configuration, e.g. from a
+    /// damaged `model.json`).
+    pub fn parameter_count(&self) -> Option<usize> {
+        let dense = |inputs: usize, outputs: usize| inputs.checked_mul(outputs)?.checked_add(outputs);
+        let mut total = 0usize;
+        let mut channels = self.n_bands;
+        for &(out, _, _) in &CONVS {
+            total = total.checked_add(dense(channels.checked_mul(9)?, out)?)?;
+            channels = out;
+        }
+        let side = self.final_side();
+        let mut width = CONVS[CONVS.len() - 1].0.checked_mul(side)?.checked_mul(side)?;
+        for &out in &IMAGE_DENSE {
+            total = total.checked_add(dense(width, out)?)?;
+            width = out;
+        }
+        let mut phot_width = self.n_mags;
+        for _ in 0..PHOT_LAYERS {
+            total = total.checked_add(dense(phot_width, PHOT_WIDTH)?)?;
+            phot_width = PHOT_WIDTH;
+        }
+        total.checked_add(dense(width.checked_add(phot_width)?, 1)?)
+    }
+
     /// Why this configuration cannot be built, if it cannot.
     pub(crate) fn problem(&self) -> Option<String> {
         if self.image_size < 1 << N_POOLS {
@@ -76,6 +101,11 @@ impl CnnConfig {
             ))
         } else if self.n_bands == 0 || self.n_mags == 0 {
             Some("the CNN needs at least one image band and one magnitude".into())
+        } else if self.parameter_count().is_none() {
+            Some(format!(
+                "a CNN for {0}x{0} images of {1} bands and {2} magnitudes has too many weights to build",
+                self.image_size, self.n_bands, self.n_mags
+            ))
         } else {
             None
         }
@@ -171,6 +201,18 @@ mod tests {
         //   total  4,519,040 + 1,049,088 + 65,664 + 4,128 + 202,200 + 233 = 5,840,353
         assert_eq!(count(64), 5_840_353);
         assert_eq!(count(127) - count(64), 2_359_808 - 1_049_088);
+        // Counted without building, as checkpoints are checked before anything is allocated.
+        for size in [32, 64, 127] {
+            assert_eq!(CnnConfig::galaxiesml(size).parameter_count(), Some(count(size)));
+        }
+        let odd = CnnConfig { image_size: 40, n_bands: 3, n_mags: 7 };
+        let varmap = VarMap::new();
+        Cnn::new(&odd, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
+        assert_eq!(odd.parameter_count(), Some(parameter_count(&varmap)));
+        // A damaged model.json's size overflows the count: refused, not a panic.
+        let absurd = CnnConfig::galaxiesml(usize::MAX / 2);
+        assert_eq!(absurd.parameter_count(), None);
+        assert!(absurd.problem().unwrap().contains("too many weights"));
     }
 
     #[test]

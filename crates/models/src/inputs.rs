@@ -108,7 +108,7 @@ impl InputSpec {
     /// appended if asked for, scaled if asked for.
     fn inputs(&self, mags: &[f64]) -> Result<Vec<f32>> {
         let k = self.bands.len();
-        if mags.len() % k != 0 {
+        if !mags.len().is_multiple_of(k) {
             return Err(Error::other(format!("{} magnitudes do not make rows of {k} bands", mags.len())));
         }
         let mut values = Vec::with_capacity(mags.len() / k * self.n_inputs());

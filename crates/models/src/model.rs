@@ -44,6 +44,15 @@ impl Architecture {
         }
     }
 
+    /// Trainable scalars of the model, counted without building it; `None` if the count
+    /// overflows ([`CnnConfig::parameter_count`], [`NnConfig::parameter_count`]).
+    pub fn parameter_count(&self) -> Option<usize> {
+        match self {
+            Architecture::Cnn(c) => c.parameter_count(),
+            Architecture::Nn(c) => c.parameter_count(),
+        }
+    }
+
     /// "CNN" or "NN".
     pub fn name(&self) -> &'static str {
         match self {

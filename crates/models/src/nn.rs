@@ -28,6 +28,15 @@ impl NnConfig {
     pub fn galaxiesml() -> Self {
         NnConfig { n_mags: 5 }
     }
+
+    /// Trainable scalars of the NN of this configuration (122,006 for 5 magnitudes), counted
+    /// without building it; `None` if the count overflows.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let first = self.n_mags.checked_mul(HIDDEN_WIDTH)?.checked_add(HIDDEN_WIDTH)?;
+        let hidden = (HIDDEN_LAYERS - 1) * (HIDDEN_WIDTH * HIDDEN_WIDTH + HIDDEN_WIDTH);
+        let head = self.n_mags.checked_add(HIDDEN_WIDTH)?.checked_add(1)?;
+        first.checked_add(hidden)?.checked_add(head)
+    }
 }
 
 /// The NN; variables under `hidden{1..4}` and `head`.
@@ -75,6 +84,9 @@ mod tests {
         let nn = Nn::new(&NnConfig::galaxiesml(), VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         // 5·200+200 + 3·(200·200+200) + (5+200)+1 = 1,200 + 120,600 + 206.
         assert_eq!(parameter_count(&varmap), 122_006);
+        assert_eq!(NnConfig::galaxiesml().parameter_count(), Some(122_006));
+        assert_eq!(NnConfig { n_mags: 9 }.parameter_count(), Some(122_006 + 4 * 200 + 4));
+        assert_eq!(NnConfig { n_mags: usize::MAX / 100 }.parameter_count(), None);
         let out = nn.forward(&Tensor::zeros((3, 5), DType::F32, &Device::Cpu).unwrap()).unwrap();
         assert_eq!(out.dims2().unwrap(), (3, 1));
     }

@@ -4,10 +4,11 @@
 //! line maps its flags to a [`TrainRequest`] or [`PredictRequest`] and prints what these return;
 //! `pzbench reproduce` and any Rust caller call them directly.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::checkpoint::{create_dir, load, META_FILE};
 use super::cnn::CnnConfig;
@@ -17,6 +18,7 @@ use super::nn::NnConfig;
 use super::record::TrainConfig;
 use super::train::{resume, train, Callbacks, RunOptions, TrainEvent};
 use pzbench_io::table::ReadOptions;
+use pzbench_io::update::{lock_folder, LockOptions, LockWait, DEFAULT_LOCK_TIMEOUT};
 use pzbench_io::{Error, Result};
 
 /// Which of the paper's two models to train.
@@ -75,6 +77,9 @@ pub struct TrainRequest {
     pub scale_mags: bool,
     /// How catalogues are read (delimiter, invalid rows).
     pub read: ReadOptions,
+    /// How long to wait for the checkpoint directory's lock, held by another run into it
+    /// ([`train_run`]).
+    pub lock_timeout: Duration,
 }
 
 /// Magnitudes with an absolute value at least this large are non-detections: GalaxiesML and
@@ -85,7 +90,7 @@ impl TrainRequest {
     /// A fresh run of `model` on `train` and `val` into `checkpoint_dir`, on the CPU, with
     /// `pzbench train`'s defaults: [`ModelKind::default_config`], the GalaxiesML magnitudes,
     /// [`DEFAULT_NON_DETECTION`], no colours, no magnitude scaling, catalogues read as `score`
-    /// reads them.
+    /// reads them, the checkpoint's lock waited for up to [`DEFAULT_LOCK_TIMEOUT`].
     pub fn new(model: ModelKind, train: PathBuf, val: PathBuf, checkpoint_dir: PathBuf) -> Self {
         TrainRequest {
             model,
@@ -100,6 +105,7 @@ impl TrainRequest {
             colors: false,
             scale_mags: false,
             read: ReadOptions::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 }
@@ -125,6 +131,12 @@ pub struct TrainOutcome {
 /// ([`TrainEvent::DataRead`]), then trains a new model ([`train`]) or resumes the run
 /// ([`resume`]) with a checkpoint written after every epoch. The SHA-256 of both files is saved
 /// in the checkpoint and checked on resume.
+///
+/// From the moment the data are read until it returns, the run holds the checkpoint directory's
+/// lock (`DIR/.lock`, [`lock_folder`]), so that two runs into one directory never interleave: a
+/// second run waits for the first (telling `callbacks` [`TrainEvent::WaitingForLock`] after a
+/// second) up to `lock_timeout`, then checks the directory again (a fresh run fails if the
+/// first left a checkpoint there; a resumed run continues from the first's last epoch).
 pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result<TrainOutcome> {
     let images = request.model == ModelKind::Cnn;
     if request.config.augment && !images {
@@ -188,9 +200,8 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     let train_set = spec.dataset(raw_train)?;
     let val_set = spec.dataset(raw_val)?;
     let cfg = &request.config;
-    let options = RunOptions { data_hashes: hashes, callbacks };
-    let model = if request.resume {
-        resume(dir, &device, &train_set, &val_set, cfg, options)?
+    let fresh = if request.resume {
+        None
     } else {
         let arch = match (request.model, train_set.image_shape()) {
             (ModelKind::Cnn, Some((bands_img, h, w))) => {
@@ -207,11 +218,32 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
             }
             (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs() }),
         };
-        let model = Model::new(arch, &train_set, cfg.seed, &device).map_err(|e| on_file(e, &request.train))?;
-        create_dir(dir)?;
-        spec.save(dir)?;
-        train(model, &train_set, &val_set, cfg, Some(dir), options)?
+        Some(Model::new(arch, &train_set, cfg.seed, &device).map_err(|e| on_file(e, &request.train))?)
     };
+    create_dir(dir)?;
+    let lock = {
+        let callbacks = RefCell::new(&mut callbacks);
+        let on_wait = |wait: &LockWait<'_>| {
+            // A display failure does not stop the wait.
+            let _ = callbacks.borrow_mut().send(TrainEvent::WaitingForLock { wait: *wait });
+        };
+        lock_folder(dir, &LockOptions { timeout: request.lock_timeout, on_wait: Some(&on_wait) })?
+    };
+    if fresh.is_some() && dir.join(META_FILE).is_file() {
+        return Err(Error::file(
+            dir,
+            "already holds a checkpoint, written by another run while this one waited for it; pass --resume to continue that run, or choose another --out",
+        ));
+    }
+    let options = RunOptions { data_hashes: hashes, callbacks };
+    let model = match fresh {
+        None => resume(dir, &device, &train_set, &val_set, cfg, options)?,
+        Some(model) => {
+            spec.save(dir)?;
+            train(model, &train_set, &val_set, cfg, Some(dir), options)?
+        }
+    };
+    drop(lock);
     Ok(TrainOutcome { model, train: train_summary, val: val_summary, started })
 }
 
@@ -359,6 +391,7 @@ mod tests {
             colors: false,
             scale_mags: false,
             read: ReadOptions::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 
@@ -376,6 +409,7 @@ mod tests {
                 TrainEvent::Batch { .. } => "batch".into(),
                 TrainEvent::EpochEnded { record, .. } => format!("ended {}", record.epoch),
                 TrainEvent::EpochSaved { record } => format!("saved {}", record.epoch),
+                TrainEvent::WaitingForLock { wait } => wait.to_string(),
             });
             Ok(())
         };
@@ -421,6 +455,29 @@ mod tests {
         assert_eq!(csv.lines().count(), 31);
         let err = predict_file(&PredictRequest { batch_size: 0, ..predict_request }, &mut |_| {}).unwrap_err();
         assert_eq!(err.to_string(), "--batch-size must be at least 1");
+
+        // Another run holds the directory: this one waits, says so once, and gives up at its timeout.
+        let held = lock_folder(&dir.path().join("nn"), &LockOptions::default()).unwrap();
+        let mut waits = Vec::new();
+        let mut on_event = |event: TrainEvent<'_>| {
+            if let TrainEvent::WaitingForLock { wait } = event {
+                waits.push(wait.to_string());
+            }
+            Ok(())
+        };
+        let callbacks = Callbacks { on_event: Some(&mut on_event), ..Default::default() };
+        let waiting =
+            TrainRequest { resume: true, lock_timeout: Duration::from_millis(1100), ..request(dir.path(), 6) };
+        let err = train_run(&waiting, callbacks).unwrap_err().to_string();
+        assert!(err.contains("gave up after 1.1 s waiting for the lock") && err.contains("nn/.lock"), "{err}");
+        assert_eq!(waits.len(), 1, "{waits:?}");
+        assert!(waits[0].starts_with("waiting for the lock on") && waits[0].contains("nn/.lock"), "{waits:?}");
+        drop(held);
+        let meta = std::fs::read_to_string(dir.path().join("nn").join(META_FILE)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&meta).unwrap()["training"]["history"].as_array().unwrap().len(),
+            5
+        );
     }
 
     #[test]

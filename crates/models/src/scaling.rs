@@ -19,7 +19,7 @@ pub struct MinMaxScaler {
 impl MinMaxScaler {
     /// Fits the per-band range of `values`, a row-major `n × n_bands` matrix with `n ≥ 1`.
     pub fn fit(values: &[f32], n_bands: usize) -> Result<Self> {
-        if n_bands == 0 || values.is_empty() || values.len() % n_bands != 0 {
+        if n_bands == 0 || values.is_empty() || !values.len().is_multiple_of(n_bands) {
             return Err(Error::other(format!(
                 "cannot fit the magnitude scaler on {} values in {n_bands} bands",
                 values.len()

@@ -50,12 +50,16 @@ pub(crate) fn scheduled_lr(cfg: &TrainConfig, val_losses: &[f64]) -> f64 {
 /// [`TrainEvent::EpochStarted`], one [`TrainEvent::Batch`] per optimiser step,
 /// [`TrainEvent::EpochEnded`] (before the epoch's checkpoint is written) and
 /// [`TrainEvent::EpochSaved`] (after it, when the run goes on). [`crate::train_run`] first sends
-/// [`TrainEvent::DataRead`].
+/// [`TrainEvent::DataRead`], and [`TrainEvent::WaitingForLock`] if another run holds the
+/// checkpoint directory.
 #[derive(Debug, Clone, Copy)]
 pub enum TrainEvent<'a> {
     /// The training and validation files are read (their descriptions), before any check of the
     /// model or the checkpoint directory ([`crate::train_run`] only).
     DataRead { train: &'a crate::InputSummary, val: &'a crate::InputSummary },
+    /// Another run holds the checkpoint directory's lock and this one has waited for it for a
+    /// second; it waits on up to the request's `lock_timeout` ([`crate::train_run`] only).
+    WaitingForLock { wait: pzbench_io::update::LockWait<'a> },
     /// Epochs `first_epoch..=epochs` (1-based) are about to run; not sent when a resumed run
     /// has nothing left to do.
     Started { first_epoch: usize, epochs: usize },

@@ -97,7 +97,7 @@ pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
                 figure.draw(&root).and_then(|()| root.present())
             };
             let result = drawn.map_err(|e| draw_failed(path, e)).and_then(|()| {
-                std::fs::rename(&tmp, path)
+                pzbench_io::persist_temp(&tmp, path)
                     .map_err(|e| Error::file(path, format!("cannot write output: {e}")).caused_by(e))
             });
             if result.is_err() {
@@ -113,11 +113,12 @@ fn draw_failed<E: std::error::Error + Send + Sync + 'static>(path: &Path, error:
     Error::file(path, format!("cannot draw the figure: {error}")).caused_by(error)
 }
 
-/// The temporary PNG beside `path`; it ends in `.png` because the encoder picks the format by
-/// extension.
+/// A new temporary PNG beside `path` ([`pzbench_io::temp_path_for`]); it ends in `.png` because
+/// the encoder picks the format by extension.
 fn png_temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.pzbench-tmp.png"))
+    let tmp = pzbench_io::temp_path_for(path);
+    let name = tmp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    tmp.with_file_name(format!("{name}.png"))
 }
 
 /// Series colours (the Tableau 10 palette), cycled for more models.

@@ -21,6 +21,7 @@ use super::format::{significant, TextTable};
 use super::score::{MetricValues, ScoreReport};
 use super::scoring::{score_model, ModelInput};
 use super::table2::{Dataset, TABLE2_COLUMNS};
+use pzbench_io::update::{update_locked, LockOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::{Bins, BootstrapConfig, Metric};
 
@@ -134,6 +135,7 @@ impl Board {
         let bad = |why: String| {
             Error::file(path, format!("{why}; fix the file (layout: leaderboards/schema.json) or start a new board"))
         };
+        let text = pzbench_io::encoding::strip_bom_str(text);
         let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")).caused_by(e))?;
         validate(&value).map_err(|e| bad(e.to_string()).caused_by(e))?;
         let board: Board = serde_json::from_value(value)
@@ -146,8 +148,8 @@ impl Board {
 
     /// Read and validate a board file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, format!("cannot read the board: {e}")).caused_by(e))?;
+        // A byte-order mark is dropped, UTF-16 named with the fix (boards are hand-edited: title).
+        let text = pzbench_io::encoding::read_utf8(path, "the board")?;
         Self::parse(path, &text)
     }
 
@@ -389,6 +391,10 @@ pub struct Added {
 /// `board_path`, which is created if missing and written atomically. The board is loaded and
 /// validated before the scoring; a name already on it needs `replace`, and every entry must be
 /// scored on the same galaxies ([`Board::add`]).
+///
+/// The entry is added under the board's lock ([`update_locked`], waiting as `lock` says): the
+/// board is loaded again, checked and written while no other pzbench updates it, so concurrent
+/// adds to one board all land (and of two adds of one name without `replace`, one fails).
 pub fn add(
     board_path: &Path,
     name: &str,
@@ -396,16 +402,33 @@ pub fn add(
     input: &ModelInput,
     bootstrap_config: Option<BootstrapConfig>,
     replace: bool,
+    lock: &LockOptions<'_>,
 ) -> Result<Added> {
-    let mut board = if board_path.exists() { Board::load(board_path)? } else { Board::new() };
-    board.check_name_free(board_path, name, replace)?;
+    // Checked before the scoring (which may take a while) too, to fail early.
+    if board_path.exists() {
+        Board::load(board_path)?.check_name_free(board_path, name, replace)?;
+    }
     let scored = score_model(name, predictions, input, &Bins::galaxiesml_default(), bootstrap_config)?;
     let entry = Entry::from_report(name, &scored.report, scored.dataset, utc_now())?;
-    let replaced = board.entries.iter().any(|e| e.name == name);
-    board.add(board_path, entry, replace)?;
-    pzbench_io::write_atomic(board_path, board.to_json()?.as_bytes())?;
-    let rank = board.ranked(Metric::Loss).iter().position(|e| e.name == name).map_or(0, |r| r + 1);
-    Ok(Added { replaced, rank, entries: board.entries.len() })
+    let mut added = None;
+    update_locked(board_path, lock, |previous| {
+        let mut board = match previous {
+            Some(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    Error::file(board_path, format!("cannot read the board: not UTF-8 text ({e})")).caused_by(e)
+                })?;
+                Board::parse(board_path, &text)?
+            }
+            None => Board::new(),
+        };
+        let replaced = board.entries.iter().any(|e| e.name == name);
+        board.add(board_path, entry, replace)?;
+        let json = board.to_json()?;
+        let rank = board.ranked(Metric::Loss).iter().position(|e| e.name == name).map_or(0, |r| r + 1);
+        added = Some(Added { replaced, rank, entries: board.entries.len() });
+        Ok(json.into_bytes())
+    })?;
+    added.ok_or_else(|| Error::other("the board was not updated"))
 }
 
 /// How [`render`] writes a board.

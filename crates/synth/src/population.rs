@@ -158,7 +158,14 @@ pub struct NzTable {
 impl NzTable {
     /// A table from redshift nodes and non-negative weights (any normalisation). Nodes must be
     /// strictly increasing within `[0.001, 4]`.
-    pub fn new(z: Vec<f64>, weight: Vec<f64>) -> Result<Self> {
+    pub fn new(z: Vec<f64>, mut weight: Vec<f64>) -> Result<Self> {
+        // Huge weights (e.g. 1e308) overflow the sampler's arithmetic into NaN redshifts (found
+        // by pzbench-fuzz): as any normalisation will do, scale such a table down to a largest
+        // weight of 1. (Ordinary tables are left exactly as given.)
+        let largest = weight.iter().copied().fold(0.0, f64::max);
+        if largest > 1e100 && largest.is_finite() {
+            weight.iter_mut().for_each(|w| *w /= largest);
+        }
         let dist =
             PiecewiseLinear::new(z, weight).map_err(|e| Error::other(format!("n(z) table: {e}")).caused_by(e))?;
         let (lo, hi) = (dist.x[0], dist.x[dist.x.len() - 1]);
@@ -751,6 +758,15 @@ mod tests {
         }
         let msg = NzTable::parse_csv("1,1\n2,oops\n").unwrap_err().to_string();
         assert!(msg.contains("line 2"), "{msg}");
+        // A byte-order mark (Notepad, Excel) made the first row look like a header, dropped it.
+        let plain = NzTable::parse_csv("0.5,1\n1,2\n2,0\n").unwrap();
+        assert_eq!(NzTable::parse_csv("\u{feff}0.5,1\r\n1,2\r\n2,0\r\n").unwrap(), plain);
+        assert_eq!(plain.range(), (0.5, 2.0));
+        // Weights near f64::MAX drew NaN redshifts; any normalisation is the same table.
+        let huge = NzTable::parse_csv("0.01,0\n0.8,3\n3.9,1e308\n").unwrap();
+        let z: Vec<f64> = (0..2000).map(|_| huge.sample(&mut rng)).collect();
+        assert!(z.iter().all(|z| (0.01..=3.9).contains(z)), "{:?}", z.iter().find(|z| !(0.01..=3.9).contains(*z)));
+        assert!(huge.pdf(3.9).is_finite() && huge.pdf(3.9) > 0.0);
     }
 
     #[test]

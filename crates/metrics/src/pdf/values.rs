@@ -1,0 +1,133 @@
+//! Per-galaxy quantities, computed once per galaxy in parallel; every set-level statistic
+//! (overall, per redshift bin, per bootstrap replicate) is then computed from these values of any
+//! subset of galaxies.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::dialect::{rail_galaxy, BrierGrid, Dialect, RailGalaxy, RailGrids};
+use super::representation::{Pdfs, Representation};
+use crate::{Error, Result};
+
+/// One galaxy's quantities in the pzbench dialect (`docs/PDF_METRICS.md` §2); the names are the
+/// columns of the reference files' `per_galaxy.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GalaxyValues {
+    /// The true redshift.
+    pub z_spec: f64,
+    /// F(z_spec) (§2.1).
+    pub pit: f64,
+    /// ∫ (F − 1{z ≥ z_spec})² (§2.3).
+    pub crps: f64,
+    /// f(z_spec) (§2.2); `None` for samples.
+    pub pdf_at_truth: Option<f64>,
+    /// ∫ f² (§2.2); `None` for samples.
+    pub int_f2: Option<f64>,
+    /// The mode (§2.4); `None` for samples.
+    pub z_mode: Option<f64>,
+    /// The mean (§2.4).
+    pub z_mean: f64,
+    /// The median (§2.4).
+    pub z_median: f64,
+    /// The PDF's variance, its term of the stacked n(z) width (§2.5).
+    pub variance: f64,
+}
+
+/// The per-galaxy quantities of a set of PDFs in one dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PdfValues {
+    /// Exact values (§2).
+    Pzbench { representation: Representation, galaxies: Vec<GalaxyValues> },
+    /// qp/RAIL's values (§3).
+    Rail { representation: Representation, galaxies: Vec<RailGalaxy> },
+}
+
+impl PdfValues {
+    /// Evaluate every galaxy's PDF at its truth `z_spec[i]`, in parallel. The rail dialect needs
+    /// a qp representation (not samples); its Brier grid spans the truths of the whole set.
+    pub fn compute(pdfs: &Pdfs, z_spec: &[f64], dialect: Dialect) -> Result<Self> {
+        if z_spec.len() != pdfs.len() {
+            return Err(Error::PdfSizeMismatch(format!(
+                "{} PDFs but {} true redshifts; give one z_spec per PDF row",
+                pdfs.len(),
+                z_spec.len()
+            )));
+        }
+        if let Some(row) = z_spec.iter().position(|z| !z.is_finite()) {
+            return Err(Error::NonFinitePdfValue { row, column: "z_spec".into(), value: z_spec[row] });
+        }
+        let representation = pdfs.representation();
+        match dialect {
+            Dialect::Pzbench => Ok(PdfValues::Pzbench {
+                representation,
+                galaxies: z_spec.par_iter().enumerate().map(|(i, &z)| galaxy_values(pdfs, i, z)).collect(),
+            }),
+            Dialect::Rail => {
+                if representation == Representation::Samples {
+                    return Err(Error::PdfUnsupported(
+                        "the rail dialect needs a qp representation; qp 1.1.4 has none for samples, score them with --dialect pzbench".into(),
+                    ));
+                }
+                let (lo, hi) =
+                    z_spec.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &z| (lo.min(z), hi.max(z)));
+                let grids = RailGrids::new(BrierGrid::new(lo, hi));
+                let galaxies =
+                    z_spec.par_iter().enumerate().map(|(i, &z)| rail_galaxy(pdfs.raw(i), z, &grids)).collect();
+                Ok(PdfValues::Rail { representation, galaxies })
+            }
+        }
+    }
+
+    /// Number of galaxies.
+    pub fn len(&self) -> usize {
+        match self {
+            PdfValues::Pzbench { galaxies, .. } => galaxies.len(),
+            PdfValues::Rail { galaxies, .. } => galaxies.len(),
+        }
+    }
+
+    /// Whether there are no galaxies.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The dialect the values follow.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            PdfValues::Pzbench { .. } => Dialect::Pzbench,
+            PdfValues::Rail { .. } => Dialect::Rail,
+        }
+    }
+
+    /// The representation of the PDFs the values come from.
+    pub fn representation(&self) -> Representation {
+        match self {
+            PdfValues::Pzbench { representation, .. } | PdfValues::Rail { representation, .. } => *representation,
+        }
+    }
+
+    /// Galaxy `i`'s true redshift.
+    pub fn z_spec(&self, i: usize) -> f64 {
+        match self {
+            PdfValues::Pzbench { galaxies, .. } => galaxies[i].z_spec,
+            PdfValues::Rail { galaxies, .. } => galaxies[i].z_spec,
+        }
+    }
+}
+
+/// Galaxy `i`'s quantities at its truth `z`.
+fn galaxy_values(pdfs: &Pdfs, i: usize, z: f64) -> GalaxyValues {
+    let pdf = pdfs.galaxy(i);
+    let z_mean = pdf.mean();
+    GalaxyValues {
+        z_spec: z,
+        pit: pdf.cdf(z),
+        crps: pdf.crps(z),
+        pdf_at_truth: pdf.density(z),
+        int_f2: pdf.int_f2(),
+        z_mode: pdf.mode(),
+        z_mean,
+        z_median: pdf.median(),
+        variance: pdf.variance_about(z_mean),
+    }
+}
