@@ -301,17 +301,7 @@ mod text {
         if header.is_empty() {
             return None;
         }
-        let delimiter = if header.contains('\t') {
-            Delimiter::Byte(b'\t')
-        } else if header.contains(',') {
-            Delimiter::Byte(b',')
-        } else if header.contains(';') {
-            Delimiter::Byte(b';')
-        } else if header.trim().contains(' ') {
-            Delimiter::Whitespace
-        } else {
-            Delimiter::Byte(b',')
-        };
+        let delimiter = Delimiter::detect(header);
         let names: Vec<String> = match delimiter {
             Delimiter::Byte(d) => header.split(d as char).map(|h| h.trim().to_string()).collect(),
             Delimiter::Whitespace => header.split_whitespace().map(str::to_string).collect(),

@@ -109,7 +109,7 @@ impl Delimiter {
     }
 
     /// Guess from the header line: tab, then comma, then semicolon, then whitespace.
-    fn detect(header: &str) -> Self {
+    pub fn detect(header: &str) -> Self {
         if header.contains('\t') {
             Delimiter::Byte(b'\t')
         } else if header.contains(',') {
