@@ -5,7 +5,7 @@
 # the fuzz crate only (crates/fuzz; never a release build of the whole workspace). Every input must
 # end in a checked result or a one-line pzbench error: no panic, crash, hang (TIMEOUT_S per input)
 # or allocation blow-up (a child's live Rust heap capped at 1 GiB, its address space at 5 GiB).
-# The short budget runs in the tests (crates/fuzz/tests/short_budget.rs).
+# The short budget runs in the tests (crates/fuzz/tests/fuzz/short_budget.rs).
 #
 # Usage: benches/fuzz.sh [SEED]   (default 20261203)
 #   JOBS=2       child processes at a time

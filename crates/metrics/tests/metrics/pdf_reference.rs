@@ -4,9 +4,7 @@
 //! `rail` block's PIT statistics, CDE losses, Brier score and point-on-mode values to 1e−9
 //! relative with `Dialect::Rail`, and every per-galaxy value of the small cases.
 
-mod pdf_common;
-
-use pdf_common::{load_case, Case, CASES};
+use super::pdf_common::{load_case, Case, CASES};
 use pzbench_metrics::pdf::{
     evaluate_pdfs, rail_pit_stats, Dialect, PdfOptions, PdfValues, RailGrid, RailReport, SetReport,
 };

@@ -2,13 +2,11 @@
 //! Gaussian mixtures with K = 7 (RAIL KNN on DC2, tiled) and 301-node grids (RAIL FlexZBoost on
 //! DC2 tiled where the shared reference folder has it, else the KNN mixtures tabulated on
 //! linspace(0, 3, 301)). Prints the times; asserts nothing about them. Run with
-//! `cargo test --release -p pzbench-metrics --test pdf_timing -- --ignored --nocapture`.
-
-mod pdf_common;
+//! `cargo test --release -p pzbench-metrics --test metrics pdf_timing -- --ignored --nocapture`.
 
 use std::time::Instant;
 
-use pdf_common::load_case;
+use super::pdf_common::load_case;
 use pzbench_metrics::pdf::{bootstrap_pdfs, evaluate_pdfs, Dialect, PdfOptions, PdfValues, Pdfs};
 use pzbench_metrics::{linspace, Bins, BootstrapConfig};
 

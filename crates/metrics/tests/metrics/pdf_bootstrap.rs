@@ -2,9 +2,7 @@
 //! a ChaCha8 stream seeded by (seed, r), each replicate is the metrics of exactly those drawn
 //! galaxies (binned again), and the intervals are identical on any number of threads.
 
-mod pdf_common;
-
-use pdf_common::load_case;
+use super::pdf_common::load_case;
 use pzbench_metrics::pdf::{bootstrap_pdfs, evaluate_pdfs, paired_pdf_replicates, Dialect, PdfOptions, PdfValues};
 use pzbench_metrics::{BinOn, Bins, BootstrapConfig};
 use rand::{Rng, SeedableRng};
