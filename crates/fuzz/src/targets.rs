@@ -109,6 +109,11 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(|e| Error::file(path, format!("fuzz harness cannot write: {e}")))
 }
 
+/// Write `bytes` to `path` and read them back with `load`; a failure of either is the outcome.
+fn load_input<T>(path: &Path, bytes: &[u8], load: impl FnOnce(&Path) -> Result<T, Error>) -> Result<T, Outcome> {
+    write(path, bytes).and_then(|()| load(path)).map_err(Outcome::from)
+}
+
 /// Setup failures as a message saying what was being set up.
 trait Context<T> {
     fn ctx(self, what: &str) -> Result<T, String>;
@@ -254,13 +259,10 @@ mod text {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
             let (requests, options) = requests_for(input.variant);
-            let table = match read_table(&self.path, &requests, &options) {
+            let table = match load_input(&self.path, &input.bytes, |path| read_table(path, &requests, &options)) {
                 Ok(table) => table,
-                Err(e) => return e.into(),
+                Err(outcome) => return outcome,
             };
             if let Err(wrong) = check_table(&table, &requests) {
                 return Outcome::Wrong(wrong);
@@ -492,16 +494,13 @@ mod parquet {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
             let (requests, options) = requests_for(input.variant);
-            match read_table(&self.path, &requests, &options) {
+            match load_input(&self.path, &input.bytes, |path| read_table(path, &requests, &options)) {
                 Ok(table) => match check_table(&table, &requests) {
                     Ok(()) => Outcome::Ok,
                     Err(wrong) => Outcome::Wrong(wrong),
                 },
-                Err(e) => e.into(),
+                Err(outcome) => outcome,
             }
         }
     }
@@ -595,12 +594,9 @@ mod galaxiesml {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
-            let file = match GalaxiesMlFile::open(&self.path) {
+            let file = match load_input(&self.path, &input.bytes, |path| GalaxiesMlFile::open(path)) {
                 Ok(file) => file,
-                Err(e) => return e.into(),
+                Err(outcome) => return outcome,
             };
             // Each step as a command would run it; the first error is the outcome.
             let mut first_error = None;
@@ -835,12 +831,9 @@ mod boards {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
-            let board = match Board::load(&self.path) {
+            let board = match load_input(&self.path, &input.bytes, Board::load) {
                 Ok(board) => board,
-                Err(e) => return e.into(),
+                Err(outcome) => return outcome,
             };
             let by = Metric::VALUES[(input.variant % Metric::VALUES.len() as u64) as usize];
             let _ = (board.to_terminal(by), board.to_markdown(by), board.to_html(by), board.ranked(by));
@@ -923,12 +916,9 @@ mod gate {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
-            let policy = match Policy::load(&self.path) {
+            let policy = match load_input(&self.path, &input.bytes, Policy::load) {
                 Ok(policy) => policy,
-                Err(e) => return e.into(),
+                Err(outcome) => return outcome,
             };
             if let Err(e) = policy.validate() {
                 return Outcome::Wrong(format!("a loaded policy does not validate: {e}"));
@@ -969,13 +959,11 @@ mod gate {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
-            let baseline = match load_baseline(&self.path, &SampleOptions::default()) {
-                Ok(baseline) => baseline,
-                Err(e) => return e.into(),
-            };
+            let baseline =
+                match load_input(&self.path, &input.bytes, |path| load_baseline(path, &SampleOptions::default())) {
+                    Ok(baseline) => baseline,
+                    Err(outcome) => return outcome,
+                };
             let bins = Bins::galaxiesml_default();
             let policy = Policy { resamples: 100, ..Policy::default() };
             match baseline {
@@ -1054,12 +1042,9 @@ mod nz {
         }
 
         fn run(&mut self, input: &Input) -> Outcome {
-            if let Err(e) = write(&self.path, &input.bytes) {
-                return e.into();
-            }
-            let table = match NzSource::File(self.path.clone()).table() {
+            let table = match load_input(&self.path, &input.bytes, |path| NzSource::File(path.to_path_buf()).table()) {
                 Ok(table) => table,
-                Err(e) => return e.into(),
+                Err(outcome) => return outcome,
             };
             let (lo, hi) = table.range();
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(input.variant);
