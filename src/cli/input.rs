@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 
+use pzbench_io::pdf::PdfReadOptions;
 use pzbench_io::sample::SampleOptions;
 use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::update::{LockOptions, LockWait};
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::{Dialect, PointEstimate};
 use pzbench_metrics::{parse_edges, parse_range, BinOn, Bins, BootstrapConfig};
-use pzbench_report::ModelInput;
+use pzbench_report::{ModelInput, PdfScoreOptions};
 
 /// `--truth`, the column names and the delimiter.
 #[derive(Debug, Clone, Args)]
@@ -78,6 +80,136 @@ impl InputArgs {
             dataset: self.dataset.clone(),
             synthetic: self.synthetic,
         })
+    }
+}
+
+/// Where a PDF file's axis and truths come from (`docs/PDF_METRICS.md` §1).
+#[derive(Debug, Clone, Args)]
+pub struct PdfInputArgs {
+    /// Grid nodes (one column `z`) or histogram edges (one column `edge`) of `pdf_k` columns
+    /// [default: the sidecar STEM.grid.csv beside the file].
+    #[arg(long, value_name = "FILE")]
+    pub grid: Option<PathBuf>,
+
+    /// How --truth is matched to the PDFs: on the id, or by row order (for RAIL truth files
+    /// without ids; the row counts must match).
+    #[arg(long, value_enum, default_value_t = AlignArg::Id)]
+    pub align: AlignArg,
+}
+
+impl PdfInputArgs {
+    /// How to read a PDF file, with the column flags and invalid-row handling of point files.
+    pub fn read_options(
+        &self,
+        columns: &ColumnArgs,
+        drop_invalid: bool,
+        allow_missing: bool,
+    ) -> Result<PdfReadOptions> {
+        if self.align == AlignArg::Rows && columns.truth.is_none() {
+            return Err(Error::usage("--align rows matches a --truth file by row order; give --truth FILE too"));
+        }
+        let sample = columns.sample_options(drop_invalid, allow_missing)?;
+        Ok(PdfReadOptions {
+            grid: self.grid.clone(),
+            id_col: sample.id_col,
+            zspec_col: sample.zspec_col,
+            truth: sample.truth,
+            align_rows: self.align == AlignArg::Rows,
+            allow_missing,
+            read: sample.read,
+        })
+    }
+}
+
+/// How PDF files are read and scored (`docs/PDF_METRICS.md`); point-prediction files take none
+/// of these.
+#[derive(Debug, Clone, Args)]
+pub struct PdfArgs {
+    #[command(flatten)]
+    pub input: PdfInputArgs,
+
+    /// Metric definitions: exact (pzbench), or qp/RAIL's algorithms to compare with published RAIL
+    /// numbers (docs/PDF_METRICS.md §3–4).
+    #[arg(long, value_enum, default_value_t = DialectArg::Pzbench)]
+    pub dialect: DialectArg,
+
+    /// The PDFs' point estimate whose point metrics are reported (and binned on with --bin-on
+    /// zphot) [default: mode; median for sample PDFs].
+    #[arg(long, value_enum)]
+    pub point: Option<PointArg>,
+
+    /// Tomographic bin edges of the n(z), comma-separated [default: 0,0.3,0.6,0.9,1.2,1.5,2,3].
+    #[arg(long, value_name = "E0,E1,...")]
+    pub nz_edges: Option<String>,
+}
+
+/// `--align`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlignArg {
+    /// Join on the id column.
+    Id,
+    /// Row i of the truth file is galaxy i.
+    Rows,
+}
+
+/// `--dialect`'s values, the command-line names of [`Dialect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialectArg {
+    /// Exact values (closed forms, exact integration).
+    Pzbench,
+    /// qp 1.1.4 / RAIL 2.0.11's algorithms.
+    Rail,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(arg: DialectArg) -> Self {
+        match arg {
+            DialectArg::Pzbench => Dialect::Pzbench,
+            DialectArg::Rail => Dialect::Rail,
+        }
+    }
+}
+
+/// `--point`'s values, the command-line names of [`PointEstimate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PointArg {
+    Mode,
+    Mean,
+    Median,
+}
+
+impl From<PointArg> for PointEstimate {
+    fn from(arg: PointArg) -> Self {
+        match arg {
+            PointArg::Mode => PointEstimate::Mode,
+            PointArg::Mean => PointEstimate::Mean,
+            PointArg::Median => PointEstimate::Median,
+        }
+    }
+}
+
+impl PdfArgs {
+    /// How to read and score a PDF file, with the column flags and invalid-row handling of
+    /// point files.
+    pub fn options(&self, columns: &ColumnArgs, drop_invalid: bool, allow_missing: bool) -> Result<PdfScoreOptions> {
+        Ok(PdfScoreOptions {
+            read: self.input.read_options(columns, drop_invalid, allow_missing)?,
+            dialect: self.dialect.into(),
+            nz_edges: self.nz_edges.as_deref().map(parse_edges).transpose()?,
+            point: self.point.map(PointEstimate::from),
+        })
+    }
+
+    /// The PDF flags given, by name: an error for a file of point predictions.
+    pub fn given(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.input.grid.is_some(), "--grid"),
+            (self.input.align != AlignArg::Id, "--align"),
+            (self.dialect != DialectArg::Pzbench, "--dialect"),
+            (self.point.is_some(), "--point"),
+            (self.nz_edges.is_some(), "--nz-edges"),
+        ];
+        flags.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
     }
 }
 

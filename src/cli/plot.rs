@@ -1,4 +1,5 @@
-//! `pzbench plot`: diagnostic plots of one predictions file.
+//! `pzbench plot`: diagnostic plots of one predictions file (scatter) or PDF file (pit, coverage,
+//! nz).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,10 +7,16 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::figure6::ImageSize;
-use super::input::InputArgs;
+use super::input::{ColumnArgs, InputArgs, PdfInputArgs};
+use pzbench_io::pdf::PdfFile;
 use pzbench_io::{Error, Result};
+use pzbench_metrics::parse_edges;
+use pzbench_metrics::pdf::{Dialect, PdfValues};
 use pzbench_report::figure::ImageFormat;
-use pzbench_report::{scatter_plot, ScatterOptions};
+use pzbench_report::{
+    coverage_plot, load_pdf_values, nz_plot, pit_plot, scatter_plot, CoveragePlotOptions, NzPlotOptions,
+    PitPlotOptions, ScatterOptions,
+};
 
 /// Diagnostic plots of a predictions file.
 #[derive(Debug, Args)]
@@ -22,6 +29,89 @@ pub struct PlotArgs {
 #[derive(Debug, Subcommand)]
 pub enum PlotCommand {
     Scatter(ScatterArgs),
+    Pit(PitArgs),
+    Coverage(CoverageArgs),
+    Nz(NzArgs),
+}
+
+/// A PDF file and where its axis and truths come from: the input of the PDF plots.
+#[derive(Debug, Args)]
+pub struct PdfPlotInput {
+    /// PDF file: qp HDF5, or CSV/TSV/text/Parquet in the column layout of docs/PDF_METRICS.md §1.3.
+    pub pdfs: PathBuf,
+
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+
+    #[command(flatten)]
+    pub pdf: PdfInputArgs,
+
+    /// Output image: .png or .svg (written atomically).
+    #[arg(short, long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Plot title [default: from the file's PDFs].
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+impl PdfPlotInput {
+    /// The PDFs and their exact per-galaxy values; the output's format is checked first.
+    fn load(&self) -> Result<(PdfFile, PdfValues)> {
+        ImageFormat::from_path(&self.output)?;
+        let read = self.pdf.read_options(&self.columns, false, false)?;
+        load_pdf_values(&self.pdfs, &read, Dialect::Pzbench)
+    }
+}
+
+/// PIT histogram of a PDF file, with the uniform expectation and its ±2σ binomial band, and a QQ
+/// panel; KS, CvM, AD and the outlier rate in a box (docs/PDF_METRICS.md §2.1).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  pzbench plot pit knn.qp.hdf5 --output pit.png\n  pzbench plot pit fzb.csv --grid nodes.csv --bins 30 --output pit.svg"
+)]
+pub struct PitArgs {
+    #[command(flatten)]
+    pub input: PdfPlotInput,
+
+    /// Histogram bins over [0, 1].
+    #[arg(long, default_value_t = PitPlotOptions::default().bins, value_name = "N")]
+    pub bins: usize,
+
+    /// Image size in pixels as WIDTHxHEIGHT.
+    #[arg(long, default_value_t = ImageSize(PitPlotOptions::default().size), value_name = "WxH")]
+    pub size: ImageSize,
+}
+
+/// Empirical against nominal coverage of the PDFs' central credible intervals: the fraction of
+/// galaxies with |PIT − ½| ≤ c/2 for every level c, with the 68 % and 95 % levels marked.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pzbench plot coverage knn.qp.hdf5 --output coverage.png")]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub input: PdfPlotInput,
+
+    /// Image size in pixels as WIDTHxHEIGHT.
+    #[arg(long, default_value_t = ImageSize(CoveragePlotOptions::default().size), value_name = "WxH")]
+    pub size: ImageSize,
+}
+
+/// Stacked n(z) (the mean of the PDFs) against the histogram of true redshifts, one panel per
+/// tomographic bin; galaxies binned on their mode (samples: median), bins (lo, hi]
+/// (docs/PDF_METRICS.md §2.5).
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  pzbench plot nz fzb.csv --nz-edges 0,0.5,1,1.5,3 --output nz.png")]
+pub struct NzArgs {
+    #[command(flatten)]
+    pub input: PdfPlotInput,
+
+    /// Tomographic bin edges, comma-separated [default: 0,0.3,0.6,0.9,1.2,1.5,2,3].
+    #[arg(long, value_name = "E0,E1,...")]
+    pub nz_edges: Option<String>,
+
+    /// Image size in pixels as WIDTHxHEIGHT.
+    #[arg(long, default_value_t = ImageSize(NzPlotOptions::default().size), value_name = "WxH")]
+    pub size: ImageSize,
 }
 
 /// Plot z_phot against z_spec as a 2-D density.
@@ -68,7 +158,42 @@ pub struct ScatterArgs {
 pub fn run(args: PlotArgs) -> Result<ExitCode> {
     match args.plot {
         PlotCommand::Scatter(args) => scatter(args),
+        PlotCommand::Pit(args) => {
+            let (_, values) = args.input.load()?;
+            let options = PitPlotOptions { title: args.input.title.clone(), bins: args.bins, size: args.size.0 };
+            pit_plot(&values, &options, &args.input.output)?;
+            wrote(&args.input.output)
+        }
+        PlotCommand::Coverage(args) => {
+            let (_, values) = args.input.load()?;
+            let options = CoveragePlotOptions {
+                title: args.input.title.clone(),
+                size: args.size.0,
+                ..CoveragePlotOptions::default()
+            };
+            coverage_plot(&values, &options, &args.input.output)?;
+            wrote(&args.input.output)
+        }
+        PlotCommand::Nz(args) => {
+            let edges = args.nz_edges.as_deref().map(parse_edges).transpose()?;
+            let (file, values) = args.input.load()?;
+            let defaults = NzPlotOptions::default();
+            let options = NzPlotOptions {
+                title: args.input.title.clone(),
+                edges: edges.unwrap_or(defaults.edges.clone()),
+                size: args.size.0,
+                ..defaults
+            };
+            nz_plot(&file.pdfs, &values, &options, &args.input.output)?;
+            wrote(&args.input.output)
+        }
     }
+}
+
+/// Say where the image went.
+fn wrote(output: &std::path::Path) -> Result<ExitCode> {
+    eprintln!("pzbench: wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Parse `--range LO:HI`.
@@ -91,6 +216,5 @@ fn scatter(args: ScatterArgs) -> Result<ExitCode> {
     let options = args.input.columns.sample_options(false, false)?;
     let plot = ScatterOptions { title: args.title, range, cells: args.cells, size: args.size.0 };
     scatter_plot(&args.predictions, &options, &plot, &args.output)?;
-    eprintln!("pzbench: wrote {}", args.output.display());
-    Ok(ExitCode::SUCCESS)
+    wrote(&args.output)
 }

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::{BinArgs, BootstrapArgs, ColumnArgs};
-use pzbench_io::Result;
-use pzbench_report::score_file;
+use super::input::{BinArgs, BootstrapArgs, ColumnArgs, PdfArgs};
+use pzbench_io::pdf::detect_pdf_file;
+use pzbench_io::{write_atomic, Error, Result};
+use pzbench_report::{per_galaxy_csv, score_file, score_pdf_file, ScoreReport};
 
 /// Output formats of `score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,15 +23,21 @@ pub enum ScoreFormat {
     Csv,
 }
 
-/// Score photo-z predictions with the GalaxiesML paper's metrics.
+/// Score photo-z predictions with the GalaxiesML paper's metrics, or redshift PDFs with PIT, CRPS,
+/// CDE loss and n(z).
 ///
 /// Reads a predictions file (CSV, TSV, whitespace-separated text or Parquet), finds the z_spec and
 /// z_phot columns (or takes z_spec from --truth, joined on object_id), and reports bias, scatter,
 /// outlier fractions, RMS, MSE and the Tanaka loss overall and per redshift bin, exactly as the
 /// authors computed them.
+///
+/// A file of PDFs is recognised by its content — a qp HDF5 file (mixmod, norm, interp, hist) or
+/// columns w_k/mu_k/sigma_k (Gaussian mixtures), pdf_k (a grid or histogram; nodes or edges in
+/// STEM.grid.csv or --grid) or s_k (samples) — and also gets the PDF metrics of
+/// docs/PDF_METRICS.md; the point metrics are then those of its --point estimate.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7"
+    after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7\n  pzbench score knn.qp.hdf5 --format json --output knn.json\n  pzbench score fzb.csv --grid nodes.csv --dialect rail\n  pzbench score pdfs.hdf5 --truth truth.csv --align rows --pit-out per_galaxy.csv"
 )]
 pub struct ScoreArgs {
     /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
@@ -49,6 +56,13 @@ pub struct ScoreArgs {
 
     #[command(flatten)]
     pub binning: BinArgs,
+
+    #[command(flatten)]
+    pub pdf: PdfArgs,
+
+    /// PDF files: write every galaxy's PIT, CRPS and point estimates to FILE as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub pit_out: Option<PathBuf>,
 
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
@@ -71,9 +85,25 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let bins = args.binning.bins()?;
     let bootstrap_config = args.bootstrap.config()?;
     let options = args.columns.sample_options(args.drop_invalid, args.allow_missing)?;
-    let report = score_file(&args.predictions, &options, &bins, bootstrap_config)?;
+    let pdf_options = args.pdf.options(&args.columns, args.drop_invalid, args.allow_missing)?;
+    let report = if detect_pdf_file(&args.predictions, &pdf_options.read)?.is_some() {
+        let scored = score_pdf_file(&args.predictions, &pdf_options, &bins, bootstrap_config)?;
+        if let Some(path) = &args.pit_out {
+            write_atomic(path, per_galaxy_csv(scored.ids.as_deref(), &scored.values).as_bytes())?;
+        }
+        scored.report
+    } else {
+        let pdf_flags = args.pdf.given().into_iter().chain(args.pit_out.is_some().then_some("--pit-out"));
+        if let Some(flag) = pdf_flags.into_iter().next() {
+            return Err(Error::file(
+                &args.predictions,
+                format!("{flag} applies to PDF files, and this file holds point predictions (no qp meta/pdf_name, no w_k/mu_k/sigma_k, pdf_k or s_k columns); drop {flag}"),
+            ));
+        }
+        score_file(&args.predictions, &options, &bins, bootstrap_config)?
+    };
     if !args.quiet {
-        eprintln!("{}", describe_input(&report.input));
+        eprintln!("{}", describe_report(&report));
     }
     let text = match args.format {
         ScoreFormat::Table => report.to_terminal(),
@@ -85,22 +115,33 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line saying which file, layout and columns were used, how many rows were dropped, and for
+/// PDFs how they were scored.
+fn describe_report(report: &ScoreReport) -> String {
+    let mut line = describe_input(&report.input);
+    if let Some(pdf) = &report.pdf {
+        line.push_str(&format!("; {}", pdf.summary()));
+    }
+    line
+}
+
 /// One line saying which file, layout and columns were used, and how many rows were dropped.
 fn describe_input(input: &pzbench_io::sample::InputInfo) -> String {
     let p = &input.predictions;
     let column = |c: &Option<String>| c.as_deref().map_or("-".to_string(), |c| format!("'{c}'"));
-    let mut line =
-        format!("pzbench: {} ({}, {} rows): z_phot = {}", p.path, p.format, p.rows, column(&p.columns.z_phot));
+    // PDF files have no z_phot column.
+    let z_phot = p.columns.z_phot.as_ref().map_or(String::new(), |c| format!(" z_phot = '{c}',"));
+    let mut line = format!("pzbench: {} ({}, {} rows):{z_phot}", p.path, p.format, p.rows);
     match &input.truth {
         Some(truth) => line.push_str(&format!(
-            ", z_spec = {} from {} joined on {} ({} matched, {} truth galaxies without prediction)",
+            " z_spec = {} from {} joined on {} ({} matched, {} truth galaxies without prediction)",
             column(&truth.file.columns.z_spec),
             truth.file.path,
             column(&truth.file.columns.id),
             truth.matched,
             truth.without_prediction
         )),
-        None => line.push_str(&format!(", z_spec = {}, id = {}", column(&p.columns.z_spec), column(&p.columns.id))),
+        None => line.push_str(&format!(" z_spec = {}, id = {}", column(&p.columns.z_spec), column(&p.columns.id))),
     }
     let dropped = p.dropped_invalid + input.truth.as_ref().map_or(0, |t| t.file.dropped_invalid);
     if dropped > 0 {

@@ -9,6 +9,9 @@ mod encodings;
 mod flags;
 mod galaxiesml_io;
 mod gate;
+mod pdf;
+#[path = "../../crates/metrics/tests/metrics/pdf_common.rs"]
+mod pdf_common;
 mod reference;
 mod report;
 mod score;

@@ -897,7 +897,7 @@ fn row_range(start: usize, count: usize, n: usize) -> Option<Range<usize>> {
 /// pzbench-fuzz), if anything: a number type whose bit fields (precision, offset, a float's sign,
 /// exponent and mantissa) do not lie within its bytes, or contiguous storage smaller than its
 /// values. Other damage HDF5 reports itself.
-fn damage(ds: &Dataset, dtype: &hdf5::Datatype) -> Option<String> {
+pub(crate) fn damage(ds: &Dataset, dtype: &hdf5::Datatype) -> Option<String> {
     use hdf5_sys::h5t::{
         H5T_class_t, H5Tclose, H5Tget_class, H5Tget_fields, H5Tget_offset, H5Tget_precision, H5Tget_size, H5Tget_super,
     };

@@ -4,6 +4,7 @@ pub mod encoding;
 mod error;
 pub mod galaxiesml;
 pub mod images;
+pub mod pdf;
 pub mod sample;
 pub mod selection;
 pub mod table;

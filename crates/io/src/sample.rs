@@ -74,7 +74,8 @@ pub struct Sample {
     pub input: InputInfo,
 }
 
-fn file_info(table: &Table) -> FileInfo {
+/// The provenance of a table as read.
+pub(crate) fn file_info(table: &Table) -> FileInfo {
     FileInfo {
         path: table.path.display().to_string(),
         format: table.format.clone(),
@@ -118,7 +119,7 @@ pub fn load_sample(path: &Path, options: &SampleOptions) -> Result<Sample> {
 
 /// Read `object_id` and z_spec from a truth catalogue: a GalaxiesML HDF5 file (`object_id`,
 /// `specz_redshift`), or a CSV, TSV, text or Parquet table.
-fn read_truth(path: &Path, options: &SampleOptions) -> Result<Table> {
+pub(crate) fn read_truth(path: &Path, options: &SampleOptions) -> Result<Table> {
     if super::galaxiesml::is_hdf5(path) {
         let (ids, z_spec) = super::galaxiesml::read_truth(path)?;
         let sha256 = super::sha256_file(path)?;
@@ -145,12 +146,41 @@ fn read_truth(path: &Path, options: &SampleOptions) -> Result<Table> {
 /// Attach z_spec from `truth` to every prediction by id.
 fn join(predictions: Table, truth: Table, allow_missing: bool) -> Result<Sample> {
     let pred_path = predictions.path.clone();
-    let truth_path = truth.path.clone();
     let (Some(pred_ids), Some(z_phot)) = (&predictions.id, &predictions.z_phot) else {
         return Err(Error::file(&pred_path, "predictions need an id column and a z_phot column to join with --truth"));
     };
+    let matched = match_truth(&pred_path, pred_ids, &truth, allow_missing)?;
+    let input = InputInfo {
+        predictions: file_info(&predictions),
+        truth: Some(TruthInfo {
+            file: file_info(&truth),
+            matched: matched.z_spec.len(),
+            without_prediction: matched.without_prediction,
+        }),
+    };
+    Ok(Sample { ids: predictions.id.map(|c| c.values), z_spec: matched.z_spec, z_phot: z_phot.values.clone(), input })
+}
+
+/// The true redshifts of a join ([`match_truth`]).
+pub(crate) struct Matched {
+    /// The truth file's z_spec of every prediction, in prediction order.
+    pub z_spec: Vec<f64>,
+    /// Truth galaxies with no prediction (non-zero only with `allow_missing`).
+    pub without_prediction: usize,
+}
+
+/// The z_spec of `truth` for each id of `pred_ids` (the ids of the predictions file `pred_path`).
+/// Every prediction must be in the truth file; truth galaxies without a prediction are an error
+/// unless `allow_missing`.
+pub(crate) fn match_truth(
+    pred_path: &Path,
+    pred_ids: &NamedColumn<i64>,
+    truth: &Table,
+    allow_missing: bool,
+) -> Result<Matched> {
+    let truth_path = &truth.path;
     let (Some(truth_ids), Some(truth_z)) = (&truth.id, &truth.z_spec) else {
-        return Err(Error::file(&truth_path, "the truth file needs an id column and a z_spec column"));
+        return Err(Error::file(truth_path, "the truth file needs an id column and a z_spec column"));
     };
     let lookup: HashMap<i64, f64> = truth_ids.values.iter().copied().zip(truth_z.values.iter().copied()).collect();
     let mut z_spec = Vec::with_capacity(pred_ids.values.len());
@@ -167,7 +197,7 @@ fn join(predictions: Table, truth: Table, allow_missing: bool) -> Result<Sample>
     }
     if let Some(first) = first_missing {
         return Err(Error::file(
-            &pred_path,
+            pred_path,
             format!(
                 "{missing} of {} predicted galaxies are not in the truth file {} (first: {} {first}); check that both files describe the same galaxies",
                 pred_ids.values.len(),
@@ -182,7 +212,7 @@ fn join(predictions: Table, truth: Table, allow_missing: bool) -> Result<Sample>
         let predicted: std::collections::HashSet<i64> = pred_ids.values.iter().copied().collect();
         let first = truth_ids.values.iter().find(|id| !predicted.contains(id)).copied().unwrap_or_default();
         return Err(Error::file(
-            &truth_path,
+            truth_path,
             format!(
                 "{without_prediction} of {} galaxies have no prediction in {} (first: {} {first}); predict every galaxy, or pass --allow-missing to score the matched subset",
                 truth_ids.values.len(),
@@ -191,9 +221,5 @@ fn join(predictions: Table, truth: Table, allow_missing: bool) -> Result<Sample>
             ),
         ));
     }
-    let input = InputInfo {
-        predictions: file_info(&predictions),
-        truth: Some(TruthInfo { file: file_info(&truth), matched, without_prediction }),
-    };
-    Ok(Sample { ids: predictions.id.map(|c| c.values), z_spec, z_phot: z_phot.values.clone(), input })
+    Ok(Matched { z_spec, without_prediction })
 }

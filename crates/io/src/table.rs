@@ -201,23 +201,36 @@ pub struct Table {
     pub sha256: String,
 }
 
+/// What the caller's named ([`Role::Magnitude`]) columns hold, which decides what a message about
+/// a missing or non-finite value in one of them says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NamedColumns {
+    /// Magnitudes (`train --bands`): a non-detection is a sentinel such as 99, never empty.
+    #[default]
+    Magnitudes,
+    /// PDF parameters (`docs/PDF_METRICS.md` §1.3: `w_k`, `mu_k`, `sigma_k`, `pdf_k`, `s_k`) and
+    /// grid nodes: a bad value is named like a bad redshift.
+    PdfParameters,
+}
+
 /// Read the requested columns of a CSV/TSV/text or Parquet file: Parquet by its magic bytes or
 /// the extension `.parquet`/`.pq`, anything else as text split by `options.delimiter` or the
 /// delimiter detected from the header line.
 pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Table> {
-    let mut file = open(path)?;
-    let mut magic = [0u8; 4];
-    let n_magic =
-        read_up_to(&mut file, &mut magic).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
-    if n_magic == 0 {
-        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
-    }
-    let is_parquet = &magic[..n_magic] == b"PAR1"
-        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
-    let builder = if is_parquet {
-        read_parquet(path, requests, options)?
+    read_table_with(path, requests, options, NamedColumns::Magnitudes)
+}
+
+/// [`read_table`], saying what the named columns hold (`named`) in the messages about bad values.
+pub fn read_table_with(
+    path: &Path,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+    named: NamedColumns,
+) -> Result<Table> {
+    let builder = if is_parquet(path)? {
+        read_parquet(path, requests, options, named)?
     } else {
-        read_text(path, open(path)?, requests, options)?
+        read_text(path, open(path)?, requests, options, named)?
     };
     builder.check_duplicate_ids(path)?;
     if builder.rows() == 0 {
@@ -233,6 +246,82 @@ pub fn read_table(path: &Path, requests: &[ColumnRequest], options: &ReadOptions
         ));
     }
     Ok(builder.finish(path))
+}
+
+/// The column names of a table file, as [`read_table`] sees them, from the header line (text) or
+/// the schema (Parquet) alone: no row is read.
+pub fn column_names(path: &Path, options: &ReadOptions) -> Result<Vec<String>> {
+    if is_parquet(path)? {
+        let corrupt = |e: PolarsError| {
+            Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
+        };
+        let mut reader = ParquetReader::new(open(path)?);
+        let schema = decoding(|| reader.schema()).map_err(corrupt)?;
+        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+    }
+    let mut head = Vec::new();
+    let read = open(path)?.take(HEADER_LIMIT as u64).read_to_end(&mut head);
+    read.map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
+    if head.is_empty() {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    if head.len() == HEADER_LIMIT && !head.contains(&b'\n') {
+        return Err(Error::file(
+            path,
+            format!("line 1 (the header) is longer than {HEADER_LIMIT} bytes; is this a table?"),
+        ));
+    }
+    Ok(parse_header(path, &head, options)?.names)
+}
+
+/// The most bytes [`column_names`] reads looking for the end of the header line.
+const HEADER_LIMIT: usize = 16 << 20;
+
+/// Whether `path` is read as Parquet: by its magic bytes `PAR1` or the extension `.parquet`/`.pq`.
+/// An empty file is refused.
+fn is_parquet(path: &Path) -> Result<bool> {
+    let mut magic = [0u8; 4];
+    let n_magic = read_up_to(&mut open(path)?, &mut magic)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
+    if n_magic == 0 {
+        return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
+    }
+    Ok(&magic[..n_magic] == b"PAR1"
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq")))
+}
+
+/// The header line of a text file: the column names, the delimiter and where the line ends.
+struct Header {
+    names: Vec<String>,
+    delimiter: Delimiter,
+    /// Offset of the header's line end (or of the end of `block`) in the block it was read from.
+    end: usize,
+}
+
+/// Parse the header, the first line of `block` (the start of the file). A leading '#' (commented
+/// header) is allowed, and so is a UTF-8 byte-order mark before it (Excel's "CSV UTF-8",
+/// Notepad), which is not part of the first column's name. UTF-16/UTF-32 text is named, with the
+/// fix.
+fn parse_header(path: &Path, block: &[u8], options: &ReadOptions) -> Result<Header> {
+    encoding::check_not_wide(path, block)?;
+    let bom = if block.starts_with(encoding::UTF8_BOM) { encoding::UTF8_BOM.len() } else { 0 };
+    let end = memchr::memchr(b'\n', &block[bom..]).map_or(block.len(), |p| bom + p);
+    let line = std::str::from_utf8(&block[bom..end])
+        .map_err(|_| {
+            Error::file(
+                path,
+                "line 1 (the header) is not UTF-8 text; save the file as UTF-8 (or, if it is Parquet, name it .parquet)",
+            )
+        })?
+        .trim_end_matches('\r')
+        .trim_start_matches('#')
+        .trim();
+    if line.is_empty() {
+        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
+    }
+    let delimiter = options.delimiter.unwrap_or_else(|| Delimiter::detect(line));
+    let names = delimiter.split(line).map(|h| h.trim().trim_matches('"').to_string()).collect();
+    Ok(Header { names, delimiter, end })
 }
 
 /// Open `path` for reading; the error names the file and keeps the cause.
@@ -405,6 +494,8 @@ struct Builder {
     sha256: Option<String>,
     /// `line_of(row)` for error messages: how a row index maps to a line/row label.
     row_labels: RowLabels,
+    /// What the [`Role::Magnitude`] columns hold, for the messages about bad values.
+    named: NamedColumns,
 }
 
 /// How rows are named in messages: text files by line number, Parquet by row number.
@@ -415,9 +506,9 @@ enum RowLabels {
 }
 
 impl Builder {
-    fn new(columns: Vec<Resolved>, layout: Layout, row_labels: RowLabels) -> Self {
+    fn new(columns: Vec<Resolved>, layout: Layout, row_labels: RowLabels, named: NamedColumns) -> Self {
         let floats = vec![Vec::new(); columns.iter().filter(|c| c.role != Role::Id).count()];
-        Builder { columns, layout, ids: Vec::new(), floats, dropped_invalid: 0, sha256: None, row_labels }
+        Builder { columns, layout, ids: Vec::new(), floats, dropped_invalid: 0, sha256: None, row_labels, named }
     }
 
     /// The columns held in `floats`, in order.
@@ -555,7 +646,8 @@ impl Builder {
             let name = &column.name;
             for (row, v) in values.iter().enumerate() {
                 let empty = validity.as_ref().is_some_and(|m| !m[row]);
-                let problem = if *role == Role::Magnitude && (empty || !v.is_finite()) {
+                let magnitude = *role == Role::Magnitude && self.named == NamedColumns::Magnitudes;
+                let problem = if magnitude && (empty || !v.is_finite()) {
                     // A magnitude is never missing: an undetected band has a sentinel value.
                     let what = match (empty, self.row_labels) {
                         (true, RowLabels::Lines) => ": '' is not a number".to_string(),
@@ -755,7 +847,13 @@ fn spawn_line_reader(
     (receiver, handle)
 }
 
-fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+fn read_text(
+    path: &Path,
+    file: File,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+    named: NamedColumns,
+) -> Result<Builder> {
     let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}")).caused_by(e);
     let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let (recycle, recycled) = std::sync::mpsc::channel();
@@ -771,28 +869,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
         return Err(Error::file(path, "the file is empty; expected a header line and one row per galaxy"));
     };
 
-    // The header is the first line; a leading '#' (commented header) is allowed, and so is a UTF-8
-    // byte-order mark before it (Excel's "CSV UTF-8", Notepad), which is not part of the first
-    // column's name. UTF-16/UTF-32 text is named, with the fix.
-    encoding::check_not_wide(path, &block)?;
-    let bom = if block.starts_with(encoding::UTF8_BOM) { encoding::UTF8_BOM.len() } else { 0 };
-    let header_end = memchr::memchr(b'\n', &block[bom..]).map_or(block.len(), |p| bom + p);
-    let header_line = std::str::from_utf8(&block[bom..header_end])
-        .map_err(|_| {
-            Error::file(
-                path,
-                "line 1 (the header) is not UTF-8 text; save the file as UTF-8 (or, if it is Parquet, name it .parquet)",
-            )
-        })?
-        .trim_end_matches('\r')
-        .trim_start_matches('#')
-        .trim()
-        .to_string();
-    if header_line.is_empty() {
-        return Err(Error::file(path, "line 1 is empty; expected a header naming the columns"));
-    }
-    let delimiter = options.delimiter.unwrap_or_else(|| Delimiter::detect(&header_line));
-    let header: Vec<String> = delimiter.split(&header_line).map(|h| h.trim().trim_matches('"').to_string()).collect();
+    let Header { names: header, delimiter, end: header_end } = parse_header(path, &block, options)?;
     let mut columns = resolve_columns(path, &header, requests)?;
     columns.sort_by_key(|c| c.index);
 
@@ -815,7 +892,7 @@ fn read_text(path: &Path, file: File, requests: &[ColumnRequest], options: &Read
         Delimiter::Byte(b) => b,
         Delimiter::Whitespace => b' ',
     };
-    let mut builder = Builder::new(columns.clone(), Layout::Text(delimiter), RowLabels::Lines);
+    let mut builder = Builder::new(columns.clone(), Layout::Text(delimiter), RowLabels::Lines, named);
     let mut first_line = 2usize;
     let mut any_row = false;
     // Where the data start in the current block (after the header in the first one).
@@ -1189,7 +1266,12 @@ fn decoding<T>(decode: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T> {
     })
 }
 
-fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) -> Result<Builder> {
+fn read_parquet(
+    path: &Path,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+    named: NamedColumns,
+) -> Result<Builder> {
     let corrupt = |e: PolarsError| {
         Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
     };
@@ -1203,7 +1285,7 @@ fn read_parquet(path: &Path, requests: &[ColumnRequest], options: &ReadOptions) 
     let mut columns = resolve_columns(path, &header, requests)?;
     columns.sort_by_key(|c| c.index);
     let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
-    let mut builder = Builder::new(columns, Layout::Parquet, RowLabels::Rows);
+    let mut builder = Builder::new(columns, Layout::Parquet, RowLabels::Rows, named);
     builder.reserve(rows);
     // Hash the file on another thread while the slices are decoded.
     let owned_path = path.to_path_buf();

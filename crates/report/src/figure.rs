@@ -29,7 +29,7 @@ static FONT_BYTES: &[u8] = include_bytes!("../../../fixtures/fonts/DejaVuSans.tt
 /// uses the same 0.15).
 const OUTLIER_LIMIT: f64 = 0.15;
 /// The family every text style names.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Register the bundled font once per process.
 fn register_fonts() -> Result<()> {
@@ -305,7 +305,7 @@ where
 
 /// A tick label to three significant digits; values within rounding noise of zero (relative to
 /// the axis span, e.g. `-5.55e-17`) read `0`.
-fn tick_label(v: f64, span: f64) -> String {
+pub(crate) fn tick_label(v: f64, span: f64) -> String {
     if v.abs() <= span.abs() * 1e-9 {
         "0".to_string()
     } else {

@@ -10,6 +10,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::format::{significant, TextTable};
+use super::pdf_score::PdfBlock;
 use pzbench_io::sample::{load_sample, InputInfo, Sample, SampleOptions};
 use pzbench_io::Result;
 use pzbench_metrics::{
@@ -30,6 +31,9 @@ pub struct ScoreReport {
     pub pzbench_version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intervals: Option<Intervals>,
+    /// The PDF metrics, when the file held PDFs (`docs/PDF_METRICS.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<PdfBlock>,
 }
 
 /// One bin's metrics; serialises as the 13 metric keys followed by `lo` and `hi`.
@@ -202,6 +206,7 @@ impl ScoreReport {
             input,
             pzbench_version: pzbench_io::VERSION,
             intervals,
+            pdf: None,
         }
     }
 
@@ -214,6 +219,11 @@ impl ScoreReport {
 
     fn bin_label(&self, bin: &BinMetrics) -> String {
         format!("({}, {}]", significant(bin.lo, 6), significant(bin.hi, 6))
+    }
+
+    /// Every bin's label, in order.
+    fn bin_labels(&self) -> Vec<String> {
+        self.per_bin.iter().map(|bin| self.bin_label(bin)).collect()
     }
 
     fn rows_of(&self, metrics: &[Metric]) -> TextTable {
@@ -268,6 +278,9 @@ impl ScoreReport {
                 out.push_str(&table.to_terminal());
             }
         }
+        if let Some(pdf) = &self.pdf {
+            out.push_str(&pdf.to_terminal(&self.bin_labels()));
+        }
         out
     }
 
@@ -293,6 +306,9 @@ impl ScoreReport {
             }
             out.push_str(&table.to_markdown());
         }
+        if let Some(pdf) = &self.pdf {
+            out.push_str(&pdf.to_markdown(&self.bin_labels()));
+        }
         out
     }
 
@@ -307,28 +323,34 @@ impl ScoreReport {
                 header.push(format!("{metric}_hi"));
             }
         }
+        if let Some(pdf) = &self.pdf {
+            header.extend(pdf.csv_header());
+        }
         let mut out = header.join(",");
         out.push('\n');
         let number = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-        let mut line =
-            |label: String, lo: Option<f64>, hi: Option<f64>, m: Option<&Metrics>, ci: Option<&MetricIntervals>| {
-                let mut cells = vec![label, number(lo), number(hi), m.map_or(0, |m| m.count).to_string()];
-                cells.extend(Metric::VALUES.into_iter().map(|metric| number(m.map(|m| m.get(metric)))));
-                if self.intervals.is_some() {
-                    for metric in Metric::VALUES {
-                        let i = ci.and_then(|c| c.get(metric));
-                        cells.push(number(i.map(|i| i.lo)));
-                        cells.push(number(i.map(|i| i.hi)));
-                    }
+        let mut line = |label: String, bin: Option<usize>, m: Option<&Metrics>, ci: Option<&MetricIntervals>| {
+            let (lo, hi) = bin.map_or((None, None), |b| (Some(self.per_bin[b].lo), Some(self.per_bin[b].hi)));
+            let mut cells = vec![label, number(lo), number(hi), m.map_or(0, |m| m.count).to_string()];
+            cells.extend(Metric::VALUES.into_iter().map(|metric| number(m.map(|m| m.get(metric)))));
+            if self.intervals.is_some() {
+                for metric in Metric::VALUES {
+                    let i = ci.and_then(|c| c.get(metric));
+                    cells.push(number(i.map(|i| i.lo)));
+                    cells.push(number(i.map(|i| i.hi)));
                 }
-                out.push_str(&cells.join(","));
-                out.push('\n');
-            };
+            }
+            if let Some(pdf) = &self.pdf {
+                cells.extend(pdf.csv_cells(bin));
+            }
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        };
         let overall_ci = self.intervals.as_ref().and_then(|i| i.overall.as_ref());
-        line("overall".into(), None, None, self.overall.as_ref(), overall_ci);
+        line("overall".into(), None, self.overall.as_ref(), overall_ci);
         for (b, bin) in self.per_bin.iter().enumerate() {
             let ci = self.intervals.as_ref().and_then(|i| i.per_bin[b].as_ref());
-            line(format!("{b}"), Some(bin.lo), Some(bin.hi), bin.metrics.as_ref(), ci);
+            line(format!("{b}"), Some(b), bin.metrics.as_ref(), ci);
         }
         out
     }

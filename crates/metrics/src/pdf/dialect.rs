@@ -2,10 +2,12 @@
 //! rail dialect's per-galaxy quantities: qp 1.1.4's own PDF and CDF algorithms, reproduced in
 //! their order of operations, evaluated at the truth and on RAIL's fixed grids.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::normal::{normal_cdf, normal_pdf};
-use super::representation::RawPdf;
+use super::representation::{Origin, RawPdf};
 use crate::linspace;
 use crate::stats::{pairwise_sum, pairwise_sum_by};
 
@@ -122,8 +124,8 @@ impl RailGrids {
 }
 
 /// The rail dialect's quantities of one galaxy (not samples: qp has no sample representation).
-pub(crate) fn rail_galaxy(raw: RawPdf, z: f64, grids: &RailGrids) -> RailGalaxy {
-    let qp = QpPdf::new(raw);
+pub(crate) fn rail_galaxy(raw: RawPdf, origin: Origin, z: f64, grids: &RailGrids) -> RailGalaxy {
+    let qp = QpPdf::new(raw, origin);
     let pit = qp.cdf(z);
     let mut on_grid = Vec::new();
     let mut int_f2 = [0.0; 3];
@@ -177,9 +179,9 @@ fn interp1d_linear(x: &[f64], y: &[f64], v: f64, below: f64, above: f64) -> f64 
 }
 
 /// qp normalises every PDF when it builds an ensemble, and a file it writes holds the normalised
-/// values, which it keeps as they are: values whose total is within this of 1 are taken as
-/// already normalised by qp (the reference files' rail values were computed on exactly those
-/// stored values), others are normalised as qp's constructor does.
+/// values. Values of a table ([`Origin::Table`]) whose total is within this of 1 are taken as
+/// the values qp holds (the reference files' CSVs hold exactly those: their rail values were
+/// computed on them); others are normalised as qp's constructor does.
 const QP_NORMALISED: f64 = 1e-12;
 
 /// `values / total`, unless `total` says they are qp's already-normalised values.
@@ -187,8 +189,38 @@ fn qp_normalised(values: &[f64], total: f64) -> Vec<f64> {
     if (total - 1.0).abs() <= QP_NORMALISED {
         values.to_vec()
     } else {
-        values.iter().map(|v| v / total).collect()
+        divided(values, total)
     }
+}
+
+fn divided(values: &[f64], total: f64) -> Vec<f64> {
+    values.iter().map(|v| v / total).collect()
+}
+
+/// The values qp's constructor starts from: a table's as they are; a qp file's normalised once
+/// already, as `qp.read` normalises them twice (§3) and [`QpPdf::new`] does the second time.
+fn constructor_input(values: &[f64], total: impl Fn(&[f64]) -> f64, origin: Origin) -> Cow<'_, [f64]> {
+    match origin {
+        Origin::Table => Cow::Borrowed(values),
+        Origin::QpFile => Cow::Owned(divided(values, total(values))),
+    }
+}
+
+/// The last normalisation of qp's constructor: forced for a qp file's values, else
+/// [`qp_normalised`].
+fn constructor_output(values: &[f64], total: f64, origin: Origin) -> Vec<f64> {
+    match origin {
+        Origin::Table => qp_normalised(values, total),
+        Origin::QpFile => divided(values, total),
+    }
+}
+
+/// `interp_gen._compute_ycumul`'s total: the trapezoid sum, node by node.
+fn trapezoid_total(nodes: &[f64], densities: &[f64]) -> f64 {
+    nodes
+        .windows(2)
+        .zip(densities.windows(2))
+        .fold(0.0, |running, (x, y)| running + (x[1] - x[0]) * 0.5 * (y[1] + y[0]))
 }
 
 /// One galaxy's PDF as qp 1.1.4 holds and evaluates it.
@@ -204,12 +236,15 @@ enum QpPdf<'a> {
 }
 
 impl<'a> QpPdf<'a> {
-    fn new(raw: RawPdf<'a>) -> Self {
+    /// The PDF qp builds from `raw`'s parameters read from `origin`.
+    fn new(raw: RawPdf<'a>, origin: Origin) -> Self {
         match raw {
             RawPdf::Mixture { weights, means, sigmas } => {
-                QpPdf::Mixture { weights: qp_normalised(weights, pairwise_sum(weights)), means, sigmas }
+                let weights = constructor_input(weights, pairwise_sum, origin);
+                QpPdf::Mixture { weights: constructor_output(&weights, pairwise_sum(&weights), origin), means, sigmas }
             }
             RawPdf::Grid { nodes, densities } => {
+                let densities = constructor_input(densities, |y| trapezoid_total(nodes, y), origin);
                 // `interp_gen._compute_ycumul`, then `normalize`.
                 let mut cumulative = Vec::with_capacity(densities.len());
                 cumulative.push(0.5 * densities[0] * (nodes[1] - nodes[0]));
@@ -221,11 +256,13 @@ impl<'a> QpPdf<'a> {
                 // qp holds its cumulative divided by its total (so 1 at the last node) in either case.
                 let total = running;
                 cumulative.iter_mut().for_each(|c| *c /= total);
-                QpPdf::Grid { nodes, y: qp_normalised(densities, total), cumulative }
+                QpPdf::Grid { nodes, y: constructor_output(&densities, total, origin), cumulative }
             }
             RawPdf::Histogram { edges, densities } => {
                 let width = |j: usize| edges[j + 1] - edges[j];
-                let p = qp_normalised(densities, pairwise_sum_by(densities.len(), &|j| densities[j] * width(j)));
+                let mass = |p: &[f64]| pairwise_sum_by(p.len(), &|j| p[j] * width(j));
+                let densities = constructor_input(densities, mass, origin);
+                let p = constructor_output(&densities, mass(&densities), origin);
                 let mut cumulative = Vec::with_capacity(edges.len());
                 let mut running = 0.0;
                 cumulative.push(running);

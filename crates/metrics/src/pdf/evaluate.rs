@@ -5,10 +5,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::dialect::RailGrid;
 use super::nz::{tomographic_bins, DEFAULT_NZ_EDGES};
 use super::report::SetReport;
-use super::representation::{Pdfs, Representation};
+use super::representation::Pdfs;
 use super::values::PdfValues;
 use crate::{BinOn, Bins, Error, Result};
 
@@ -73,28 +72,9 @@ pub fn evaluate_pdfs(pdfs: &Pdfs, values: &PdfValues, bins: &Bins, options: &Pdf
 /// The redshift bin of every galaxy of `values` (`None` outside every bin), on z_spec or on the
 /// chosen point estimate.
 pub(crate) fn galaxy_bins(values: &PdfValues, bins: &Bins, point: PointEstimate) -> Result<Vec<Option<usize>>> {
-    let n = values.len();
-    let binned: Vec<f64> = match (bins.on, values) {
-        (BinOn::ZSpec, _) => (0..n).map(|i| values.z_spec(i)).collect(),
-        (BinOn::ZPhot, PdfValues::Pzbench { representation, galaxies }) => match point {
-            PointEstimate::Mode if *representation == Representation::Samples => {
-                return Err(Error::PdfUnsupported(
-                    "sample PDFs have no mode to bin on z_phot; use --point median or --point mean".into(),
-                ))
-            }
-            PointEstimate::Mode => galaxies.iter().map(|g| g.z_mode.unwrap_or(f64::NAN)).collect(),
-            PointEstimate::Mean => galaxies.iter().map(|g| g.z_mean).collect(),
-            PointEstimate::Median => galaxies.iter().map(|g| g.z_median).collect(),
-        },
-        (BinOn::ZPhot, PdfValues::Rail { galaxies, .. }) => {
-            if point != PointEstimate::Mode {
-                return Err(Error::PdfUnsupported(format!(
-                    "the rail dialect's z_phot is the mode on {}; use --point mode",
-                    RailGrid::Estimators.label()
-                )));
-            }
-            galaxies.iter().map(|g| g.mode[RailGrid::Estimators.index()]).collect()
-        }
+    let binned = match bins.on {
+        BinOn::ZSpec => (0..values.len()).map(|i| values.z_spec(i)).collect(),
+        BinOn::ZPhot => values.point_estimates(point)?,
     };
     Ok(binned.into_iter().map(|z| bins.locate(z)).collect())
 }

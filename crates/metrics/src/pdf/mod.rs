@@ -40,6 +40,6 @@ pub use nz::{Nz, NzBin, DEFAULT_NZ_EDGES};
 pub use pit::{PitStats, AD_CLIP, COVERAGE_68, COVERAGE_95, PIT_OUTLIER_TAIL};
 pub use rail::{rail_pit_stats, RailGridReport, RailPitStats, RailPointStats, RailReport};
 pub use report::{PdfReport, PointReport, SetReport};
-pub use representation::{Pdf, Pdfs, Representation};
+pub use representation::{Origin, Pdf, Pdfs, Representation};
 pub use samples::Samples;
 pub use values::{GalaxyValues, PdfValues};

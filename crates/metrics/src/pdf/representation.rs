@@ -28,11 +28,33 @@ pub enum Representation {
 }
 
 /// The PDFs of n galaxies, validated: finite parameters, non-negative densities and weights,
-/// positive sigmas, strictly increasing nodes or edges, and no PDF of zero mass.
-#[derive(Debug, Clone, PartialEq)]
+/// positive sigmas, strictly increasing nodes or edges, and no PDF of zero mass. Two sets are
+/// equal when their parameters are, wherever they were read from.
+#[derive(Debug, Clone)]
 pub struct Pdfs {
     layout: Layout,
     n: usize,
+    origin: Origin,
+}
+
+impl PartialEq for Pdfs {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.layout == other.layout
+    }
+}
+
+/// Where the parameters come from, which decides how the rail dialect rebuilds qp's own values
+/// from them (`docs/PDF_METRICS.md` §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Values as qp holds them in an ensemble (e.g. exported from `ensemble.objdata`), or a
+    /// user's own: taken as they are when already normalised, else normalised once.
+    #[default]
+    Table,
+    /// Values stored in a qp file: `qp.read` builds the ensemble from them, and that normalises
+    /// them twice (the generator's constructor, then again when scipy's `rv_frozen` rebuilds the
+    /// generator from its normalised parameters).
+    QpFile,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +112,7 @@ impl Pdfs {
                 return Err(Error::ZeroWeights { row });
             }
         }
-        Ok(Pdfs { layout: Layout::Mixture { k, weights, means, sigmas }, n })
+        Ok(Pdfs { layout: Layout::Mixture { k, weights, means, sigmas }, n, origin: Origin::Table })
     }
 
     /// Grid PDFs: `densities` (n, M) row-major are the densities at the M shared `nodes`
@@ -99,7 +121,7 @@ impl Pdfs {
         check_axis("grid nodes", "z", &nodes)?;
         let n = rows_of(&densities, nodes.len(), "nodes")?;
         check_densities(&densities, nodes.len())?;
-        Ok(Pdfs { layout: Layout::Grid { nodes, densities }, n })
+        Ok(Pdfs { layout: Layout::Grid { nodes, densities }, n, origin: Origin::Table })
     }
 
     /// Histogram PDFs: `densities` (n, M) row-major are the densities in the M bins between the
@@ -108,7 +130,7 @@ impl Pdfs {
         check_axis("histogram edges", "edge", &edges)?;
         let n = rows_of(&densities, edges.len() - 1, "bins")?;
         check_densities(&densities, edges.len() - 1)?;
-        Ok(Pdfs { layout: Layout::Histogram { edges, densities }, n })
+        Ok(Pdfs { layout: Layout::Histogram { edges, densities }, n, origin: Origin::Table })
     }
 
     /// Sample PDFs: `draws` (n, S) row-major, S = `per_galaxy` draws a galaxy (§1.3 `s_0..s_{S−1}`).
@@ -120,7 +142,7 @@ impl Pdfs {
         for (row, s) in draws.chunks(per_galaxy).enumerate() {
             check_finite(row, "s", s)?;
         }
-        Ok(Pdfs { layout: Layout::Samples { per_galaxy, draws }, n })
+        Ok(Pdfs { layout: Layout::Samples { per_galaxy, draws }, n, origin: Origin::Table })
     }
 
     /// Number of galaxies.
@@ -154,6 +176,16 @@ impl Pdfs {
     }
 
     /// Galaxy `i`'s parameters as stored.
+    /// The same PDFs, marked as read from a qp file ([`Origin::QpFile`]).
+    pub fn from_qp_file(self) -> Self {
+        Pdfs { origin: Origin::QpFile, ..self }
+    }
+
+    /// Where the parameters come from.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
     pub(crate) fn raw(&self, i: usize) -> RawPdf<'_> {
         match &self.layout {
             Layout::Mixture { k, weights, means, sigmas } => {

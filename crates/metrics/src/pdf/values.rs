@@ -5,7 +5,8 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::dialect::{rail_galaxy, BrierGrid, Dialect, RailGalaxy, RailGrids};
+use super::dialect::{rail_galaxy, BrierGrid, Dialect, RailGalaxy, RailGrid, RailGrids};
+use super::evaluate::PointEstimate;
 use super::representation::{Pdfs, Representation};
 use crate::{Error, Result};
 
@@ -71,8 +72,11 @@ impl PdfValues {
                 let (lo, hi) =
                     z_spec.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &z| (lo.min(z), hi.max(z)));
                 let grids = RailGrids::new(BrierGrid::new(lo, hi));
-                let galaxies =
-                    z_spec.par_iter().enumerate().map(|(i, &z)| rail_galaxy(pdfs.raw(i), z, &grids)).collect();
+                let galaxies = z_spec
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, &z)| rail_galaxy(pdfs.raw(i), pdfs.origin(), z, &grids))
+                    .collect();
                 Ok(PdfValues::Rail { representation, galaxies })
             }
         }
@@ -103,6 +107,29 @@ impl PdfValues {
     pub fn representation(&self) -> Representation {
         match self {
             PdfValues::Pzbench { representation, .. } | PdfValues::Rail { representation, .. } => *representation,
+        }
+    }
+
+    /// Every galaxy's point estimate `point` (§2.4), the z_phot of its point metrics: the mode,
+    /// mean or median in the pzbench dialect (samples have no mode); the rail dialect has only
+    /// its mode on `linspace(0, 3, 301)` (§3 "point_on_mode").
+    pub fn point_estimates(&self, point: PointEstimate) -> Result<Vec<f64>> {
+        match self {
+            PdfValues::Pzbench { representation, galaxies } => match point {
+                PointEstimate::Mode if *representation == Representation::Samples => {
+                    Err(Error::PdfUnsupported("sample PDFs have no mode; use --point median or --point mean".into()))
+                }
+                PointEstimate::Mode => Ok(galaxies.iter().map(|g| g.z_mode.unwrap_or(f64::NAN)).collect()),
+                PointEstimate::Mean => Ok(galaxies.iter().map(|g| g.z_mean).collect()),
+                PointEstimate::Median => Ok(galaxies.iter().map(|g| g.z_median).collect()),
+            },
+            PdfValues::Rail { galaxies, .. } => match point {
+                PointEstimate::Mode => Ok(galaxies.iter().map(|g| g.mode[RailGrid::Estimators.index()]).collect()),
+                _ => Err(Error::PdfUnsupported(format!(
+                    "the rail dialect's point estimate is the mode on {}; use --point mode",
+                    RailGrid::Estimators.label()
+                ))),
+            },
         }
     }
 

@@ -4,75 +4,20 @@
 //! `rail` block's PIT statistics, CDE losses, Brier score and point-on-mode values to 1e−9
 //! relative with `Dialect::Rail`, and every per-galaxy value of the small cases.
 
-use super::pdf_common::{load_case, Case, CASES};
+use super::pdf_common::{
+    close, compare, load_case, pzbench_tolerance, rail_counterpart, rail_leaves, Case, CASES, EXACT, RAIL, ROOT_FINDING,
+};
 use pzbench_metrics::pdf::{
     evaluate_pdfs, rail_pit_stats, Dialect, PdfOptions, PdfValues, RailGrid, RailReport, SetReport,
 };
 use pzbench_metrics::{BinOn, Bins};
 use serde_json::{json, Value};
 
-/// Relative tolerance of the pzbench block (§2.6).
-const EXACT: f64 = 1e-12;
-/// Relative tolerance of root-finding results: mixture modes and medians and what derives from
-/// them (§2.6).
-const ROOT_FINDING: f64 = 1e-10;
-/// Relative tolerance of the rail block (issue 15).
-const RAIL: f64 = 1e-9;
-/// Absolute tolerance near 0 (§2.6).
-const NEAR_ZERO: f64 = 1e-15;
-
-fn close(actual: f64, expected: f64, relative: f64) -> bool {
-    (actual - expected).abs() <= relative * actual.abs().max(expected.abs()) + NEAR_ZERO
-}
-
-/// Compare `actual` with `expected` key by key: same keys, same array lengths, nulls where
-/// null, numbers within `tolerance(path)`. Appends one line per difference to `failures`.
-fn compare(path: &str, expected: &Value, actual: &Value, tolerance: &dyn Fn(&str) -> f64, failures: &mut Vec<String>) {
-    match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => {
-            for key in e.keys().filter(|k| !a.contains_key(*k) && *k != "provenance") {
-                failures.push(format!("{path}.{key}: missing (expected {})", e[key]));
-            }
-            for key in a.keys().filter(|k| !e.contains_key(*k)) {
-                failures.push(format!("{path}.{key}: not in the reference (got {})", a[key]));
-            }
-            for (key, value) in e.iter().filter(|(k, _)| a.contains_key(*k)) {
-                compare(&format!("{path}.{key}"), value, &a[key], tolerance, failures);
-            }
-        }
-        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
-            for (i, (e, a)) in e.iter().zip(a).enumerate() {
-                compare(&format!("{path}[{i}]"), e, a, tolerance, failures);
-            }
-        }
-        (Value::Number(e), Value::Number(a)) => {
-            let (e, a) = (e.as_f64().unwrap(), a.as_f64().unwrap());
-            if !close(a, e, tolerance(path)) {
-                failures.push(format!("{path}: expected {e:e}, got {a:e} (rel. diff {:.2e})", (a - e).abs() / e.abs()));
-            }
-        }
-        (e, a) if e == a => {}
-        (e, a) => failures.push(format!("{path}: expected {e}, got {a}")),
-    }
-}
-
 /// Run `check` on every case and fail with every difference of every case.
 fn check_every_case(check: fn(&str) -> Vec<String>) {
     let failures: Vec<String> =
         CASES.iter().flat_map(|name| check(name).into_iter().map(move |f| format!("{name}: {f}"))).collect();
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
-}
-
-/// The tolerance of a key of the `pzbench` block (§2.6).
-fn pzbench_tolerance(case: &Case) -> impl Fn(&str) -> f64 + '_ {
-    move |path: &str| {
-        let from_roots = [".point.mode.", ".point.median.", ".nz."].iter().any(|p| path.contains(p));
-        if case.representation == "mixture" && from_roots {
-            ROOT_FINDING
-        } else {
-            EXACT
-        }
-    }
 }
 
 fn overall(case: &Case, dialect: Dialect) -> (PdfValues, SetReport) {
@@ -88,75 +33,8 @@ fn check_pzbench_block(name: &str) -> Vec<String> {
     let (_, report) = overall(&case, Dialect::Pzbench);
     let actual = serde_json::to_value(&report).unwrap();
     let mut failures = Vec::new();
-    compare("pzbench", &case.expected["pzbench"], &actual, &pzbench_tolerance(&case), &mut failures);
+    compare("pzbench", &case.expected["pzbench"], &actual, &pzbench_tolerance(&case.representation), &mut failures);
     failures
-}
-
-/// Where each numeric value of the reference files' `rail` block is in a [`RailReport`] (or in
-/// qp's statistics of the exact PITs), by its path in the block. `None`: a value pzbench does not
-/// reproduce (scipy's p-values, which the old evaluator stores as null, and its significance
-/// level), listed so that no other value goes unchecked.
-fn rail_counterpart(path: &str, report: &Value, on_exact_pit: &Value) -> Option<Option<Value>> {
-    let grid = |grid: RailGrid| {
-        report["grids"].as_array().unwrap().iter().find(|g| g["zgrid"] == grid.label()).unwrap().clone()
-    };
-    let parts: Vec<&str> = path.split('.').collect();
-    let value = match parts.as_slice() {
-        ["pit", "n_pit_outside_0_1"] => report["pit"]["n_outside_0_1"].clone(),
-        ["pit", stat] => report["pit"][*stat].clone(),
-        ["pit_stats_on_exact_pit", stat] => on_exact_pit[*stat].clone(),
-        ["brier", "value"] => report["brier"].clone(),
-        ["point_on_mode", stat, "value"] => grid(RailGrid::Estimators)["point_on_mode"][*stat].clone(),
-        ["old_evaluator", "values", key] if key.ends_with("_pval") || *key == "PIT_AD_significance_level" => {
-            return Some(None)
-        }
-        ["old_evaluator", "values", key] => match *key {
-            "PIT_AD_stat" => report["pit"]["ad"].clone(),
-            "PIT_CvM_stat" => report["pit"]["cvm"].clone(),
-            "PIT_KS_stat" => report["pit"]["ks"].clone(),
-            "PIT_OutRate_stat" => report["pit"]["outlier_rate"].clone(),
-            "CDE_stat" => grid(RailGrid::OldEvaluator)["cde_loss"].clone(),
-            "POINT_SimgaIQR" => grid(RailGrid::OldEvaluator)["point_on_mode"]["sigma_iqr"].clone(),
-            "POINT_Bias" => grid(RailGrid::OldEvaluator)["point_on_mode"]["bias"].clone(),
-            "POINT_OutlierRate" => grid(RailGrid::OldEvaluator)["point_on_mode"]["outlier_rate"].clone(),
-            "POINT_SigmaMAD" => grid(RailGrid::OldEvaluator)["point_on_mode"]["sigma_mad"].clone(),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(Some(value))
-}
-
-/// Every numeric (or null) leaf of the `rail` block with its dotted path; the `cde_loss` list
-/// is keyed by each entry's grid.
-fn rail_leaves(block: &Value) -> Vec<(String, Value)> {
-    fn walk(path: String, value: &Value, out: &mut Vec<(String, Value)>) {
-        match value {
-            Value::Object(map) if map.contains_key("error") => {}
-            Value::Object(map) => {
-                for (k, v) in map {
-                    walk(if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, v, out);
-                }
-            }
-            Value::Number(_) | Value::Null => out.push((path, value.clone())),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for (key, value) in block.as_object().unwrap() {
-        if key == "cde_loss" {
-            for entry in value.as_array().unwrap().iter().filter(|e| e.get("value").is_some()) {
-                // `args` holds `zgrid` (RAIL) or `eval_grid` ("numpy.linspace(0, 2.5, 301) (qp default)").
-                let args = entry["args"].as_object().unwrap();
-                let grid = args.values().next().and_then(Value::as_str).unwrap();
-                let grid = grid.split(" (").next().unwrap();
-                out.push((format!("cde_loss[{grid}]"), entry["value"].clone()));
-            }
-        } else {
-            walk(key.clone(), value, &mut out);
-        }
-    }
-    out
 }
 
 fn check_rail_block(name: &str) -> Vec<String> {
