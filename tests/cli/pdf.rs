@@ -277,3 +277,28 @@ fn bad_pdf_files_get_one_line_and_exit_2() {
     assert_eq!(code, 2);
     assert_one_error_line(&stderr, &["bad_nodes.csv", "increase"]);
 }
+
+#[test]
+fn pit_coverage_and_nz_plots_of_a_pdf_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixtures().join("knn_dc2.qp.hdf5");
+    for (plot, needle) in [("pit", "QQ plot"), ("coverage", "68.3 %"), ("nz", "galaxies")] {
+        let png = dir.path().join(format!("{plot}.png"));
+        let (code, _, stderr) = run(&["plot", plot, file.to_str().unwrap(), "--output", png.to_str().unwrap()]);
+        assert_eq!(code, 0, "{plot}: {stderr}");
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"), "{plot}");
+        let svg = dir.path().join(format!("{plot}.svg"));
+        let (code, _, stderr) = run(&["plot", plot, file.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+        assert_eq!(code, 0, "{plot}: {stderr}");
+        assert!(std::fs::read_to_string(&svg).unwrap().contains(needle), "{plot} lacks {needle}");
+    }
+    // A point-predictions file is not a PDF file; an unknown image format is refused first.
+    let point = super::util::root().join("fixtures/reference/tiny_odd.csv");
+    let out = dir.path().join("pit.png");
+    let (code, _, stderr) = run(&["plot", "pit", point.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&stderr, &["tiny_odd.csv"]);
+    let (code, _, stderr) = run(&["plot", "nz", file.to_str().unwrap(), "-o", "nz.jpg"]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&stderr, &["nz.jpg", ".png or .svg"]);
+}
