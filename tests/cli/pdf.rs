@@ -302,3 +302,18 @@ fn pit_coverage_and_nz_plots_of_a_pdf_file() {
     assert_eq!(code, 2);
     assert_one_error_line(&stderr, &["nz.jpg", ".png or .svg"]);
 }
+
+#[test]
+fn a_qp_file_of_an_unsupported_parameterisation_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quantiles.qp.hdf5");
+    {
+        let file = hdf5::File::create(&path).unwrap();
+        let name = hdf5::types::FixedAscii::<8>::from_ascii(b"quant").unwrap();
+        file.create_group("meta").unwrap().new_dataset_builder().with_data(&[name]).create("pdf_name").unwrap();
+    }
+    let (code, stdout, stderr) = run(&["score", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert_one_error_line(&stderr, &["quantiles.qp.hdf5", "'quant' is not supported", "mixmod, norm, interp and hist"]);
+}
