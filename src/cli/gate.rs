@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, ColumnArgs, LockArgs};
+use super::input::{BootstrapArgs, ColumnArgs, LockArgs, PdfInputArgs};
 use pzbench_gate::policy::Policy;
 use pzbench_gate::{run_gate, save_baseline, GateRequest};
 use pzbench_io::{Error, Result};
@@ -26,15 +26,20 @@ pub enum GateFormat {
 /// predictions file, or a file from `pzbench baseline save`) the bootstrap is paired over
 /// galaxies; with a saved score only the candidate is resampled. Overall and per-bin values (bins
 /// on z_spec, the paper's 0.2-wide bins) are gated. Exit codes: 0 pass, 1 regression, 2 error.
+///
+/// PDF files (as `pzbench score` recognises them) are gated against a PDF file of the same
+/// galaxies or a `pzbench baseline save` file of one: the policy's PDF metrics (crps, cde_loss,
+/// pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68, coverage_95) on a paired bootstrap,
+/// with the point metrics of the PDFs' mode (median for samples).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench gate --baseline baselines/nn.baseline.json --candidate preds.csv\n  pzbench gate --baseline main_preds.csv --candidate preds.csv --policy policy.toml --summary \"$GITHUB_STEP_SUMMARY\"\n\nDefault policy (override any key in a TOML file):\n  confidence = 0.95\n  correction = \"bonferroni\"\n  resamples = 1000\n  seed = 42\n  bins = true\n  min_galaxies_per_bin = 100\n  [metrics]\n  loss = { relative = 0.05 }\n  bias = { absolute = 0.002 }      # gated on |bias|\n  scatter = { relative = 0.05 }\n  outlier_frac = { absolute = 0.005 }\n  mse = { relative = 0.10 }"
+    after_help = "Examples:\n  pzbench gate --baseline baselines/nn.baseline.json --candidate preds.csv\n  pzbench gate --baseline main_preds.csv --candidate preds.csv --policy policy.toml --summary \"$GITHUB_STEP_SUMMARY\"\n\nDefault policy (override any key in a TOML file):\n  confidence = 0.95\n  correction = \"bonferroni\"\n  resamples = 1000\n  seed = 42\n  bins = true\n  min_galaxies_per_bin = 100\n  [metrics]\n  loss = { relative = 0.05 }\n  bias = { absolute = 0.002 }      # gated on |bias|\n  scatter = { relative = 0.05 }\n  outlier_frac = { absolute = 0.005 }\n  mse = { relative = 0.10 }\n  # PDF files only, when [metrics] is not given:\n  crps = { relative = 0.05 }\n  pit_ks = { absolute = 0.01 }"
 )]
 pub struct GateArgs {
-    /// Baseline: a predictions file, a `pzbench baseline save` file, or a score JSON.
+    /// Baseline: a predictions or PDF file, a `pzbench baseline save` file, or a score JSON.
     #[arg(long, value_name = "BASE")]
     pub baseline: PathBuf,
-    /// Candidate predictions file.
+    /// Candidate predictions or PDF file.
     #[arg(long, value_name = "FILE")]
     pub candidate: PathBuf,
     /// Policy file (TOML); see below for the keys and defaults.
@@ -42,6 +47,8 @@ pub struct GateArgs {
     pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub input: ColumnArgs,
+    #[command(flatten)]
+    pub pdf: PdfInputArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = GateFormat::Text)]
     pub format: GateFormat,
@@ -60,6 +67,7 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
         baseline: args.baseline,
         candidate: args.candidate,
         sample_options: args.input.sample_options(false, false)?,
+        pdf_read: args.pdf.read_options(&args.input, false, false)?,
         policy,
     })?;
     let text = match args.format {
@@ -94,14 +102,17 @@ pub enum BaselineCommand {
 }
 
 /// Save a baseline for `pzbench gate`: the score JSON, the predictions' hash, and the per-galaxy
-/// predictions (so later gates run a paired bootstrap without the original files).
+/// predictions (so later gates run a paired bootstrap without the original files). For a PDF file:
+/// the score with its `pdf` block and every galaxy's PDF values (PIT, CRPS, ...).
 #[derive(Debug, Args)]
 pub struct SaveArgs {
-    /// Predictions file to save as the baseline.
+    /// Predictions or PDF file to save as the baseline.
     #[arg(long, value_name = "FILE")]
     pub predictions: PathBuf,
     #[command(flatten)]
     pub input: ColumnArgs,
+    #[command(flatten)]
+    pub pdf: PdfInputArgs,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
     /// Output baseline file (JSON, written atomically, under a lock: .FILE.lock beside it).
@@ -115,9 +126,10 @@ pub struct SaveArgs {
 pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
     let options = args.input.sample_options(false, false)?;
+    let pdf = args.pdf.read_options(&args.input, false, false)?;
     let bootstrap = args.bootstrap.config()?;
     let lock = args.lock.options()?;
-    let report = save_baseline(&args.predictions, &options, bootstrap, &args.output, &lock)?;
+    let report = save_baseline(&args.predictions, &options, &pdf, bootstrap, &args.output, &lock)?;
     let galaxies = report.overall.map_or(0, |m| m.count);
     eprintln!("pzbench: saved baseline {} ({galaxies} galaxies)", args.output.display());
     Ok(ExitCode::SUCCESS)

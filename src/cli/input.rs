@@ -75,11 +75,9 @@ pub struct InputArgs {
 impl InputArgs {
     /// How the reports read the predictions and label their dataset.
     pub fn model_input(&self) -> Result<ModelInput> {
-        Ok(ModelInput {
-            sample: self.columns.sample_options(false, false)?,
-            dataset: self.dataset.clone(),
-            synthetic: self.synthetic,
-        })
+        let sample = self.columns.sample_options(false, false)?;
+        let pdf = PdfScoreOptions { read: PdfReadOptions::from_sample(&sample), ..PdfScoreOptions::default() };
+        Ok(ModelInput { sample, dataset: self.dataset.clone(), synthetic: self.synthetic, pdf })
     }
 }
 
@@ -111,12 +109,8 @@ impl PdfInputArgs {
         let sample = columns.sample_options(drop_invalid, allow_missing)?;
         Ok(PdfReadOptions {
             grid: self.grid.clone(),
-            id_col: sample.id_col,
-            zspec_col: sample.zspec_col,
-            truth: sample.truth,
             align_rows: self.align == AlignArg::Rows,
-            allow_missing,
-            read: sample.read,
+            ..PdfReadOptions::from_sample(&sample)
         })
     }
 }
@@ -200,8 +194,17 @@ impl PdfArgs {
         })
     }
 
-    /// The PDF flags given, by name: an error for a file of point predictions.
-    pub fn given(&self) -> Vec<&'static str> {
+    /// The error for the first PDF flag given (or `--pit-out`, when `pit_out`) when `subject`
+    /// (e.g. "this file") holds point predictions; `None` when no such flag was given.
+    pub fn refuse_on_points(&self, pit_out: bool, subject: &str) -> Option<String> {
+        let flag = self.given().into_iter().chain(pit_out.then_some("--pit-out")).next()?;
+        Some(format!(
+            "{flag} applies to PDF files, and {subject} point predictions (no qp meta/pdf_name, no w_k/mu_k/sigma_k, pdf_k or s_k columns); drop {flag}"
+        ))
+    }
+
+    /// The PDF flags given, by name.
+    fn given(&self) -> Vec<&'static str> {
         let flags = [
             (self.input.grid.is_some(), "--grid"),
             (self.input.align != AlignArg::Id, "--align"),

@@ -5,16 +5,20 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, InputArgs, LockArgs};
-use pzbench_io::Result;
+use super::input::{BootstrapArgs, InputArgs, LockArgs, PdfArgs};
+use pzbench_io::pdf::detect_pdf_file;
+use pzbench_io::{Error, Result};
 use pzbench_report::leaderboard::{self, rank_metric, BoardFormat};
+use pzbench_report::ModelInput;
 
 /// Keep a leaderboard of photo-z models (a JSON file, layout in leaderboards/schema.json).
 ///
 /// `add` scores a predictions file with the paper's metrics (overall and per Figure 6 bin, with
 /// optional bootstrap intervals) and records it with the dataset's identity, the predictions'
 /// SHA-256, the pzbench version and the date; `show` ranks the entries; `render` writes Markdown
-/// or HTML. Boards are validated on every load; every write is atomic.
+/// or HTML. A file of PDFs is scored as `pzbench score` scores it, and its entry also keeps the
+/// headline PDF metrics (PIT KS/CvM/AD, PIT outlier rate, coverage 68/95 %, CRPS, CDE loss), which
+/// boards can be ranked by. Boards are validated on every load; every write is atomic.
 #[derive(Debug, Args)]
 pub struct LeaderboardArgs {
     #[command(subcommand)]
@@ -24,7 +28,7 @@ pub struct LeaderboardArgs {
 /// The leaderboard subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LeaderboardCommand {
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     Show(ShowArgs),
     Render(RenderArgs),
 }
@@ -35,7 +39,9 @@ pub enum LeaderboardCommand {
 /// Figure 6), with bootstrap intervals when --bootstrap is given, the dataset (label, synthetic or
 /// not, the SHA-256 of the file z_spec came from and a fingerprint of the z_spec values), the
 /// predictions' SHA-256, the pzbench version and the UTC date (SOURCE_DATE_EPOCH overrides the
-/// clock). All entries of a board must be scored on the same galaxies; a name already on the board
+/// clock). A file of PDFs (as recognised by `pzbench score`) is scored as `pzbench score` does:
+/// the point metrics are those of its --point estimate, and the entry also holds the PDF metrics
+/// pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68, coverage_95, crps and cde_loss. All entries of a board must be scored on the same galaxies; a name already on the board
 /// needs --replace.
 ///
 /// The board is updated under a lock (a file .BOARD.lock beside it): adds to one board from
@@ -43,7 +49,7 @@ pub enum LeaderboardCommand {
 /// after a second and gives up (exit 2) after --lock-timeout.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace"
+    after_help = "Examples:\n  pzbench leaderboard add --board leaderboards/galaxiesml.json --name CNN --predictions cnn.csv\n  pzbench leaderboard add --board lb.json --name NN --predictions nn.csv --truth test.hdf5 --bootstrap 1000 --replace\n  pzbench leaderboard add --board lb.json --name KNN --predictions knn.qp.hdf5 --point median"
 )]
 pub struct AddArgs {
     /// The board file (JSON); created if it does not exist.
@@ -54,12 +60,16 @@ pub struct AddArgs {
     #[arg(long)]
     pub name: String,
 
-    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
+    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet, or a file of PDFs (as
+    /// for `pzbench score`).
     #[arg(long, value_name = "FILE")]
     pub predictions: PathBuf,
 
     #[command(flatten)]
     pub input: InputArgs,
+
+    #[command(flatten)]
+    pub pdf: PdfArgs,
 
     /// Overwrite an entry of the same name.
     #[arg(long)]
@@ -79,7 +89,10 @@ pub struct ShowArgs {
     #[arg(long, value_name = "FILE")]
     pub board: PathBuf,
 
-    /// Metric to rank by (any docs/METRICS.md key but count, e.g. loss, scatter, outlier_frac, bias).
+    /// Metric to rank by: any docs/METRICS.md key but count (e.g. loss, scatter, outlier_frac,
+    /// bias), or a PDF metric (pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68,
+    /// coverage_95, crps, cde_loss; coverages by the distance from nominal; entries without PDF
+    /// metrics last).
     #[arg(long, default_value = "loss", value_name = "METRIC")]
     pub by: String,
 }
@@ -116,7 +129,7 @@ pub struct RenderArgs {
 /// Run `pzbench leaderboard ...`.
 pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
     match args.command {
-        LeaderboardCommand::Add(args) => add(args),
+        LeaderboardCommand::Add(args) => add(*args),
         LeaderboardCommand::Show(args) => {
             let by = rank_metric(&args.by)?;
             super::emit(&leaderboard::render(&args.board, by, BoardFormat::Terminal)?, None)?;
@@ -136,10 +149,15 @@ pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
 
 fn add(args: AddArgs) -> Result<ExitCode> {
     if args.name.trim().is_empty() {
-        return Err(pzbench_io::Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
+        return Err(Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
     }
     let config = args.bootstrap.config()?;
-    let input = args.input.model_input()?;
+    let input = ModelInput { pdf: args.pdf.options(&args.input.columns, false, false)?, ..args.input.model_input()? };
+    if let Some(message) = args.pdf.refuse_on_points(false, "this file holds") {
+        if detect_pdf_file(&args.predictions, &input.pdf.read)?.is_none() {
+            return Err(Error::file(&args.predictions, message));
+        }
+    }
     let lock = args.lock.options()?;
     let added = leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace, &lock)?;
     eprintln!(

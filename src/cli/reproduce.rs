@@ -143,6 +143,7 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
             None => format!("synthetic GalaxiesML {size}x{size} test split (seed {seed})"),
         }),
         synthetic: args.data.is_none(),
+        ..ModelInput::default()
     };
     let scored = score_models(&predictions, &input, &bins, bootstrap)?;
     print_notes(&scored);

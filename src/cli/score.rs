@@ -93,12 +93,8 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         }
         scored.report
     } else {
-        let pdf_flags = args.pdf.given().into_iter().chain(args.pit_out.is_some().then_some("--pit-out"));
-        if let Some(flag) = pdf_flags.into_iter().next() {
-            return Err(Error::file(
-                &args.predictions,
-                format!("{flag} applies to PDF files, and this file holds point predictions (no qp meta/pdf_name, no w_k/mu_k/sigma_k, pdf_k or s_k columns); drop {flag}"),
-            ));
+        if let Some(message) = args.pdf.refuse_on_points(args.pit_out.is_some(), "this file holds") {
+            return Err(Error::file(&args.predictions, message));
         }
         score_file(&args.predictions, &options, &bins, bootstrap_config)?
     };

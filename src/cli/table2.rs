@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::input::{BootstrapArgs, InputArgs};
-use pzbench_io::Result;
+use super::input::{BootstrapArgs, InputArgs, PdfArgs};
+use pzbench_io::{Error, Result};
 use pzbench_metrics::Bins;
-use pzbench_report::{score_models, table2, ModelSpec, ScoredModels};
+use pzbench_report::{score_models, table2, ModelInput, ModelSpec, ScoredModels};
 
 /// Output formats of `table2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,6 +33,11 @@ pub enum Table2Format {
 /// own CNN and NN rows. The caption names the dataset: its label, whether it is synthetic, and the
 /// SHA-256 of the file z_spec came from. With --bootstrap each value reads `value ± half-width` of
 /// its percentile bootstrap interval.
+///
+/// A model given as a file of PDFs (as recognised by `pzbench score`) is scored as `pzbench score`
+/// scores it: its point metrics are those of its --point estimate, and the table adds the columns
+/// CRPS, PIT KS, CDE loss and Coverage 68 % (docs/PDF_METRICS.md), "—" for models of point
+/// predictions.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  pzbench table2 --model CNN=cnn.csv --model NN=nn.csv --published\n  pzbench table2 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 1000 --format latex --output table2.tex"
@@ -44,6 +49,9 @@ pub struct Table2Args {
 
     #[command(flatten)]
     pub input: InputArgs,
+
+    #[command(flatten)]
+    pub pdf: PdfArgs,
 
     /// Add the paper's published Table 2 rows (CNN, NN), marked "(published)".
     #[arg(long)]
@@ -65,7 +73,13 @@ pub struct Table2Args {
 pub fn run(args: Table2Args) -> Result<ExitCode> {
     let config = args.bootstrap.config()?;
     // Table 2 is about overall metrics; bins are the default ones and their values unused.
-    let scored = score_models(&args.models, &args.input.model_input()?, &Bins::galaxiesml_default(), config)?;
+    let input = ModelInput { pdf: args.pdf.options(&args.input.columns, false, false)?, ..args.input.model_input()? };
+    let scored = score_models(&args.models, &input, &Bins::galaxiesml_default(), config)?;
+    if let Some(message) = args.pdf.refuse_on_points(false, "every --model holds") {
+        if scored.models().iter().all(|m| m.report.pdf.is_none()) {
+            return Err(Error::usage(message));
+        }
+    }
     print_notes(&scored);
     let table = table2(&scored, args.published)?;
     let text = match args.format {

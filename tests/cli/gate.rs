@@ -1,6 +1,8 @@
 //! `pzbench gate` and `pzbench baseline save`: identical and re-seeded candidates pass, a
 //! candidate worse in one bin fails naming it, a better one is reported as improved, and a
-//! different test set is an error.
+//! different test set is an error. PDF files: a candidate with shifted PDFs fails on crps, a file
+//! passes against itself, a saved PDF baseline gives the same comparisons as the PDF file, and a
+//! PDF baseline with a point candidate is one error line.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::util::pzbench;
+use super::util::{assert_one_error_line, pzbench, root};
 
 const N: usize = 8000;
 
@@ -190,4 +192,108 @@ fn different_test_sets_and_bad_policies_are_errors() {
     let (code, stderr, _) = gate(&base, &base, &["--policy", policy.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("invalid policy"), "{stderr}");
+}
+
+/// The fixture of 40 Gaussian-mixture PDFs (object_id, z_spec, w_k, mu_k, sigma_k).
+fn mixture_pdfs() -> PathBuf {
+    root().join("fixtures/reference/pdf/mix_k3_even.csv")
+}
+
+/// The fixture with every component's mean moved up by `shift`: a worse photo-z PDF.
+fn shifted_pdfs(dir: &TempDir, shift: f64) -> PathBuf {
+    let text = std::fs::read_to_string(mixture_pdfs()).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut out = header.join(",") + "\n";
+    for line in lines {
+        let fields: Vec<String> = line
+            .split(',')
+            .zip(&header)
+            .map(|(v, h)| if h.starts_with("mu_") { (v.parse::<f64>().unwrap() + shift).to_string() } else { v.into() })
+            .collect();
+        out.push_str(&(fields.join(",") + "\n"));
+    }
+    let path = dir.path().join("shifted.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// A policy guarding only crps, for 40 galaxies.
+fn crps_policy(dir: &TempDir) -> String {
+    let path = dir.path().join("crps.toml");
+    std::fs::write(&path, "resamples = 500\nmin_galaxies_per_bin = 5\n[metrics]\ncrps = { relative = 0.05 }\n")
+        .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn pdf_candidate_with_shifted_pdfs_fails_on_crps() {
+    let dir = TempDir::new().unwrap();
+    let (base, worse, policy) = (mixture_pdfs(), shifted_pdfs(&dir, 0.8), crps_policy(&dir));
+    let (code, stderr, json) = gate(&base, &worse, &["--policy", &policy]);
+    assert_eq!(code, 1, "{stderr} {json}");
+    assert_eq!(json["paired"], true);
+    let regressed = verdicts(&json, "regressed");
+    assert!(regressed.iter().any(|c| c["metric"] == "crps" && c["scope"] == "overall"), "{json}");
+    assert!(json["comparisons"].as_array().unwrap().iter().all(|c| c["metric"] == "crps"), "{json}");
+    pzbench()
+        .args(["gate", "--policy", &policy, "--baseline"])
+        .arg(&base)
+        .arg("--candidate")
+        .arg(&worse)
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("REGRESSED crps")
+                .and(predicate::str::contains("PDFs (point metrics of the mode)")),
+        );
+
+    // A file against itself passes, under the default policy for PDFs: the point defaults on the
+    // mode, plus crps and pit_ks.
+    let (code, stderr, json) = gate(&base, &base, &[]);
+    assert_eq!(code, 0, "{stderr} {json}");
+    assert_eq!((json["regressions"].as_u64(), json["point_estimate"].as_str()), (Some(0), Some("mode")));
+    let keys: Vec<&str> = json["policy"]["metrics"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["bias", "crps", "loss", "mse", "outlier_frac", "pit_ks", "scatter"]);
+    let metrics: Vec<&Value> = json["comparisons"].as_array().unwrap().iter().map(|c| &c["metric"]).collect();
+    assert!(metrics.contains(&&Value::from("pit_ks")) && metrics.contains(&&Value::from("loss")), "{json}");
+}
+
+#[test]
+fn saved_pdf_baseline_gives_the_pdf_files_verdict() {
+    let dir = TempDir::new().unwrap();
+    let (base, worse, policy) = (mixture_pdfs(), shifted_pdfs(&dir, 0.8), crps_policy(&dir));
+    let saved = dir.path().join("pdf.baseline.json");
+    pzbench().args(["baseline", "save", "--predictions"]).arg(&base).arg("-o").arg(&saved).assert().success();
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!((file["pzbench_baseline"].as_u64(), file["kind"].as_str()), (Some(1), Some("pdf")));
+    assert_eq!(file["galaxies"]["representation"], "mixture");
+    assert_eq!(file["galaxies"]["object_id"].as_array().unwrap().len(), 40);
+    assert_eq!(file["galaxies"]["values"].as_array().unwrap().len(), 40);
+    assert!(file["galaxies"]["values"][0]["crps"].is_f64() && file["score"]["pdf"]["crps"].is_f64(), "{file}");
+
+    let (code, stderr, from_file) = gate(&base, &worse, &["--policy", &policy]);
+    let (saved_code, saved_stderr, from_saved) = gate(&saved, &worse, &["--policy", &policy]);
+    assert_eq!((code, saved_code), (1, 1), "{stderr} {saved_stderr}");
+    assert_eq!(from_file["comparisons"], from_saved["comparisons"]);
+    let (code, stderr, _) = gate(&saved, &base, &[]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn pdf_and_point_files_do_not_mix() {
+    let dir = TempDir::new().unwrap();
+    let saved = dir.path().join("pdf.baseline.json");
+    pzbench().args(["baseline", "save", "--predictions"]).arg(mixture_pdfs()).arg("-o").arg(&saved).assert().success();
+    let point = predictions(&dir, "point.csv", 7, 0.03, 0.0);
+    let (code, stderr, _) = gate(&saved, &point, &[]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&stderr, &["point.csv", "holds point predictions", "holds PDFs"]);
+    let (code, stderr, _) = gate(&point, &mixture_pdfs(), &[]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&stderr, &["holds PDFs", "holds point predictions"]);
+    // A PDF metric in the policy of a point gate is named, not ignored.
+    let (code, stderr, _) = gate(&point, &point, &["--policy", &crps_policy(&dir)]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&stderr, &["the policy gates 'crps', a PDF metric"]);
 }

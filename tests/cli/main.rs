@@ -12,6 +12,7 @@ mod gate;
 mod pdf;
 #[path = "../../crates/metrics/tests/metrics/pdf_common.rs"]
 mod pdf_common;
+mod pdf_reports;
 mod reference;
 mod report;
 mod score;

@@ -1,7 +1,9 @@
 //! Baselines for the gate: a predictions file, a saved score (`pzbench score --format json`, or
 //! any JSON with `overall`/`per_bin`, e.g. a leaderboard entry), or a baseline file written by
 //! `pzbench baseline save` — the score plus the per-galaxy predictions, so a later gate can run a
-//! paired bootstrap without the original files.
+//! paired bootstrap without the original files. For PDF files the baseline is a PDF file, or a
+//! baseline file of one (`"kind": "pdf"`): the score with its `pdf` block and every galaxy's
+//! pzbench-dialect values ([`GalaxyValues`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,13 +11,35 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use pzbench_io::pdf::{detect_pdf_file, PdfReadOptions};
 use pzbench_io::sample::{load_sample, Sample, SampleOptions};
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::{Dialect, GalaxyValues, PdfValues, Representation};
 use pzbench_metrics::{Bins, Evaluation, Metric, Metrics};
-use pzbench_report::ScoreReport;
+use pzbench_report::{load_pdf_values, ScoreReport};
 
 /// Format version of baseline files.
 pub const BASELINE_FORMAT: u32 = 1;
+
+/// The `kind` of a baseline file of PDFs (point baselines have no `kind`).
+pub const PDF_BASELINE_KIND: &str = "pdf";
+
+/// The per-galaxy PDF values of a baseline: of the same galaxies as the candidate's, paired by id.
+#[derive(Debug, Clone)]
+pub struct PdfBaseline {
+    /// The galaxies' ids, in the order of `values`, when the file had them.
+    pub ids: Option<Vec<i64>>,
+    /// pzbench-dialect values.
+    pub values: PdfValues,
+}
+
+/// What a `--baseline` argument turned out to be, PDFs included.
+pub enum GateBaseline {
+    /// Point predictions or a saved score ([`load_baseline`]).
+    Point(Baseline),
+    /// A PDF file or a PDF baseline file.
+    Pdf(Box<PdfBaseline>),
+}
 
 /// What a `--baseline` argument turned out to be.
 pub enum Baseline {
@@ -49,22 +73,146 @@ pub fn baseline_json(sample: &Sample, report: &ScoreReport) -> String {
     serde_json::to_string(&file).unwrap_or_default() + "\n"
 }
 
-/// Load `--baseline`: JSON baselines by content, anything else as a predictions file.
-pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
+/// The JSON text of a baseline file for the PDFs with `values` (pzbench dialect) and `ids`,
+/// scored as `report`: `{"pzbench_baseline": 1, "kind": "pdf", "score": …, "galaxies":
+/// {"object_id": [...] | null, "representation": "mixture", "values": [{"z_spec", "pit", "crps",
+/// "pdf_at_truth", "int_f2", "z_mode", "z_mean", "z_median", "variance"}, …]}}`.
+pub fn pdf_baseline_json(ids: Option<&[i64]>, values: &PdfValues, report: &ScoreReport) -> Result<String> {
+    #[derive(Serialize)]
+    struct PdfGalaxies<'a> {
+        object_id: Option<&'a [i64]>,
+        representation: Representation,
+        values: &'a [GalaxyValues],
+    }
+    #[derive(Serialize)]
+    struct File<'a> {
+        pzbench_baseline: u32,
+        kind: &'static str,
+        score: &'a ScoreReport,
+        galaxies: PdfGalaxies<'a>,
+    }
+    let PdfValues::Pzbench { representation, galaxies } = values else {
+        return Err(Error::usage("a PDF baseline keeps pzbench-dialect values; save it without --dialect rail"));
+    };
+    let file = File {
+        pzbench_baseline: BASELINE_FORMAT,
+        kind: PDF_BASELINE_KIND,
+        score: report,
+        galaxies: PdfGalaxies { object_id: ids, representation: *representation, values: galaxies },
+    };
+    serde_json::to_string(&file)
+        .map(|text| text + "\n")
+        .map_err(|e| Error::usage(format!("cannot write the baseline: {e}")).caused_by(e))
+}
+
+/// A baseline file or score, read as JSON; `None` for anything that is not JSON (a predictions
+/// or PDF file).
+fn read_json(path: &Path) -> Result<Option<Value>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")).caused_by(e))?;
     // A UTF-8 byte-order mark before the `{` of a hand-edited JSON file is not part of it.
     let looks_like_json =
         pzbench_io::encoding::strip_bom(&bytes).iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{');
     if !looks_like_json {
-        return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
+        return Ok(None);
     }
     let text = pzbench_io::encoding::decode_utf8(path, bytes)?;
-    let value: Value =
-        serde_json::from_str(&text).map_err(|e| Error::file(path, format!("invalid JSON: {e}")).caused_by(e))?;
-    if value.get("pzbench_baseline").is_some() {
-        return galaxies_of(path, &value).map(|sample| Baseline::Predictions(Box::new(sample)));
+    serde_json::from_str(&text).map(Some).map_err(|e| Error::file(path, format!("invalid JSON: {e}")).caused_by(e))
+}
+
+/// Whether a parsed baseline file is one of PDFs.
+fn is_pdf_baseline(value: &Value) -> bool {
+    value.get("pzbench_baseline").is_some() && value.get("kind").and_then(Value::as_str) == Some(PDF_BASELINE_KIND)
+}
+
+/// Load `--baseline`: JSON baselines by content, anything else as a predictions file. A baseline
+/// file of PDFs is refused here ([`load_gate_baseline`] reads it).
+pub fn load_baseline(path: &Path, options: &SampleOptions) -> Result<Baseline> {
+    let Some(value) = read_json(path)? else {
+        return Ok(Baseline::Predictions(Box::new(load_sample(path, options)?)));
+    };
+    point_baseline_of(path, &value)
+}
+
+fn point_baseline_of(path: &Path, value: &Value) -> Result<Baseline> {
+    if is_pdf_baseline(value) {
+        return Err(Error::file(path, "a baseline of PDFs; gate it against a PDF file"));
     }
-    score_of(path, &value)
+    if value.get("pzbench_baseline").is_some() {
+        return galaxies_of(path, value).map(|sample| Baseline::Predictions(Box::new(sample)));
+    }
+    score_of(path, value)
+}
+
+/// Load `--baseline` for a gate that may compare PDFs: a PDF file (recognised by content, as
+/// `pzbench score` does) or a baseline file of one gives its pzbench-dialect values; anything
+/// else is [`load_baseline`]'s.
+pub fn load_gate_baseline(path: &Path, options: &SampleOptions, pdf: &PdfReadOptions) -> Result<GateBaseline> {
+    match read_json(path)? {
+        Some(value) if is_pdf_baseline(&value) => pdf_galaxies_of(path, &value).map(|b| GateBaseline::Pdf(Box::new(b))),
+        Some(value) => point_baseline_of(path, &value).map(GateBaseline::Point),
+        None if detect_pdf_file(path, pdf)?.is_some() => {
+            let (file, values) = load_pdf_values(path, pdf, Dialect::Pzbench)?;
+            Ok(GateBaseline::Pdf(Box::new(PdfBaseline { ids: file.ids, values })))
+        }
+        None => Ok(GateBaseline::Point(Baseline::Predictions(Box::new(load_sample(path, options)?)))),
+    }
+}
+
+/// The per-galaxy values of a PDF baseline file, checked as a PDF file's would be.
+fn pdf_galaxies_of(path: &Path, value: &Value) -> Result<PdfBaseline> {
+    let bad = |what: &str| {
+        Error::file(
+            path,
+            format!("not a valid pzbench PDF baseline file: {what}; re-create it with `pzbench baseline save`"),
+        )
+    };
+    let galaxies = value.get("galaxies").ok_or_else(|| bad("no 'galaxies'"))?;
+    let representation: Representation = serde_json::from_value(
+        galaxies.get("representation").cloned().ok_or_else(|| bad("no galaxies.representation"))?,
+    )
+    .map_err(|e| bad(&format!("galaxies.representation: {e}")))?;
+    let values: Vec<GalaxyValues> =
+        serde_json::from_value(galaxies.get("values").cloned().ok_or_else(|| bad("no galaxies.values"))?)
+            .map_err(|e| bad(&format!("galaxies.values: {e}")))?;
+    let ids = ids_of(galaxies, &bad)?;
+    if ids.as_ref().is_some_and(|i| i.len() != values.len()) {
+        return Err(bad("galaxies.object_id and galaxies.values have different lengths"));
+    }
+    if let Some((row, g)) = values.iter().enumerate().find(|(_, g)| !(g.z_spec.is_finite() && g.z_spec > -1.0)) {
+        return Err(bad(&format!("galaxies.values[{row}].z_spec = {} is not a finite number above -1", g.z_spec)));
+    }
+    if let Some((row, g)) = values.iter().enumerate().find(|(_, g)| !(0.0..=1.0).contains(&g.pit)) {
+        return Err(bad(&format!("galaxies.values[{row}].pit = {} is not in [0, 1]", g.pit)));
+    }
+    if let Some(ids) = &ids {
+        check_unique(ids, &bad)?;
+    }
+    Ok(PdfBaseline { ids, values: PdfValues::Pzbench { representation, galaxies: values } })
+}
+
+/// `galaxies.object_id`: a list of integers, or absent/null.
+fn ids_of(galaxies: &Value, bad: &dyn Fn(&str) -> Error) -> Result<Option<Vec<i64>>> {
+    match galaxies.get("object_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(ids)) => Ok(Some(
+            ids.iter()
+                .map(|v| v.as_i64().ok_or_else(|| bad("galaxies.object_id holds a non-integer")))
+                .collect::<Result<Vec<i64>>>()?,
+        )),
+        Some(_) => Err(bad("galaxies.object_id is not a list")),
+    }
+}
+
+/// What the table reader refuses in a predictions file, refused here too (found by
+/// pzbench-fuzz: a duplicate id let the gate pair one candidate galaxy twice).
+fn check_unique(ids: &[i64], bad: &dyn Fn(&str) -> Error) -> Result<()> {
+    let mut seen = HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(*id, row) {
+            return Err(bad(&format!("object_id {id} appears twice (galaxies {first} and {row})")));
+        }
+    }
+    Ok(())
 }
 
 fn galaxies_of(path: &Path, value: &Value) -> Result<Sample> {
@@ -86,30 +234,16 @@ fn galaxies_of(path: &Path, value: &Value) -> Result<Sample> {
     };
     let z_spec = floats("z_spec")?;
     let z_phot = floats("z_phot")?;
-    let ids = match galaxies.get("object_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(ids)) => Some(
-            ids.iter()
-                .map(|v| v.as_i64().ok_or_else(|| bad("galaxies.object_id holds a non-integer")))
-                .collect::<Result<Vec<i64>>>()?,
-        ),
-        Some(_) => return Err(bad("galaxies.object_id is not a list")),
-    };
+    let ids = ids_of(galaxies, &bad)?;
     if z_spec.len() != z_phot.len() || ids.as_ref().is_some_and(|i| i.len() != z_spec.len()) {
         return Err(bad("galaxies.* lists have different lengths"));
     }
-    // What the table reader refuses in a predictions file, refused here too (found by
-    // pzbench-fuzz: a duplicate id let the gate pair one candidate galaxy twice).
+    // What the table reader refuses in a predictions file, refused here too.
     if let Some((row, z)) = z_spec.iter().enumerate().find(|(_, z)| **z <= -1.0) {
         return Err(bad(&format!("galaxies.z_spec[{row}] = {z} is <= -1, so 1 + z_spec <= 0")));
     }
     if let Some(ids) = &ids {
-        let mut seen = std::collections::HashMap::with_capacity(ids.len());
-        for (row, id) in ids.iter().enumerate() {
-            if let Some(first) = seen.insert(*id, row) {
-                return Err(bad(&format!("object_id {id} appears twice (galaxies {first} and {row})")));
-            }
-        }
+        check_unique(ids, &bad)?;
     }
     let input: pzbench_io::sample::InputInfo = serde_json::from_value(value["score"]["input"].clone())
         .map_err(|e| bad(&format!("score.input: {e}")).caused_by(e))?;
@@ -172,10 +306,30 @@ pub struct Aligned {
 /// galaxies (by id when both have ids, else row by row) with the same z_spec: anything else is a
 /// different test set and an error.
 pub fn align(baseline: &Sample, candidate: &Sample, candidate_path: &Path) -> Result<Aligned> {
+    let order = align_order(
+        (baseline.ids.as_deref(), &baseline.z_spec),
+        (candidate.ids.as_deref(), &candidate.z_spec),
+        candidate_path,
+    )?;
+    Ok(Aligned {
+        z_spec: baseline.z_spec.clone(),
+        baseline: baseline.z_phot.clone(),
+        candidate: order.iter().map(|&i| candidate.z_phot[i]).collect(),
+    })
+}
+
+/// The candidate's row of every baseline galaxy ([`align`]): each side is its ids (if any) and
+/// its z_spec.
+pub fn align_order(
+    baseline: (Option<&[i64]>, &[f64]),
+    candidate: (Option<&[i64]>, &[f64]),
+    candidate_path: &Path,
+) -> Result<Vec<usize>> {
+    let ((base_ids, base_z), (cand_ids, cand_z)) = (baseline, candidate);
     let different = |what: String| {
         Error::file(candidate_path, format!("{what}; the gate compares predictions on the same test set"))
     };
-    let order: Vec<usize> = match (&baseline.ids, &candidate.ids) {
+    let order: Vec<usize> = match (base_ids, cand_ids) {
         (Some(base_ids), Some(cand_ids)) => {
             let position: HashMap<i64, usize> = cand_ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
             let missing: Vec<i64> = base_ids.iter().filter(|id| !position.contains_key(id)).copied().collect();
@@ -194,29 +348,25 @@ pub fn align(baseline: &Sample, candidate: &Sample, candidate_path: &Path) -> Re
             base_ids.iter().map(|id| position[id]).collect()
         }
         _ => {
-            if baseline.z_spec.len() != candidate.z_spec.len() {
+            if base_z.len() != cand_z.len() {
                 return Err(different(format!(
                     "the candidate has {} galaxies, the baseline {} (and no ids to match them)",
-                    candidate.z_spec.len(),
-                    baseline.z_spec.len()
+                    cand_z.len(),
+                    base_z.len()
                 )));
             }
-            (0..baseline.z_spec.len()).collect()
+            (0..base_z.len()).collect()
         }
     };
-    if let Some(row) = order.iter().enumerate().position(|(b, &c)| baseline.z_spec[b] != candidate.z_spec[c]) {
+    if let Some(row) = order.iter().enumerate().position(|(b, &c)| base_z[b] != cand_z[c]) {
         return Err(different(format!(
             "z_spec differs from the baseline's (baseline row {}: {} vs {})",
             row + 1,
-            baseline.z_spec[row],
-            candidate.z_spec[order[row]]
+            base_z[row],
+            cand_z[order[row]]
         )));
     }
-    Ok(Aligned {
-        z_spec: baseline.z_spec.clone(),
-        baseline: baseline.z_phot.clone(),
-        candidate: order.iter().map(|&i| candidate.z_phot[i]).collect(),
-    })
+    Ok(order)
 }
 
 /// Check that a saved score used the same bins and galaxy count as the candidate.

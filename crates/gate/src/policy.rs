@@ -9,6 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::{PdfReport, SetReport, COVERAGE_68, COVERAGE_95};
 use pzbench_metrics::Metric;
 
 /// The most bootstrap resamples a policy may ask for.
@@ -31,6 +32,128 @@ impl Tolerance {
     pub fn threshold(&self, baseline: f64) -> f64 {
         f64::max(self.absolute, self.relative * baseline.abs())
     }
+}
+
+/// A PDF metric the gate can guard (`docs/PDF_METRICS.md`), pzbench dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PdfMetric {
+    /// `crps`: mean CRPS (smaller is better).
+    Crps,
+    /// `cde_loss`: the CDE loss, signed (lower is better); not defined for samples.
+    CdeLoss,
+    /// `pit_ks`, `pit_cvm`, `pit_ad`: the PIT's distance from U(0, 1) (smaller is better).
+    PitKs,
+    PitCvm,
+    PitAd,
+    /// `pit_outlier_rate`: PITs in the extreme tails (smaller is better).
+    PitOutlierRate,
+    /// `coverage_68`, `coverage_95`: judged by `|coverage - nominal|`.
+    Coverage68,
+    Coverage95,
+}
+
+impl PdfMetric {
+    /// Every PDF metric the gate knows.
+    pub const ALL: [PdfMetric; 8] = [
+        PdfMetric::Crps,
+        PdfMetric::CdeLoss,
+        PdfMetric::PitKs,
+        PdfMetric::PitCvm,
+        PdfMetric::PitAd,
+        PdfMetric::PitOutlierRate,
+        PdfMetric::Coverage68,
+        PdfMetric::Coverage95,
+    ];
+
+    /// The key in a policy's `[metrics]` table and in the gate's report.
+    pub const fn key(self) -> &'static str {
+        match self {
+            PdfMetric::Crps => "crps",
+            PdfMetric::CdeLoss => "cde_loss",
+            PdfMetric::PitKs => "pit_ks",
+            PdfMetric::PitCvm => "pit_cvm",
+            PdfMetric::PitAd => "pit_ad",
+            PdfMetric::PitOutlierRate => "pit_outlier_rate",
+            PdfMetric::Coverage68 => "coverage_68",
+            PdfMetric::Coverage95 => "coverage_95",
+        }
+    }
+
+    /// The metric's value in a pzbench-dialect report (`None` for the rail dialect, or for
+    /// `cde_loss` of samples).
+    pub fn of(self, report: &SetReport) -> Option<f64> {
+        match report {
+            SetReport::Pzbench(report) => self.of_pzbench(report),
+            SetReport::Rail(_) => None,
+        }
+    }
+
+    fn of_pzbench(self, r: &PdfReport) -> Option<f64> {
+        Some(match self {
+            PdfMetric::Crps => r.crps,
+            PdfMetric::CdeLoss => r.cde_loss?,
+            PdfMetric::PitKs => r.pit.ks,
+            PdfMetric::PitCvm => r.pit.cvm,
+            PdfMetric::PitAd => r.pit.ad,
+            PdfMetric::PitOutlierRate => r.pit.outlier_rate,
+            PdfMetric::Coverage68 => r.pit.coverage_68,
+            PdfMetric::Coverage95 => r.pit.coverage_95,
+        })
+    }
+}
+
+/// A metric the gate can guard: a point metric (of the point predictions, or of the PDFs' point
+/// estimate) or a PDF metric. Serialises (and displays) as its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GateMetric {
+    Point(Metric),
+    Pdf(PdfMetric),
+}
+
+impl GateMetric {
+    /// The key in a policy's `[metrics]` table.
+    pub const fn key(self) -> &'static str {
+        match self {
+            GateMetric::Point(metric) => metric.key(),
+            GateMetric::Pdf(metric) => metric.key(),
+        }
+    }
+
+    /// The metric whose key is `key` (`count` included; [`Policy::validate`] refuses it).
+    pub fn from_key(key: &str) -> Option<GateMetric> {
+        Metric::from_key(key)
+            .map(GateMetric::Point)
+            .or_else(|| PdfMetric::ALL.into_iter().find(|m| m.key() == key).map(GateMetric::Pdf))
+    }
+
+    /// Badness of a value (smaller is better): the magnitude of a bias, the distance of a PIT
+    /// coverage from its nominal value, the (signed) value otherwise.
+    pub fn badness(self, value: f64) -> f64 {
+        match self {
+            GateMetric::Point(metric) if metric.judged_by_magnitude() => value.abs(),
+            GateMetric::Pdf(PdfMetric::Coverage68) => (value - COVERAGE_68).abs(),
+            GateMetric::Pdf(PdfMetric::Coverage95) => (value - COVERAGE_95).abs(),
+            _ => value,
+        }
+    }
+}
+
+impl std::fmt::Display for GateMetric {
+    /// The key, padded as the format asks.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.key())
+    }
+}
+
+impl Serialize for GateMetric {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
+    }
+}
+
+/// Every key a policy's `[metrics]` table accepts, comma-separated.
+fn known_keys() -> String {
+    Metric::VALUES.map(Metric::key).into_iter().chain(PdfMetric::ALL.map(PdfMetric::key)).collect::<Vec<_>>().join(", ")
 }
 
 /// Correction of the confidence level for gating many comparisons at once.
@@ -61,14 +184,19 @@ pub struct Policy {
     pub min_galaxies_per_bin: usize,
     /// Gated metrics and their tolerances (`[metrics]` table: `loss = { relative = 0.05 }`), in
     /// the order of their keys; serialised as that table. Bias-like metrics (`bias`, `mean_bias`,
-    /// `bias_bw`) are gated on their absolute value ([`Metric::judged_by_magnitude`]).
+    /// `bias_bw`) are gated on their absolute value ([`Metric::judged_by_magnitude`]), PIT
+    /// coverages on their distance from the nominal value ([`GateMetric::badness`]).
     #[serde(serialize_with = "serialize_tolerances")]
-    pub metrics: Vec<(Metric, Tolerance)>,
+    pub metrics: Vec<(GateMetric, Tolerance)>,
+    /// Whether `metrics` are the defaults (no `[metrics]` table): PDF files then also gate
+    /// `crps` and `pit_ks` ([`Policy::for_pdfs`]).
+    #[serde(skip)]
+    pub default_metrics: bool,
 }
 
 /// The `[metrics]` table: each metric's key and its tolerance.
 fn serialize_tolerances<S: Serializer>(
-    metrics: &[(Metric, Tolerance)],
+    metrics: &[(GateMetric, Tolerance)],
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(metrics.len()))?;
@@ -105,11 +233,11 @@ pub enum PolicyError {
     #[error("no metrics to gate: add e.g. `[metrics]` `loss = {{ relative = 0.05 }}`")]
     NoMetrics,
     /// A `[metrics]` key that is not a gateable metric (`count` is not one).
-    #[error("unknown metric '{0}' in [metrics]; known: {known}", known = Metric::VALUES.map(Metric::key).join(", "))]
+    #[error("unknown metric '{0}' in [metrics]; known: {known}", known = known_keys())]
     UnknownMetric(String),
     /// A negative (or NaN) tolerance.
     #[error("metric '{0}': tolerances must be non-negative numbers")]
-    NegativeTolerance(Metric),
+    NegativeTolerance(GateMetric),
 }
 
 /// A policy file as written: every key optional (absent keys take [`Policy::default`]'s values),
@@ -132,11 +260,11 @@ impl Default for Policy {
     /// `|bias|` by 0.002 and `outlier_frac` by 0.005 (absolute) before they can count.
     fn default() -> Self {
         let mut metrics = vec![
-            (Metric::Loss, Tolerance { absolute: 0.0, relative: 0.05 }),
-            (Metric::Bias, Tolerance { absolute: 0.002, relative: 0.0 }),
-            (Metric::Scatter, Tolerance { absolute: 0.0, relative: 0.05 }),
-            (Metric::OutlierFrac, Tolerance { absolute: 0.005, relative: 0.0 }),
-            (Metric::Mse, Tolerance { absolute: 0.0, relative: 0.10 }),
+            (GateMetric::Point(Metric::Loss), Tolerance { absolute: 0.0, relative: 0.05 }),
+            (GateMetric::Point(Metric::Bias), Tolerance { absolute: 0.002, relative: 0.0 }),
+            (GateMetric::Point(Metric::Scatter), Tolerance { absolute: 0.0, relative: 0.05 }),
+            (GateMetric::Point(Metric::OutlierFrac), Tolerance { absolute: 0.005, relative: 0.0 }),
+            (GateMetric::Point(Metric::Mse), Tolerance { absolute: 0.0, relative: 0.10 }),
         ];
         metrics.sort_by_key(|(metric, _)| metric.key());
         Policy {
@@ -147,6 +275,7 @@ impl Default for Policy {
             bins: true,
             min_galaxies_per_bin: 100,
             metrics,
+            default_metrics: true,
         }
     }
 }
@@ -186,6 +315,7 @@ impl Policy {
             bins: file.bins.unwrap_or(default.bins),
             min_galaxies_per_bin: file.min_galaxies_per_bin.unwrap_or(default.min_galaxies_per_bin),
             metrics: Vec::new(),
+            default_metrics: file.metrics.is_none(),
         };
         policy.check_settings()?;
         policy.metrics = match file.metrics {
@@ -194,7 +324,7 @@ impl Policy {
             Some(named) => named
                 .into_iter()
                 .map(|(name, tolerance)| {
-                    let metric = Metric::from_key(&name).ok_or(PolicyError::UnknownMetric(name))?;
+                    let metric = GateMetric::from_key(&name).ok_or(PolicyError::UnknownMetric(name))?;
                     check_metric(metric, &tolerance)?;
                     Ok((metric, tolerance))
                 })
@@ -213,6 +343,27 @@ impl Policy {
         self.metrics.iter().try_for_each(|(metric, tolerance)| check_metric(*metric, tolerance))
     }
 
+    /// The policy for PDF files: with the default metrics, `crps` (5 %) and `pit_ks` (0.01
+    /// absolute) are gated as well as the point metrics of the PDFs' point estimate; an explicit
+    /// `[metrics]` table is kept as written.
+    pub fn for_pdfs(&self) -> Policy {
+        let mut policy = self.clone();
+        if policy.default_metrics {
+            policy.metrics.push((GateMetric::Pdf(PdfMetric::Crps), Tolerance { absolute: 0.0, relative: 0.05 }));
+            policy.metrics.push((GateMetric::Pdf(PdfMetric::PitKs), Tolerance { absolute: 0.01, relative: 0.0 }));
+            policy.metrics.sort_by_key(|(metric, _)| metric.key());
+        }
+        policy
+    }
+
+    /// The first PDF metric of the policy, if any (an error for files of point predictions).
+    pub fn first_pdf_metric(&self) -> Option<PdfMetric> {
+        self.metrics.iter().find_map(|(metric, _)| match metric {
+            GateMetric::Pdf(metric) => Some(*metric),
+            GateMetric::Point(_) => None,
+        })
+    }
+
     /// The checks of the bootstrap settings.
     fn check_settings(&self) -> std::result::Result<(), PolicyError> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
@@ -229,8 +380,8 @@ impl Policy {
 }
 
 /// A gated metric must be a value (not `count`) with non-negative tolerances.
-fn check_metric(metric: Metric, tolerance: &Tolerance) -> std::result::Result<(), PolicyError> {
-    if metric == Metric::Count {
+fn check_metric(metric: GateMetric, tolerance: &Tolerance) -> std::result::Result<(), PolicyError> {
+    if metric == GateMetric::Point(Metric::Count) {
         return Err(PolicyError::UnknownMetric(metric.key().to_string()));
     }
     if !(tolerance.absolute >= 0.0 && tolerance.relative >= 0.0) {
@@ -270,8 +421,10 @@ mod tests {
         assert!(!crlf.contains(['\n', '\r', '|']), "{crlf}");
         let count = Policy::from_toml("[metrics]\ncount = { absolute = 1.0 }\n").unwrap_err();
         assert!(count.to_string().starts_with("unknown metric 'count' in [metrics]; known: bias, mean_bias,"));
-        let negative =
-            Policy { metrics: vec![(Metric::Loss, Tolerance { absolute: -1.0, relative: 0.0 })], ..Policy::default() };
+        let negative = Policy {
+            metrics: vec![(GateMetric::Point(Metric::Loss), Tolerance { absolute: -1.0, relative: 0.0 })],
+            ..Policy::default()
+        };
         assert_eq!(
             negative.validate().unwrap_err().to_string(),
             "metric 'loss': tolerances must be non-negative numbers"
@@ -282,6 +435,27 @@ mod tests {
     fn metrics_are_listed_by_key() {
         let keys: Vec<&str> = Policy::default().metrics.iter().map(|(m, _)| m.key()).collect();
         assert_eq!(keys, ["bias", "loss", "mse", "outlier_frac", "scatter"]);
+    }
+
+    #[test]
+    fn pdf_metrics_are_policy_keys_with_their_badness() {
+        let policy = Policy::from_toml("[metrics]\ncde_loss = { absolute = 0.01 }\ncoverage_68 = {}\n").unwrap();
+        assert_eq!(policy.first_pdf_metric(), Some(PdfMetric::CdeLoss));
+        // An explicit table is kept for PDFs; the defaults gain crps and pit_ks.
+        assert_eq!(policy.for_pdfs().metrics, policy.metrics);
+        let keys: Vec<&str> = Policy::default().for_pdfs().metrics.iter().map(|(m, _)| m.key()).collect();
+        assert_eq!(keys, ["bias", "crps", "loss", "mse", "outlier_frac", "pit_ks", "scatter"]);
+        assert_eq!(Policy::default().first_pdf_metric(), None);
+        assert_eq!(GateMetric::Pdf(PdfMetric::CdeLoss).badness(-1.5), -1.5);
+        assert!((GateMetric::Pdf(PdfMetric::Coverage95).badness(COVERAGE_95 - 0.1) - 0.1).abs() < 1e-12);
+        assert!((GateMetric::Pdf(PdfMetric::Coverage68).badness(COVERAGE_68 + 0.05) - 0.05).abs() < 1e-12);
+        let unknown = Policy::from_toml("[metrics]\npit_wobble = {}\n").unwrap_err().to_string();
+        assert!(
+            unknown.ends_with(
+                "outlier_frac_bw, crps, cde_loss, pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68, coverage_95"
+            ),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -48,6 +48,22 @@ pub struct PdfReadOptions {
     pub read: ReadOptions,
 }
 
+impl PdfReadOptions {
+    /// The options of a point-predictions read (`--truth`, `--*-col`, delimiter, invalid rows,
+    /// missing galaxies) for a PDF file: no `--grid`, truth joined on the id.
+    pub fn from_sample(sample: &SampleOptions) -> Self {
+        PdfReadOptions {
+            grid: None,
+            id_col: sample.id_col.clone(),
+            zspec_col: sample.zspec_col.clone(),
+            truth: sample.truth.clone(),
+            align_rows: false,
+            allow_missing: sample.allow_missing,
+            read: sample.read.clone(),
+        }
+    }
+}
+
 /// The PDFs of a file with their true redshifts.
 #[derive(Debug, Clone)]
 pub struct PdfFile {

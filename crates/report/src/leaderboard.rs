@@ -1,6 +1,7 @@
 //! Leaderboards: JSON files (`leaderboards/*.json`) of models scored by pzbench on one dataset,
-//! ranked by any `docs/METRICS.md` metric and rendered for the terminal, as Markdown or as HTML
-//! (`docs/reports.md`).
+//! ranked by any `docs/METRICS.md` metric, or by a headline PDF metric of `docs/PDF_METRICS.md`
+//! for entries scored from a PDF file ([`PdfRecord`]), and rendered for the terminal, as Markdown
+//! or as HTML (`docs/reports.md`).
 //!
 //! The layout is documented as a JSON Schema (draft 2020-12) in `leaderboards/schema.json`; that
 //! file is embedded at build time and every board is checked against it by [`validate`], with the
@@ -18,11 +19,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::format::{significant, TextTable};
+use super::pdf_score::PdfBlock;
 use super::score::{MetricValues, ScoreReport};
 use super::scoring::{score_model, ModelInput};
 use super::table2::{Dataset, TABLE2_COLUMNS};
 use pzbench_io::update::{update_locked, LockOptions};
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::{Dialect, PointEstimate, RailGrid, Representation, COVERAGE_68, COVERAGE_95};
 use pzbench_metrics::{Bins, BootstrapConfig, Metric};
 
 /// The documented schema of a board, embedded.
@@ -88,6 +91,243 @@ pub struct Entry {
     pub n_outside_bins: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intervals: Option<IntervalsRecord>,
+    /// The headline PDF metrics, when the model's file held PDFs (absent otherwise, and in
+    /// boards written before pzbench scored PDFs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<PdfRecord>,
+}
+
+/// A headline PDF metric a board stores and ranks by (`docs/PDF_METRICS.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdfMetric {
+    PitKs,
+    PitCvm,
+    PitAd,
+    PitOutlierRate,
+    Coverage68,
+    Coverage95,
+    Crps,
+    CdeLoss,
+}
+
+impl PdfMetric {
+    /// Every stored PDF metric, in the order of the `pdf.overall` object.
+    pub const ALL: [PdfMetric; 8] = [
+        PdfMetric::PitKs,
+        PdfMetric::PitCvm,
+        PdfMetric::PitAd,
+        PdfMetric::PitOutlierRate,
+        PdfMetric::Coverage68,
+        PdfMetric::Coverage95,
+        PdfMetric::Crps,
+        PdfMetric::CdeLoss,
+    ];
+
+    /// The key in boards and for `--by`.
+    pub const fn key(self) -> &'static str {
+        match self {
+            PdfMetric::PitKs => "pit_ks",
+            PdfMetric::PitCvm => "pit_cvm",
+            PdfMetric::PitAd => "pit_ad",
+            PdfMetric::PitOutlierRate => "pit_outlier_rate",
+            PdfMetric::Coverage68 => "coverage_68",
+            PdfMetric::Coverage95 => "coverage_95",
+            PdfMetric::Crps => "crps",
+            PdfMetric::CdeLoss => "cde_loss",
+        }
+    }
+
+    /// The metric of a key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    /// The column header in rendered tables.
+    pub const fn header(self) -> &'static str {
+        match self {
+            PdfMetric::PitKs => "PIT KS",
+            PdfMetric::PitCvm => "PIT CvM",
+            PdfMetric::PitAd => "PIT AD",
+            PdfMetric::PitOutlierRate => "PIT outlier rate",
+            PdfMetric::Coverage68 => "Coverage 68 %",
+            PdfMetric::Coverage95 => "Coverage 95 %",
+            PdfMetric::Crps => "CRPS",
+            PdfMetric::CdeLoss => "CDE loss",
+        }
+    }
+
+    /// The nominal value of a coverage (ranked by the distance from it); `None` for the others,
+    /// which are better the smaller they are.
+    pub const fn nominal(self) -> Option<f64> {
+        match self {
+            PdfMetric::Coverage68 => Some(COVERAGE_68),
+            PdfMetric::Coverage95 => Some(COVERAGE_95),
+            _ => None,
+        }
+    }
+
+    /// The metric's key among a score report's PDF values ([`pzbench_metrics::pdf::SetReport::scalars`])
+    /// in `dialect`; `None` where the dialect has no such value (coverage and CRPS in the rail
+    /// dialect, whose CDE loss is the one on RAIL's estimator grid `linspace(0, 3, 301)`).
+    pub fn scalar_key(self, dialect: Dialect) -> Option<String> {
+        let key = match (self, dialect) {
+            (PdfMetric::PitKs, _) => "pit.ks",
+            (PdfMetric::PitCvm, _) => "pit.cvm",
+            (PdfMetric::PitAd, _) => "pit.ad",
+            (PdfMetric::PitOutlierRate, _) => "pit.outlier_rate",
+            (PdfMetric::Coverage68, Dialect::Pzbench) => "pit.coverage_68",
+            (PdfMetric::Coverage95, Dialect::Pzbench) => "pit.coverage_95",
+            (PdfMetric::Crps, Dialect::Pzbench) => "crps",
+            (PdfMetric::CdeLoss, Dialect::Pzbench) => "cde_loss",
+            (PdfMetric::CdeLoss, Dialect::Rail) => {
+                return Some(format!("grids[{}].cde_loss", RailGrid::Estimators.label()));
+            }
+            (PdfMetric::Coverage68 | PdfMetric::Coverage95 | PdfMetric::Crps, Dialect::Rail) => return None,
+        };
+        Some(key.to_string())
+    }
+}
+
+/// The headline PDF metrics of the whole set, `null` where not defined (the CDE loss of samples,
+/// CRPS and coverage in the rail dialect, an empty set).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PdfMetricValues {
+    pub pit_ks: Option<f64>,
+    pub pit_cvm: Option<f64>,
+    pub pit_ad: Option<f64>,
+    pub pit_outlier_rate: Option<f64>,
+    pub coverage_68: Option<f64>,
+    pub coverage_95: Option<f64>,
+    pub crps: Option<f64>,
+    pub cde_loss: Option<f64>,
+}
+
+impl PdfMetricValues {
+    /// The value of `metric`.
+    pub fn get(&self, metric: PdfMetric) -> Option<f64> {
+        match metric {
+            PdfMetric::PitKs => self.pit_ks,
+            PdfMetric::PitCvm => self.pit_cvm,
+            PdfMetric::PitAd => self.pit_ad,
+            PdfMetric::PitOutlierRate => self.pit_outlier_rate,
+            PdfMetric::Coverage68 => self.coverage_68,
+            PdfMetric::Coverage95 => self.coverage_95,
+            PdfMetric::Crps => self.crps,
+            PdfMetric::CdeLoss => self.cde_loss,
+        }
+    }
+
+    fn set(&mut self, metric: PdfMetric, value: Option<f64>) {
+        let slot = match metric {
+            PdfMetric::PitKs => &mut self.pit_ks,
+            PdfMetric::PitCvm => &mut self.pit_cvm,
+            PdfMetric::PitAd => &mut self.pit_ad,
+            PdfMetric::PitOutlierRate => &mut self.pit_outlier_rate,
+            PdfMetric::Coverage68 => &mut self.coverage_68,
+            PdfMetric::Coverage95 => &mut self.coverage_95,
+            PdfMetric::Crps => &mut self.crps,
+            PdfMetric::CdeLoss => &mut self.cde_loss,
+        };
+        *slot = value;
+    }
+}
+
+/// The `pdf` object of an entry scored from a PDF file: how it was scored and its headline PDF
+/// metrics, with their bootstrap intervals (same resamples and seed as the entry's `intervals`)
+/// when bootstrapped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PdfRecord {
+    /// `pzbench` or `rail`.
+    pub dialect: Dialect,
+    /// `mixture`, `grid`, `histogram` or `samples`.
+    pub representation: String,
+    /// The estimate whose point metrics are the entry's `overall` and `per_bin`.
+    pub point_estimate: PointEstimate,
+    pub overall: PdfMetricValues,
+    /// `[lo, hi]` per key of `overall` that has an interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<IntervalMap>,
+}
+
+impl PdfRecord {
+    /// The record of a score report's `pdf` block.
+    pub fn from_block(block: &PdfBlock) -> Self {
+        let scalars = block.overall.as_ref().map(|o| o.scalars()).unwrap_or_default();
+        let intervals = block.intervals.as_ref().and_then(|i| i.overall.as_ref());
+        let mut overall = PdfMetricValues::default();
+        let mut interval_map = IntervalMap::new();
+        for metric in PdfMetric::ALL {
+            let Some(key) = metric.scalar_key(block.dialect) else { continue };
+            overall.set(metric, scalars.iter().find(|(k, _)| *k == key).and_then(|(_, v)| *v));
+            if let Some(interval) = intervals.and_then(|i| i.get(&key)) {
+                interval_map.insert(metric.key().to_string(), [Some(interval.lo), Some(interval.hi)]);
+            }
+        }
+        PdfRecord {
+            dialect: block.dialect,
+            representation: representation_name(block.representation).to_string(),
+            point_estimate: block.point_estimate,
+            overall,
+            intervals: intervals.map(|_| interval_map),
+        }
+    }
+
+    /// The interval of `metric`, if bootstrapped.
+    fn interval(&self, metric: PdfMetric) -> Option<(f64, f64)> {
+        let [lo, hi] = *self.intervals.as_ref()?.get(metric.key())?;
+        Some((lo?, hi?))
+    }
+}
+
+/// A representation as boards name it.
+fn representation_name(representation: Representation) -> &'static str {
+    match representation {
+        Representation::Mixture => "mixture",
+        Representation::Grid => "grid",
+        Representation::Histogram => "histogram",
+        Representation::Samples => "samples",
+    }
+}
+
+/// What a board is ranked by: a point metric of `docs/METRICS.md` or a headline PDF metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankBy {
+    Point(Metric),
+    Pdf(PdfMetric),
+}
+
+impl From<Metric> for RankBy {
+    fn from(metric: Metric) -> Self {
+        RankBy::Point(metric)
+    }
+}
+
+impl From<PdfMetric> for RankBy {
+    fn from(metric: PdfMetric) -> Self {
+        RankBy::Pdf(metric)
+    }
+}
+
+impl RankBy {
+    /// The key (`loss`, `crps`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            RankBy::Point(metric) => metric.key(),
+            RankBy::Pdf(metric) => metric.key(),
+        }
+    }
+
+    /// What is compared, for the summary line: `loss`, `|bias|`, `|coverage_68 − 0.6827|`.
+    fn compared(self) -> String {
+        match self {
+            RankBy::Point(metric) if metric.judged_by_magnitude() => format!("|{}|", metric.key()),
+            RankBy::Pdf(metric) => match metric.nominal() {
+                Some(nominal) => format!("|{} − {}|", metric.key(), significant(nominal, 4)),
+                None => metric.key().to_string(),
+            },
+            RankBy::Point(metric) => metric.key().to_string(),
+        }
+    }
 }
 
 impl Entry {
@@ -114,6 +354,7 @@ impl Entry {
                 Value::Null => None,
                 intervals => Some(serde_json::from_value(intervals).map_err(broken)?),
             },
+            pdf: report.pdf.as_ref().map(PdfRecord::from_block),
         })
     }
 
@@ -210,9 +451,10 @@ impl Board {
         Ok(())
     }
 
-    /// Entries ordered by `by` ascending (by |value| for biases); entries without a value last,
-    /// ties by name.
-    pub fn ranked(&self, by: Metric) -> Vec<&Entry> {
+    /// Entries ordered by `by` ascending (by |value| for biases, by the distance from the nominal
+    /// value for coverages); entries without a value (e.g. no PDF metrics) last, ties by name.
+    pub fn ranked(&self, by: impl Into<RankBy>) -> Vec<&Entry> {
+        let by = by.into();
         let mut entries: Vec<&Entry> = self.entries.iter().collect();
         entries.sort_by(|a, b| {
             let (va, vb) = (rank_value(a, by), rank_value(b, by));
@@ -228,12 +470,17 @@ impl Board {
     }
 
     /// One line on what the board holds and how it is ranked.
-    fn summary(&self, by: Metric) -> String {
-        let how = if by.judged_by_magnitude() { format!("|{by}|") } else { by.to_string() };
+    fn summary(&self, by: RankBy) -> String {
+        let how = by.compared();
+        let pdf = if self.has_pdf() {
+            " PDF metrics as in PDF_METRICS.md, for entries scored from PDF files (- for the others); coverages are better the closer to nominal."
+        } else {
+            ""
+        };
         match self.entries.first() {
             None => "No entries yet: add one with `pzbench leaderboard add`.".to_string(),
             Some(first) => format!(
-                "{} entr{} on dataset '{}' ({}; z_spec from {}, sha256 {}), ranked by {how}, smaller is better. Metrics as in the GalaxiesML paper (METRICS.md); ± is half the width of a bootstrap interval.",
+                "{} entr{} on dataset '{}' ({}; z_spec from {}, sha256 {}), ranked by {how}, smaller is better. Metrics as in the GalaxiesML paper (METRICS.md); ± is half the width of a bootstrap interval.{pdf}",
                 self.entries.len(),
                 if self.entries.len() == 1 { "y" } else { "ies" },
                 first.dataset.id,
@@ -244,12 +491,28 @@ impl Board {
         }
     }
 
+    /// Whether any entry has PDF metrics.
+    pub fn has_pdf(&self) -> bool {
+        self.entries.iter().any(|e| e.pdf.is_some())
+    }
+
     /// Header and cells of the ranked table: rank, model, the Table 2 columns, the ranking
-    /// metric if it is not among them, date.
-    fn table(&self, by: Metric) -> TextTable {
-        let mut columns: Vec<(Metric, &str)> = TABLE2_COLUMNS.to_vec();
-        if !columns.iter().any(|(metric, _)| *metric == by) {
-            columns.push((by, by.key()));
+    /// metric if it is not among them, the headline PDF columns ([`BOARD_PDF_COLUMNS`]) when any
+    /// entry has PDF metrics, date.
+    fn table(&self, by: RankBy) -> TextTable {
+        let mut columns: Vec<(RankBy, &str)> = TABLE2_COLUMNS.iter().map(|&(m, h)| (RankBy::Point(m), h)).collect();
+        if let RankBy::Point(metric) = by {
+            if !columns.iter().any(|(column, _)| *column == by) {
+                columns.push((by, metric.key()));
+            }
+        }
+        if self.has_pdf() || matches!(by, RankBy::Pdf(_)) {
+            columns.extend(BOARD_PDF_COLUMNS.iter().map(|&m| (RankBy::Pdf(m), m.header())));
+            if let RankBy::Pdf(metric) = by {
+                if !BOARD_PDF_COLUMNS.contains(&metric) {
+                    columns.push((by, metric.header()));
+                }
+            }
         }
         let mut header = vec!["Rank".to_string(), "Model".to_string()];
         header.extend(columns.iter().map(|(_, h)| h.to_string()));
@@ -260,7 +523,10 @@ impl Board {
             .enumerate()
             .map(|(i, entry)| {
                 let mut row = vec![(i + 1).to_string(), entry.name.clone()];
-                row.extend(columns.iter().map(|&(metric, _)| cell(entry, metric)));
+                row.extend(columns.iter().map(|&(column, _)| match column {
+                    RankBy::Point(metric) => cell(entry, metric),
+                    RankBy::Pdf(metric) => pdf_cell(entry, metric),
+                }));
                 row.push(entry.date.clone());
                 row
             })
@@ -269,12 +535,14 @@ impl Board {
     }
 
     /// Terminal output of `leaderboard show`.
-    pub fn to_terminal(&self, by: Metric) -> String {
+    pub fn to_terminal(&self, by: impl Into<RankBy>) -> String {
+        let by = by.into();
         format!("{}\n\n{}", self.summary(by), self.table(by).to_terminal())
     }
 
     /// Markdown of `leaderboard render --format markdown`.
-    pub fn to_markdown(&self, by: Metric) -> String {
+    pub fn to_markdown(&self, by: impl Into<RankBy>) -> String {
+        let by = by.into();
         let title = self.title.as_deref().unwrap_or("Photo-z leaderboard");
         // Rank right-aligned, model names left-aligned.
         let table = self.table(by).to_markdown().replacen("|---|---:|", "|---:|---|", 1);
@@ -282,7 +550,8 @@ impl Board {
     }
 
     /// A standalone HTML page of `leaderboard render --format html`.
-    pub fn to_html(&self, by: Metric) -> String {
+    pub fn to_html(&self, by: impl Into<RankBy>) -> String {
+        let by = by.into();
         let title = html_escape(self.title.as_deref().unwrap_or("Photo-z leaderboard"));
         let table = self.table(by);
         let mut out = format!(
@@ -314,17 +583,50 @@ impl Default for Board {
     }
 }
 
-/// The metric `--by NAME` ranks by: any `docs/METRICS.md` key but `count`.
-pub fn rank_metric(name: &str) -> Result<Metric> {
-    Metric::from_key(name).filter(|metric| *metric != Metric::Count).ok_or_else(|| {
-        Error::usage(format!("--by {name}: not a metric; use one of {}", Metric::VALUES.map(Metric::key).join(", ")))
+/// The PDF columns of rendered boards that have PDF metrics (the ranking metric is added when
+/// it is another).
+pub const BOARD_PDF_COLUMNS: [PdfMetric; 4] =
+    [PdfMetric::Crps, PdfMetric::PitKs, PdfMetric::CdeLoss, PdfMetric::Coverage68];
+
+/// The metric `--by NAME` ranks by: any `docs/METRICS.md` key but `count`, or a headline PDF
+/// metric ([`PdfMetric::key`]).
+pub fn rank_metric(name: &str) -> Result<RankBy> {
+    if let Some(metric) = Metric::from_key(name).filter(|metric| *metric != Metric::Count) {
+        return Ok(RankBy::Point(metric));
+    }
+    PdfMetric::from_key(name).map(RankBy::Pdf).ok_or_else(|| {
+        Error::usage(format!(
+            "--by {name}: not a metric; use one of {} (point metrics) or {} (PDF metrics)",
+            Metric::VALUES.map(Metric::key).join(", "),
+            PdfMetric::ALL.map(PdfMetric::key).join(", ")
+        ))
     })
 }
 
 /// The value an entry is ranked by.
-fn rank_value(entry: &Entry, by: Metric) -> Option<f64> {
-    let value = entry.overall.get(by)?;
-    Some(if by.judged_by_magnitude() { value.abs() } else { value })
+fn rank_value(entry: &Entry, by: RankBy) -> Option<f64> {
+    match by {
+        RankBy::Point(metric) => {
+            let value = entry.overall.get(metric)?;
+            Some(if metric.judged_by_magnitude() { value.abs() } else { value })
+        }
+        RankBy::Pdf(metric) => {
+            let value = entry.pdf.as_ref()?.overall.get(metric)?;
+            Some(metric.nominal().map_or(value, |nominal| (value - nominal).abs()))
+        }
+    }
+}
+
+/// A PDF metric's cell, as [`cell`]; `-` for an entry without PDF metrics or without this one.
+fn pdf_cell(entry: &Entry, metric: PdfMetric) -> String {
+    let Some(pdf) = &entry.pdf else {
+        return "-".to_string();
+    };
+    match (pdf.overall.get(metric), pdf.interval(metric)) {
+        (None, _) => "-".to_string(),
+        (Some(v), Some((lo, hi))) => format!("{} ± {}", significant(v, 4), significant((hi - lo) / 2.0, 2)),
+        (Some(v), None) => significant(v, 4),
+    }
 }
 
 /// A table cell: count as an integer, values to four significant digits, `value ± half-width`
@@ -444,7 +746,8 @@ pub enum BoardFormat {
 
 /// `pzbench leaderboard show|render`: load and validate the board at `path` and render its entries
 /// ranked by `by`.
-pub fn render(path: &Path, by: Metric, format: BoardFormat) -> Result<String> {
+pub fn render(path: &Path, by: impl Into<RankBy>, format: BoardFormat) -> Result<String> {
+    let by = by.into();
     let board = Board::load(path)?;
     Ok(match format {
         BoardFormat::Terminal => board.to_terminal(by),
@@ -611,6 +914,7 @@ mod tests {
             per_bin: Vec::new(),
             n_outside_bins: 0,
             intervals: None,
+            pdf: None,
         };
         serde_json::to_value(Board { format: FORMAT.into(), title: None, entries: vec![entry] }).unwrap()
     }
@@ -697,11 +1001,78 @@ mod tests {
 
     #[test]
     fn rank_metrics_are_metrics_but_count() {
-        assert_eq!(rank_metric("scatter").unwrap(), Metric::Scatter);
+        assert_eq!(rank_metric("scatter").unwrap(), RankBy::Point(Metric::Scatter));
+        assert_eq!(rank_metric("crps").unwrap(), RankBy::Pdf(PdfMetric::Crps));
+        assert_eq!(rank_metric("coverage_95").unwrap(), RankBy::Pdf(PdfMetric::Coverage95));
         for bad in ["count", "wobble"] {
             let error = rank_metric(bad).unwrap_err().to_string();
             assert!(error.starts_with(&format!("--by {bad}: not a metric; use one of bias, mean_bias,")), "{error}");
+            assert!(
+                error.contains("(point metrics) or pit_ks, pit_cvm,") && error.ends_with("cde_loss (PDF metrics)"),
+                "{error}"
+            );
         }
+    }
+
+    fn pdf_record(crps: f64, coverage_68: Option<f64>) -> PdfRecord {
+        PdfRecord {
+            dialect: Dialect::Pzbench,
+            representation: "mixture".into(),
+            point_estimate: PointEstimate::Mode,
+            overall: PdfMetricValues { crps: Some(crps), coverage_68, ..PdfMetricValues::default() },
+            intervals: Some(IntervalMap::from([("crps".to_string(), [Some(crps - 0.01), Some(crps + 0.01)])])),
+        }
+    }
+
+    #[test]
+    fn pdf_records_validate_and_old_boards_still_load() {
+        let mut board = one_entry_board();
+        board["entries"][0]["pdf"] = serde_json::to_value(pdf_record(0.1, Some(0.7))).unwrap();
+        assert!(validate(&board).is_ok(), "{board}");
+        let pdf = &board["entries"][0]["pdf"];
+        assert_eq!(pdf["dialect"], "pzbench");
+        assert_eq!(pdf["overall"]["cde_loss"], Value::Null);
+        assert_eq!(pdf["intervals"]["crps"], json!([0.1 - 0.01, 0.1 + 0.01]));
+        let mut bad = board.clone();
+        bad["entries"][0]["pdf"]["overall"]["crsp"] = json!(0.1);
+        assert_eq!(message(&bad), "board.entries[0].pdf.overall: unknown key 'crsp'");
+        let mut bad = board.clone();
+        bad["entries"][0]["pdf"]["representation"] = json!("kde");
+        assert!(message(&bad).starts_with("board.entries[0].pdf.representation: \"kde\" is not one of"));
+        let mut bad = board;
+        bad["entries"][0]["pdf"]["overall"].as_object_mut().unwrap().remove("crps");
+        assert_eq!(message(&bad), "board.entries[0].pdf.overall: missing key 'crps'");
+        // A board written before PDFs were scored.
+        let old = include_str!("../../../leaderboards/synthetic_64px_seed1.json");
+        let board = Board::parse(Path::new("synthetic_64px_seed1.json"), old).unwrap();
+        assert!(!board.entries.is_empty() && board.entries.iter().all(|e| e.pdf.is_none()));
+        assert!(!board.to_json().unwrap().contains("\"pdf\""));
+    }
+
+    #[test]
+    fn pdf_metrics_rank_smaller_or_closer_to_nominal_first_and_missing_last() {
+        let template: Entry = serde_json::from_value(one_entry_board()["entries"][0].clone()).unwrap();
+        let entry = |name: &str, pdf: Option<PdfRecord>| Entry { name: name.into(), pdf, ..template.clone() };
+        let board = Board {
+            format: FORMAT.into(),
+            title: None,
+            entries: vec![
+                entry("point", None),
+                entry("wide", Some(pdf_record(0.3, Some(0.70)))),
+                entry("narrow", Some(pdf_record(0.2, Some(0.60)))),
+                entry("none", Some(pdf_record(0.4, None))),
+            ],
+        };
+        let names = |by: RankBy| board.ranked(by).iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(RankBy::Pdf(PdfMetric::Crps)), ["narrow", "wide", "none", "point"]);
+        assert_eq!(names(RankBy::Pdf(PdfMetric::Coverage68)), ["wide", "narrow", "none", "point"]);
+        assert_eq!(names(RankBy::Pdf(PdfMetric::CdeLoss)), ["narrow", "none", "point", "wide"]);
+        let markdown = board.to_markdown(RankBy::Pdf(PdfMetric::Coverage68));
+        assert!(markdown.contains("ranked by |coverage_68 − 0.6827|"), "{markdown}");
+        assert!(markdown.contains("| CRPS | PIT KS | CDE loss | Coverage 68 % |"), "{markdown}");
+        assert!(markdown.contains("| 0.2 ± 0.01 | - | - | 0.6 |"), "{markdown}");
+        let point_only = Board { entries: vec![entry("point", None)], ..board.clone() };
+        assert!(!point_only.to_markdown(Metric::Loss).contains("CRPS"));
     }
 
     #[test]

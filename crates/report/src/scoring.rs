@@ -1,14 +1,19 @@
 //! Scoring named models for the reports that compare them (`table2`, `figure6`, `leaderboard
 //! add`): each predictions file goes through the same pipeline as `pzbench score`
 //! ([`score_sample`]) and is described as a [`Dataset`] (`docs/METRICS.md`, "Table 2 columns").
+//! A file of PDFs is recognised as `pzbench score` recognises it and scored as it scores it
+//! ([`score_pdf_file`]): the point metrics are then those of its point estimate, and the report
+//! also has the `pdf` block (`docs/PDF_METRICS.md`).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use pzbench_io::pdf::detect_pdf_file;
 use pzbench_io::sample::{load_sample, SampleOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::{Bins, BootstrapConfig};
 
+use super::pdf_score::{score_pdf_file, PdfScoreOptions};
 use super::score::{score_sample, ScoreReport};
 use super::table2::Dataset;
 
@@ -52,6 +57,8 @@ pub struct ModelInput {
     pub dataset: Option<String>,
     /// `--synthetic`: mark the dataset as synthetic (see [`Dataset::describe`]).
     pub synthetic: bool,
+    /// How a PDF file (recognised by its content, as `pzbench score` does) is read and scored.
+    pub pdf: PdfScoreOptions,
 }
 
 /// A model's predictions scored as `pzbench score` scores them.
@@ -64,7 +71,9 @@ pub struct ScoredModel {
 }
 
 /// Score the predictions at `path` as `pzbench score` does ([`score_sample`]), overall and per
-/// bin, with bootstrap intervals if asked, and describe their dataset.
+/// bin, with bootstrap intervals if asked, and describe their dataset. A PDF file is read and
+/// scored as `input.pdf` says ([`score_pdf_file`]): the report's point metrics are those of the
+/// PDFs' point estimate and its `pdf` block holds the PDF metrics.
 pub fn score_model(
     name: &str,
     path: &Path,
@@ -72,6 +81,13 @@ pub fn score_model(
     bins: &Bins,
     bootstrap_config: Option<BootstrapConfig>,
 ) -> Result<ScoredModel> {
+    let pdf = &input.pdf;
+    if detect_pdf_file(path, &pdf.read)?.is_some() {
+        let scored = score_pdf_file(path, pdf, bins, bootstrap_config)?;
+        let z_spec: Vec<f64> = (0..scored.values.len()).map(|i| scored.values.z_spec(i)).collect();
+        let dataset = Dataset::describe(&scored.report.input, &z_spec, input.dataset.as_deref(), input.synthetic);
+        return Ok(ScoredModel { name: name.to_string(), report: scored.report, dataset });
+    }
     let sample = load_sample(path, &input.sample)?;
     let dataset = Dataset::describe(&sample.input, &sample.z_spec, input.dataset.as_deref(), input.synthetic);
     let report = score_sample(sample, bins.clone(), bootstrap_config);

@@ -2,7 +2,9 @@
 //! `Model, N galaxies, Loss, Bias, Scatter, Outlier Fraction, MSE`, i.e. the metric keys `count,
 //! loss, bias, scatter, outlier_frac, mse`, optionally beside the paper's published rows
 //! (`baselines/galaxiesml_table2.json`), with a caption that names the dataset the rows were
-//! measured on. Rendered as a terminal table, Markdown, LaTeX (booktabs), CSV or JSON.
+//! measured on. Rendered as a terminal table, Markdown, LaTeX (booktabs), CSV or JSON. When any
+//! model is a file of PDFs, the table adds the headline PDF columns [`TABLE2_PDF_COLUMNS`]
+//! (`docs/PDF_METRICS.md`), `—` for point-prediction models.
 //!
 //! Also home of [`Dataset`], the identity of the galaxies a model was scored on (used by
 //! `table2`, `figure6` and the leaderboards).
@@ -14,6 +16,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::format::{significant, TextTable};
+use super::leaderboard::{PdfMetric, PdfRecord};
 use super::score::ScoreReport;
 use super::scoring::ScoredModels;
 use pzbench_io::sample::InputInfo;
@@ -30,6 +33,17 @@ pub const TABLE2_COLUMNS: [(Metric, &str); 6] = [
     (Metric::OutlierFrac, "Outlier Fraction"),
     (Metric::Mse, "MSE"),
 ];
+
+/// The PDF columns added when any model is a file of PDFs: `(metric, column header)`.
+pub const TABLE2_PDF_COLUMNS: [(PdfMetric, &str); 4] = [
+    (PdfMetric::Crps, "CRPS"),
+    (PdfMetric::PitKs, "PIT KS"),
+    (PdfMetric::CdeLoss, "CDE loss"),
+    (PdfMetric::Coverage68, "Coverage 68 %"),
+];
+
+/// The text of a PDF column for a model that is not a PDF file.
+const NOT_PDF: &str = "—";
 
 /// The paper's published Table 2, embedded at build time (provenance inside the file).
 const PUBLISHED_JSON: &str = include_str!("../../../baselines/galaxiesml_table2.json");
@@ -132,6 +146,8 @@ pub struct Table2Row {
     pub model: String,
     pub source: RowSource,
     pub cells: Vec<Cell>,
+    /// The headline PDF metrics of a model given as a file of PDFs; `None` otherwise.
+    pub pdf: Option<PdfRecord>,
 }
 
 impl Table2Row {
@@ -154,7 +170,26 @@ impl Table2Row {
             model: model.to_string(),
             source: RowSource::Measured { predictions: name, sha256: predictions.sha256.clone() },
             cells,
+            pdf: report.pdf.as_ref().map(PdfRecord::from_block),
         }
+    }
+
+    /// The cells of the PDF columns ([`TABLE2_PDF_COLUMNS`]); `None` for a row without PDFs.
+    pub fn pdf_cells(&self) -> Option<Vec<Cell>> {
+        let pdf = self.pdf.as_ref()?;
+        let cells = TABLE2_PDF_COLUMNS
+            .iter()
+            .map(|&(metric, _)| Cell {
+                value: pdf.overall.get(metric),
+                interval: pdf
+                    .intervals
+                    .as_ref()
+                    .and_then(|i| i.get(metric.key()))
+                    .and_then(|[lo, hi]| Some(Interval { lo: (*lo)?, hi: (*hi)? })),
+                printed: None,
+            })
+            .collect();
+        Some(cells)
     }
 
     /// The model's label in rendered tables: published rows say so.
@@ -205,7 +240,7 @@ pub fn published_rows() -> Result<Vec<Table2Row>> {
                     Ok(Cell { value: Some(value), interval: None, printed: Some(text.to_string()) })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(Table2Row { model: row.model, source: RowSource::Published, cells })
+            Ok(Table2Row { model: row.model, source: RowSource::Published, cells, pdf: None })
         })
         .collect()
 }
@@ -308,6 +343,22 @@ impl Table2 {
                 b.seed
             ));
         }
+        if self.has_pdf() {
+            let mut estimates: Vec<String> = self
+                .rows
+                .iter()
+                .filter_map(|r| r.pdf.as_ref())
+                .map(|p| serde_json::to_value(p.point_estimate).ok().and_then(|v| v.as_str().map(str::to_string)))
+                .map(Option::unwrap_or_default)
+                .collect();
+            estimates.sort();
+            estimates.dedup();
+            caption.push_str(&format!(
+                " Models given as PDF files are scored as in PDF_METRICS.md: their point metrics are those of the PDFs' {} point estimate{}, and CRPS, PIT KS, CDE loss and coverage 68 % (the fraction of PIT values within the central 68.27 % interval, nominal 0.6827) are the PDF metrics; {NOT_PDF} marks models of point predictions.",
+                estimates.join("/"),
+                if estimates.len() == 1 { "" } else { "s" }
+            ));
+        }
         if self.rows.iter().any(|r| r.source == RowSource::Published) {
             caption.push_str(" Rows marked (published) are the paper's Table 2 as printed, on the real GalaxiesML test set, not recomputed.");
         }
@@ -336,9 +387,47 @@ impl Table2 {
         }
     }
 
+    /// Whether any row has PDF metrics (then the table has the PDF columns).
+    pub fn has_pdf(&self) -> bool {
+        self.rows.iter().any(|r| r.pdf.is_some())
+    }
+
+    /// A PDF column's cell as text: as [`Table2::cell_text`], `-` for a value the PDFs do not
+    /// define (e.g. the CDE loss of samples).
+    fn pdf_cell_text(cell: &Cell) -> String {
+        match cell.value {
+            None => "-".into(),
+            Some(value) => match cell.interval {
+                Some(i) => format!("{} ± {}", significant(value, DIGITS), significant(half_width(i), 2)),
+                None => significant(value, DIGITS),
+            },
+        }
+    }
+
+    /// The texts of a row's PDF columns (none when no row has PDFs; `—` for a row without).
+    fn pdf_texts(&self, row: &Table2Row) -> Vec<String> {
+        if !self.has_pdf() {
+            return Vec::new();
+        }
+        match row.pdf_cells() {
+            Some(cells) => cells.iter().map(Self::pdf_cell_text).collect(),
+            None => vec![NOT_PDF.to_string(); TABLE2_PDF_COLUMNS.len()],
+        }
+    }
+
+    /// The headers of the PDF columns, if the table has them.
+    fn pdf_headers(&self) -> Vec<&'static str> {
+        if self.has_pdf() {
+            TABLE2_PDF_COLUMNS.iter().map(|(_, h)| *h).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn text_table(&self) -> TextTable {
         let mut header = vec!["Model".to_string()];
         header.extend(TABLE2_COLUMNS.iter().map(|(_, h)| h.to_string()));
+        header.extend(self.pdf_headers().into_iter().map(str::to_string));
         let rows = self
             .rows
             .iter()
@@ -347,6 +436,7 @@ impl Table2 {
                     .chain(
                         TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| Self::cell_text(metric, cell)),
                     )
+                    .chain(self.pdf_texts(row))
                     .collect()
             })
             .collect();
@@ -368,9 +458,11 @@ impl Table2 {
     pub fn to_latex(&self) -> String {
         let mut out = String::from("% pzbench table2: needs \\usepackage{booktabs}\n\\begin{table}\n  \\centering\n");
         out.push_str(&format!("  \\caption{{{}}}\n", latex_escape(&self.caption())));
-        out.push_str("  \\label{tab:pzbench-table2}\n  \\begin{tabular}{lrrrrrr}\n    \\toprule\n");
+        let columns = "r".repeat(TABLE2_COLUMNS.len() + self.pdf_headers().len());
+        out.push_str(&format!("  \\label{{tab:pzbench-table2}}\n  \\begin{{tabular}}{{l{columns}}}\n    \\toprule\n"));
         let header: Vec<String> = std::iter::once("Model")
             .chain(TABLE2_COLUMNS.iter().map(|(_, h)| *h))
+            .chain(self.pdf_headers())
             .map(|h| if h == "N galaxies" { "$N$ galaxies".to_string() } else { latex_escape(h) })
             .collect();
         out.push_str(&format!("    {} \\\\\n    \\midrule\n", header.join(" & ")));
@@ -391,6 +483,11 @@ impl Table2 {
                         None => latex_number(&text),
                     }
                 }))
+                .chain(self.pdf_texts(row).into_iter().map(|text| match text.split_once(" ± ") {
+                    Some((v, h)) => format!("{} $\\pm$ {}", latex_number(v), latex_number(h)),
+                    None if text == NOT_PDF => latex_escape(&text),
+                    None => latex_number(&text),
+                }))
                 .collect();
             out.push_str(&format!("    {} \\\\\n", cells.join(" & ")));
         }
@@ -399,17 +496,29 @@ impl Table2 {
     }
 
     /// CSV at full precision: `model, source, predictions_sha256`, the six metric columns (metric
-    /// keys, `n_galaxies` for `count`), then `<key>_lo, <key>_hi` when bootstrapped.
+    /// keys, `n_galaxies` for `count`), the PDF columns (`crps, pit_ks, cde_loss, coverage_68`,
+    /// empty for point predictions) when any model is a PDF file, then `<key>_lo, <key>_hi` when
+    /// bootstrapped.
     pub fn to_csv(&self) -> String {
         let mut header = vec!["model".to_string(), "source".into(), "predictions_sha256".into()];
         header.extend(TABLE2_COLUMNS.iter().map(|(metric, _)| match metric {
             Metric::Count => "n_galaxies".to_string(),
             other => other.key().to_string(),
         }));
+        let pdf = self.has_pdf();
+        if pdf {
+            header.extend(TABLE2_PDF_COLUMNS.iter().map(|(metric, _)| metric.key().to_string()));
+        }
         if self.bootstrap.is_some() {
             for (metric, _) in &TABLE2_COLUMNS[1..] {
                 header.push(format!("{metric}_lo"));
                 header.push(format!("{metric}_hi"));
+            }
+            if pdf {
+                for (metric, _) in &TABLE2_PDF_COLUMNS {
+                    header.push(format!("{}_lo", metric.key()));
+                    header.push(format!("{}_hi", metric.key()));
+                }
             }
         }
         let mut out = header.join(",");
@@ -422,10 +531,22 @@ impl Table2 {
             };
             let mut cells = vec![csv_field(&row.model), source.to_string(), sha.to_string()];
             cells.extend(row.cells.iter().map(|c| number(c.value)));
+            let pdf_cells = row
+                .pdf_cells()
+                .unwrap_or_else(|| vec![Cell { value: None, interval: None, printed: None }; TABLE2_PDF_COLUMNS.len()]);
+            if pdf {
+                cells.extend(pdf_cells.iter().map(|c| number(c.value)));
+            }
             if self.bootstrap.is_some() {
                 for cell in &row.cells[1..] {
                     cells.push(number(cell.interval.map(|i| i.lo)));
                     cells.push(number(cell.interval.map(|i| i.hi)));
+                }
+                if pdf {
+                    for cell in &pdf_cells {
+                        cells.push(number(cell.interval.map(|i| i.lo)));
+                        cells.push(number(cell.interval.map(|i| i.hi)));
+                    }
                 }
             }
             out.push_str(&cells.join(","));
@@ -435,7 +556,9 @@ impl Table2 {
     }
 
     /// JSON: caption, dataset, bootstrap settings, and per row the metrics (numbers; `null` for an
-    /// empty set), their intervals `[lo, hi]`, and for published rows the values as printed.
+    /// empty set), their intervals `[lo, hi]`, for published rows the values as printed, and for
+    /// models given as PDF files their `pdf` object (as in leaderboards: dialect, representation,
+    /// point estimate, the headline PDF metrics and their intervals).
     pub fn to_json(&self) -> String {
         let rows: Vec<Value> = self
             .rows
@@ -474,6 +597,9 @@ impl Table2 {
                 entry.insert("metrics".into(), Value::Object(metrics));
                 if !intervals.is_empty() {
                     entry.insert("intervals".into(), Value::Object(intervals));
+                }
+                if let Some(pdf) = &row.pdf {
+                    entry.insert("pdf".into(), serde_json::to_value(pdf).unwrap_or(Value::Null));
                 }
                 Value::Object(entry)
             })

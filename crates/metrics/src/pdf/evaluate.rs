@@ -59,11 +59,21 @@ pub fn evaluate_pdfs(pdfs: &Pdfs, values: &PdfValues, bins: &Bins, options: &Pdf
             pdfs.representation()
         )));
     }
+    evaluate(values, bins, options, Some(pdfs))
+}
+
+/// [`evaluate_pdfs`] from the per-galaxy values alone (e.g. a saved baseline's): every metric but
+/// the n(z) KS distances, which need the PDFs (`None`, as in bootstrap replicates).
+pub fn evaluate_pdf_values(values: &PdfValues, bins: &Bins, options: &PdfOptions) -> Result<PdfEvaluation> {
+    evaluate(values, bins, options, None)
+}
+
+fn evaluate(values: &PdfValues, bins: &Bins, options: &PdfOptions, pdfs: Option<&Pdfs>) -> Result<PdfEvaluation> {
     let nz_edges = tomographic_bins(&options.nz_edges)?;
     let bin_of = galaxy_bins(values, bins, options.point)?;
     let all: Vec<usize> = (0..values.len()).collect();
     let per_bin_rows = rows_per_bin(&bin_of, bins.len(), &all);
-    let report = |rows: &[usize]| SetReport::of(values, rows, &nz_edges, Some(pdfs));
+    let report = |rows: &[usize]| SetReport::of(values, rows, &nz_edges, pdfs);
     let (overall, per_bin) =
         rayon::join(|| report(&all), || per_bin_rows.par_iter().map(|rows| report(rows)).collect());
     Ok(PdfEvaluation { overall, per_bin })

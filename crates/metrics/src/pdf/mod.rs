@@ -31,7 +31,7 @@ mod values;
 pub use bootstrap::{bootstrap_pdfs, paired_pdf_replicates, KeyedIntervals, PdfIntervals, PdfReplicate};
 pub use cde::CdeTerms;
 pub use dialect::{Dialect, RailGalaxy, RailGrid};
-pub use evaluate::{evaluate_pdfs, PdfEvaluation, PdfOptions, PointEstimate};
+pub use evaluate::{evaluate_pdf_values, evaluate_pdfs, PdfEvaluation, PdfOptions, PointEstimate};
 pub use grid::Grid;
 pub use histogram::Histogram;
 pub use mixture::{Component, Mixture};

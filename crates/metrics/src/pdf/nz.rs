@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::grid::Grid;
 use super::histogram::Histogram;
-use super::mixture::Mixture;
-use super::representation::{Pdf, Pdfs, Representation};
+use super::normal::normal_cdf;
+use super::representation::{Pdf, Pdfs, RawPdf, Representation};
 use super::values::GalaxyValues;
-use crate::stats::mean_by;
+use crate::stats::{mean_by, pairwise_sum};
 use crate::{BinOn, Bins, Result};
 
 /// The spec's default tomographic edges for real data (§2.5, issue 15's `--nz-edges`).
@@ -165,14 +165,8 @@ fn stacked_ks(pdfs: &Pdfs, rows: &[usize], truths: &[f64]) -> f64 {
             }
         }
         Representation::Mixture => {
-            let mixtures: Vec<Mixture> = rows
-                .iter()
-                .map(|&i| match pdfs.galaxy(i) {
-                    Pdf::Mixture(m) => m,
-                    _ => unreachable!("the representation is a mixture"),
-                })
-                .collect();
-            mixture_ks(mixtures, truths)
+            let mixtures: Vec<TailedMixture> = rows.iter().map(|&i| TailedMixture::new(pdfs.raw(i))).collect();
+            mixture_ks(&mixtures, truths)
         }
     }
 }
@@ -188,23 +182,48 @@ fn continuous_ks(truths: &[f64], g: impl Fn(f64) -> f64) -> f64 {
     truths.iter().enumerate().fold(0.0, |best, (k, &t)| best.max(distance_at(k, g(t), m)))
 }
 
-/// A mixture's CDF with its flat tails found without evaluating Φ: Cephes' Φ(x) is exactly 0
-/// for x ≤ −38.5 (erfc underflows) and exactly 1 for x ≥ 8.5 (1 − Φ(−x) < 2⁻⁵⁴), so F(t) is
-/// 0 at or below min(μ − 39σ) and Σw (clamped) at or above max(μ + 9σ), bit for bit.
-struct TailedMixture {
-    mixture: Mixture,
+/// A mixture's CDF evaluated from its stored parameters (no normalised copy: a bin may hold
+/// every galaxy), bit for bit [`super::Mixture::cdf`], with its flat tails found without evaluating Φ:
+/// Cephes' Φ(x) is exactly 0 for x ≤ −38.5 (erfc underflows) and exactly 1 for x ≥ 8.5
+/// (1 − Φ(−x) < 2⁻⁵⁴), so F(t) is 0 at or below min(μ − 39σ) and Σw (clamped) at or above
+/// max(μ + 9σ).
+struct TailedMixture<'a> {
+    raw: RawPdf<'a>,
+    total: f64,
     below: f64,
     above: f64,
     mass: f64,
 }
 
-impl TailedMixture {
-    fn new(mixture: Mixture) -> Self {
-        let c = mixture.components();
-        let below = c.iter().map(|c| c.mean - 39.0 * c.sigma).fold(f64::INFINITY, f64::min);
-        let above = c.iter().map(|c| c.mean + 9.0 * c.sigma).fold(f64::NEG_INFINITY, f64::max);
-        let mass = c.iter().map(|c| c.weight).sum::<f64>().clamp(0.0, 1.0);
-        TailedMixture { mixture, below, above, mass }
+impl<'a> TailedMixture<'a> {
+    /// `raw` must be a mixture's parameters.
+    fn new(raw: RawPdf<'a>) -> Self {
+        let total = match raw {
+            RawPdf::Mixture { weights, .. } => pairwise_sum(weights),
+            _ => 1.0,
+        };
+        let tailed = TailedMixture { raw, total, below: f64::INFINITY, above: f64::NEG_INFINITY, mass: 0.0 };
+        let mass: f64 = tailed.components().map(|(w, _, _)| w).sum();
+        let (below, above) =
+            tailed.components().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, mean, sigma)| {
+                (lo.min(mean - 39.0 * sigma), hi.max(mean + 9.0 * sigma))
+            });
+        TailedMixture { below, above, mass: mass.clamp(0.0, 1.0), ..tailed }
+    }
+
+    /// The components of positive weight as `Mixture::new` normalises them: (w/Σw, μ, σ).
+    fn components(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+        let (weights, means, sigmas): (&[f64], &[f64], &[f64]) = match self.raw {
+            RawPdf::Mixture { weights, means, sigmas } => (weights, means, sigmas),
+            _ => (&[], &[], &[]),
+        };
+        let total = self.total;
+        weights
+            .iter()
+            .zip(means)
+            .zip(sigmas)
+            .filter(|((&w, _), _)| w > 0.0)
+            .map(move |((&w, &m), &s)| (w / total, m, s))
     }
 
     fn cdf(&self, t: f64) -> f64 {
@@ -213,7 +232,8 @@ impl TailedMixture {
         } else if t >= self.above {
             self.mass
         } else {
-            self.mixture.cdf(t)
+            let f: f64 = self.components().map(|(w, mean, sigma)| w * normal_cdf((t - mean) / sigma)).sum();
+            f.clamp(0.0, 1.0)
         }
     }
 }
@@ -223,8 +243,7 @@ impl TailedMixture {
 /// split further only while its bound max(G(t_b) − (a + 1)/m, b/m − G(t_a)) — which holds for
 /// every D_k inside, as G is non-decreasing — exceeds the best D found. The result is the exact
 /// maximum over all truths with far fewer than m evaluations of G.
-fn mixture_ks(mixtures: Vec<Mixture>, truths: &[f64]) -> f64 {
-    let mixtures: Vec<TailedMixture> = mixtures.into_iter().map(TailedMixture::new).collect();
+fn mixture_ks(mixtures: &[TailedMixture], truths: &[f64]) -> f64 {
     let m = truths.len();
     let mf = m as f64;
     let stacked = |k: usize| mixtures.iter().map(|x| x.cdf(truths[k])).sum::<f64>() / mf;
@@ -288,21 +307,26 @@ mod tests {
     fn branch_and_bound_finds_the_full_maximum() {
         // Mixtures whose stacked CDF differs from the truths' ECDF in a spiky way.
         let n = 700;
-        let mixtures: Vec<Mixture> = (0..n)
-            .map(|i| {
-                let c = (i as f64 * 0.618_033_988_75).fract();
-                Mixture::new(&[0.6, 0.4], &[c, c + 0.2], &[0.01 + 0.05 * c, 0.02])
-            })
-            .collect();
+        let (mut weights, mut means, mut sigmas) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let c = (i as f64 * 0.618_033_988_75).fract();
+            weights.extend([0.6, 0.4]);
+            means.extend([c, c + 0.2]);
+            sigmas.extend([0.01 + 0.05 * c, 0.02]);
+        }
+        let pdfs = Pdfs::mixture(2, weights, means, sigmas).unwrap();
+        let mixtures: Vec<Pdf> = (0..n).map(|i| pdfs.galaxy(i)).collect();
+        let tailed: Vec<TailedMixture> = (0..n).map(|i| TailedMixture::new(pdfs.raw(i))).collect();
         let mut truths: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64 / n as f64 * 1.2 - 0.05).collect();
         truths.sort_by(f64::total_cmp);
         let brute = continuous_ks(&truths, |t| mixtures.iter().map(|x| x.cdf(t)).sum::<f64>() / n as f64);
-        // The tails' shortcut is exact: the same bits as evaluating every component.
+        // Evaluated from the stored parameters with the tails' shortcut: the same bits as the
+        // normalised mixture's CDF.
         for &t in &truths {
-            for x in &mixtures {
-                assert_eq!(TailedMixture::new(x.clone()).cdf(t), x.cdf(t));
+            for (x, y) in mixtures.iter().zip(&tailed) {
+                assert_eq!(y.cdf(t), x.cdf(t));
             }
         }
-        assert_eq!(mixture_ks(mixtures, &truths), brute);
+        assert_eq!(mixture_ks(&tailed, &truths), brute);
     }
 }

@@ -5,7 +5,7 @@
 //! on read, even when the file is already normalised"), as a [`Pdf`] with its density, CDF,
 //! quantiles, mode, mean, median and variance.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::grid::Grid;
 use super::histogram::Histogram;
@@ -14,7 +14,7 @@ use super::samples::Samples;
 use crate::{Error, Result};
 
 /// Which representation a set of PDFs uses (§1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Representation {
     /// Gaussian mixtures (qp `mixmod`).

@@ -3,7 +3,7 @@
 //! subset of galaxies.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dialect::{rail_galaxy, BrierGrid, Dialect, RailGalaxy, RailGrid, RailGrids};
 use super::evaluate::PointEstimate;
@@ -12,7 +12,7 @@ use crate::{Error, Result};
 
 /// One galaxy's quantities in the pzbench dialect (`docs/PDF_METRICS.md` §2); the names are the
 /// columns of the reference files' `per_galaxy.csv`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GalaxyValues {
     /// The true redshift.
     pub z_spec: f64,
