@@ -4,8 +4,8 @@
 //! a truth file (joined on the id, or paired by row order).
 //!
 //! Tables are read by [`table::read_table_with`], so they accept what every other table reader
-//! accepts and name bad cells the same way; qp files are read in blocks of [`QP_BLOCK_ROWS`] rows,
-//! so a file's parameters are held once. Every failure is one line naming the file, the row
+//! accepts and name bad cells the same way; qp files are read in blocks of about
+//! [`table::BLOCK_BYTES`], so a file's parameters are held once. Every failure is one line naming the file, the row
 //! (counted from 1, with its object_id when the file has ids), the column or dataset, and the fix.
 
 use std::ops::Range;
@@ -19,9 +19,6 @@ use crate::galaxiesml;
 use crate::sample::{self, FileInfo, InputInfo, SampleOptions, TruthInfo};
 use crate::table::{self, ColumnRequest, Delimiter, Layout, NamedColumn, NamedColumns, ReadOptions, Role, Table};
 use crate::{Error, Result};
-
-/// Rows of a qp file read at a time (one HDF5 hyperslab per dataset).
-pub const QP_BLOCK_ROWS: usize = 65_536;
 
 /// How to read a PDF file and where its true redshifts come from (`pzbench score` flags).
 #[derive(Debug, Clone, Default)]
@@ -448,24 +445,35 @@ fn table_pdfs(
 /// Rows of the row-major copy written per parallel task.
 const TRANSPOSE_ROWS: usize = 512;
 
-/// Columns (each n values) as one row-major (n, width) array; the columns are dropped after.
-fn row_major(columns: Vec<NamedColumn<f64>>) -> Vec<f64> {
+/// Rows converted at a time by [`row_major`] before the columns give their converted tail back.
+const RELEASE_ROWS: usize = 8192;
+
+/// Columns (each n values) as one row-major (n, width) array. The rows are converted from the
+/// last block to the first, each column shrinking as its values are copied, so that the
+/// parameters are held about once, not twice, at the peak.
+fn row_major(mut columns: Vec<NamedColumn<f64>>) -> Vec<f64> {
     use rayon::prelude::*;
     let width = columns.len();
     let n = columns.first().map_or(0, |c| c.values.len());
     let mut out = vec![0.0; n * width];
-    if width == 0 {
-        return out;
-    }
-    out.par_chunks_mut(width * TRANSPOSE_ROWS).enumerate().for_each(|(task, block)| {
-        let first = task * TRANSPOSE_ROWS;
-        for (c, column) in columns.iter().enumerate() {
-            let values = column.values.get(first..).unwrap_or_default();
-            for (row, value) in block.chunks_exact_mut(width).zip(values) {
-                row[c] = *value;
+    let mut end = n;
+    while end > 0 && width > 0 {
+        let start = end.saturating_sub(RELEASE_ROWS);
+        out[start * width..end * width].par_chunks_mut(width * TRANSPOSE_ROWS).enumerate().for_each(|(task, block)| {
+            let first = start + task * TRANSPOSE_ROWS;
+            for (c, column) in columns.iter().enumerate() {
+                let values = column.values.get(first..end).unwrap_or_default();
+                for (row, value) in block.chunks_exact_mut(width).zip(values) {
+                    row[c] = *value;
+                }
             }
+        });
+        for column in &mut columns {
+            column.values.truncate(start);
+            column.values.shrink_to_fit();
         }
-    });
+        end = start;
+    }
     out
 }
 
@@ -951,8 +959,12 @@ fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
         None => qp_z_spec(path, &file, options.zspec_col.as_deref(), n)?,
     };
     let z_values = z_spec.as_ref().map(|(_, z)| &z[..]);
-    let QpRows { parameters, kept } =
-        read_qp_rows(path, &params, n, z_values, ids.as_ref(), options.read.drop_invalid)?;
+    // The file's fingerprint is read beside the parameters (they are the bulk of the file).
+    let (sha256, rows) = rayon::join(
+        || crate::sha256_file(path),
+        || read_qp_rows(path, &params, n, z_values, ids.as_ref(), options.read.drop_invalid),
+    );
+    let QpRows { parameters, kept } = rows?;
     let ids = ids.map(|(name, values)| (name, keep_rows(values, kept.as_deref())));
     let z_spec = z_spec.map(|(name, values)| NamedColumn { name, values: keep_rows(values, kept.as_deref()) });
     let (id_dataset, id_column) = match ids {
@@ -976,7 +988,7 @@ fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
         rows: pdfs.len(),
         dropped_invalid: n - kept.as_ref().map_or(n, Vec::len),
         columns: sample::ColumnsUsed { id: id_dataset, z_spec: z_spec.as_ref().map(|c| c.name.clone()), z_phot: None },
-        sha256: crate::sha256_file(path)?,
+        sha256: sha256?,
     };
     Ok(ReadPdfs { pdfs, ids: id_column, z_spec, info, axis_file: None, no_truth: "no ancil/z_spec or ancil/redshift" })
 }
@@ -1123,7 +1135,8 @@ struct QpRows {
     kept: Option<Vec<usize>>,
 }
 
-/// Read every parameter dataset in blocks of [`QP_BLOCK_ROWS`] rows, checking that each value
+/// Read every parameter dataset in blocks of about [`table::BLOCK_BYTES`] (one HDF5 hyperslab per
+/// dataset and block), checking that each value
 /// (and the file's z_spec, when it is used) is finite: a row that is not is dropped with
 /// `drop_invalid`, and refused otherwise.
 fn read_qp_rows(
@@ -1154,8 +1167,9 @@ fn read_qp_rows(
         },
         None => format!("row {}", row + 1),
     };
-    for start in (0..n).step_by(QP_BLOCK_ROWS) {
-        let rows = start..(start + QP_BLOCK_ROWS).min(n);
+    let block_rows = (table::BLOCK_BYTES / (std::mem::size_of::<f64>() * width * params.len()).max(1)).max(1);
+    for start in (0..n).step_by(block_rows) {
+        let rows = start..(start + block_rows).min(n);
         for (p, values) in params.iter().zip(&mut block) {
             values.clear();
             p.read_rows(path, rows.clone(), values)?;

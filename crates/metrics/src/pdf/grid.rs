@@ -16,11 +16,15 @@ impl<'a> Grid<'a> {
     /// Normalise validated densities (non-negative, not all 0) at strictly increasing nodes: the
     /// trapezoid total is summed in qp's order (`(h · 0.5) · (y_j + y_{j+1})`, left to right).
     pub(crate) fn new(nodes: &'a [f64], densities: &[f64]) -> Self {
-        let total =
-            nodes.windows(2).zip(densities.windows(2)).fold(0.0, |c, (x, y)| c + (x[1] - x[0]) * 0.5 * (y[1] + y[0]));
+        let total = Self::mass(nodes, densities);
         let y: Vec<f64> = densities.iter().map(|v| v / total).collect();
         let cumulative = trapezoid_cumulative(nodes, &y);
         Grid { nodes, y, cumulative }
+    }
+
+    /// The trapezoid total Σ (h · 0.5) · (y_j + y_{j+1}) that [`Grid::new`] divides by.
+    pub(crate) fn mass(nodes: &[f64], densities: &[f64]) -> f64 {
+        nodes.windows(2).zip(densities.windows(2)).fold(0.0, |c, (x, y)| c + (x[1] - x[0]) * 0.5 * (y[1] + y[0]))
     }
 
     /// The nodes x_j.

@@ -20,7 +20,7 @@ impl<'a> Histogram<'a> {
     /// running sum of the normalised p_j w_j.
     pub(crate) fn new(edges: &'a [f64], densities: &[f64]) -> Self {
         let width = |j: usize| edges[j + 1] - edges[j];
-        let total = pairwise_sum_by(densities.len(), &|j| densities[j] * width(j));
+        let total = Self::mass(edges, densities);
         let p: Vec<f64> = densities.iter().map(|v| v / total).collect();
         let mut cumulative = Vec::with_capacity(edges.len());
         let mut c = 0.0;
@@ -30,6 +30,11 @@ impl<'a> Histogram<'a> {
             cumulative.push(c);
         }
         Histogram { edges, p, cumulative }
+    }
+
+    /// The mass Σ p_j w_j (numpy's pairwise sum) that [`Histogram::new`] divides by.
+    pub(crate) fn mass(edges: &[f64], densities: &[f64]) -> f64 {
+        pairwise_sum_by(densities.len(), &|j| densities[j] * (edges[j + 1] - edges[j]))
     }
 
     /// The bin edges e_j.

@@ -139,29 +139,27 @@ fn stacked_ks(pdfs: &Pdfs, rows: &[usize], truths: &[f64]) -> f64 {
         Representation::Samples => samples_ks(pdfs, rows, truths),
         Representation::Grid | Representation::Histogram => {
             // Grids (histograms) on shared nodes (edges) stack into one grid (histogram) whose
-            // densities are the mean densities; its CDF is G, continuous.
+            // densities are the mean of the normalised densities (divided as `Grid::new` and
+            // `Histogram::new` divide them, without building each PDF); its CDF is G, continuous.
             let mut mean: Vec<f64> = Vec::new();
+            let mut axis: &[f64] = &[];
             for &i in rows {
-                let pdf = pdfs.galaxy(i);
-                let y = match &pdf {
-                    Pdf::Grid(g) => g.densities(),
-                    Pdf::Histogram(h) => h.densities(),
+                let (nodes, densities, mass) = match pdfs.raw(i) {
+                    RawPdf::Grid { nodes, densities } => (nodes, densities, Grid::mass(nodes, densities)),
+                    RawPdf::Histogram { edges, densities } => (edges, densities, Histogram::mass(edges, densities)),
                     _ => unreachable!("the representation is a grid or a histogram"),
                 };
-                mean.resize(y.len(), 0.0);
-                mean.iter_mut().zip(y).for_each(|(s, v)| *s += v);
+                axis = nodes;
+                mean.resize(densities.len(), 0.0);
+                mean.iter_mut().zip(densities).for_each(|(s, v)| *s += v / mass);
             }
             mean.iter_mut().for_each(|s| *s /= rows.len() as f64);
-            match pdfs.galaxy(rows[0]) {
-                Pdf::Grid(g) => {
-                    let stacked = Grid::new(g.nodes(), &mean);
-                    continuous_ks(truths, |t| stacked.cdf(t))
-                }
-                Pdf::Histogram(h) => {
-                    let stacked = Histogram::new(h.edges(), &mean);
-                    continuous_ks(truths, |t| stacked.cdf(t))
-                }
-                _ => unreachable!("the representation is a grid or a histogram"),
+            if pdfs.representation() == Representation::Grid {
+                let stacked = Grid::new(axis, &mean);
+                continuous_ks(truths, |t| stacked.cdf(t))
+            } else {
+                let stacked = Histogram::new(axis, &mean);
+                continuous_ks(truths, |t| stacked.cdf(t))
             }
         }
         Representation::Mixture => {
