@@ -26,6 +26,7 @@ mod rail;
 mod report;
 mod representation;
 mod samples;
+mod source;
 mod values;
 
 pub use bootstrap::{bootstrap_pdfs, paired_pdf_replicates, KeyedIntervals, PdfIntervals, PdfReplicate};
@@ -42,4 +43,5 @@ pub use rail::{rail_pit_stats, RailGridReport, RailPitStats, RailPointStats, Rai
 pub use report::{PdfReport, PointReport, SetReport};
 pub use representation::{Origin, Pdf, Pdfs, Representation};
 pub use samples::Samples;
+pub use source::PdfSource;
 pub use values::{GalaxyValues, PdfValues};
