@@ -92,8 +92,8 @@ pub fn paired_pdf_replicates(
             samples
                 .iter()
                 .map(|values| PdfReplicate {
-                    overall: SetReport::of(values, &draws, &nz_edges, None),
-                    per_bin: per_bin_rows.iter().map(|rows| SetReport::of(values, rows, &nz_edges, None)).collect(),
+                    overall: SetReport::of(values, &draws, &nz_edges),
+                    per_bin: per_bin_rows.iter().map(|rows| SetReport::of(values, rows, &nz_edges)).collect(),
                 })
                 .collect()
         })

@@ -5,9 +5,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::nz::{tomographic_bins, DEFAULT_NZ_EDGES};
+use super::nz::{tomographic_bins, Nz, DEFAULT_NZ_EDGES};
+use super::nz_ks::fill_nz_ks;
 use super::report::SetReport;
-use super::representation::Pdfs;
+use super::source::PdfSource;
 use super::values::PdfValues;
 use crate::{BinOn, Bins, Error, Result};
 
@@ -47,36 +48,60 @@ pub struct PdfEvaluation {
     pub per_bin: Vec<Option<SetReport>>,
 }
 
-/// Evaluate `values` (computed from `pdfs`) overall and per bin of `bins`, the sets in
-/// parallel.
-pub fn evaluate_pdfs(pdfs: &Pdfs, values: &PdfValues, bins: &Bins, options: &PdfOptions) -> Result<PdfEvaluation> {
-    if pdfs.len() != values.len() || pdfs.representation() != values.representation() {
+/// Evaluate `values` (computed from the PDFs of `source`) overall and per bin of `bins`, the
+/// sets in parallel; the n(z) KS distances read the PDFs again, in passes over their blocks.
+pub fn evaluate_pdfs<S: PdfSource>(
+    source: &S,
+    values: &PdfValues,
+    bins: &Bins,
+    options: &PdfOptions,
+) -> std::result::Result<PdfEvaluation, S::Error> {
+    if source.len() != values.len() || source.representation() != values.representation() {
         return Err(Error::PdfSizeMismatch(format!(
             "values of {} {:?} PDFs given with {} {:?} PDFs; compute the values from the same PDFs",
             values.len(),
             values.representation(),
-            pdfs.len(),
-            pdfs.representation()
-        )));
+            source.len(),
+            source.representation()
+        ))
+        .into());
     }
-    evaluate(values, bins, options, Some(pdfs))
+    let (mut evaluation, sets) = evaluate(values, bins, options)?;
+    let (PdfValues::Pzbench { galaxies, .. }, Some(SetReport::Pzbench(_))) = (values, &evaluation.overall) else {
+        // The rail dialect has no n(z).
+        return Ok(evaluation);
+    };
+    let nz_edges = tomographic_bins(&options.nz_edges)?;
+    let reports = std::iter::once(&mut evaluation.overall).chain(evaluation.per_bin.iter_mut());
+    let mut with_nz: Vec<(&[usize], &mut Nz)> = sets
+        .iter()
+        .zip(reports)
+        .filter_map(|(rows, report)| match report {
+            Some(SetReport::Pzbench(report)) => Some((rows.as_slice(), &mut report.nz)),
+            _ => None,
+        })
+        .collect();
+    fill_nz_ks(source, galaxies, &nz_edges, &mut with_nz)?;
+    Ok(evaluation)
 }
 
 /// [`evaluate_pdfs`] from the per-galaxy values alone (e.g. a saved baseline's): every metric but
 /// the n(z) KS distances, which need the PDFs (`None`, as in bootstrap replicates).
 pub fn evaluate_pdf_values(values: &PdfValues, bins: &Bins, options: &PdfOptions) -> Result<PdfEvaluation> {
-    evaluate(values, bins, options, None)
+    Ok(evaluate(values, bins, options)?.0)
 }
 
-fn evaluate(values: &PdfValues, bins: &Bins, options: &PdfOptions, pdfs: Option<&Pdfs>) -> Result<PdfEvaluation> {
+/// The evaluation without KS distances, and the rows of each set (all, then each bin's).
+fn evaluate(values: &PdfValues, bins: &Bins, options: &PdfOptions) -> Result<(PdfEvaluation, Vec<Vec<usize>>)> {
     let nz_edges = tomographic_bins(&options.nz_edges)?;
     let bin_of = galaxy_bins(values, bins, options.point)?;
     let all: Vec<usize> = (0..values.len()).collect();
     let per_bin_rows = rows_per_bin(&bin_of, bins.len(), &all);
-    let report = |rows: &[usize]| SetReport::of(values, rows, &nz_edges, pdfs);
+    let report = |rows: &[usize]| SetReport::of(values, rows, &nz_edges);
     let (overall, per_bin) =
         rayon::join(|| report(&all), || per_bin_rows.par_iter().map(|rows| report(rows)).collect());
-    Ok(PdfEvaluation { overall, per_bin })
+    let sets = std::iter::once(all).chain(per_bin_rows).collect();
+    Ok((PdfEvaluation { overall, per_bin }, sets))
 }
 
 /// The redshift bin of every galaxy of `values` (`None` outside every bin), on z_spec or on the

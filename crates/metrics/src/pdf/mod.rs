@@ -21,6 +21,7 @@ mod histogram;
 mod mixture;
 mod normal;
 mod nz;
+mod nz_ks;
 mod pit;
 mod rail;
 mod report;

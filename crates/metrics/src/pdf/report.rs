@@ -8,7 +8,7 @@ use super::cde::CdeTerms;
 use super::nz::Nz;
 use super::pit::PitStats;
 use super::rail::RailReport;
-use super::representation::{Pdfs, Representation};
+use super::representation::Representation;
 use super::values::{GalaxyValues, PdfValues};
 use crate::stats::mean_by;
 use crate::{normalised_error, point_metrics, Bins, Metric, Metrics};
@@ -48,14 +48,13 @@ pub enum SetReport {
 
 impl PdfReport {
     /// The report of the galaxies `rows` (indices into `galaxies`, repeats allowed), with the
-    /// n(z) in the tomographic bins `nz_edges` (KS distances only when `pdfs` is given); `None`
+    /// n(z) in the tomographic bins `nz_edges` (without KS distances: they need the PDFs); `None`
     /// when `rows` is empty.
     pub(crate) fn of(
         galaxies: &[GalaxyValues],
         rows: &[usize],
         representation: Representation,
         nz_edges: &Bins,
-        pdfs: Option<&Pdfs>,
     ) -> Option<Self> {
         let n = rows.len();
         let at = |j: usize| &galaxies[rows[j]];
@@ -90,7 +89,7 @@ impl PdfReport {
             cde_loss: cde_terms.map(|t| t.loss()),
             cde_terms,
             point,
-            nz: Nz::of(galaxies, rows, representation, nz_edges, pdfs),
+            nz: Nz::of(galaxies, rows, representation, nz_edges),
         })
     }
 
@@ -168,10 +167,10 @@ impl RailReport {
 
 impl SetReport {
     /// The report of the galaxies `rows` of `values`; `None` when `rows` is empty.
-    pub(crate) fn of(values: &PdfValues, rows: &[usize], nz_edges: &Bins, pdfs: Option<&Pdfs>) -> Option<Self> {
+    pub(crate) fn of(values: &PdfValues, rows: &[usize], nz_edges: &Bins) -> Option<Self> {
         match values {
             PdfValues::Pzbench { representation, galaxies } => {
-                PdfReport::of(galaxies, rows, *representation, nz_edges, pdfs).map(|r| SetReport::Pzbench(Box::new(r)))
+                PdfReport::of(galaxies, rows, *representation, nz_edges).map(|r| SetReport::Pzbench(Box::new(r)))
             }
             PdfValues::Rail { galaxies, .. } => RailReport::of(galaxies, rows).map(SetReport::Rail),
         }

@@ -23,10 +23,8 @@ pub trait PdfSource {
     fn representation(&self) -> Representation;
 
     /// Call `visit(first_row, block)` for consecutive blocks covering every galaxy in order.
-    fn for_each_block(
-        &self,
-        visit: &mut dyn FnMut(usize, &Pdfs) -> Result<(), Self::Error>,
-    ) -> Result<(), Self::Error>;
+    fn for_each_block(&self, visit: &mut dyn FnMut(usize, &Pdfs) -> Result<(), Self::Error>)
+        -> Result<(), Self::Error>;
 }
 
 /// PDFs held in memory are one block.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::dialect::{rail_galaxy, BrierGrid, Dialect, RailGalaxy, RailGrid, RailGrids};
 use super::evaluate::PointEstimate;
 use super::representation::{Pdfs, Representation};
+use super::source::PdfSource;
 use crate::{Error, Result};
 
 /// One galaxy's quantities in the pzbench dialect (`docs/PDF_METRICS.md` §2); the names are the
@@ -44,39 +45,50 @@ pub enum PdfValues {
 }
 
 impl PdfValues {
-    /// Evaluate every galaxy's PDF at its truth `z_spec[i]`, in parallel. The rail dialect needs
-    /// a qp representation (not samples); its Brier grid spans the truths of the whole set.
-    pub fn compute(pdfs: &Pdfs, z_spec: &[f64], dialect: Dialect) -> Result<Self> {
-        if z_spec.len() != pdfs.len() {
+    /// Evaluate every galaxy's PDF at its truth `z_spec[i]`, block by block of `source`, each
+    /// block in parallel. The rail dialect needs a qp representation (not samples); its Brier
+    /// grid spans the truths of the whole set.
+    pub fn compute<S: PdfSource>(source: &S, z_spec: &[f64], dialect: Dialect) -> std::result::Result<Self, S::Error> {
+        if z_spec.len() != source.len() {
             return Err(Error::PdfSizeMismatch(format!(
                 "{} PDFs but {} true redshifts; give one z_spec per PDF row",
-                pdfs.len(),
+                source.len(),
                 z_spec.len()
-            )));
+            ))
+            .into());
         }
         if let Some(row) = z_spec.iter().position(|z| !z.is_finite()) {
-            return Err(Error::NonFinitePdfValue { row, column: "z_spec".into(), value: z_spec[row] });
+            return Err(Error::NonFinitePdfValue { row, column: "z_spec".into(), value: z_spec[row] }.into());
         }
-        let representation = pdfs.representation();
+        let representation = source.representation();
         match dialect {
-            Dialect::Pzbench => Ok(PdfValues::Pzbench {
-                representation,
-                galaxies: z_spec.par_iter().enumerate().map(|(i, &z)| galaxy_values(pdfs, i, z)).collect(),
-            }),
+            Dialect::Pzbench => {
+                let mut galaxies = Vec::with_capacity(z_spec.len());
+                source.for_each_block(&mut |first, pdfs| {
+                    let truths = &z_spec[first..first + pdfs.len()];
+                    galaxies.par_extend(truths.par_iter().enumerate().map(|(i, &z)| galaxy_values(pdfs, i, z)));
+                    Ok(())
+                })?;
+                Ok(PdfValues::Pzbench { representation, galaxies })
+            }
             Dialect::Rail => {
                 if representation == Representation::Samples {
                     return Err(Error::PdfUnsupported(
                         "the rail dialect needs a qp representation; qp 1.1.4 has none for samples, score them with --dialect pzbench".into(),
-                    ));
+                    )
+                    .into());
                 }
                 let (lo, hi) =
                     z_spec.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &z| (lo.min(z), hi.max(z)));
                 let grids = RailGrids::new(BrierGrid::new(lo, hi));
-                let galaxies = z_spec
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, &z)| rail_galaxy(pdfs.raw(i), pdfs.origin(), z, &grids))
-                    .collect();
+                let mut galaxies = Vec::with_capacity(z_spec.len());
+                source.for_each_block(&mut |first, pdfs| {
+                    let truths = &z_spec[first..first + pdfs.len()];
+                    galaxies.par_extend(
+                        truths.par_iter().enumerate().map(|(i, &z)| rail_galaxy(pdfs.raw(i), pdfs.origin(), z, &grids)),
+                    );
+                    Ok(())
+                })?;
                 Ok(PdfValues::Rail { representation, galaxies })
             }
         }
