@@ -184,7 +184,7 @@ pub fn run(args: PlotArgs) -> Result<ExitCode> {
                 size: args.size.0,
                 ..defaults
             };
-            nz_plot(&file.pdfs, &values, &options, &args.input.output)?;
+            nz_plot(&file.pdfs.into_memory()?, &values, &options, &args.input.output)?;
             wrote(&args.input.output)
         }
     }

@@ -4,21 +4,28 @@
 //! a truth file (joined on the id, or paired by row order).
 //!
 //! Tables are read by [`table::read_table_with`], so they accept what every other table reader
-//! accepts and name bad cells the same way; qp files are read in blocks of about
-//! [`table::BLOCK_BYTES`], so a file's parameters are held once. Every failure is one line naming the file, the row
-//! (counted from 1, with its object_id when the file has ids), the column or dataset, and the fix.
+//! accepts and name bad cells the same way, and are held in memory ([`PdfData::Memory`]). qp files
+//! are validated in one pass over blocks of about [`QP_BLOCK_BYTES`] and then read again block
+//! by block whenever the PDFs are visited ([`PdfData::Qp`], a [`PdfSource`]), so their parameters
+//! are never held whole. Every failure is one line naming the file, the row (counted from 1, with
+//! its object_id when the file has ids), the column or dataset, and the fix.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
-use pzbench_metrics::pdf::{Pdfs, Representation};
+use pzbench_metrics::pdf::{BlockVisit, PdfSource, Pdfs, Representation};
 use pzbench_metrics::Error as PdfError;
 
 use crate::galaxiesml;
 use crate::sample::{self, FileInfo, InputInfo, SampleOptions, TruthInfo};
 use crate::table::{self, ColumnRequest, Delimiter, Layout, NamedColumn, NamedColumns, ReadOptions, Role, Table};
 use crate::{Error, Result};
+
+/// Bytes of parameters read from a qp file at a time (one HDF5 hyperslab per dataset): small
+/// enough that a block and its per-galaxy work stay a few MB, large enough that the reads
+/// stream (100,000 Gaussian mixtures of K = 7 are 17 blocks).
+pub const QP_BLOCK_BYTES: usize = 1 << 20;
 
 /// How to read a PDF file and where its true redshifts come from (`pzbench score` flags).
 #[derive(Debug, Clone, Default)]
@@ -64,7 +71,9 @@ impl PdfReadOptions {
 /// The PDFs of a file with their true redshifts.
 #[derive(Debug, Clone)]
 pub struct PdfFile {
-    pub pdfs: Pdfs,
+    /// The PDFs, in file order (after `--drop-invalid`): in memory for a table, read block by
+    /// block from a qp file.
+    pub pdfs: PdfData,
     /// The file's ids, in file order, when it has them.
     pub ids: Option<Vec<i64>>,
     /// One true redshift per PDF, in file order (from the file, or from the truth file).
@@ -74,6 +83,232 @@ pub struct PdfFile {
     pub input: InputInfo,
     /// The sidecar or `--grid` file that gave the nodes or edges, if any.
     pub axis_file: Option<PathBuf>,
+}
+
+/// The PDFs of a file: held in memory (tables), or read again from a qp HDF5 file block by block
+/// each time they are visited, so that only one block of parameters is held at a time.
+#[derive(Debug, Clone)]
+pub enum PdfData {
+    /// PDFs held whole (a table's).
+    Memory(Pdfs),
+    /// PDFs of a qp HDF5 file, validated when the file was read.
+    Qp(QpBlocks),
+}
+
+impl PdfData {
+    /// Every PDF in memory, the blocks concatenated (for what needs them all at once, e.g. plots).
+    pub fn into_memory(self) -> Result<Pdfs> {
+        match self {
+            PdfData::Memory(pdfs) => Ok(pdfs),
+            PdfData::Qp(blocks) => blocks.read_all(),
+        }
+    }
+}
+
+impl PdfSource for PdfData {
+    type Error = Error;
+
+    fn len(&self) -> usize {
+        match self {
+            PdfData::Memory(pdfs) => pdfs.len(),
+            PdfData::Qp(blocks) => blocks.len(),
+        }
+    }
+
+    fn representation(&self) -> Representation {
+        match self {
+            PdfData::Memory(pdfs) => pdfs.representation(),
+            PdfData::Qp(blocks) => blocks.representation(),
+        }
+    }
+
+    fn for_each_block(&self, visit: &mut BlockVisit<'_, Error>) -> Result<()> {
+        match self {
+            PdfData::Memory(pdfs) => visit(0, pdfs),
+            PdfData::Qp(blocks) => blocks.for_each_block(visit),
+        }
+    }
+}
+
+/// The PDFs of a qp HDF5 file, read block by block: the open parameter datasets, the axis, and
+/// the rows kept by `--drop-invalid`. Each block holds the kept rows of about
+/// [`QP_BLOCK_BYTES`] of the file's parameters.
+#[derive(Debug, Clone)]
+pub struct QpBlocks {
+    path: PathBuf,
+    kind: QpKind,
+    /// The parameter datasets (they keep the file open), in the order of [`QpKind::datasets`].
+    params: Vec<Param>,
+    /// Values per galaxy and dataset.
+    width: usize,
+    /// Rows in the file.
+    n: usize,
+    axis: Option<Axis>,
+    /// The file's rows kept (ascending), `None` when every row is.
+    kept: Option<Vec<usize>>,
+    /// The ids of the kept rows, for messages.
+    ids: Option<NamedColumn<i64>>,
+    /// File rows read per block.
+    block_rows: usize,
+    /// The file's size and modification time when it was validated.
+    stamp: FileStamp,
+}
+
+/// What tells that a file changed since it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::file(path, format!("cannot open: {e}")).caused_by(e))?;
+        Ok(FileStamp { len: meta.len(), modified: meta.modified().ok() })
+    }
+}
+
+impl PdfSource for QpBlocks {
+    type Error = Error;
+
+    fn len(&self) -> usize {
+        self.kept.as_ref().map_or(self.n, Vec::len)
+    }
+
+    fn representation(&self) -> Representation {
+        self.kind.representation()
+    }
+
+    fn for_each_block(&self, visit: &mut BlockVisit<'_, Error>) -> Result<()> {
+        self.blocks(|first, parameters, rows| {
+            let pdfs = qp_pdfs(self.kind, self.width, parameters, self.axis.as_ref())
+                .map_err(|e| self.locate(e, first, rows.files()))?
+                .from_qp_file();
+            visit(first, &pdfs)
+        })
+    }
+}
+
+/// The file rows of a block's PDFs: a range of the file, or the rows kept in it.
+enum BlockRows<'a> {
+    All(Range<usize>),
+    Kept(&'a [usize]),
+}
+
+impl BlockRows<'_> {
+    fn files(&self) -> Vec<usize> {
+        match self {
+            BlockRows::All(range) => range.clone().collect(),
+            BlockRows::Kept(rows) => rows.to_vec(),
+        }
+    }
+}
+
+impl QpBlocks {
+    /// Call `each(first, parameters, rows)` for the consecutive non-empty blocks of kept rows:
+    /// `first` is the index of the block's first PDF among those kept, `parameters` the kept
+    /// rows' values (row-major, one vector per dataset), `rows` their rows in the file.
+    fn blocks(&self, mut each: impl FnMut(usize, Vec<Vec<f64>>, BlockRows<'_>) -> Result<()>) -> Result<()> {
+        if FileStamp::of(&self.path)? != self.stamp {
+            return Err(Error::file(
+                &self.path,
+                "changed since it was read (its size or modification time differ); run again once nothing writes to it",
+            ));
+        }
+        let mut first = 0;
+        for start in (0..self.n).step_by(self.block_rows.max(1)) {
+            let end = (start + self.block_rows.max(1)).min(self.n);
+            let rows = match &self.kept {
+                None => BlockRows::All(start..end),
+                Some(kept) => {
+                    let (a, b) = (kept.partition_point(|&r| r < start), kept.partition_point(|&r| r < end));
+                    BlockRows::Kept(kept.get(a..b).unwrap_or_default())
+                }
+            };
+            let count = match &rows {
+                BlockRows::All(range) => range.len(),
+                BlockRows::Kept(kept) => kept.len(),
+            };
+            if count == 0 {
+                continue;
+            }
+            let mut parameters = Vec::with_capacity(self.params.len());
+            for p in &self.params {
+                let mut values = Vec::new();
+                p.read_rows(&self.path, start..end, &mut values)?;
+                if values.len() != (end - start) * self.width {
+                    return Err(Error::file(
+                        &self.path,
+                        format!(
+                            "{} no longer holds {} rows of {} values; the file changed since it was read: run again once nothing writes to it",
+                            p.name, self.n, self.width
+                        ),
+                    ));
+                }
+                if let BlockRows::Kept(kept) = &rows {
+                    if count < end - start {
+                        values = keep_block_rows(&values, self.width, start, kept);
+                    }
+                }
+                parameters.push(values);
+            }
+            each(first, parameters, rows)?;
+            first += count;
+        }
+        Ok(())
+    }
+
+    /// Every kept row, in one [`Pdfs`].
+    fn read_all(&self) -> Result<Pdfs> {
+        let total =
+            self.len().checked_mul(self.width).ok_or_else(|| Error::file(&self.path, "is too large to read"))?;
+        let mut all = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let mut values = Vec::new();
+            values.try_reserve_exact(total).map_err(|e| {
+                Error::file(
+                    &self.path,
+                    format!("{} ({} × {} values) does not fit in memory", p.name, self.len(), self.width),
+                )
+                .caused_by(e)
+            })?;
+            all.push(values);
+        }
+        self.blocks(|_, parameters, _| {
+            for (out, values) in all.iter_mut().zip(parameters) {
+                out.extend_from_slice(&values);
+            }
+            Ok(())
+        })?;
+        let rows = || self.kept.clone().unwrap_or_else(|| (0..self.n).collect());
+        Ok(qp_pdfs(self.kind, self.width, all, self.axis.as_ref())
+            .map_err(|e| self.locate(e, 0, rows()))?
+            .from_qp_file())
+    }
+
+    /// The file error for a block that the metrics crate refused: the block's PDFs are the kept
+    /// PDFs `first..` and the file's rows `rows`.
+    fn locate(&self, e: PdfError, first: usize, rows: Vec<usize>) -> Error {
+        let ids = self.ids.as_ref().map(|c| (c.name.as_str(), c.values.get(first..).unwrap_or_default()));
+        let locator = Locator {
+            path: &self.path,
+            rows: RowNaming::Qp { rows: &rows },
+            ids,
+            columns: ColumnNaming::Qp { kind: self.kind },
+        };
+        locator.error(e, self.axis.as_ref())
+    }
+}
+
+/// The rows `kept` (file rows, ascending, within the block) of a block of file rows from `start`,
+/// row-major with `width` values a row.
+fn keep_block_rows(values: &[f64], width: usize, start: usize, kept: &[usize]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(kept.len() * width);
+    for &row in kept {
+        let offset = row.saturating_sub(start);
+        out.extend_from_slice(values.get(offset * width..(offset + 1) * width).unwrap_or_default());
+    }
+    out
 }
 
 /// What a file holds, by content (§1.2, §1.3): `Some` representation for a PDF file (a qp HDF5
@@ -105,18 +340,25 @@ pub fn detect_pdf_file(path: &Path, options: &PdfReadOptions) -> Result<Option<R
 /// when `--truth` is given (joined on the id, or by row order with `align_rows`), else the file's
 /// own (`ancil/z_spec` or `ancil/redshift`, or a z_spec column).
 pub fn read_pdf_file(path: &Path, options: &PdfReadOptions) -> Result<PdfFile> {
+    read_pdf_file_in_blocks(path, options, None)
+}
+
+/// [`read_pdf_file`], reading a qp file `block_rows` rows at a time (by default, about
+/// [`QP_BLOCK_BYTES`] of parameters).
+fn read_pdf_file_in_blocks(path: &Path, options: &PdfReadOptions, block_rows: Option<usize>) -> Result<PdfFile> {
     if options.align_rows && options.truth.is_none() {
         return Err(Error::usage(
             "--align rows pairs the PDFs with the rows of a truth file: pass --truth FILE too, or drop --align",
         ));
     }
-    let read = if galaxiesml::is_hdf5(path) { read_qp(path, options)? } else { read_pdf_table(path, options)? };
+    let read =
+        if galaxiesml::is_hdf5(path) { read_qp(path, options, block_rows)? } else { read_pdf_table(path, options)? };
     attach_truth(path, read, options)
 }
 
 /// The PDFs of a file, before the truth is attached.
 struct ReadPdfs {
-    pdfs: Pdfs,
+    pdfs: PdfData,
     ids: Option<NamedColumn<i64>>,
     z_spec: Option<NamedColumn<f64>>,
     info: FileInfo,
@@ -144,7 +386,7 @@ fn attach_truth(path: &Path, read: ReadPdfs, options: &PdfReadOptions) -> Result
     };
     let (z_spec, truth) = if options.align_rows {
         let truth = read_truth_rows(truth_path, options)?;
-        (align_truth(path, &pdfs, ids.as_ref(), info.dropped_invalid, &truth)?, truth)
+        (align_truth(path, pdfs.len(), ids.as_ref(), info.dropped_invalid, &truth)?, truth)
     } else {
         let truth = sample::read_truth(truth_path, &sample_options(options))?;
         let ids = ids.as_ref().ok_or_else(|| {
@@ -192,7 +434,7 @@ fn read_truth_rows(path: &Path, options: &PdfReadOptions) -> Result<Table> {
 /// the same ids in the same order where both files have ids.
 fn align_truth(
     path: &Path,
-    pdfs: &Pdfs,
+    pdfs: usize,
     ids: Option<&NamedColumn<i64>>,
     dropped: usize,
     truth: &Table,
@@ -209,12 +451,12 @@ fn align_truth(
     }
     let z_spec =
         truth.z_spec.as_ref().ok_or_else(|| Error::file(&truth.path, "the truth file needs a z_spec column"))?;
-    if truth.rows != pdfs.len() {
+    if truth.rows != pdfs {
         return Err(Error::file(
             path,
             format!(
                 "holds {} PDFs but the truth file {} has {} rows; --align rows needs the same galaxies in the same order: {join_instead}",
-                pdfs.len(),
+                pdfs,
                 truth.path.display(),
                 truth.rows
             ),
@@ -404,13 +646,13 @@ fn read_pdf_table(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
     let locator = Locator {
         path,
         rows: RowNaming::Table { dropped: dropped_invalid },
-        ids: id.as_ref(),
+        ids: id.as_ref().map(|c| (c.name.as_str(), c.values.as_slice())),
         columns: ColumnNaming::Table { width: pattern.width },
     };
     let pdfs = table_pdfs(&pattern, magnitudes, axis.as_ref()).map_err(|e| locator.error(e, axis.as_ref()))?;
     info.format = format!("{} ({})", table_format(layout), describe(&pdfs, pattern.width));
     Ok(ReadPdfs {
-        pdfs,
+        pdfs: PdfData::Memory(pdfs),
         ids: id,
         z_spec,
         info,
@@ -446,7 +688,7 @@ fn table_pdfs(
 const TRANSPOSE_ROWS: usize = 512;
 
 /// Rows converted at a time by [`row_major`] before the columns give their converted tail back.
-const RELEASE_ROWS: usize = 8192;
+const RELEASE_ROWS: usize = 1024;
 
 /// Columns (each n values) as one row-major (n, width) array. The rows are converted from the
 /// last block to the first, each column shrinking as its values are copied, so that the
@@ -455,6 +697,10 @@ fn row_major(mut columns: Vec<NamedColumn<f64>>) -> Vec<f64> {
     use rayon::prelude::*;
     let width = columns.len();
     let n = columns.first().map_or(0, |c| c.values.len());
+    // The reader sized the columns from an estimate of the rows: give the surplus back first.
+    for column in &mut columns {
+        column.values.shrink_to_fit();
+    }
     let mut out = vec![0.0; n * width];
     let mut end = n;
     while end > 0 && width > 0 {
@@ -808,6 +1054,7 @@ enum Rows {
 }
 
 /// A qp parameter dataset and its shape as (n, width).
+#[derive(Debug, Clone)]
 struct Param {
     ds: hdf5::Dataset,
     name: &'static str,
@@ -935,8 +1182,10 @@ fn read_ancil<T: hdf5::H5Type>(
     Ok(Some((name, values)))
 }
 
-/// Read a qp HDF5 file (§1.2).
-fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
+/// Read a qp HDF5 file (§1.2): its ids and z_spec, and one pass over its parameters in blocks
+/// of `block_rows` rows (by default about [`QP_BLOCK_BYTES`]) that validates them and decides
+/// the rows kept; the parameters themselves are read again when the PDFs are visited.
+fn read_qp(path: &Path, options: &PdfReadOptions, block_rows: Option<usize>) -> Result<ReadPdfs> {
     if options.grid.is_some() {
         return Err(Error::usage(format!(
             "--grid gives the nodes of a table's pdf_k columns; the qp file {} carries its own (meta/xvals, meta/bins): drop --grid",
@@ -944,6 +1193,7 @@ fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
         )));
     }
     let file = open_hdf5(path)?;
+    let stamp = FileStamp::of(path)?;
     let name = qp_name(path, &file)?.ok_or_else(|| {
         Error::file(
             path,
@@ -959,12 +1209,13 @@ fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
         None => qp_z_spec(path, &file, options.zspec_col.as_deref(), n)?,
     };
     let z_values = z_spec.as_ref().map(|(_, z)| &z[..]);
+    let default_rows = QP_BLOCK_BYTES / (std::mem::size_of::<f64>() * width * params.len()).max(1);
+    let block_rows = block_rows.unwrap_or(default_rows).max(1);
+    let scan = QpScan { path, kind, params: &params, n, width, axis: axis.as_ref(), block_rows };
     // The file's fingerprint is read beside the parameters (they are the bulk of the file).
-    let (sha256, rows) = rayon::join(
-        || crate::sha256_file(path),
-        || read_qp_rows(path, &params, n, z_values, ids.as_ref(), options.read.drop_invalid),
-    );
-    let QpRows { parameters, kept } = rows?;
+    let (sha256, kept) =
+        rayon::join(|| crate::sha256_file(path), || scan.validate(z_values, ids.as_ref(), options.read.drop_invalid));
+    let kept = kept?;
     let ids = ids.map(|(name, values)| (name, keep_rows(values, kept.as_deref())));
     let z_spec = z_spec.map(|(name, values)| NamedColumn { name, values: keep_rows(values, kept.as_deref()) });
     let (id_dataset, id_column) = match ids {
@@ -974,23 +1225,35 @@ fn read_qp(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
         }
         None => (None, None),
     };
-    let locator = Locator {
-        path,
-        rows: RowNaming::Qp { kept: kept.as_deref() },
-        ids: id_column.as_ref(),
-        columns: ColumnNaming::Qp { kind },
-    };
-    let pdfs =
-        qp_pdfs(kind, width, parameters, axis.as_ref()).map_err(|e| locator.error(e, axis.as_ref()))?.from_qp_file();
+    let rows = kept.as_ref().map_or(n, Vec::len);
     let info = FileInfo {
         path: path.display().to_string(),
         format: qp_format(kind, width),
-        rows: pdfs.len(),
-        dropped_invalid: n - kept.as_ref().map_or(n, Vec::len),
+        rows,
+        dropped_invalid: n - rows,
         columns: sample::ColumnsUsed { id: id_dataset, z_spec: z_spec.as_ref().map(|c| c.name.clone()), z_phot: None },
         sha256: sha256?,
     };
-    Ok(ReadPdfs { pdfs, ids: id_column, z_spec, info, axis_file: None, no_truth: "no ancil/z_spec or ancil/redshift" })
+    let blocks = QpBlocks {
+        path: path.to_path_buf(),
+        kind,
+        params,
+        width,
+        n,
+        axis,
+        kept,
+        ids: id_column.clone(),
+        block_rows,
+        stamp,
+    };
+    Ok(ReadPdfs {
+        pdfs: PdfData::Qp(blocks),
+        ids: id_column,
+        z_spec,
+        info,
+        axis_file: None,
+        no_truth: "no ancil/z_spec or ancil/redshift",
+    })
 }
 
 /// The parameter datasets of `kind` with their common shape (n, width), n > 0.
@@ -1128,103 +1391,113 @@ fn keep_rows<T: Copy>(values: Vec<T>, kept: Option<&[usize]>) -> Vec<T> {
     }
 }
 
-/// The parameters of a qp file, row-major, one vector per dataset, and the rows kept when
-/// `--drop-invalid` dropped some.
-struct QpRows {
-    parameters: Vec<Vec<f64>>,
-    kept: Option<Vec<usize>>,
+/// One validating pass over a qp file's parameter datasets.
+struct QpScan<'a> {
+    path: &'a Path,
+    kind: QpKind,
+    params: &'a [Param],
+    n: usize,
+    width: usize,
+    axis: Option<&'a Axis>,
+    block_rows: usize,
 }
 
-/// Read every parameter dataset in blocks of about [`table::BLOCK_BYTES`] (one HDF5 hyperslab per
-/// dataset and block), checking that each value
-/// (and the file's z_spec, when it is used) is finite: a row that is not is dropped with
-/// `drop_invalid`, and refused otherwise.
-fn read_qp_rows(
-    path: &Path,
-    params: &[Param],
-    n: usize,
-    z_spec: Option<&[f64]>,
-    ids: Option<&(String, Vec<i64>)>,
-    drop_invalid: bool,
-) -> Result<QpRows> {
-    let width = params.first().map_or(0, |p| p.width);
-    let mut parameters = Vec::with_capacity(params.len());
-    for p in params {
-        let mut values = Vec::new();
-        let total =
-            n.checked_mul(width).ok_or_else(|| Error::file(path, format!("{} is too large to read", p.name)))?;
-        values.try_reserve_exact(total).map_err(|e| {
-            Error::file(path, format!("{} ({n} × {width} values) does not fit in memory", p.name)).caused_by(e)
-        })?;
-        parameters.push(values);
-    }
-    let mut kept: Option<Vec<usize>> = None;
-    let mut block: Vec<Vec<f64>> = vec![Vec::new(); params.len()];
-    let label = |row: usize| match ids {
-        Some((name, values)) => match values.get(row) {
-            Some(id) => format!("row {} ({} {id})", row + 1, name.trim_start_matches("ancil/")),
-            None => format!("row {}", row + 1),
-        },
-        None => format!("row {}", row + 1),
-    };
-    let block_rows = (table::BLOCK_BYTES / (std::mem::size_of::<f64>() * width * params.len()).max(1)).max(1);
-    for start in (0..n).step_by(block_rows) {
-        let rows = start..(start + block_rows).min(n);
-        for (p, values) in params.iter().zip(&mut block) {
-            values.clear();
-            p.read_rows(path, rows.clone(), values)?;
-        }
-        for (offset, row) in rows.clone().enumerate() {
-            let bad = params.iter().zip(&block).find_map(|(p, values)| {
-                let cells = values.get(offset * width..(offset + 1) * width).unwrap_or_default();
-                cells.iter().position(|v| !v.is_finite()).map(|c| (p.name, Some(c), cells[c]))
-            });
-            let z = z_spec.and_then(|z| z.get(row).copied());
-            let bad = bad.or_else(|| z.filter(|z| !z.is_finite()).map(|z| ("z_spec", None, z)));
-            if let Some(z) = z.filter(|z| *z <= -1.0) {
-                return Err(Error::file(
-                    path,
-                    format!(
-                        "{}: z_spec = {z} is <= -1, so 1 + z_spec <= 0; check that ancil holds the spectroscopic redshift",
-                        label(row)
-                    ),
-                ));
+impl QpScan<'_> {
+    /// Read every parameter dataset in blocks of `block_rows` rows (one HDF5 hyperslab per dataset
+    /// and block), checking that each value (and the file's z_spec, when it is used) is finite: a
+    /// row that is not is dropped with `drop_invalid`, and refused otherwise. Each block's kept
+    /// rows are then validated as the metrics crate's [`Pdfs`] (negative densities, sigmas <= 0,
+    /// zero weights or mass), and dropped. Returns the rows kept when some were dropped.
+    fn validate(
+        &self,
+        z_spec: Option<&[f64]>,
+        ids: Option<&(String, Vec<i64>)>,
+        drop_invalid: bool,
+    ) -> Result<Option<Vec<usize>>> {
+        let QpScan { path, kind, params, n, width, axis, block_rows } = *self;
+        let mut kept: Option<Vec<usize>> = None;
+        let id_name = ids.map(|(name, _)| name.trim_start_matches("ancil/"));
+        let label = |row: usize| match (id_name, ids.and_then(|(_, values)| values.get(row))) {
+            (Some(name), Some(id)) => format!("row {} ({name} {id})", row + 1),
+            _ => format!("row {}", row + 1),
+        };
+        for start in (0..n).step_by(block_rows.max(1)) {
+            let rows = start..(start + block_rows.max(1)).min(n);
+            let mut block: Vec<Vec<f64>> = Vec::with_capacity(params.len());
+            for p in params {
+                let mut values = Vec::new();
+                p.read_rows(path, rows.clone(), &mut values)?;
+                block.push(values);
             }
-            match bad {
-                None => {
-                    if let Some(k) = &mut kept {
-                        k.push(row);
-                    }
-                    for (values, out) in block.iter().zip(&mut parameters) {
-                        out.extend_from_slice(values.get(offset * width..(offset + 1) * width).unwrap_or_default());
-                    }
-                }
-                Some(_) if drop_invalid => {
-                    kept.get_or_insert_with(|| (0..row).collect());
-                }
-                Some((name, column, value)) => {
-                    let at = match column {
-                        Some(c) if width > 1 => format!("{name} column {c}"),
-                        _ => name.to_string(),
-                    };
+            let mut block_kept = Vec::with_capacity(rows.len());
+            for (offset, row) in rows.clone().enumerate() {
+                let bad = params.iter().zip(&block).find_map(|(p, values)| {
+                    let cells = values.get(offset * width..(offset + 1) * width).unwrap_or_default();
+                    cells.iter().position(|v| !v.is_finite()).map(|c| (p.name, Some(c), cells[c]))
+                });
+                let z = z_spec.and_then(|z| z.get(row).copied());
+                let bad = bad.or_else(|| z.filter(|z| !z.is_finite()).map(|z| ("z_spec", None, z)));
+                if let Some(z) = z.filter(|z| *z <= -1.0) {
                     return Err(Error::file(
                         path,
                         format!(
-                            "{}, {at}: {value} is not a finite number; every PDF parameter must be (fix the row, or pass --drop-invalid to drop such rows)",
+                            "{}: z_spec = {z} is <= -1, so 1 + z_spec <= 0; check that ancil holds the spectroscopic redshift",
                             label(row)
                         ),
                     ));
                 }
+                match bad {
+                    None => {
+                        if let Some(k) = &mut kept {
+                            k.push(row);
+                        }
+                        block_kept.push(row);
+                    }
+                    Some(_) if drop_invalid => {
+                        kept.get_or_insert_with(|| (0..row).collect());
+                    }
+                    Some((name, column, value)) => {
+                        let at = match column {
+                            Some(c) if width > 1 => format!("{name} column {c}"),
+                            _ => name.to_string(),
+                        };
+                        return Err(Error::file(
+                            path,
+                            format!(
+                                "{}, {at}: {value} is not a finite number; every PDF parameter must be (fix the row, or pass --drop-invalid to drop such rows)",
+                                label(row)
+                            ),
+                        ));
+                    }
+                }
             }
+            if block_kept.is_empty() {
+                continue;
+            }
+            if block_kept.len() < rows.len() {
+                block = block.iter().map(|values| keep_block_rows(values, width, start, &block_kept)).collect();
+            }
+            qp_pdfs(kind, width, block, axis).map_err(|e| {
+                let block_ids: Vec<i64> = ids
+                    .map(|(_, values)| block_kept.iter().filter_map(|&r| values.get(r).copied()).collect())
+                    .unwrap_or_default();
+                let locator = Locator {
+                    path,
+                    rows: RowNaming::Qp { rows: &block_kept },
+                    ids: id_name.map(|name| (name, block_ids.as_slice())),
+                    columns: ColumnNaming::Qp { kind },
+                };
+                locator.error(e, axis)
+            })?;
         }
+        if kept.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::file(
+                path,
+                format!("--drop-invalid dropped every row ({n}): each has a NaN or infinite parameter or z_spec"),
+            ));
+        }
+        Ok(kept)
     }
-    if kept.as_ref().is_some_and(Vec::is_empty) {
-        return Err(Error::file(
-            path,
-            format!("--drop-invalid dropped every row ({n}): each has a NaN or infinite parameter or z_spec"),
-        ));
-    }
-    Ok(QpRows { parameters, kept })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1236,8 +1509,8 @@ enum RowNaming<'a> {
     /// Data rows of a table; `dropped` rows were dropped by `--drop-invalid` (which ones is not
     /// known, so the rows are then counted among those kept).
     Table { dropped: usize },
-    /// Rows of a qp file; `kept` maps the rows kept to the file's rows when some were dropped.
-    Qp { kept: Option<&'a [usize]> },
+    /// Rows of a qp file: PDF `i` (of a block) is the file's row `rows[i]`, counted from 0.
+    Qp { rows: &'a [usize] },
 }
 
 /// How parameter columns are named.
@@ -1254,20 +1527,21 @@ enum ColumnNaming {
 struct Locator<'a> {
     path: &'a Path,
     rows: RowNaming<'a>,
-    ids: Option<&'a NamedColumn<i64>>,
+    /// The id column's name and the ids of the PDFs (as [`RowNaming`] counts them).
+    ids: Option<(&'a str, &'a [i64])>,
     columns: ColumnNaming,
 }
 
 impl Locator<'_> {
     /// Galaxy `row` (0-based among those kept) as the file's row, with its id.
     fn row(&self, row: usize) -> String {
-        let id = self.ids.and_then(|c| c.values.get(row).map(|v| format!(" ({} {v})", c.name))).unwrap_or_default();
+        let id = self.ids.and_then(|(name, ids)| ids.get(row).map(|v| format!(" ({name} {v})"))).unwrap_or_default();
         match self.rows {
             RowNaming::Table { dropped: 0 } => format!("data row {}{id}", row + 1),
             RowNaming::Table { dropped } => {
                 format!("PDF {} of those left after --drop-invalid dropped {dropped} rows{id}", row + 1)
             }
-            RowNaming::Qp { kept } => format!("row {}{id}", kept.and_then(|k| k.get(row)).copied().unwrap_or(row) + 1),
+            RowNaming::Qp { rows } => format!("row {}{id}", rows.get(row).copied().unwrap_or(row) + 1),
         }
     }
 
@@ -1378,12 +1652,17 @@ mod tests {
         e
     }
 
+    /// Every PDF of a file, in memory.
+    fn memory(file: &PdfFile) -> Pdfs {
+        file.pdfs.clone().into_memory().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn bits(values: &[f64]) -> Vec<u64> {
         values.iter().map(|v| v.to_bits()).collect()
     }
 
     fn assert_same(a: &PdfFile, b: &PdfFile, case: &str) {
-        assert_eq!(a.pdfs, b.pdfs, "{case}");
+        assert_eq!(memory(a), memory(b), "{case}");
         assert_eq!(bits(&a.z_spec), bits(&b.z_spec), "{case}");
         assert_eq!(a.ids, b.ids, "{case}");
     }
@@ -1407,9 +1686,10 @@ mod tests {
 
     /// `a` and `b` hold the same PDFs to a few ulp once normalised, and the same ids and z_spec.
     fn assert_nearly_same(a: &PdfFile, b: &PdfFile, case: &str) {
-        assert_eq!((a.pdfs.representation(), a.pdfs.len()), (b.pdfs.representation(), b.pdfs.len()), "{case}");
-        for i in 0..a.pdfs.len() {
-            let (x, y) = (parameters(&a.pdfs, i), parameters(&b.pdfs, i));
+        let (pa, pb) = (memory(a), memory(b));
+        assert_eq!((pa.representation(), pa.len()), (pb.representation(), pb.len()), "{case}");
+        for i in 0..pa.len() {
+            let (x, y) = (parameters(&pa, i), parameters(&pb, i));
             assert_eq!(x.len(), y.len(), "{case} row {i}");
             for (u, v) in x.iter().zip(&y) {
                 assert!((u - v).abs() <= 8.0 * f64::EPSILON * u.abs().max(v.abs()), "{case} row {i}: {u} vs {v}");
@@ -1425,7 +1705,7 @@ mod tests {
             let csv = read(&fixtures().join(format!("{case}.csv")));
             let qp = read(&fixtures().join(format!("{case}.qp.hdf5")));
             if NEARLY_IDENTICAL.contains(&case) {
-                assert_ne!(csv.pdfs, qp.pdfs, "{case} is bit-identical now: move it out of NEARLY_IDENTICAL");
+                assert_ne!(memory(&csv), memory(&qp), "{case} is bit-identical now: move it out of NEARLY_IDENTICAL");
                 assert_nearly_same(&csv, &qp, case);
             } else {
                 assert_same(&csv, &qp, case);
@@ -1446,7 +1726,7 @@ mod tests {
             let qp = read(&shared.join("flexzboost_dc2.qp.hdf5"));
             assert_eq!(csv.input.predictions.format, "CSV (grid, 301 nodes)");
             assert_eq!(qp.input.predictions.format, "qp HDF5 (interp, 301 nodes)");
-            if csv.pdfs == qp.pdfs {
+            if memory(&csv) == memory(&qp) {
                 assert_same(&csv, &qp, "flexzboost_dc2");
             } else {
                 assert_nearly_same(&csv, &qp, "flexzboost_dc2");
@@ -1688,7 +1968,7 @@ mod tests {
             put(f, "ancil/redshift", &[2], &[0.4, 0.6]);
         });
         let file = read(&norm);
-        assert_eq!(file.pdfs, Pdfs::mixture(1, vec![1.0, 1.0], vec![0.3, 0.5], vec![0.1, 0.2]).unwrap());
+        assert_eq!(memory(&file), Pdfs::mixture(1, vec![1.0, 1.0], vec![0.3, 0.5], vec![0.1, 0.2]).unwrap());
         assert_eq!((file.z_spec, file.ids), (vec![0.4, 0.6], None));
         assert_eq!(file.input.predictions.format, "qp HDF5 (norm)");
         assert_eq!(file.input.predictions.columns.z_spec.as_deref(), Some("ancil/redshift"));
@@ -1698,7 +1978,7 @@ mod tests {
             put(f, "data/yvals", &[3], &[0.0, 1.0, 0.0]);
             put(f, "ancil/z_spec", &[1], &[0.5]);
         });
-        assert_eq!(read(&single).pdfs, Pdfs::grid(vec![0.0, 1.0, 2.0], vec![0.0, 1.0, 0.0]).unwrap());
+        assert_eq!(memory(&read(&single)), Pdfs::grid(vec![0.0, 1.0, 2.0], vec![0.0, 1.0, 0.0]).unwrap());
         // Faults: no truth, wrong shapes, strings, missing datasets, NaN, negative, bad axis.
         let mixmod = |name: &str, sigma: f64, extra: &dyn Fn(&hdf5::File)| {
             qp_file(d, name, "mixmod", |f| {
@@ -1780,5 +2060,143 @@ mod tests {
         assert!(err(&plain, &options).contains("plain.h5: is an HDF5 file without meta/pdf_name"));
         let junk = write(d, "junk.hdf5", "object_id,z_spec\n");
         assert!(err(&junk, &options).contains("junk.hdf5: not a readable HDF5 file"));
+    }
+
+    /// The blocks of `file`: `(first, PDFs' parameters)`, after checking that they are
+    /// consecutive, non-empty and cover every PDF.
+    fn blocks(file: &PdfFile) -> Vec<(usize, Vec<Vec<f64>>)> {
+        let mut out = Vec::new();
+        file.pdfs
+            .for_each_block(&mut |first, pdfs| {
+                assert!(!pdfs.is_empty());
+                assert_eq!(pdfs.representation(), file.pdfs.representation());
+                assert_eq!(pdfs.origin(), pzbench_metrics::pdf::Origin::QpFile);
+                out.push((first, (0..pdfs.len()).map(|i| parameters(pdfs, i)).collect::<Vec<_>>()));
+                Ok(())
+            })
+            .unwrap();
+        let mut next = 0;
+        for (first, block) in &out {
+            assert_eq!(*first, next);
+            next += block.len();
+        }
+        assert_eq!(next, file.pdfs.len());
+        out
+    }
+
+    /// Every PDF's parameters, bit for bit.
+    fn all_bits(pdfs: &Pdfs) -> Vec<Vec<u64>> {
+        (0..pdfs.len()).map(|i| bits(&parameters(pdfs, i))).collect()
+    }
+
+    #[test]
+    fn qp_files_are_read_in_consecutive_blocks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<PdfData>();
+        for case in ["mix_k3_even", "mix_narrow_odd", "grid_nonuniform_odd"] {
+            let csv = read(&fixtures().join(format!("{case}.csv")));
+            let expected = all_bits(&memory(&csv));
+            for block_rows in [1, 3, 4, 1000] {
+                let path = fixtures().join(format!("{case}.qp.hdf5"));
+                let qp = read_pdf_file_in_blocks(&path, &PdfReadOptions::default(), Some(block_rows)).unwrap();
+                assert!(matches!(qp.pdfs, PdfData::Qp(_)));
+                let blocks = blocks(&qp);
+                assert!(blocks.iter().all(|(_, b)| b.len() <= block_rows), "{case}");
+                assert_eq!(blocks.len(), csv.pdfs.len().div_ceil(block_rows), "{case}");
+                let got: Vec<Vec<u64>> = blocks.iter().flat_map(|(_, b)| b.iter().map(|p| bits(p))).collect();
+                assert_eq!(got, expected, "{case}, {block_rows} rows a block");
+                assert_same(&csv, &qp, case);
+                // Visiting twice gives the same PDFs.
+                assert_eq!(all_bits(&memory(&qp)), expected, "{case}");
+            }
+        }
+        // --drop-invalid: rows 5 (in the middle of the second block) and 7..9 (the whole third
+        // block) are dropped; the blocks are those of the rows kept.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let n = 10;
+        let dropped = [4, 6, 7, 8];
+        let value = |row: usize, k: usize, base: f64| base + 0.01 * (row * 2 + k) as f64;
+        let weights: Vec<f64> = (0..n).flat_map(|r| [value(r, 0, 0.2), value(r, 1, 0.5)]).collect();
+        let mut means: Vec<f64> = (0..n).flat_map(|r| [value(r, 0, 0.3), value(r, 1, 1.1)]).collect();
+        let sigmas: Vec<f64> = (0..n).flat_map(|r| [value(r, 0, 0.05), value(r, 1, 0.1)]).collect();
+        let z: Vec<f64> = (0..n).map(|r| value(r, 0, 0.4)).collect();
+        let ids: Vec<i64> = (0..n as i64).map(|r| 100 + r).collect();
+        for row in dropped {
+            means[row * 2 + 1] = f64::NAN;
+        }
+        let qp = qp_file(d, "drop", "mixmod", |f| {
+            put(f, "data/weights", &[n, 2], &weights);
+            put(f, "data/means", &[n, 2], &means);
+            put(f, "data/stds", &[n, 2], &sigmas);
+            put(f, "ancil/z_spec", &[n], &z);
+            f.new_dataset_builder().with_data(&ids).create("ancil/object_id").unwrap();
+        });
+        let mut csv = String::from("object_id,z_spec,w_0,w_1,mu_0,mu_1,sigma_0,sigma_1\n");
+        for r in (0..n).filter(|r| !dropped.contains(r)) {
+            let (w, m, s) = (&weights[2 * r..2 * r + 2], &means[2 * r..2 * r + 2], &sigmas[2 * r..2 * r + 2]);
+            csv.push_str(&format!("{},{},{},{},{},{},{},{}\n", ids[r], z[r], w[0], w[1], m[0], m[1], s[0], s[1]));
+        }
+        let csv = read(&write(d, "drop.csv", &csv));
+        let drop = PdfReadOptions {
+            read: ReadOptions { drop_invalid: true, ..ReadOptions::default() },
+            ..PdfReadOptions::default()
+        };
+        let file = read_pdf_file_in_blocks(&qp, &drop, Some(3)).unwrap();
+        assert_eq!((file.input.predictions.dropped_invalid, file.input.predictions.rows), (4, 6));
+        let blocks = blocks(&file);
+        let firsts: Vec<(usize, usize)> = blocks.iter().map(|(first, b)| (*first, b.len())).collect();
+        assert_eq!(firsts, vec![(0, 3), (3, 2), (5, 1)]);
+        let got: Vec<Vec<u64>> = blocks.iter().flat_map(|(_, b)| b.iter().map(|p| bits(p))).collect();
+        assert_eq!(got, all_bits(&memory(&csv)));
+        assert_same(&csv, &file, "drop");
+        assert_eq!(file.ids, Some(vec![100, 101, 102, 103, 105, 109]));
+        // Without --drop-invalid the NaN in the second block is refused, by its file row.
+        let e = read_pdf_file_in_blocks(&qp, &PdfReadOptions::default(), Some(3)).unwrap_err().to_string();
+        assert!(e.ends_with("drop.qp.hdf5: row 5 (object_id 104), data/means column 1: NaN is not a finite number; every PDF parameter must be (fix the row, or pass --drop-invalid to drop such rows)"), "{e}");
+
+        // A PDF the metrics crate refuses in a later block is named by its file row and id, also
+        // after rows were dropped before it.
+        let mut bad = sigmas.clone();
+        bad[2 * 9 + 1] = 0.0;
+        let zero = qp_file(d, "zero", "mixmod", |f| {
+            put(f, "data/weights", &[n, 2], &weights);
+            put(f, "data/means", &[n, 2], &means);
+            put(f, "data/stds", &[n, 2], &bad);
+            put(f, "ancil/z_spec", &[n], &z);
+            f.new_dataset_builder().with_data(&ids).create("ancil/object_id").unwrap();
+        });
+        for block_rows in [None, Some(1), Some(3), Some(4)] {
+            let e = read_pdf_file_in_blocks(&zero, &drop, block_rows).unwrap_err().to_string();
+            assert!(e.ends_with("zero.qp.hdf5: row 10 (object_id 109), data/stds column 1 = 0 must be > 0; a Gaussian component needs a positive width"), "{block_rows:?}: {e}");
+        }
+        let mut negative = weights.clone();
+        negative[2 * 5] = -0.5;
+        let neg = qp_file(d, "neg", "mixmod", |f| {
+            put(f, "data/weights", &[n, 2], &negative);
+            put(f, "data/means", &[n, 2], &means);
+            put(f, "data/stds", &[n, 2], &sigmas);
+            put(f, "ancil/z_spec", &[n], &z);
+        });
+        let e = read_pdf_file_in_blocks(&neg, &drop, Some(4)).unwrap_err().to_string();
+        assert!(e.ends_with("neg.qp.hdf5: row 6, data/weights column 0 = -0.5 is negative; densities and weights must be >= 0 (clip round-off negatives to 0)"), "{e}");
+        let mut empty = vec![1.0; 2 * n];
+        empty[2 * 7..2 * 8].fill(0.0);
+        let hist = qp_file(d, "hist", "hist", |f| {
+            put(f, "meta/bins", &[1, 3], &[0.0, 1.0, 2.0]);
+            put(f, "data/pdfs", &[n, 2], &empty);
+            put(f, "ancil/z_spec", &[n], &z);
+        });
+        let e = read_pdf_file_in_blocks(&hist, &drop, Some(3)).unwrap_err().to_string();
+        assert!(e.ends_with("hist.qp.hdf5: row 8: the PDF integrates to 0 (every density in data/pdfs is 0); drop the row or give it a positive density"), "{e}");
+
+        // A file changed after it was read is refused when its PDFs are visited.
+        let file = read_pdf_file_in_blocks(&qp, &drop, Some(3)).unwrap();
+        // (The datasets keep the file open, so HDF5 itself refuses to overwrite it here.)
+        assert!(hdf5::File::create(&qp).is_err());
+        std::fs::write(&qp, "rewritten").unwrap();
+        let e = file.pdfs.for_each_block(&mut |_, _| Ok(())).unwrap_err().to_string();
+        assert!(e.contains("drop.qp.hdf5: changed since it was read"), "{e}");
+        assert!(file.pdfs.into_memory().is_err());
     }
 }

@@ -13,8 +13,8 @@ use pzbench_io::pdf::{read_pdf_file, PdfFile, PdfReadOptions};
 use pzbench_io::sample::Sample;
 use pzbench_io::{Error, Result};
 use pzbench_metrics::pdf::{
-    bootstrap_pdfs, evaluate_pdfs, Dialect, PdfIntervals, PdfOptions, PdfValues, Pdfs, PointEstimate, Representation,
-    SetReport,
+    bootstrap_pdfs, evaluate_pdfs, Dialect, PdfIntervals, PdfOptions, PdfSource, PdfValues, PointEstimate,
+    Representation, SetReport,
 };
 use pzbench_metrics::{Bins, BootstrapConfig};
 
@@ -77,12 +77,11 @@ pub struct PdfBin {
     pub report: Option<SetReport>,
 }
 
-/// A scored PDF file: the report, and what the per-galaxy outputs and plots need.
+/// A scored PDF file: the report, and what the per-galaxy output needs.
 #[derive(Debug, Clone)]
 pub struct PdfScore {
     /// The point metrics of the chosen estimate, with the `pdf` block.
     pub report: ScoreReport,
-    pub pdfs: Pdfs,
     pub values: PdfValues,
     pub ids: Option<Vec<i64>>,
 }
@@ -104,12 +103,13 @@ pub fn score_pdf_file(
     bootstrap_config: Option<BootstrapConfig>,
 ) -> Result<PdfScore> {
     let (file, values) = load_pdf_values(path, &options.read, options.dialect)?;
-    let representation = file.pdfs.representation();
+    let PdfFile { pdfs, ids, z_spec, input, .. } = file;
+    let representation = pdfs.representation();
     let metric_options = options.metric_options(representation);
     let z_phot = values.point_estimates(metric_options.point).map_err(|e| in_file(path, e))?;
-    let sample = Sample { ids: None, z_spec: file.z_spec.clone(), z_phot, input: file.input.clone() };
+    let sample = Sample { ids: None, z_spec, z_phot, input };
     let mut report = score_sample(sample, bins.clone(), bootstrap_config);
-    let evaluation = evaluate_pdfs(&file.pdfs, &values, bins, &metric_options).map_err(|e| in_file(path, e))?;
+    let evaluation = evaluate_pdfs(&pdfs, &values, bins, &metric_options).map_err(|e| in_file(path, e))?;
     let intervals = bootstrap_config
         .map(|config| bootstrap_pdfs(&values, bins, &metric_options, &config))
         .transpose()
@@ -131,12 +131,16 @@ pub fn score_pdf_file(
         per_bin,
         intervals,
     });
-    Ok(PdfScore { report, pdfs: file.pdfs, values, ids: file.ids })
+    Ok(PdfScore { report, values, ids })
 }
 
-/// A metrics error about the PDFs of `path`, as one line naming the file.
-fn in_file(path: &Path, error: pzbench_metrics::Error) -> Error {
-    Error::file(path, error.to_string()).caused_by(error)
+/// An error about the PDFs of `path`, as one line naming the file: the metrics' own errors
+/// (converted to usage errors) are given the file's name; the reader's name it already.
+fn in_file(path: &Path, error: impl Into<Error>) -> Error {
+    match error.into() {
+        Error::Usage(message) => Error::file(path, message),
+        other => other,
+    }
 }
 
 /// Per-galaxy values as CSV (`--pit-out`): `object_id` (when the file has ids), `z_spec`, then

@@ -44,5 +44,5 @@ pub use rail::{rail_pit_stats, RailGridReport, RailPitStats, RailPointStats, Rai
 pub use report::{PdfReport, PointReport, SetReport};
 pub use representation::{Origin, Pdf, Pdfs, Representation};
 pub use samples::Samples;
-pub use source::PdfSource;
+pub use source::{BlockVisit, PdfSource};
 pub use values::{GalaxyValues, PdfValues};

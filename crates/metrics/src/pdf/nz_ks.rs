@@ -325,7 +325,7 @@ mod tests {
         fn representation(&self) -> Representation {
             self.0.representation()
         }
-        fn for_each_block(&self, visit: &mut dyn FnMut(usize, &Pdfs) -> crate::Result<()>) -> crate::Result<()> {
+        fn for_each_block(&self, visit: &mut crate::pdf::BlockVisit<'_, crate::Error>) -> crate::Result<()> {
             for first in (0..self.0.len()).step_by(self.1) {
                 let (mut w, mut m, mut s) = (Vec::new(), Vec::new(), Vec::new());
                 for i in first..(first + self.1).min(self.0.len()) {

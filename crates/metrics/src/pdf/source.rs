@@ -5,6 +5,9 @@
 
 use super::representation::{Pdfs, Representation};
 
+/// What [`PdfSource::for_each_block`] calls with each block: its first row and its PDFs.
+pub type BlockVisit<'a, E> = dyn FnMut(usize, &Pdfs) -> Result<(), E> + 'a;
+
 /// A set of PDFs that can be visited in blocks of consecutive galaxies, in row order, as often as
 /// needed (every visit yields the same PDFs).
 pub trait PdfSource {
@@ -23,8 +26,7 @@ pub trait PdfSource {
     fn representation(&self) -> Representation;
 
     /// Call `visit(first_row, block)` for consecutive blocks covering every galaxy in order.
-    fn for_each_block(&self, visit: &mut dyn FnMut(usize, &Pdfs) -> Result<(), Self::Error>)
-        -> Result<(), Self::Error>;
+    fn for_each_block(&self, visit: &mut BlockVisit<'_, Self::Error>) -> Result<(), Self::Error>;
 }
 
 /// PDFs held in memory are one block.
@@ -39,7 +41,7 @@ impl PdfSource for Pdfs {
         Pdfs::representation(self)
     }
 
-    fn for_each_block(&self, visit: &mut dyn FnMut(usize, &Pdfs) -> crate::Result<()>) -> crate::Result<()> {
+    fn for_each_block(&self, visit: &mut BlockVisit<'_, crate::Error>) -> crate::Result<()> {
         visit(0, self)
     }
 }
