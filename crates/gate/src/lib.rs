@@ -24,14 +24,14 @@ use baseline::{
     align, align_order, baseline_json, check_score_matches, load_gate_baseline, pdf_baseline_json, Baseline,
     GateBaseline, PdfBaseline,
 };
-use policy::{Correction, GateMetric, PdfMetric, Policy, Tolerance};
+use policy::{Correction, GateMetric, Policy, Tolerance};
 use pzbench_io::pdf::{detect_pdf_file, PdfReadOptions};
 use pzbench_io::sample::{load_sample, SampleOptions};
 use pzbench_io::update::{write_locked, LockOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::pdf::{
-    evaluate_pdf_values, paired_pdf_replicates, Dialect, GalaxyValues, PdfEvaluation, PdfOptions, PdfReplicate,
-    PdfValues, PointEstimate, SetReport,
+    evaluate_pdf_values, paired_pdf_replicates, Dialect, GalaxyValues, PdfEvaluation, PdfMetric, PdfOptions,
+    PdfReplicate, PdfValues, PointEstimate, SetReport,
 };
 use pzbench_metrics::{
     paired_replicates, percentile_interval, Bins, BootstrapConfig, Evaluation, Grouped, Interval, Metric, Metrics,

@@ -9,7 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use pzbench_io::{Error, Result};
-use pzbench_metrics::pdf::{PdfReport, SetReport, COVERAGE_68, COVERAGE_95};
+use pzbench_metrics::pdf::PdfMetric;
 use pzbench_metrics::Metric;
 
 /// The most bootstrap resamples a policy may ask for.
@@ -34,74 +34,6 @@ impl Tolerance {
     }
 }
 
-/// A PDF metric the gate can guard (`docs/PDF_METRICS.md`), pzbench dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PdfMetric {
-    /// `crps`: mean CRPS (smaller is better).
-    Crps,
-    /// `cde_loss`: the CDE loss, signed (lower is better); not defined for samples.
-    CdeLoss,
-    /// `pit_ks`, `pit_cvm`, `pit_ad`: the PIT's distance from U(0, 1) (smaller is better).
-    PitKs,
-    PitCvm,
-    PitAd,
-    /// `pit_outlier_rate`: PITs in the extreme tails (smaller is better).
-    PitOutlierRate,
-    /// `coverage_68`, `coverage_95`: judged by `|coverage - nominal|`.
-    Coverage68,
-    Coverage95,
-}
-
-impl PdfMetric {
-    /// Every PDF metric the gate knows.
-    pub const ALL: [PdfMetric; 8] = [
-        PdfMetric::Crps,
-        PdfMetric::CdeLoss,
-        PdfMetric::PitKs,
-        PdfMetric::PitCvm,
-        PdfMetric::PitAd,
-        PdfMetric::PitOutlierRate,
-        PdfMetric::Coverage68,
-        PdfMetric::Coverage95,
-    ];
-
-    /// The key in a policy's `[metrics]` table and in the gate's report.
-    pub const fn key(self) -> &'static str {
-        match self {
-            PdfMetric::Crps => "crps",
-            PdfMetric::CdeLoss => "cde_loss",
-            PdfMetric::PitKs => "pit_ks",
-            PdfMetric::PitCvm => "pit_cvm",
-            PdfMetric::PitAd => "pit_ad",
-            PdfMetric::PitOutlierRate => "pit_outlier_rate",
-            PdfMetric::Coverage68 => "coverage_68",
-            PdfMetric::Coverage95 => "coverage_95",
-        }
-    }
-
-    /// The metric's value in a pzbench-dialect report (`None` for the rail dialect, or for
-    /// `cde_loss` of samples).
-    pub fn of(self, report: &SetReport) -> Option<f64> {
-        match report {
-            SetReport::Pzbench(report) => self.of_pzbench(report),
-            SetReport::Rail(_) => None,
-        }
-    }
-
-    fn of_pzbench(self, r: &PdfReport) -> Option<f64> {
-        Some(match self {
-            PdfMetric::Crps => r.crps,
-            PdfMetric::CdeLoss => r.cde_loss?,
-            PdfMetric::PitKs => r.pit.ks,
-            PdfMetric::PitCvm => r.pit.cvm,
-            PdfMetric::PitAd => r.pit.ad,
-            PdfMetric::PitOutlierRate => r.pit.outlier_rate,
-            PdfMetric::Coverage68 => r.pit.coverage_68,
-            PdfMetric::Coverage95 => r.pit.coverage_95,
-        })
-    }
-}
-
 /// A metric the gate can guard: a point metric (of the point predictions, or of the PDFs' point
 /// estimate) or a PDF metric. Serialises (and displays) as its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,9 +53,7 @@ impl GateMetric {
 
     /// The metric whose key is `key` (`count` included; [`Policy::validate`] refuses it).
     pub fn from_key(key: &str) -> Option<GateMetric> {
-        Metric::from_key(key)
-            .map(GateMetric::Point)
-            .or_else(|| PdfMetric::ALL.into_iter().find(|m| m.key() == key).map(GateMetric::Pdf))
+        Metric::from_key(key).map(GateMetric::Point).or_else(|| PdfMetric::from_key(key).map(GateMetric::Pdf))
     }
 
     /// Badness of a value (smaller is better): the magnitude of a bias, the distance of a PIT
@@ -131,9 +61,8 @@ impl GateMetric {
     pub fn badness(self, value: f64) -> f64 {
         match self {
             GateMetric::Point(metric) if metric.judged_by_magnitude() => value.abs(),
-            GateMetric::Pdf(PdfMetric::Coverage68) => (value - COVERAGE_68).abs(),
-            GateMetric::Pdf(PdfMetric::Coverage95) => (value - COVERAGE_95).abs(),
-            _ => value,
+            GateMetric::Point(_) => value,
+            GateMetric::Pdf(metric) => metric.badness(value),
         }
     }
 }
@@ -447,12 +376,11 @@ mod tests {
         assert_eq!(keys, ["bias", "crps", "loss", "mse", "outlier_frac", "pit_ks", "scatter"]);
         assert_eq!(Policy::default().first_pdf_metric(), None);
         assert_eq!(GateMetric::Pdf(PdfMetric::CdeLoss).badness(-1.5), -1.5);
-        assert!((GateMetric::Pdf(PdfMetric::Coverage95).badness(COVERAGE_95 - 0.1) - 0.1).abs() < 1e-12);
-        assert!((GateMetric::Pdf(PdfMetric::Coverage68).badness(COVERAGE_68 + 0.05) - 0.05).abs() < 1e-12);
+        assert_eq!(GateMetric::Pdf(PdfMetric::Coverage68).badness(0.7), PdfMetric::Coverage68.badness(0.7));
         let unknown = Policy::from_toml("[metrics]\npit_wobble = {}\n").unwrap_err().to_string();
         assert!(
             unknown.ends_with(
-                "outlier_frac_bw, crps, cde_loss, pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68, coverage_95"
+                "outlier_frac_bw, pit_ks, pit_cvm, pit_ad, pit_outlier_rate, coverage_68, coverage_95, crps, cde_loss"
             ),
             "{unknown}"
         );

@@ -24,8 +24,8 @@ use crate::{Error, Result};
 
 /// Bytes of parameters read from a qp file at a time (one HDF5 hyperslab per dataset): small
 /// enough that a block and its per-galaxy work stay a few MB, large enough that the reads
-/// stream (100,000 Gaussian mixtures of K = 7 are 17 blocks).
-pub const QP_BLOCK_BYTES: usize = 1 << 20;
+/// stream (100,000 Gaussian mixtures of K = 7 are 33 blocks).
+pub const QP_BLOCK_BYTES: usize = 512 << 10;
 
 /// How to read a PDF file and where its true redshifts come from (`pzbench score` flags).
 #[derive(Debug, Clone, Default)]
@@ -196,6 +196,14 @@ enum BlockRows<'a> {
 }
 
 impl BlockRows<'_> {
+    /// Number of rows.
+    fn len(&self) -> usize {
+        match self {
+            BlockRows::All(range) => range.len(),
+            BlockRows::Kept(rows) => rows.len(),
+        }
+    }
+
     fn files(&self) -> Vec<usize> {
         match self {
             BlockRows::All(range) => range.clone().collect(),
@@ -207,7 +215,8 @@ impl BlockRows<'_> {
 impl QpBlocks {
     /// Call `each(first, parameters, rows)` for the consecutive non-empty blocks of kept rows:
     /// `first` is the index of the block's first PDF among those kept, `parameters` the kept
-    /// rows' values (row-major, one vector per dataset), `rows` their rows in the file.
+    /// rows' values (row-major, one vector per dataset), `rows` their rows in the file. The next
+    /// block is read on another thread while `each` works on the current one.
     fn blocks(&self, mut each: impl FnMut(usize, Vec<Vec<f64>>, BlockRows<'_>) -> Result<()>) -> Result<()> {
         if FileStamp::of(&self.path)? != self.stamp {
             return Err(Error::file(
@@ -215,47 +224,70 @@ impl QpBlocks {
                 "changed since it was read (its size or modification time differ); run again once nothing writes to it",
             ));
         }
-        let mut first = 0;
-        for start in (0..self.n).step_by(self.block_rows.max(1)) {
-            let end = (start + self.block_rows.max(1)).min(self.n);
-            let rows = match &self.kept {
-                None => BlockRows::All(start..end),
-                Some(kept) => {
-                    let (a, b) = (kept.partition_point(|&r| r < start), kept.partition_point(|&r| r < end));
-                    BlockRows::Kept(kept.get(a..b).unwrap_or_default())
-                }
-            };
-            let count = match &rows {
-                BlockRows::All(range) => range.len(),
-                BlockRows::Kept(kept) => kept.len(),
-            };
-            if count == 0 {
-                continue;
-            }
-            let mut parameters = Vec::with_capacity(self.params.len());
-            for p in &self.params {
-                let mut values = Vec::new();
-                p.read_rows(&self.path, start..end, &mut values)?;
-                if values.len() != (end - start) * self.width {
-                    return Err(Error::file(
-                        &self.path,
-                        format!(
-                            "{} no longer holds {} rows of {} values; the file changed since it was read: run again once nothing writes to it",
-                            p.name, self.n, self.width
-                        ),
-                    ));
-                }
-                if let BlockRows::Kept(kept) = &rows {
-                    if count < end - start {
-                        values = keep_block_rows(&values, self.width, start, kept);
+        let step = self.block_rows.max(1);
+        let blocks: Vec<(usize, usize)> = (0..self.n)
+            .step_by(step)
+            .map(|start| (start, (start + step).min(self.n)))
+            .filter(|&(start, end)| self.rows_of(start, end).len() > 0)
+            .collect();
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for (start, end) in blocks {
+                    let read = self.read_block(start, end).map(|parameters| (start, end, parameters));
+                    let failed = read.is_err();
+                    if sender.send(read).is_err() || failed {
+                        break;
                     }
                 }
-                parameters.push(values);
+            });
+            let mut first = 0;
+            for read in receiver {
+                let (start, end, parameters) = read?;
+                let rows = self.rows_of(start, end);
+                let count = rows.len();
+                each(first, parameters, rows)?;
+                first += count;
             }
-            each(first, parameters, rows)?;
-            first += count;
+            Ok(())
+        })
+    }
+
+    /// The kept rows of the file rows `start..end`.
+    fn rows_of(&self, start: usize, end: usize) -> BlockRows<'_> {
+        match &self.kept {
+            None => BlockRows::All(start..end),
+            Some(kept) => {
+                let (a, b) = (kept.partition_point(|&r| r < start), kept.partition_point(|&r| r < end));
+                BlockRows::Kept(kept.get(a..b).unwrap_or_default())
+            }
         }
-        Ok(())
+    }
+
+    /// The kept rows' values of the file rows `start..end`, one vector per dataset.
+    fn read_block(&self, start: usize, end: usize) -> Result<Vec<Vec<f64>>> {
+        let rows = self.rows_of(start, end);
+        let mut parameters = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let mut values = Vec::new();
+            p.read_rows(&self.path, start..end, &mut values)?;
+            if values.len() != (end - start) * self.width {
+                return Err(Error::file(
+                    &self.path,
+                    format!(
+                        "{} no longer holds {} rows of {} values; the file changed since it was read: run again once nothing writes to it",
+                        p.name, self.n, self.width
+                    ),
+                ));
+            }
+            if let BlockRows::Kept(kept) = &rows {
+                if kept.len() < end - start {
+                    values = keep_block_rows(&values, self.width, start, kept);
+                }
+            }
+            parameters.push(values);
+        }
+        Ok(parameters)
     }
 
     /// Every kept row, in one [`Pdfs`].

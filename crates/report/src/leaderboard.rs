@@ -22,10 +22,10 @@ use super::format::{significant, TextTable};
 use super::pdf_score::PdfBlock;
 use super::score::{MetricValues, ScoreReport};
 use super::scoring::{score_model, ModelInput};
-use super::table2::{Dataset, TABLE2_COLUMNS};
+use super::table2::{Dataset, TABLE2_COLUMNS, TABLE2_PDF_COLUMNS};
 use pzbench_io::update::{update_locked, LockOptions};
 use pzbench_io::{Error, Result};
-use pzbench_metrics::pdf::{Dialect, PointEstimate, RailGrid, Representation, COVERAGE_68, COVERAGE_95};
+use pzbench_metrics::pdf::{Dialect, PdfMetric, PointEstimate, Representation};
 use pzbench_metrics::{Bins, BootstrapConfig, Metric};
 
 /// The documented schema of a board, embedded.
@@ -97,97 +97,6 @@ pub struct Entry {
     pub pdf: Option<PdfRecord>,
 }
 
-/// A headline PDF metric a board stores and ranks by (`docs/PDF_METRICS.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PdfMetric {
-    PitKs,
-    PitCvm,
-    PitAd,
-    PitOutlierRate,
-    Coverage68,
-    Coverage95,
-    Crps,
-    CdeLoss,
-}
-
-impl PdfMetric {
-    /// Every stored PDF metric, in the order of the `pdf.overall` object.
-    pub const ALL: [PdfMetric; 8] = [
-        PdfMetric::PitKs,
-        PdfMetric::PitCvm,
-        PdfMetric::PitAd,
-        PdfMetric::PitOutlierRate,
-        PdfMetric::Coverage68,
-        PdfMetric::Coverage95,
-        PdfMetric::Crps,
-        PdfMetric::CdeLoss,
-    ];
-
-    /// The key in boards and for `--by`.
-    pub const fn key(self) -> &'static str {
-        match self {
-            PdfMetric::PitKs => "pit_ks",
-            PdfMetric::PitCvm => "pit_cvm",
-            PdfMetric::PitAd => "pit_ad",
-            PdfMetric::PitOutlierRate => "pit_outlier_rate",
-            PdfMetric::Coverage68 => "coverage_68",
-            PdfMetric::Coverage95 => "coverage_95",
-            PdfMetric::Crps => "crps",
-            PdfMetric::CdeLoss => "cde_loss",
-        }
-    }
-
-    /// The metric of a key.
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.key() == key)
-    }
-
-    /// The column header in rendered tables.
-    pub const fn header(self) -> &'static str {
-        match self {
-            PdfMetric::PitKs => "PIT KS",
-            PdfMetric::PitCvm => "PIT CvM",
-            PdfMetric::PitAd => "PIT AD",
-            PdfMetric::PitOutlierRate => "PIT outlier rate",
-            PdfMetric::Coverage68 => "Coverage 68 %",
-            PdfMetric::Coverage95 => "Coverage 95 %",
-            PdfMetric::Crps => "CRPS",
-            PdfMetric::CdeLoss => "CDE loss",
-        }
-    }
-
-    /// The nominal value of a coverage (ranked by the distance from it); `None` for the others,
-    /// which are better the smaller they are.
-    pub const fn nominal(self) -> Option<f64> {
-        match self {
-            PdfMetric::Coverage68 => Some(COVERAGE_68),
-            PdfMetric::Coverage95 => Some(COVERAGE_95),
-            _ => None,
-        }
-    }
-
-    /// The metric's key among a score report's PDF values ([`pzbench_metrics::pdf::SetReport::scalars`])
-    /// in `dialect`; `None` where the dialect has no such value (coverage and CRPS in the rail
-    /// dialect, whose CDE loss is the one on RAIL's estimator grid `linspace(0, 3, 301)`).
-    pub fn scalar_key(self, dialect: Dialect) -> Option<String> {
-        let key = match (self, dialect) {
-            (PdfMetric::PitKs, _) => "pit.ks",
-            (PdfMetric::PitCvm, _) => "pit.cvm",
-            (PdfMetric::PitAd, _) => "pit.ad",
-            (PdfMetric::PitOutlierRate, _) => "pit.outlier_rate",
-            (PdfMetric::Coverage68, Dialect::Pzbench) => "pit.coverage_68",
-            (PdfMetric::Coverage95, Dialect::Pzbench) => "pit.coverage_95",
-            (PdfMetric::Crps, Dialect::Pzbench) => "crps",
-            (PdfMetric::CdeLoss, Dialect::Pzbench) => "cde_loss",
-            (PdfMetric::CdeLoss, Dialect::Rail) => {
-                return Some(format!("grids[{}].cde_loss", RailGrid::Estimators.label()));
-            }
-            (PdfMetric::Coverage68 | PdfMetric::Coverage95 | PdfMetric::Crps, Dialect::Rail) => return None,
-        };
-        Some(key.to_string())
-    }
-}
-
 /// The headline PDF metrics of the whole set, `null` where not defined (the CDE loss of samples,
 /// CRPS and coverage in the rail dialect, an empty set).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -240,7 +149,7 @@ pub struct PdfRecord {
     /// `pzbench` or `rail`.
     pub dialect: Dialect,
     /// `mixture`, `grid`, `histogram` or `samples`.
-    pub representation: String,
+    pub representation: Representation,
     /// The estimate whose point metrics are the entry's `overall` and `per_bin`.
     pub point_estimate: PointEstimate,
     pub overall: PdfMetricValues,
@@ -265,7 +174,7 @@ impl PdfRecord {
         }
         PdfRecord {
             dialect: block.dialect,
-            representation: representation_name(block.representation).to_string(),
+            representation: block.representation,
             point_estimate: block.point_estimate,
             overall,
             intervals: intervals.map(|_| interval_map),
@@ -276,16 +185,6 @@ impl PdfRecord {
     fn interval(&self, metric: PdfMetric) -> Option<(f64, f64)> {
         let [lo, hi] = *self.intervals.as_ref()?.get(metric.key())?;
         Some((lo?, hi?))
-    }
-}
-
-/// A representation as boards name it.
-fn representation_name(representation: Representation) -> &'static str {
-    match representation {
-        Representation::Mixture => "mixture",
-        Representation::Grid => "grid",
-        Representation::Histogram => "histogram",
-        Representation::Samples => "samples",
     }
 }
 
@@ -497,7 +396,7 @@ impl Board {
     }
 
     /// Header and cells of the ranked table: rank, model, the Table 2 columns, the ranking
-    /// metric if it is not among them, the headline PDF columns ([`BOARD_PDF_COLUMNS`]) when any
+    /// metric if it is not among them, the headline PDF columns ([`TABLE2_PDF_COLUMNS`]) when any
     /// entry has PDF metrics, date.
     fn table(&self, by: RankBy) -> TextTable {
         let mut columns: Vec<(RankBy, &str)> = TABLE2_COLUMNS.iter().map(|&(m, h)| (RankBy::Point(m), h)).collect();
@@ -507,9 +406,9 @@ impl Board {
             }
         }
         if self.has_pdf() || matches!(by, RankBy::Pdf(_)) {
-            columns.extend(BOARD_PDF_COLUMNS.iter().map(|&m| (RankBy::Pdf(m), m.header())));
+            columns.extend(TABLE2_PDF_COLUMNS.iter().map(|&m| (RankBy::Pdf(m), m.header())));
             if let RankBy::Pdf(metric) = by {
-                if !BOARD_PDF_COLUMNS.contains(&metric) {
+                if !TABLE2_PDF_COLUMNS.contains(&metric) {
                     columns.push((by, metric.header()));
                 }
             }
@@ -582,11 +481,6 @@ impl Default for Board {
         Self::new()
     }
 }
-
-/// The PDF columns of rendered boards that have PDF metrics (the ranking metric is added when
-/// it is another).
-pub const BOARD_PDF_COLUMNS: [PdfMetric; 4] =
-    [PdfMetric::Crps, PdfMetric::PitKs, PdfMetric::CdeLoss, PdfMetric::Coverage68];
 
 /// The metric `--by NAME` ranks by: any `docs/METRICS.md` key but `count`, or a headline PDF
 /// metric ([`PdfMetric::key`]).
@@ -1017,7 +911,7 @@ mod tests {
     fn pdf_record(crps: f64, coverage_68: Option<f64>) -> PdfRecord {
         PdfRecord {
             dialect: Dialect::Pzbench,
-            representation: "mixture".into(),
+            representation: Representation::Mixture,
             point_estimate: PointEstimate::Mode,
             overall: PdfMetricValues { crps: Some(crps), coverage_68, ..PdfMetricValues::default() },
             intervals: Some(IntervalMap::from([("crps".to_string(), [Some(crps - 0.01), Some(crps + 0.01)])])),

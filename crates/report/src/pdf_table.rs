@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::format::{significant, TextTable};
 use super::pdf_score::PdfBlock;
-use pzbench_metrics::pdf::{Dialect, RailGrid, SetReport};
+use pzbench_metrics::pdf::{Dialect, PdfMetric, RailGrid, SetReport};
 
 /// The value of `key` (a [`SetReport::scalars`] path) in `report`.
 fn scalar(report: &SetReport, key: &str) -> Option<f64> {
@@ -22,40 +22,25 @@ fn count(report: &SetReport) -> usize {
 }
 
 impl PdfBlock {
-    /// The headline columns of the dialect: (header, scalar key).
+    /// The headline columns of the dialect: (header, scalar key): the headline metrics it has,
+    /// and for the rail dialect its Brier score and its point statistics of the grid mode.
     fn headline(&self) -> Vec<(String, String)> {
-        let pairs = |list: &[(&str, &str)]| list.iter().map(|(h, k)| (h.to_string(), k.to_string())).collect();
-        match self.dialect {
-            Dialect::Pzbench => pairs(&[
-                ("pit_ks", "pit.ks"),
-                ("pit_cvm", "pit.cvm"),
-                ("pit_ad", "pit.ad"),
-                ("pit_outliers", "pit.outlier_rate"),
-                ("coverage_68", "pit.coverage_68"),
-                ("coverage_95", "pit.coverage_95"),
-                ("crps", "crps"),
-                ("cde_loss", "cde_loss"),
-            ]),
-            Dialect::Rail => {
-                let grid = RailGrid::Estimators.label();
-                let mut columns = pairs(&[
-                    ("pit_ks", "pit.ks"),
-                    ("pit_cvm", "pit.cvm"),
-                    ("pit_ad", "pit.ad"),
-                    ("pit_outliers", "pit.outlier_rate"),
-                    ("brier", "brier"),
-                ]);
-                for (header, key) in [
-                    ("cde_loss", "cde_loss"),
-                    ("mode_bias", "point_on_mode.bias"),
-                    ("mode_sigma_mad", "point_on_mode.sigma_mad"),
-                    ("mode_outliers", "point_on_mode.outlier_rate"),
-                ] {
-                    columns.push((header.to_string(), format!("grids[{grid}].{key}")));
-                }
-                columns
+        let mut columns: Vec<(String, String)> = PdfMetric::ALL
+            .into_iter()
+            .filter_map(|m| Some((m.key().to_string(), m.scalar_key(self.dialect)?)))
+            .collect();
+        if self.dialect == Dialect::Rail {
+            let grid = RailGrid::Estimators.label();
+            columns.insert(4, ("brier".to_string(), "brier".to_string()));
+            for (header, key) in [
+                ("mode_bias", "point_on_mode.bias"),
+                ("mode_sigma_mad", "point_on_mode.sigma_mad"),
+                ("mode_outliers", "point_on_mode.outlier_rate"),
+            ] {
+                columns.push((header.to_string(), format!("grids[{grid}].{key}")));
             }
         }
+        columns
     }
 
     /// How the PDFs were scored, e.g. `mixture PDFs scored in the pzbench dialect, point metrics

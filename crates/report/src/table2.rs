@@ -16,11 +16,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::format::{significant, TextTable};
-use super::leaderboard::{PdfMetric, PdfRecord};
+use super::leaderboard::PdfRecord;
 use super::score::ScoreReport;
 use super::scoring::ScoredModels;
 use pzbench_io::sample::InputInfo;
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::PdfMetric;
 use pzbench_metrics::{Interval, Metric};
 
 /// Table 2's metric columns: `(metric, column header)`, in the paper's order
@@ -35,12 +36,8 @@ pub const TABLE2_COLUMNS: [(Metric, &str); 6] = [
 ];
 
 /// The PDF columns added when any model is a file of PDFs: `(metric, column header)`.
-pub const TABLE2_PDF_COLUMNS: [(PdfMetric, &str); 4] = [
-    (PdfMetric::Crps, "CRPS"),
-    (PdfMetric::PitKs, "PIT KS"),
-    (PdfMetric::CdeLoss, "CDE loss"),
-    (PdfMetric::Coverage68, "Coverage 68 %"),
-];
+pub const TABLE2_PDF_COLUMNS: [PdfMetric; 4] =
+    [PdfMetric::Crps, PdfMetric::PitKs, PdfMetric::CdeLoss, PdfMetric::Coverage68];
 
 /// The text of a PDF column for a model that is not a PDF file.
 const NOT_PDF: &str = "—";
@@ -179,7 +176,7 @@ impl Table2Row {
         let pdf = self.pdf.as_ref()?;
         let cells = TABLE2_PDF_COLUMNS
             .iter()
-            .map(|&(metric, _)| Cell {
+            .map(|&metric| Cell {
                 value: pdf.overall.get(metric),
                 interval: pdf
                     .intervals
@@ -418,7 +415,7 @@ impl Table2 {
     /// The headers of the PDF columns, if the table has them.
     fn pdf_headers(&self) -> Vec<&'static str> {
         if self.has_pdf() {
-            TABLE2_PDF_COLUMNS.iter().map(|(_, h)| *h).collect()
+            TABLE2_PDF_COLUMNS.iter().map(|m| m.header()).collect()
         } else {
             Vec::new()
         }
@@ -507,7 +504,7 @@ impl Table2 {
         }));
         let pdf = self.has_pdf();
         if pdf {
-            header.extend(TABLE2_PDF_COLUMNS.iter().map(|(metric, _)| metric.key().to_string()));
+            header.extend(TABLE2_PDF_COLUMNS.iter().map(|metric| metric.key().to_string()));
         }
         if self.bootstrap.is_some() {
             for (metric, _) in &TABLE2_COLUMNS[1..] {
@@ -515,7 +512,7 @@ impl Table2 {
                 header.push(format!("{metric}_hi"));
             }
             if pdf {
-                for (metric, _) in &TABLE2_PDF_COLUMNS {
+                for metric in &TABLE2_PDF_COLUMNS {
                     header.push(format!("{}_lo", metric.key()));
                     header.push(format!("{}_hi", metric.key()));
                 }
