@@ -146,8 +146,9 @@ pub struct QpBlocks {
     axis: Option<Axis>,
     /// The file's rows kept (ascending), `None` when every row is.
     kept: Option<Vec<usize>>,
-    /// The ids of the kept rows, for messages.
-    ids: Option<NamedColumn<i64>>,
+    /// The ids' dataset (`ancil/…`) when the file has one: the ids are read again only to name
+    /// a PDF in an error (they are not held while the PDFs stream).
+    id_dataset: Option<String>,
     /// File rows read per block.
     block_rows: usize,
     /// The file's size and modification time when it was validated.
@@ -269,8 +270,7 @@ impl QpBlocks {
         let rows = self.rows_of(start, end);
         let mut parameters = Vec::with_capacity(self.params.len());
         for p in &self.params {
-            let mut values = Vec::new();
-            p.read_rows(&self.path, start..end, &mut values)?;
+            let mut values = p.read_rows(&self.path, start..end)?;
             if values.len() != (end - start) * self.width {
                 return Err(Error::file(
                     &self.path,
@@ -318,10 +318,20 @@ impl QpBlocks {
             .from_qp_file())
     }
 
+    /// The ids of the kept rows, with their column's name, read again from the file; `None`
+    /// when it has none or they cannot be read now (the error then names rows only).
+    fn kept_ids(&self) -> Option<(String, Vec<i64>)> {
+        let name = self.id_dataset.as_deref()?.trim_start_matches("ancil/").to_string();
+        let file = open_hdf5(&self.path).ok()?;
+        let (_, values) = read_ancil::<i64>(&self.path, &file, std::slice::from_ref(&name), self.n, true).ok()??;
+        Some((name, keep_rows(values, self.kept.as_deref())))
+    }
+
     /// The file error for a block that the metrics crate refused: the block's PDFs are the kept
     /// PDFs `first..` and the file's rows `rows`.
     fn locate(&self, e: PdfError, first: usize, rows: Vec<usize>) -> Error {
-        let ids = self.ids.as_ref().map(|c| (c.name.as_str(), c.values.get(first..).unwrap_or_default()));
+        let ids = self.kept_ids();
+        let ids = ids.as_ref().map(|(name, values)| (name.as_str(), values.get(first..).unwrap_or_default()));
         let locator = Locator {
             path: &self.path,
             rows: RowNaming::Qp { rows: &rows },
@@ -1140,8 +1150,8 @@ fn open_param(path: &Path, file: &hdf5::File, kind: QpKind, name: &'static str) 
 }
 
 impl Param {
-    /// The values of `rows` (within 0..n), row-major, appended to `out`.
-    fn read_rows(&self, path: &Path, rows: Range<usize>, out: &mut Vec<f64>) -> Result<()> {
+    /// The values of `rows` (within 0..n), row-major.
+    fn read_rows(&self, path: &Path, rows: Range<usize>) -> Result<Vec<f64>> {
         let read = match self.rows {
             Rows::TwoD => self.ds.read_slice::<f64, _, ndarray::IxDyn>((rows, ..)),
             Rows::OneD => self.ds.read_slice::<f64, _, ndarray::IxDyn>(rows),
@@ -1151,8 +1161,15 @@ impl Param {
             Error::file(path, format!("{} cannot be read: {}; the file may be damaged", self.name, hdf5_message(&e)))
                 .caused_by(e)
         })?;
-        out.extend(array.iter().copied());
-        Ok(())
+        if !array.is_standard_layout() {
+            return Ok(array.iter().copied().collect());
+        }
+        // Row-major already (as read): its buffer is kept rather than copied.
+        let len = array.len();
+        let (mut values, offset) = array.into_raw_vec_and_offset();
+        values.drain(..offset.unwrap_or(0));
+        values.truncate(len);
+        Ok(values)
     }
 }
 
@@ -1274,7 +1291,7 @@ fn read_qp(path: &Path, options: &PdfReadOptions, block_rows: Option<usize>) -> 
         n,
         axis,
         kept,
-        ids: id_column.clone(),
+        id_dataset: info.columns.id.clone(),
         block_rows,
         stamp,
     };
@@ -1457,9 +1474,7 @@ impl QpScan<'_> {
             let rows = start..(start + block_rows.max(1)).min(n);
             let mut block: Vec<Vec<f64>> = Vec::with_capacity(params.len());
             for p in params {
-                let mut values = Vec::new();
-                p.read_rows(path, rows.clone(), &mut values)?;
-                block.push(values);
+                block.push(p.read_rows(path, rows.clone())?);
             }
             let mut block_kept = Vec::with_capacity(rows.len());
             for (offset, row) in rows.clone().enumerate() {

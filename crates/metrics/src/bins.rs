@@ -77,9 +77,7 @@ impl Bins {
 /// Edges like `np.linspace(lo, hi, n_bins + 1)`: `lo + i * ((hi - lo) / n_bins)`, last exactly `hi`.
 pub fn linspace(lo: f64, hi: f64, n_bins: usize) -> Vec<f64> {
     let step = (hi - lo) / n_bins as f64;
-    let mut edges: Vec<f64> = (0..n_bins).map(|i| lo + i as f64 * step).collect();
-    edges.push(hi);
-    edges
+    (0..n_bins).map(|i| lo + i as f64 * step).chain(std::iter::once(hi)).collect()
 }
 
 /// Parse `--bins LO:HI:WIDTH` (e.g. `0:4:0.2`); the width must divide the range evenly.

@@ -159,9 +159,9 @@ pub fn per_galaxy_csv(ids: Option<&[i64]>, values: &PdfValues) -> String {
                         g.z_spec.to_string(),
                         g.pit.to_string(),
                         g.crps.to_string(),
-                        number(g.pdf_at_truth),
-                        number(g.int_f2),
-                        number(g.z_mode),
+                        number(g.pdf_at_truth()),
+                        number(g.int_f2()),
+                        number(g.z_mode()),
                         g.z_mean.to_string(),
                         g.z_median.to_string(),
                     ]

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::nz::{tomographic_bins, Nz, DEFAULT_NZ_EDGES};
+use super::nz::{tomographic_bins, Nz, DEFAULT_NZ_EDGES, MAX_GALAXIES};
 use super::nz_ks::fill_nz_ks;
 use super::report::SetReport;
 use super::source::PdfSource;
@@ -93,10 +93,15 @@ pub fn evaluate_pdf_values(values: &PdfValues, bins: &Bins, options: &PdfOptions
 
 /// The evaluation without KS distances, and the rows of each set (all, then each bin's).
 fn evaluate(values: &PdfValues, bins: &Bins, options: &PdfOptions) -> Result<(PdfEvaluation, Vec<Vec<usize>>)> {
+    if values.len() > MAX_GALAXIES {
+        return Err(Error::PdfUnsupported(format!(
+            "{} PDFs in one evaluation: at most {MAX_GALAXIES} are evaluated together; split the file",
+            values.len()
+        )));
+    }
     let nz_edges = tomographic_bins(&options.nz_edges)?;
-    let bin_of = galaxy_bins(values, bins, options.point)?;
     let all: Vec<usize> = (0..values.len()).collect();
-    let per_bin_rows = rows_per_bin(&bin_of, bins.len(), &all);
+    let per_bin_rows = rows_per_bin(&galaxy_bins(values, bins, options.point)?, bins.len(), &all);
     let report = |rows: &[usize]| SetReport::of(values, rows, &nz_edges);
     let (overall, per_bin) =
         rayon::join(|| report(&all), || per_bin_rows.par_iter().map(|rows| report(rows)).collect());
@@ -114,9 +119,12 @@ pub(crate) fn galaxy_bins(values: &PdfValues, bins: &Bins, point: PointEstimate)
     Ok(binned.into_iter().map(|z| bins.locate(z)).collect())
 }
 
-/// The rows of each bin, in the order of `rows` (which may repeat galaxies).
+/// The rows of each bin, in the order of `rows` (which may repeat galaxies), each list allocated
+/// to its size (counted first).
 pub(crate) fn rows_per_bin(bin_of: &[Option<usize>], n_bins: usize, rows: &[usize]) -> Vec<Vec<usize>> {
-    let mut per_bin = vec![Vec::new(); n_bins];
+    let mut counts = vec![0usize; n_bins];
+    rows.iter().filter_map(|&i| bin_of[i]).for_each(|b| counts[b] += 1);
+    let mut per_bin: Vec<Vec<usize>> = counts.into_iter().map(Vec::with_capacity).collect();
     for &i in rows {
         if let Some(b) = bin_of[i] {
             per_bin[b].push(i);

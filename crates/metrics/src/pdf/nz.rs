@@ -72,19 +72,32 @@ fn binned_on(representation: Representation) -> &'static str {
     }
 }
 
-/// The galaxies of `rows` in each tomographic bin of `edges`, in the order of `rows`.
+/// A galaxy's row in a tomographic bin's member list: 4 bytes, as the lists of every set and
+/// bin are held together while the n(z) KS distances are computed ([`MAX_GALAXIES`] bounds it).
+pub(crate) type MemberRow = u32;
+
+/// The most PDFs one evaluation takes (rows must fit a [`MemberRow`]).
+pub(crate) const MAX_GALAXIES: usize = MemberRow::MAX as usize;
+
+/// The galaxies of `rows` in each tomographic bin of `edges`, in the order of `rows`, each list
+/// allocated to its size (counted first). Rows must be below [`MAX_GALAXIES`].
 pub(crate) fn members(
     galaxies: &[GalaxyValues],
     rows: &[usize],
     representation: Representation,
     edges: &Bins,
-) -> Vec<Vec<usize>> {
+) -> Vec<Vec<MemberRow>> {
     let on_mode = representation != Representation::Samples;
-    let z = |g: &GalaxyValues| if on_mode { g.z_mode.unwrap_or(g.z_median) } else { g.z_median };
-    let mut members = vec![Vec::new(); edges.len()];
+    let bin = |i: usize| {
+        let g = &galaxies[i];
+        edges.locate(if on_mode { g.z_mode().unwrap_or(g.z_median) } else { g.z_median })
+    };
+    let mut counts = vec![0usize; edges.len()];
+    rows.iter().filter_map(|&i| bin(i)).for_each(|b| counts[b] += 1);
+    let mut members: Vec<Vec<MemberRow>> = counts.into_iter().map(Vec::with_capacity).collect();
     for &i in rows {
-        if let Some(b) = edges.locate(z(&galaxies[i])) {
-            members[b].push(i);
+        if let Some(b) = bin(i) {
+            members[b].push(i as MemberRow);
         }
     }
     members
@@ -96,7 +109,7 @@ pub(crate) fn tomographic_bins(edges: &[f64]) -> Result<Bins> {
 }
 
 /// One bin's statistics (§2.5).
-fn nz_bin(galaxies: &[GalaxyValues], rows: &[usize], lo: f64, hi: f64) -> NzBin {
+fn nz_bin(galaxies: &[GalaxyValues], rows: &[MemberRow], lo: f64, hi: f64) -> NzBin {
     let m = rows.len();
     if m == 0 {
         return NzBin {
@@ -112,7 +125,7 @@ fn nz_bin(galaxies: &[GalaxyValues], rows: &[usize], lo: f64, hi: f64) -> NzBin 
             nz_ks: None,
         };
     }
-    let at = |j: usize| &galaxies[rows[j]];
+    let at = |j: usize| &galaxies[rows[j] as usize];
     let mean_stacked = mean_by(m, &|j| at(j).z_mean);
     let within = mean_by(m, &|j| at(j).variance);
     let between = mean_by(m, &|j| (at(j).z_mean - mean_stacked).powi(2));

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::grid::Grid;
 use super::histogram::Histogram;
 use super::normal::normal_cdf;
-use super::nz::{members, Nz};
+use super::nz::{members, MemberRow, Nz};
 use super::representation::{Pdf, RawPdf, Representation};
 use super::source::PdfSource;
 use super::values::GalaxyValues;
@@ -25,14 +25,15 @@ const KS_FIRST_PARTS: usize = 32;
 
 /// One tomographic bin of one set: its galaxies (increasing rows) and their sorted truths.
 struct Problem {
-    rows: Vec<usize>,
+    rows: Vec<MemberRow>,
     truths: Vec<f64>,
 }
 
 impl Problem {
     /// The position in `rows` of the galaxies of the block `first..first + len`.
     fn within(&self, first: usize, len: usize) -> std::ops::Range<usize> {
-        self.rows.partition_point(|&r| r < first)..self.rows.partition_point(|&r| r < first + len)
+        let below = |end: usize| self.rows.partition_point(|&r| (r as usize) < end);
+        below(first)..below(first + len)
     }
 }
 
@@ -52,7 +53,7 @@ pub(crate) fn fill_nz_ks<S: PdfSource>(
             if rows.is_empty() {
                 continue;
             }
-            let mut truths: Vec<f64> = rows.iter().map(|&i| galaxies[i].z_spec).collect();
+            let mut truths: Vec<f64> = rows.iter().map(|&i| galaxies[i as usize].z_spec).collect();
             truths.sort_by(f64::total_cmp);
             problems.push(Problem { rows, truths });
             slots.push((s, t));
@@ -96,7 +97,7 @@ fn stacked_density_ks<S: PdfSource>(source: &S, problems: &[Problem]) -> Result<
         }
         sums.par_iter_mut().zip(problems).for_each(|(sum, problem)| {
             for &row in &problem.rows[problem.within(first, block.len())] {
-                let (densities, mass) = match block.raw(row - first) {
+                let (densities, mass) = match block.raw(row as usize - first) {
                     RawPdf::Grid { nodes, densities } => (densities, Grid::mass(nodes, densities)),
                     RawPdf::Histogram { edges, densities } => (densities, Histogram::mass(edges, densities)),
                     _ => continue,
@@ -131,7 +132,7 @@ fn samples_ks<S: PdfSource>(source: &S, problems: &[Problem]) -> Result<Vec<f64>
     source.for_each_block(&mut |first, block| {
         pooled.par_iter_mut().zip(problems).for_each(|(draws, problem)| {
             for &row in &problem.rows[problem.within(first, block.len())] {
-                if let Pdf::Samples(s) = block.galaxy(row - first) {
+                if let Pdf::Samples(s) = block.galaxy(row as usize - first) {
                     draws.extend_from_slice(s.sorted());
                 }
             }
@@ -277,7 +278,7 @@ fn mixture_ks<S: PdfSource>(source: &S, problems: &[Problem]) -> Result<Vec<f64>
                     let t = problem.truths[searches[p].asked[j]];
                     problem.rows[problem.within(first, block.len())]
                         .iter()
-                        .fold(sums[p][j], |acc, &row| acc + mixtures[row - first].cdf(t))
+                        .fold(sums[p][j], |acc, &row| acc + mixtures[row as usize - first].cdf(t))
                 })
                 .collect();
             for (&(p, j), value) in tasks.iter().zip(added) {
@@ -356,7 +357,7 @@ mod tests {
                 assert_eq!(TailedMixture::new(pdfs.raw(i)).cdf(t), x.cdf(t));
             }
         }
-        let problem = || vec![Problem { rows: (0..n).collect(), truths: sorted.clone() }];
+        let problem = || vec![Problem { rows: (0..n as MemberRow).collect(), truths: sorted.clone() }];
         assert_eq!(mixture_ks(&pdfs, &problem()).unwrap(), vec![brute]);
         for size in [1, 64, 699] {
             assert_eq!(mixture_ks(&Blocks(pdfs.clone(), size), &problem()).unwrap(), vec![brute], "blocks of {size}");

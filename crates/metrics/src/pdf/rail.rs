@@ -143,24 +143,28 @@ fn anderson_ksamp_midrank(a: &[f64], b: &[f64]) -> Option<f64> {
     let sizes = [a.len() as f64, b.len() as f64];
     let total = a.len() + b.len();
     let nn = total as f64;
-    // Distinct values z* of the pooled sample, with #(Z < z*) and the multiplicity l_j.
+    // Distinct values z* of the pooled sample, with #(Z < z*) and the multiplicity l_j, visited
+    // in order rather than held (up to N of them).
     let mut pooled: Vec<f64> = a.iter().chain(b).copied().collect();
     pooled.sort_by(f64::total_cmp);
-    let mut distinct: Vec<(f64, f64, f64)> = Vec::new();
-    let mut start = 0;
-    while start < total {
-        let end = start + pooled[start..].partition_point(|&v| v == pooled[start]);
-        distinct.push((pooled[start], start as f64, (end - start) as f64));
-        start = end;
-    }
-    if distinct.len() < 2 || total < 4 {
+    let pooled = &pooled;
+    let distinct = || {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let z = *pooled.get(start)?;
+            let run = pooled[start..].partition_point(|&v| v == z);
+            let item = (z, start as f64, run as f64);
+            start += run;
+            Some(item)
+        })
+    };
+    if total < 4 || pooled[0] == pooled[total - 1] {
         return None;
     }
     let mut a2 = 0.0;
     for (sample, &n_i) in samples.iter().zip(&sizes) {
-        let terms: Vec<f64> = distinct
-            .iter()
-            .map(|&(z, below, l)| {
+        let terms: Vec<f64> = distinct()
+            .map(|(z, below, l)| {
                 let at_most = sample.partition_point(|&v| v <= z) as f64;
                 let at = at_most - sample.partition_point(|&v| v < z) as f64;
                 let m = at_most - at / 2.0;

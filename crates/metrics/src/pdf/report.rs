@@ -60,8 +60,8 @@ impl PdfReport {
         let at = |j: usize| &galaxies[rows[j]];
         let mut pits: Vec<f64> = rows.iter().map(|&i| galaxies[i].pit).collect();
         let cde_terms = (representation != Representation::Samples).then(|| CdeTerms {
-            mean_int_f2: mean_by(n, &|j| at(j).int_f2.unwrap_or(f64::NAN)),
-            mean_pdf_at_truth: mean_by(n, &|j| at(j).pdf_at_truth.unwrap_or(f64::NAN)),
+            mean_int_f2: mean_by(n, &|j| at(j).int_f2().unwrap_or(f64::NAN)),
+            mean_pdf_at_truth: mean_by(n, &|j| at(j).pdf_at_truth().unwrap_or(f64::NAN)),
         });
         let mut scratch = Vec::with_capacity(n);
         let mut on = |estimate: &dyn Fn(&GalaxyValues) -> f64| {
@@ -78,7 +78,7 @@ impl PdfReport {
             mode: if representation == Representation::Samples {
                 None
             } else {
-                Some(on(&|g| g.z_mode.unwrap_or(f64::NAN))?)
+                Some(on(&|g| g.z_mode().unwrap_or(f64::NAN))?)
             },
             mean: on(&|g| g.z_mean)?,
             median: on(&|g| g.z_median)?,

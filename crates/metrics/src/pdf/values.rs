@@ -12,7 +12,8 @@ use super::source::PdfSource;
 use crate::{Error, Result};
 
 /// One galaxy's quantities in the pzbench dialect (`docs/PDF_METRICS.md` §2); the names are the
-/// columns of the reference files' `per_galaxy.csv`.
+/// columns of the reference files' `per_galaxy.csv`. 72 bytes: the three values that samples do
+/// not define are stored as NaN there (read them as `Option`s with their methods; JSON: null).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GalaxyValues {
     /// The true redshift.
@@ -21,18 +22,53 @@ pub struct GalaxyValues {
     pub pit: f64,
     /// ∫ (F − 1{z ≥ z_spec})² (§2.3).
     pub crps: f64,
-    /// f(z_spec) (§2.2); `None` for samples.
-    pub pdf_at_truth: Option<f64>,
-    /// ∫ f² (§2.2); `None` for samples.
-    pub int_f2: Option<f64>,
-    /// The mode (§2.4); `None` for samples.
-    pub z_mode: Option<f64>,
+    #[serde(with = "undefined_is_null")]
+    pdf_at_truth: f64,
+    #[serde(with = "undefined_is_null")]
+    int_f2: f64,
+    #[serde(with = "undefined_is_null")]
+    z_mode: f64,
     /// The mean (§2.4).
     pub z_mean: f64,
     /// The median (§2.4).
     pub z_median: f64,
     /// The PDF's variance, its term of the stacked n(z) width (§2.5).
     pub variance: f64,
+}
+
+impl GalaxyValues {
+    /// f(z_spec) (§2.2); `None` for samples.
+    pub fn pdf_at_truth(&self) -> Option<f64> {
+        defined(self.pdf_at_truth)
+    }
+
+    /// ∫ f² (§2.2); `None` for samples.
+    pub fn int_f2(&self) -> Option<f64> {
+        defined(self.int_f2)
+    }
+
+    /// The mode (§2.4); `None` for samples.
+    pub fn z_mode(&self) -> Option<f64> {
+        defined(self.z_mode)
+    }
+}
+
+/// A stored value that may be undefined (NaN: samples have no density).
+fn defined(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
+}
+
+/// Serde for the values samples do not define: NaN ⇄ null, the JSON of an `Option<f64>`.
+mod undefined_is_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        super::defined(*value).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
 }
 
 /// The per-galaxy quantities of a set of PDFs in one dialect.
@@ -131,7 +167,7 @@ impl PdfValues {
                 PointEstimate::Mode if *representation == Representation::Samples => {
                     Err(Error::PdfUnsupported("sample PDFs have no mode; use --point median or --point mean".into()))
                 }
-                PointEstimate::Mode => Ok(galaxies.iter().map(|g| g.z_mode.unwrap_or(f64::NAN)).collect()),
+                PointEstimate::Mode => Ok(galaxies.iter().map(|g| g.z_mode).collect()),
                 PointEstimate::Mean => Ok(galaxies.iter().map(|g| g.z_mean).collect()),
                 PointEstimate::Median => Ok(galaxies.iter().map(|g| g.z_median).collect()),
             },
@@ -162,9 +198,9 @@ fn galaxy_values(pdfs: &Pdfs, i: usize, z: f64) -> GalaxyValues {
         z_spec: z,
         pit: pdf.cdf(z),
         crps: pdf.crps(z),
-        pdf_at_truth: pdf.density(z),
-        int_f2: pdf.int_f2(),
-        z_mode: pdf.mode(),
+        pdf_at_truth: pdf.density(z).unwrap_or(f64::NAN),
+        int_f2: pdf.int_f2().unwrap_or(f64::NAN),
+        z_mode: pdf.mode().unwrap_or(f64::NAN),
         z_mean,
         z_median: pdf.median(),
         variance: pdf.variance_about(z_mean),

@@ -110,10 +110,10 @@ fn check_per_galaxy(name: &str) -> Vec<String> {
             }
         };
         check("pit", Some(g.pit), EXACT);
-        check("pdf_at_truth", g.pdf_at_truth, EXACT);
-        check("int_f2", g.int_f2, EXACT);
+        check("pdf_at_truth", g.pdf_at_truth(), EXACT);
+        check("int_f2", g.int_f2(), EXACT);
         check("crps", Some(g.crps), EXACT);
-        check("z_mode", g.z_mode, root);
+        check("z_mode", g.z_mode(), root);
         check("z_mean", Some(g.z_mean), EXACT);
         check("z_median", Some(g.z_median), root);
         if let Some(PdfValues::Rail { galaxies, .. }) = &rail {
