@@ -1018,7 +1018,9 @@ mod tests {
         let counts: Vec<usize> = plot.panels.iter().map(|p| p.count).collect();
         let expected: Vec<usize> = [(0.0, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
             .iter()
-            .map(|&(lo, hi)| values_of(&values).iter().filter(|g| g.z_mode().is_some_and(|m| lo < m && m <= hi)).count())
+            .map(|&(lo, hi)| {
+                values_of(&values).iter().filter(|g| g.z_mode().is_some_and(|m| lo < m && m <= hi)).count()
+            })
             .collect();
         assert_eq!(counts, expected);
         assert_eq!(counts.iter().sum::<usize>(), 500);
