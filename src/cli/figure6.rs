@@ -15,11 +15,13 @@ use pzbench_report::{figure6, score_models, ModelSpec};
 ///
 /// Five panels against redshift bin, one line per model: (a) bias, (b) scatter, (c) outlier
 /// fraction, (d) MSE, (e) loss (docs/METRICS.md definitions; smaller is better), and (f) the number of
-/// galaxies per bin. Error bars are percentile bootstrap intervals (200 resamples by default;
-/// --bootstrap 0 turns them off). The output format follows the extension: .png (1800×1200 px by
-/// default) or .svg.
+/// galaxies per bin. Error bars are percentile bootstrap intervals (by default; --bootstrap 0 turns
+/// them off). The subtitle names the dataset (as table2 does), counts the
+/// galaxies outside the bins, and says how few galaxies make a bin's open markers. The output
+/// format follows the extension: .png (1800×1200 px by default) or .svg.
 #[derive(Debug, Args)]
 #[command(
+    mut_arg("bootstrap", |arg| arg.default_value(DEFAULT_RESAMPLES)),
     after_help = "Examples:\n  pzbench figure6 --model CNN=cnn.csv --model NN=nn.csv --output fig6.png\n  pzbench figure6 --model CNN=cnn.csv --truth test.hdf5 --bootstrap 0 --output fig6.svg"
 )]
 pub struct Figure6Args {
@@ -44,6 +46,10 @@ pub struct Figure6Args {
     #[arg(long, default_value_t = ImageSize(FIGURE6_SIZE), value_name = "WxH")]
     pub size: ImageSize,
 }
+
+/// `--bootstrap`'s default in `figure6`: error bars unless turned off (the other commands
+/// bootstrap only when asked).
+const DEFAULT_RESAMPLES: &str = "200";
 
 /// `--size WIDTHxHEIGHT` of an image, each 600 to 10000 pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

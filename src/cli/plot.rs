@@ -118,8 +118,9 @@ pub struct NzArgs {
 ///
 /// Square cells coloured by galaxy count on a logarithmic scale, the 1:1 line, the outlier limits
 /// z_phot = z_spec ± 0.15 (1 + z_spec) (|dz| = 0.15, paper eqs. 5–6), and the overall bias,
-/// scatter and outlier fraction (docs/METRICS.md) in a text box. The format follows the extension of
-/// --out: .png or .svg.
+/// scatter and outlier fraction (docs/METRICS.md) in a text box; the line under the title names the
+/// dataset as table2 does (--dataset, --synthetic). The format follows the extension of --out: .png
+/// or .svg.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  pzbench plot scatter --predictions preds.csv --output scatter.png\n  pzbench plot scatter --predictions preds.csv --truth test.hdf5 --range 0:3 --output scatter.svg"
@@ -214,7 +215,14 @@ fn scatter(args: ScatterArgs) -> Result<ExitCode> {
     }
     let range = args.range.as_deref().map(parse_range_pair).transpose()?;
     let options = args.input.columns.sample_options(false, false)?;
-    let plot = ScatterOptions { title: args.title, range, cells: args.cells, size: args.size.0 };
+    let plot = ScatterOptions {
+        title: args.title,
+        dataset: args.input.dataset,
+        synthetic: args.input.synthetic,
+        range,
+        cells: args.cells,
+        size: args.size.0,
+    };
     scatter_plot(&args.predictions, &options, &plot, &args.output)?;
     wrote(&args.output)
 }

@@ -18,11 +18,12 @@ use pzbench_models::{self, PredictRequest, DEFAULT_PREDICT_BATCH};
 /// model and data give the same predictions, bit for bit.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench predict --model cnn64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench score preds.csv"
+    after_help = "Examples:\n  pzbench predict --model cnn64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench predict --model reference:cnn-64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench score preds.csv"
 )]
 pub struct PredictArgs {
-    /// Checkpoint directory written by `pzbench train`.
-    #[arg(long, value_name = "DIR")]
+    /// Checkpoint directory written by `pzbench train`, or a shipped model: reference:nn,
+    /// reference:cnn-64 (trained on a GPU; baselines/models/README.md).
+    #[arg(long, value_name = "DIR|reference:NAME")]
     pub model: PathBuf,
 
     /// Data: GalaxiesML HDF5, or for an NN a CSV/TSV/text/Parquet catalogue with the model's magnitude columns.
@@ -57,7 +58,7 @@ pub struct PredictArgs {
 /// Run `pzbench predict`.
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let request = PredictRequest {
-        model_dir: args.model.clone(),
+        model_dir: pzbench_models::resolve_model_dir(&args.model, &reference_models_dir())?,
         data: args.data.clone(),
         device: args.device.clone(),
         batch_size: args.batch_size,
@@ -65,6 +66,14 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     };
     predict_on_terminal(&request, &args.output, args.quiet)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the shipped reference models are: `$PZBENCH_REFERENCE_MODELS`, else this repository's
+/// `baselines/models/`.
+pub(super) fn reference_models_dir() -> PathBuf {
+    std::env::var_os(pzbench_models::REFERENCE_MODELS_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines").join("models"))
 }
 
 /// [`pzbench_models::predict_file`] written as CSV to `output`, as `pzbench predict` shows it

@@ -8,7 +8,9 @@ use clap::Args;
 
 use super::progress::progress_bar;
 use pzbench_io::Result;
-use pzbench_synth::generate::{file_name, synthesize, NzSource, SynthProgress, SynthRequest, Written, SPLITS};
+use pzbench_synth::generate::{
+    file_name, split_counts, synthesize, NzSource, Splits, SynthProgress, SynthRequest, Written, SPLITS,
+};
 use pzbench_synth::photometry::DEFAULT_DZ;
 
 #[derive(Debug, Args)]
@@ -17,7 +19,9 @@ use pzbench_synth::photometry::DEFAULT_DZ;
     long_about = "Generate a synthetic data set in the GalaxiesML layout: \
 5xSxS_{training,validation,testing}_with_morphology.hdf5 (a random 60/20/20 split of N galaxies; \
 `image` float32 (n, 5, S, S) in g, r, i, z, y plus every tabular key of the real files, same \
-names and dtypes) and 5xSxS_{split}_with_morphology.csv (the tabular columns, no images).\n\n\
+names and dtypes) and 5xSxS_{split}_with_morphology.csv (the tabular columns, no images). Both \
+say they are synthetic: the HDF5 files by a root attribute `synthetic`, the CSVs by a last column \
+`synthetic` of True. --splits testing writes the testing files alone (the same galaxies).\n\n\
 Each galaxy: redshift from n(z); spectral type, luminosity and noisy HSC photometry (the cmodel \
 columns) from the population model; a bulge + disc Sérsic cutout with HSC Wide seeing, sky noise \
 and faint neighbours. The morphology columns are TRUE values of the intrinsic profile, not \
@@ -53,6 +57,11 @@ pub struct SynthArgs {
     #[arg(long, default_value = "hsc", value_name = "hsc|smail|FILE")]
     pub nz: String,
 
+    /// Write only these files: a comma-separated list of training, validation, testing (the
+    /// galaxies of each are those of the full set) [default: all three]
+    #[arg(long, value_name = "LIST")]
+    pub splits: Option<String>,
+
     /// No progress bar or summary on stderr
     #[arg(long, short)]
     pub quiet: bool,
@@ -71,6 +80,7 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         nz: NzSource::parse(&args.nz),
         grid_dz: args.grid_dz,
         output: args.output,
+        splits: args.splits.as_deref().map(Splits::parse).transpose()?.unwrap_or_default(),
     };
     synthesize_on_terminal(&request, args.quiet)?;
     Ok(ExitCode::SUCCESS)
@@ -81,7 +91,8 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
 pub(super) fn synthesize_on_terminal(request: &SynthRequest, quiet: bool) -> Result<Written> {
     let started = Instant::now();
     let spinner = progress_bar(None, "{spinner} {msg}", !quiet)?;
-    let bar = progress_bar(Some(request.n as u64), GALAXY_BAR, !quiet)?;
+    let galaxies = request.splits.galaxies(split_counts(request.n)?);
+    let bar = progress_bar(Some(galaxies as u64), GALAXY_BAR, !quiet)?;
     let written = synthesize(request, &mut |progress| match progress {
         SynthProgress::BuildingModel => {
             spinner.set_message("building the HSC photometry grid");
@@ -96,13 +107,12 @@ pub(super) fn synthesize_on_terminal(request: &SynthRequest, quiet: bool) -> Res
     if !quiet {
         let [a, b, c] = written.counts;
         eprintln!(
-            "wrote {} galaxies ({a} / {b} / {c}) of 5x{s}x{s} in {:.1} s to {}:",
-            request.n,
+            "wrote {galaxies} galaxies ({a} / {b} / {c}) of 5x{s}x{s} in {:.1} s to {}:",
             started.elapsed().as_secs_f64(),
             request.output.display(),
             s = request.size,
         );
-        for split in SPLITS {
+        for split in SPLITS.iter().enumerate().filter(|(i, _)| request.splits.contains(*i)).map(|(_, s)| s) {
             eprintln!("  {}  {}", file_name(request.size, split, "hdf5"), file_name(request.size, split, "csv"));
         }
     }

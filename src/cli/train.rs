@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::ProgressBar;
 
 use super::bench::GpuKernels;
@@ -19,7 +19,7 @@ use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_models::{
     self, Callbacks, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent, TrainOutcome,
-    TrainRequest, DEFAULT_NON_DETECTION,
+    TrainRequest, Validation, DEFAULT_NON_DETECTION,
 };
 
 /// The two reference models.
@@ -58,9 +58,14 @@ pub enum LossArg {
 /// continues it); `model.json` records the settings, the per-epoch history and the SHA-256 of the
 /// data files. A run holds the checkpoint directory's lock (DIR/.lock) while it trains: a second
 /// run into the same directory waits for it (a line after a second) up to --lock-timeout.
+///
+/// Validation: a file of the same layout (--val), or a share of the training file's galaxies
+/// drawn at random with --seed (--val-fraction, as Keras' validation_split but shuffled; the
+/// split is recorded in model.json).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train dc2_train.csv --val dc2_val.csv --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
+    group(ArgGroup::new("validation").required(true).args(["val", "val_fraction"])),
+    after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train fixtures/data/dc2/dc2_training_9816.csv --val-fraction 0.2 --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
 )]
 pub struct TrainArgs {
     /// Which model: cnn (images + photometry) or nn (photometry only).
@@ -73,7 +78,12 @@ pub struct TrainArgs {
 
     /// Validation data (same layout): early stopping and the best epoch are decided on it.
     #[arg(long, value_name = "FILE")]
-    pub val: PathBuf,
+    pub val: Option<PathBuf>,
+
+    /// Instead of --val: hold out this share of --train's galaxies, between 0 and 1 (e.g. 0.2),
+    /// drawn at random with --seed; recorded in model.json.
+    #[arg(long, value_name = "F")]
+    pub val_fraction: Option<f64>,
 
     /// Checkpoint directory (created; must not hold a checkpoint unless --resume).
     #[arg(short, long, alias = "out", value_name = "DIR")]
@@ -99,7 +109,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub patience: Option<usize>,
 
-    /// Seed of the initial weights and of the epoch shuffles (same seed + data on CPU: same model, bit for bit).
+    /// Seed of the initial weights, of the epoch shuffles and of --val-fraction's split (same seed + data on one CPU machine: same model, bit for bit).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
@@ -198,12 +208,21 @@ impl TrainArgs {
         }
     }
 
+    /// `--val` or `--val-fraction` (clap lets exactly one through).
+    fn validation(&self) -> Result<Validation> {
+        match (&self.val, self.val_fraction) {
+            (Some(file), None) => Ok(Validation::File(file.clone())),
+            (None, Some(fraction)) => Ok(Validation::Fraction(fraction)),
+            _ => Err(Error::usage("give either --val FILE or --val-fraction F")),
+        }
+    }
+
     /// The library's request for these flags.
     fn request(&self) -> Result<TrainRequest> {
         Ok(TrainRequest {
             model: self.kind(),
             train: self.train.clone(),
-            val: self.val.clone(),
+            val: self.validation()?,
             checkpoint_dir: self.output.clone(),
             resume: self.resume,
             config: self.config(),
@@ -252,7 +271,15 @@ pub(super) fn train_on_terminal(request: &TrainRequest, quiet: bool) -> Result<T
             match event {
                 TrainEvent::DataRead { train, val } if !quiet => {
                     eprintln!("{}", describe(train));
-                    eprintln!("{}", describe(val));
+                    match request.val {
+                        Validation::File(_) => eprintln!("{}", describe(val)),
+                        Validation::Fraction(fraction) => eprintln!(
+                            "pzbench: validating on {} more galaxies of {}, held out at random (--val-fraction {fraction}, --seed {})",
+                            val.galaxies,
+                            val.path.display(),
+                            cfg.seed
+                        ),
+                    }
                 }
                 TrainEvent::DataRead { .. } => {}
                 TrainEvent::WaitingForLock { wait } => print_lock_wait(&wait),

@@ -64,7 +64,7 @@ fn golden(name: &str, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run PZBENCH_BLESS=1 cargo test --test report_cli", path.display()));
+        .unwrap_or_else(|e| panic!("{}: {e}; run PZBENCH_BLESS=1 cargo test --test cli report::", path.display()));
     assert_eq!(actual, expected, "{name} differs from the golden file");
 }
 

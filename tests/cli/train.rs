@@ -546,3 +546,173 @@ fn catalogue_problems_are_named_as_score_names_them() {
     assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap().lines().count(), 60);
     fails_with(&mut predict(&["--delimiter", "x"]), "--delimiter 'x' is not supported");
 }
+
+/// The rows of `n` that `--val-fraction fraction --seed seed` holds out, as `RawData::split`
+/// draws them (the split a `model.json` records can be drawn again from its fraction and seed):
+/// the first `round(fraction · n)` of a ChaCha8 shuffle of `0..n` seeded with `seed`, on stream
+/// `u64::MAX`.
+fn held_out(n: usize, fraction: f64, seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    let mut val = order[..(fraction * n as f64).round() as usize].to_vec();
+    val.sort_unstable();
+    val
+}
+
+/// `pzbench train --model nn` on the catalogue `train`, validated on `--val-fraction fraction`
+/// (or, with `fraction` None, on the file `val`).
+fn train_nn_split(train: &Path, fraction: &str, out: &Path, extra: &[&str]) -> Assert {
+    pzbench()
+        .args(["train", "--model", "nn", "-q", "--bands", DC2_BANDS, "--batch-size", "50", "--val-fraction", fraction])
+        .arg("--train")
+        .arg(train)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .run()
+}
+
+#[test]
+fn val_fraction_holds_out_a_seeded_share_of_the_training_file_and_records_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dc2_part(&dir.join("cat.csv"), 0, 500);
+    let run = |name: &str, seed: &str| {
+        let out = dir.join(name);
+        train_nn_split(&file, "0.2", &out, &["--epochs", "2", "--seed", seed]).success();
+        out
+    };
+    let (a, b, other) = (run("a", "5"), run("b", "5"), run("c", "6"));
+    let weights = |model: &Path| std::fs::read(model.join("model.safetensors")).unwrap();
+    assert!(weights(&a) == weights(&b), "the same seed draws the same split and trains the same model");
+    assert!(weights(&a) != weights(&other));
+    let meta = model_json(&a);
+    let training = &meta["training"];
+    assert_eq!(
+        training["validation_split"],
+        serde_json::json!({"fraction": 0.2, "seed": 5, "train": 400, "val": 100}),
+        "{training}"
+    );
+    assert_eq!((training["n_train"].as_u64(), training["n_val"].as_u64()), (Some(400), Some(100)));
+    let hash = format!("sha256:{}", pzbench_io::sha256_file(&file).unwrap());
+    assert_eq!((meta["data"]["train"].as_str(), meta["data"]["val"].as_str()), (Some(&*hash), Some(&*hash)));
+    // The split is exactly the recorded one: the same model trains on the two parts written out
+    // as files (disjoint, complete, in file order), and the fill values are fitted on the
+    // training part alone.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let val_rows = held_out(rows.len(), 0.2, 5);
+    let part = |name: &str, keep: &dyn Fn(usize) -> bool| {
+        let kept: Vec<&str> = rows.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, r)| *r).collect();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", kept.join("\n"))).unwrap();
+        path
+    };
+    let train_part = part("train.csv", &|i| !val_rows.contains(&i));
+    let val_part = part("val.csv", &|i| val_rows.contains(&i));
+    let files = dir.join("files");
+    train_nn(&train_part, &val_part, &files, &["--epochs", "2", "--seed", "5", "-q"]);
+    assert!(weights(&files) == weights(&a), "--val-fraction trains as --train/--val on the split's rows");
+    assert_eq!(std::fs::read(files.join("inputs.json")).unwrap(), std::fs::read(a.join("inputs.json")).unwrap());
+    assert!(model_json(&files)["training"].get("validation_split").is_none());
+    // A resumed run draws the split again; it cannot change to a validation file.
+    train_nn_split(&file, "0.2", &a, &["--epochs", "3", "--seed", "5", "--resume"]).success();
+    assert_eq!(model_json(&a)["training"]["history"].as_array().unwrap().len(), 3);
+    fails_with(
+        pzbench()
+            .args(["train", "--model", "nn", "--bands", DC2_BANDS, "--batch-size", "50", "--seed", "5", "--resume"])
+            .args(["--epochs", "4", "--train"])
+            .arg(&file)
+            .arg("--val")
+            .arg(&val_part)
+            .arg("--out")
+            .arg(&a),
+        "the run validated on --val-fraction 0.2, this one on a validation file (--val); resume with the same validation data",
+    );
+}
+
+#[test]
+fn val_fraction_splits_galaxiesml_hdf5_files_for_the_cnn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_hdf5(&tmp.path().join("train.hdf5"), 40, 32, 4);
+    let out = tmp.path().join("cnn");
+    pzbench()
+        .args(["train", "--model", "cnn", "--batch-size", "8", "--epochs", "1", "--val-fraction", "0.25", "--train"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .run()
+        .success()
+        .stderr(predicate::str::contains("train.hdf5 (GalaxiesML HDF5, 30 galaxies, images 5x32x32)"))
+        .stderr(
+            predicate::str::contains("validating on 10 more galaxies of")
+                .and(predicate::str::contains("held out at random (--val-fraction 0.25, --seed 0)")),
+        );
+    let split = &model_json(&out)["training"]["validation_split"];
+    assert_eq!(*split, serde_json::json!({"fraction": 0.25, "seed": 0, "train": 30, "val": 10}));
+}
+
+#[test]
+fn val_fraction_is_refused_with_val_outside_0_1_and_when_a_part_would_be_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = dc2_part(&tmp.path().join("cat.csv"), 0, 200);
+    let out = tmp.path().join("nn");
+    let train = |args: &[&str]| {
+        let mut cmd = pzbench();
+        cmd.args(["train", "--model", "nn", "--epochs", "1", "--bands", DC2_BANDS, "--train"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .args(args);
+        cmd
+    };
+    fails_with(train(&["--val-fraction", "0.2", "--val"]).arg(&file), "cannot be used with");
+    fails_with(&mut train(&[]), "the following required arguments were not provided");
+    for bad in ["0", "1", "1.5", "-0.1", "nan", "inf"] {
+        fails_with(
+            &mut train(&[&format!("--val-fraction={bad}")]),
+            "give the share of the training file to hold out for validation, between 0 and 1 (e.g. 0.2)",
+        );
+    }
+    fails_with(&mut train(&["--val-fraction", "a fifth"]), "invalid value 'a fifth' for '--val-fraction <F>'");
+    fails_with(
+        &mut train(&["--val-fraction", "0.001"]),
+        "cat.csv: holds 200 galaxies: --val-fraction 0.001 leaves 200 to train on and 0 to validate; give a fraction that keeps at least one in each",
+    );
+    assert!(!out.join("model.json").exists(), "no checkpoint written by any refusal");
+}
+
+/// CPU training is a pure function of the data, the settings and the seed on one machine: no
+/// parallel reduction, thread count or timing changes a bit of the weights (candle's CPU matrix
+/// products split rows and columns across threads, never the summed dimension; the batch
+/// pipeline's parallel steps are element-wise). Across machines, see docs/models.md
+/// ("Reproducibility").
+#[test]
+fn cnn_training_is_bit_identical_across_runs_and_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = write_hdf5(&tmp.path().join("train.hdf5"), 16, 32, 5);
+    let val = write_hdf5(&tmp.path().join("val.hdf5"), 4, 32, 6);
+    let weights = |name: &str, threads: &str| {
+        let out = tmp.path().join(name);
+        pzbench()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["train", "--model", "cnn", "-q", "--batch-size", "8", "--epochs", "1", "--augment", "--train"])
+            .arg(&train)
+            .arg("--val")
+            .arg(&val)
+            .arg("--out")
+            .arg(&out)
+            .run()
+            .success();
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    };
+    let reference = weights("a", "1");
+    for (name, threads) in [("b", "2"), ("c", "3")] {
+        assert!(weights(name, threads) == reference, "{threads} threads: other weights than 1 thread's");
+    }
+}

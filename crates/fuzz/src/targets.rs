@@ -852,7 +852,7 @@ mod boards {
                 let mut copy = board.clone();
                 let mut entry = first.clone();
                 entry.name = format!("{}-copy", first.name);
-                if let Err(e) = copy.add(&self.path, entry, false) {
+                if let Err(e) = copy.add(&self.path, entry, false, false) {
                     return e.into();
                 }
                 if copy.entries.len() != board.entries.len() + 1
@@ -860,7 +860,7 @@ mod boards {
                 {
                     return Outcome::Wrong("add did not add the entry".into());
                 }
-                if copy.add(&self.path, first, false).is_ok() {
+                if copy.add(&self.path, first, false, false).is_ok() {
                     return Outcome::Wrong("add accepted a name already on the board".into());
                 }
                 if let Err(e) = copy.to_json() {

@@ -50,7 +50,7 @@ impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Scope::Overall => write!(f, "overall"),
-            Scope::Bin { lo, hi, .. } => write!(f, "bin ({lo:.4}, {hi:.4}]"),
+            Scope::Bin { lo, hi, .. } => write!(f, "bin {}", pzbench_report::format::bin_label(*lo, *hi)),
         }
     }
 }

@@ -24,6 +24,12 @@ use serde::Serialize;
 use crate::{persist_temp, temp_path_for};
 use crate::{Error, Result};
 
+/// The name that marks generated data: a root attribute of a GalaxiesML-layout HDF5 file (its
+/// value says what made it) or a column of a catalogue table (`True` in every row). `pzbench synth`
+/// writes both ([`GalaxiesMlWriter::mark_synthetic`]); the reports read either as "synthetic data,
+/// not the GalaxiesML release" (`docs/reports.md`).
+pub const SYNTHETIC_MARKER: &str = "synthetic";
+
 /// The image key: float32 `(N, 5, H, W)`.
 pub const IMAGE_KEY: &str = "image";
 /// The spectroscopic redshift key, the truth of the benchmark.
@@ -833,6 +839,19 @@ impl GalaxiesMlWriter {
             .map_err(|e| Error::file(&self.path, format!("cannot write key `image`: {}", one_line(&e))).caused_by(e))?;
         self.rows_written[rows].fill(true);
         Ok(())
+    }
+
+    /// Mark the file as generated data: a root attribute [`SYNTHETIC_MARKER`] whose value,
+    /// `description`, says what made it (e.g. the `pzbench synth` command).
+    pub fn mark_synthetic(&mut self, description: &str) -> Result<()> {
+        let fail =
+            |why: String| Error::file(&self.path, format!("cannot write the `{SYNTHETIC_MARKER}` attribute: {why}"));
+        let value = description.parse::<VarLenUnicode>().map_err(|_| fail("it contains a NUL character".into()))?;
+        self.file()?
+            .new_attr::<VarLenUnicode>()
+            .create(SYNTHETIC_MARKER)
+            .and_then(|attr| attr.write_scalar(&value))
+            .map_err(|e| fail(one_line(&e)).caused_by(e))
     }
 
     /// Check the file is complete (every image row, `object_id` and `specz_redshift` written),

@@ -32,7 +32,7 @@ use pzbench_io::{persist_temp, temp_path_for, write_atomic};
 use pzbench_io::{Error, Result};
 
 /// The weights used for prediction.
-pub(crate) const WEIGHTS_FILE: &str = "model.safetensors";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// The metadata.
 pub(crate) const META_FILE: &str = "model.json";
 /// The latest weights of an unfinished run.

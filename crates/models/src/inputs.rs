@@ -8,10 +8,15 @@
 //! same delimiter detection, `--delimiter`, `--drop-invalid` and messages as `pzbench score`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::data::Dataset;
+use super::record::ValidationSplit;
 use super::scaling::MinMaxScaler;
 use pzbench_io::galaxiesml::{GalaxiesMlFile, OBJECT_ID_KEY, REDSHIFT_KEY};
 use pzbench_io::images::{Hdf5Images, ImageSource};
@@ -214,6 +219,54 @@ impl RawData {
         self.ids.is_empty()
     }
 
+    /// Splits the galaxies into a training and a validation set ([`ValidationSplit`]): shuffled
+    /// with `seed` (on a stream of its own, so the split does not repeat the initial weights' or
+    /// an epoch's draws), the first `round(fraction · n)` of the shuffle validate, the others
+    /// train; each part keeps the file's order. Images stay in the file, read through the rows
+    /// of each part. `non_detection` is the sentinel the file was read with ([`read_data`]),
+    /// to count each part's non-detections; rows dropped while reading are counted in the
+    /// training part. Fails unless `fraction` is in (0, 1) and both parts hold a galaxy.
+    pub fn split(self, fraction: f64, seed: u64, non_detection: f64) -> Result<(RawData, RawData, ValidationSplit)> {
+        check_val_fraction(fraction)?;
+        let n = self.len();
+        let n_val = (fraction * n as f64).round() as usize;
+        if n_val == 0 || n_val == n {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "holds {n} galaxies: --val-fraction {fraction} leaves {} to train on and {n_val} to validate; give a fraction that keeps at least one in each",
+                    n - n_val
+                ),
+            ));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(SPLIT_STREAM);
+        order.shuffle(&mut rng);
+        let (mut val_rows, mut train_rows) = (order[..n_val].to_vec(), order[n_val..].to_vec());
+        val_rows.sort_unstable();
+        train_rows.sort_unstable();
+        let split = ValidationSplit { fraction, seed, train: train_rows.len(), val: val_rows.len() };
+        let images: Option<Arc<dyn ImageSource>> = self.images.map(Arc::from);
+        let k = self.non_detections.len();
+        let part = |rows: Vec<usize>, dropped_invalid: usize| {
+            let mags: Vec<f64> = rows.iter().flat_map(|&r| self.mags[r * k..(r + 1) * k].iter().copied()).collect();
+            RawData {
+                path: self.path.clone(),
+                format: self.format.clone(),
+                ids: rows.iter().map(|&r| self.ids[r]).collect(),
+                non_detections: count_non_detections(&mags, k, non_detection),
+                mags,
+                z: self.z.as_ref().map(|z| rows.iter().map(|&r| z[r]).collect()),
+                images: images.clone().map(|source| Box::new(RowSubset { source, rows }) as Box<dyn ImageSource>),
+                dropped_invalid,
+            }
+        };
+        let train = part(train_rows, self.dropped_invalid);
+        let val = part(val_rows, 0);
+        Ok((train, val, split))
+    }
+
     /// What was read, and which non-detections `spec` fills (for a line per input file).
     pub fn summary(&self, spec: &InputSpec) -> InputSummary {
         let filled = spec
@@ -232,6 +285,50 @@ impl RawData {
             filled,
             dropped_invalid: self.dropped_invalid,
         }
+    }
+}
+
+/// Fails unless `fraction`, the share of a training file held out for validation
+/// ([`RawData::split`]), is in (0, 1).
+pub(crate) fn check_val_fraction(fraction: f64) -> Result<()> {
+    if fraction > 0.0 && fraction < 1.0 {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--val-fraction {fraction}: give the share of the training file to hold out for validation, between 0 and 1 (e.g. 0.2)"
+    )))
+}
+
+/// The ChaCha stream of a run's seed that [`RawData::split`] shuffles with: streams 0 and
+/// `1 + epoch` draw the initial weights and the epoch orders (`data::epoch_batches`).
+const SPLIT_STREAM: u64 = u64::MAX;
+
+/// The images of some rows of another source: row `i` here is row `rows[i]` there. `rows`
+/// ascend, so ascending rows asked for stay ascending ([`ImageSource::read_rows`]).
+struct RowSubset {
+    source: Arc<dyn ImageSource>,
+    rows: Vec<usize>,
+}
+
+impl ImageSource for RowSubset {
+    fn n(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn image_shape(&self) -> (usize, usize, usize) {
+        self.source.image_shape()
+    }
+
+    fn read_rows(&self, rows: &[usize], out: &mut Vec<f32>) -> Result<()> {
+        let mapped =
+            rows.iter()
+                .map(|&r| {
+                    self.rows.get(r).copied().ok_or_else(|| {
+                        Error::other(format!("image row {r} is out of range ({} rows)", self.rows.len()))
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+        self.source.read_rows(&mapped, out)
     }
 }
 
@@ -307,9 +404,13 @@ pub fn read_data(
             ));
         }
     }
-    raw.non_detections =
-        (0..k).map(|b| raw.mags.iter().skip(b).step_by(k).filter(|m| m.abs() >= non_detection).count()).collect();
+    raw.non_detections = count_non_detections(&raw.mags, k, non_detection);
     Ok(raw)
+}
+
+/// Per band, the values of row-major magnitudes `mags` (`k` bands) with `|m| >= non_detection`.
+fn count_non_detections(mags: &[f64], k: usize, non_detection: f64) -> Vec<usize> {
+    (0..k).map(|b| mags.iter().skip(b).step_by(k).filter(|m| m.abs() >= non_detection).count()).collect()
 }
 
 fn read_hdf5(path: &Path, bands: &[String], images: bool) -> Result<RawData> {
@@ -495,5 +596,75 @@ mod tests {
         assert_eq!((raw.mags, raw.z), (vec![0.5], None));
         let err = read_data(&dir.path().join("absent.csv"), &bands, true, 99.0, &read).err().unwrap().to_string();
         assert!(err.contains("absent.csv: cannot open"), "{err}");
+    }
+
+    /// `n` galaxies of 2 bands: id `10 + r`, magnitudes `[r, 99 if r is a multiple of 4]`,
+    /// redshift `r / 100`, and a 1×1×2 image `[r, -r]`.
+    fn numbered(n: usize) -> RawData {
+        let mags = (0..n).flat_map(|r| [r as f64, if r % 4 == 0 { 99.0 } else { 20.0 }]).collect();
+        let pixels = (0..n).flat_map(|r| [r as f32, -(r as f32)]).collect();
+        RawData {
+            ids: (0..n as i64).map(|r| 10 + r).collect(),
+            mags,
+            z: Some((0..n).map(|r| r as f64 / 100.0).collect()),
+            images: Some(Box::new(pzbench_io::images::InMemoryImages::new((1, 1, 2), pixels).unwrap())),
+            non_detections: vec![0, n.div_ceil(4)],
+            dropped_invalid: 3,
+            ..raw(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_validation_split_is_seeded_disjoint_complete_and_keeps_rows_together() {
+        let (train, val, split) = numbered(50).split(0.2, 7, 99.0).unwrap();
+        assert_eq!(split, ValidationSplit { fraction: 0.2, seed: 7, train: 40, val: 10 });
+        assert_eq!((train.len(), val.len()), (40, 10));
+        let mut all: Vec<i64> = train.ids.iter().chain(&val.ids).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (10..60).collect::<Vec<i64>>(), "disjoint, and every galaxy in one part");
+        assert!(train.ids.windows(2).all(|w| w[0] < w[1]) && val.ids.windows(2).all(|w| w[0] < w[1]), "file order");
+        assert!(val.ids != (10..20).collect::<Vec<i64>>(), "drawn at random, not the first rows");
+        // Every galaxy's magnitudes, redshift and image travel with its id.
+        for part in [&train, &val] {
+            let mut pixels = Vec::new();
+            let rows: Vec<usize> = (0..part.len()).collect();
+            part.images.as_ref().unwrap().read_rows(&rows, &mut pixels).unwrap();
+            for (i, &id) in part.ids.iter().enumerate() {
+                let r = (id - 10) as f64;
+                assert_eq!(part.mags[2 * i], r);
+                assert_eq!(part.z.as_ref().unwrap()[i], r / 100.0);
+                assert_eq!(&pixels[2 * i..2 * i + 2], &[r as f32, -r as f32]);
+            }
+            let sentinels = part.mags.iter().skip(1).step_by(2).filter(|&&m| m == 99.0).count();
+            assert_eq!(part.non_detections, vec![0, sentinels]);
+        }
+        assert_eq!((train.dropped_invalid, val.dropped_invalid), (3, 0), "the file's drops, counted once");
+        assert!(val.images.as_ref().unwrap().read_rows(&[10], &mut Vec::new()).is_err());
+        // The same seed draws the same split; another seed another one.
+        let (_, again, _) = numbered(50).split(0.2, 7, 99.0).unwrap();
+        assert_eq!(again.ids, val.ids);
+        let (_, other, _) = numbered(50).split(0.2, 8, 99.0).unwrap();
+        assert_ne!(other.ids, val.ids);
+        // round(fraction * n) validate.
+        assert_eq!(
+            numbered(7).split(0.5, 0, 99.0).unwrap().2,
+            ValidationSplit { fraction: 0.5, seed: 0, train: 3, val: 4 }
+        );
+    }
+
+    #[test]
+    fn a_validation_split_needs_a_fraction_in_0_1_and_a_galaxy_in_each_part() {
+        for fraction in [0.0, 1.0, -0.2, 1.5, f64::NAN, f64::INFINITY] {
+            let err = numbered(10).split(fraction, 0, 99.0).err().unwrap();
+            assert!(matches!(err, Error::Usage(_)), "{err}");
+            assert!(err.to_string().contains("between 0 and 1 (e.g. 0.2)"), "{err}");
+        }
+        let err = numbered(10).split(0.01, 0, 99.0).err().unwrap().to_string();
+        assert!(
+            err.starts_with("cat.csv: holds 10 galaxies: --val-fraction 0.01 leaves 10 to train on and 0"),
+            "{err}"
+        );
+        let err = numbered(10).split(0.99, 0, 99.0).err().unwrap().to_string();
+        assert!(err.contains("leaves 0 to train on and 10 to validate"), "{err}");
     }
 }

@@ -15,6 +15,8 @@
 //!   directory, the data file, the device and the batch size; returns [`Predictions`] (one
 //!   redshift per galaxy, in file order), which [`Predictions::write_csv`] writes as
 //!   `pzbench score` reads them.
+//! - [`resolve_model_dir`]: `reference:NAME` for one of the [`REFERENCE_MODELS`] shipped in the
+//!   repository's `baselines/models/`, trained once on a GPU.
 //!
 //! Both read data files through [`read_data`]: GalaxiesML HDF5 files (images streamed by the I/O
 //! crate's [`pzbench_io::images::Hdf5Images`]), or catalogues through the I/O crate's table
@@ -49,6 +51,7 @@ mod model;
 mod nn;
 mod pool;
 mod record;
+mod reference;
 mod run;
 mod scaling;
 mod train;
@@ -57,7 +60,7 @@ mod train;
 pub use bench::check_fast_path;
 pub use bench::{train_throughput, BenchConfig, BenchResult, Check};
 pub use candle_core::Device;
-pub use checkpoint::load;
+pub use checkpoint::{load, WEIGHTS_FILE};
 pub use cnn::{CnnConfig, IMAGE_SCALE};
 pub use data::Dataset;
 pub use inputs::{galaxiesml_bands, read_data, FilledBand, InputSpec, InputSummary, RawData, INPUTS_FILE};
@@ -65,10 +68,13 @@ pub use loss::{LossKind, TANAKA_GAMMA};
 pub use model::{predict, Architecture, Model};
 pub use nn::NnConfig;
 pub use pzbench_io::images::{ImageSource, InMemoryImages};
-pub use record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord};
+pub use record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
+pub use reference::{
+    resolve_model_dir, ReferenceModel, REFERENCE_MODELS, REFERENCE_MODELS_VAR, REFERENCE_PREFIX, TRAINING_DATA_SEED,
+};
 pub use run::{
-    predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest, DEFAULT_NON_DETECTION,
-    DEFAULT_PREDICT_BATCH,
+    predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest, Validation,
+    DEFAULT_NON_DETECTION, DEFAULT_PREDICT_BATCH,
 };
 pub use scaling::MinMaxScaler;
 pub use train::{resume, train, Callbacks, OnEvent, RunOptions, RunningLoss, TrainEvent};

@@ -132,4 +132,25 @@ pub struct TrainingRecord {
     /// Training and validation set sizes.
     pub n_train: usize,
     pub n_val: usize,
+    /// How the validation set was drawn from the training file, when it was
+    /// (`pzbench train --val-fraction`); `None` when it came from a file of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_split: Option<ValidationSplit>,
+}
+
+/// A validation set held out from the training file, as Keras' `validation_split` but drawn at
+/// random: the file's galaxies are shuffled with `seed` (the run's) and the first
+/// `round(fraction · n)` of the shuffle validate, the rest train (each part in file order).
+/// Recorded in `model.json` so that a run can be audited and its split drawn again
+/// ([`crate::RawData::split`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationSplit {
+    /// Share of the training file's galaxies held out, in (0, 1).
+    pub fraction: f64,
+    /// Seed of the shuffle.
+    pub seed: u64,
+    /// Galaxies trained on.
+    pub train: usize,
+    /// Galaxies held out for validation.
+    pub val: usize,
 }

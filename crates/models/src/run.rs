@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoint::{create_dir, load, META_FILE};
 use super::cnn::CnnConfig;
-use super::inputs::{galaxiesml_bands, read_data, InputSpec, InputSummary, INPUTS_FILE};
+use super::inputs::{check_val_fraction, galaxiesml_bands, read_data, InputSpec, InputSummary, INPUTS_FILE};
 use super::model::{predict, Architecture, Model};
 use super::nn::NnConfig;
 use super::record::TrainConfig;
@@ -48,14 +48,24 @@ impl ModelKind {
     }
 }
 
+/// Where a run's validation set comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Validation {
+    /// A file of the training file's layout (`--val`).
+    File(PathBuf),
+    /// This share of the training file's galaxies, in (0, 1), drawn with the run's seed
+    /// (`--val-fraction`, [`crate::RawData::split`]); the rest train.
+    Fraction(f64),
+}
+
 /// Everything a training run needs (`pzbench train`'s flags).
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
     pub model: ModelKind,
     /// Training data: a GalaxiesML HDF5 file, or for the NN a catalogue.
     pub train: PathBuf,
-    /// Validation data, same layout: early stopping and the best epoch are decided on it.
-    pub val: PathBuf,
+    /// Validation data: early stopping and the best epoch are decided on it.
+    pub val: Validation,
     /// The checkpoint directory: created; must not hold a checkpoint unless `resume`.
     pub checkpoint_dir: PathBuf,
     /// Continue the run checkpointed in `checkpoint_dir` (same settings and data) up to
@@ -87,15 +97,15 @@ pub struct TrainRequest {
 pub const DEFAULT_NON_DETECTION: f64 = 99.0;
 
 impl TrainRequest {
-    /// A fresh run of `model` on `train` and `val` into `checkpoint_dir`, on the CPU, with
-    /// `pzbench train`'s defaults: [`ModelKind::default_config`], the GalaxiesML magnitudes,
-    /// [`DEFAULT_NON_DETECTION`], no colours, no magnitude scaling, catalogues read as `score`
-    /// reads them, the checkpoint's lock waited for up to [`DEFAULT_LOCK_TIMEOUT`].
+    /// A fresh run of `model` on `train`, validated on the file `val`, into `checkpoint_dir`, on
+    /// the CPU, with `pzbench train`'s defaults: [`ModelKind::default_config`], the GalaxiesML
+    /// magnitudes, [`DEFAULT_NON_DETECTION`], no colours, no magnitude scaling, catalogues read
+    /// as `score` reads them, the checkpoint's lock waited for up to [`DEFAULT_LOCK_TIMEOUT`].
     pub fn new(model: ModelKind, train: PathBuf, val: PathBuf, checkpoint_dir: PathBuf) -> Self {
         TrainRequest {
             model,
             train,
-            val,
+            val: Validation::File(val),
             checkpoint_dir,
             resume: false,
             config: model.default_config(),
@@ -126,11 +136,13 @@ pub struct TrainOutcome {
 
 /// Runs `request` as `pzbench train` does: checks the flags and the checkpoint directory (a
 /// fresh run needs one without a checkpoint, `resume` one with it and the same bands and
-/// colours), reads both files ([`read_data`]), fits the inputs on the training file (or takes
-/// the checkpoint's, when resuming), tells `callbacks` what was read
-/// ([`TrainEvent::DataRead`]), then trains a new model ([`train`]) or resumes the run
-/// ([`resume`]) with a checkpoint written after every epoch. The SHA-256 of both files is saved
-/// in the checkpoint and checked on resume.
+/// colours), reads both files ([`read_data`]) or splits the validation set off the training
+/// file ([`Validation::Fraction`], [`crate::RawData::split`]; the split is recorded in the
+/// training record), fits the inputs on the training set (or takes the checkpoint's, when
+/// resuming), tells `callbacks` what was read ([`TrainEvent::DataRead`]), then trains a new
+/// model ([`train`]) or resumes the run ([`resume`]) with a checkpoint written after every
+/// epoch. The SHA-256 of both files (the training file's twice, for a split) is saved in the
+/// checkpoint and checked on resume.
 ///
 /// From the moment the data are read until it returns, the run holds the checkpoint directory's
 /// lock (`DIR/.lock`, [`lock_folder`]), so that two runs into one directory never interleave: a
@@ -157,6 +169,9 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     if request.scale_mags && !images {
         return Err(Error::usage("--scale-mags is for the CNN: the NN always min-max scales its magnitudes"));
     }
+    if let Validation::Fraction(fraction) = request.val {
+        check_val_fraction(fraction)?;
+    }
     let saved = if request.resume { Some(InputSpec::load(dir)?) } else { None };
     let bands = match (&saved, &request.bands) {
         (Some(saved), Some(bands)) if *bands != saved.bands => {
@@ -175,7 +190,13 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     let non_detection = saved.as_ref().map_or(request.non_detection, |s| s.non_detection);
     let started = Instant::now();
     let raw_train = read_data(&request.train, &bands, images, non_detection, &request.read)?;
-    let raw_val = read_data(&request.val, &bands, images, non_detection, &request.read)?;
+    let (raw_train, raw_val, validation_split) = match &request.val {
+        Validation::File(val) => (raw_train, read_data(val, &bands, images, non_detection, &request.read)?, None),
+        Validation::Fraction(fraction) => {
+            let (train, val, split) = raw_train.split(*fraction, request.config.seed, non_detection)?;
+            (train, val, Some(split))
+        }
+    };
     for raw in [&raw_train, &raw_val] {
         if raw.z.is_none() {
             return Err(Error::file(
@@ -193,10 +214,12 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     };
     let (train_summary, val_summary) = (raw_train.summary(&spec), raw_val.summary(&spec));
     callbacks.send(TrainEvent::DataRead { train: &train_summary, val: &val_summary })?;
-    let hashes = BTreeMap::from([
-        ("train".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&request.train)?)),
-        ("val".to_string(), format!("sha256:{}", pzbench_io::sha256_file(&request.val)?)),
-    ]);
+    let train_hash = format!("sha256:{}", pzbench_io::sha256_file(&request.train)?);
+    let val_hash = match &request.val {
+        Validation::File(val) => format!("sha256:{}", pzbench_io::sha256_file(val)?),
+        Validation::Fraction(_) => train_hash.clone(),
+    };
+    let hashes = BTreeMap::from([("train".to_string(), train_hash), ("val".to_string(), val_hash)]);
     let train_set = spec.dataset(raw_train)?;
     let val_set = spec.dataset(raw_val)?;
     let cfg = &request.config;
@@ -235,7 +258,7 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
             "already holds a checkpoint, written by another run while this one waited for it; pass --resume to continue that run, or choose another --out",
         ));
     }
-    let options = RunOptions { data_hashes: hashes, callbacks };
+    let options = RunOptions { data_hashes: hashes, validation_split, callbacks };
     let model = match fresh {
         None => resume(dir, &device, &train_set, &val_set, cfg, options)?,
         Some(model) => {
@@ -381,7 +404,7 @@ mod tests {
         TrainRequest {
             model: ModelKind::Nn,
             train: dir.join("train.csv"),
-            val: dir.join("val.csv"),
+            val: Validation::File(dir.join("val.csv")),
             checkpoint_dir: dir.join("nn"),
             resume: false,
             config: TrainConfig { epochs, batch_size: 20, seed: 3, ..ModelKind::Nn.default_config() },

@@ -5,10 +5,13 @@
 //! on the terminal nor installs signal handlers.
 //!
 //! Determinism: the initial weights come from the model's seed (`Model::new`), the epoch orders
-//! from `TrainConfig::seed` and the epoch number alone, so on the CPU the same seeds give the
-//! same model bit for bit, and a resumed run gives the same model as an uninterrupted one (the
-//! checkpoint holds the latest weights, the best weights and Adam's moments and step count).
-//! GPU kernels may sum in a different order from run to run, so CUDA runs are close, not equal.
+//! from `TrainConfig::seed` and the epoch number alone, so on one CPU machine the same seeds give
+//! the same model bit for bit, on any number of threads, and a resumed run gives the same model
+//! as an uninterrupted one (the checkpoint holds the latest weights, the best weights and Adam's
+//! moments and step count). Another CPU model may round differently: candle's matrix products
+//! (the `gemm` crate) sum in blocks sized from the processor's L1 data cache (docs/models.md,
+//! "Reproducibility"). GPU kernels may sum in a different order from run to run, so CUDA runs are
+//! close, not equal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,7 +23,7 @@ use super::adam::Adam;
 use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
 use super::data::{epoch_batches, Dataset};
 use super::model::{predict, Model};
-use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord};
+use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
 use super::CandleContext;
 use pzbench_io::{Error, Result};
 
@@ -114,11 +117,14 @@ impl Callbacks<'_> {
 }
 
 /// What the caller adds to a run: hashes of the data files (saved in the checkpoint and checked on
-/// resume) and its [`Callbacks`].
+/// resume), how the validation set was drawn from the training file if it was (saved in the
+/// record and checked on resume) and its [`Callbacks`].
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// E.g. `{"train": "sha256:…", "val": "sha256:…"}`.
     pub data_hashes: BTreeMap<String, String>,
+    /// The split that made the training and validation sets ([`crate::RawData::split`]).
+    pub validation_split: Option<ValidationSplit>,
     pub callbacks: Callbacks<'a>,
 }
 
@@ -163,6 +169,7 @@ pub fn train(
         stopped_early: false,
         n_train: train.len(),
         n_val: val.len(),
+        validation_split: options.validation_split,
     };
     let mut run = Run { model, adam, best, best_file: None, record };
     run.epochs(train, val, checkpoint_dir, options.callbacks)?;
@@ -210,6 +217,18 @@ pub fn resume(
     if let Some((what, _, was, now)) = mismatch.iter().find(|m| m.1) {
         return Err(Error::usage(format!(
             "the {what} differs from the interrupted run's ({now} instead of {was}); resume with the same settings or start a new run"
+        )));
+    }
+    let fraction = |split: Option<ValidationSplit>| split.map(|s| s.fraction);
+    if fraction(record.validation_split) != fraction(options.validation_split) {
+        let said = |split: Option<ValidationSplit>| match split {
+            Some(s) => format!("--val-fraction {}", s.fraction),
+            None => "a validation file (--val)".to_string(),
+        };
+        return Err(Error::usage(format!(
+            "the run validated on {}, this one on {}; resume with the same validation data",
+            said(record.validation_split),
+            said(options.validation_split)
         )));
     }
     if !options.data_hashes.is_empty() && !model.data_hashes.is_empty() && options.data_hashes != model.data_hashes {

@@ -15,9 +15,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use super::format::significant;
+use super::format::{significant, significant_fixed};
 use super::score::ScoreReport;
 use super::scoring::ScoredModels;
+use super::table2::Dataset;
 use pzbench_io::sample::{load_sample, Sample, SampleOptions};
 use pzbench_io::write_atomic;
 use pzbench_io::{Error, Result};
@@ -150,12 +151,19 @@ pub const FIGURE6_PANELS: [(Metric, &str, &str); 5] = [
 /// Title of the sixth panel, the galaxy count per bin.
 pub const COUNT_PANEL: &str = "(f) Galaxies per bin";
 
-/// One plotted value: bin position, value, and its interval if bootstrapped.
+/// Bins with fewer galaxies than this are drawn with open markers in Figure 6 (and a dotted line
+/// marks the count in panel (f)): a median, a MAD or an outlier fraction of a handful of galaxies,
+/// and its bootstrap interval, say little.
+pub const FEW_GALAXIES: usize = 30;
+
+/// One plotted value: bin position, value, its interval if bootstrapped, and whether its bin
+/// holds fewer than [`FEW_GALAXIES`] galaxies.
 #[derive(Debug, Clone, Copy)]
 struct Point {
     x: f64,
     y: f64,
     err: Option<(f64, f64)>,
+    few: bool,
 }
 
 /// Figure 6 of the GalaxiesML paper: bias, scatter, outlier fraction, MSE and loss against
@@ -164,7 +172,8 @@ struct Point {
 pub struct Figure6<'a> {
     /// `(model name, its score report)`, in legend order.
     pub models: Vec<(&'a str, &'a ScoreReport)>,
-    /// Lines under the title (dataset, error bars, warnings); two fit.
+    /// Lines under the title (dataset, its file, error bars and warnings, few-galaxy bins); four
+    /// fit.
     pub subtitle: Vec<String>,
     /// Width and height in pixels.
     pub size: (u32, u32),
@@ -181,7 +190,8 @@ impl Figure6<'_> {
             .iter()
             .enumerate()
             .map(|(b, bin)| {
-                let y = bin.metrics?.get(metric);
+                let metrics = bin.metrics?;
+                let y = metrics.get(metric);
                 let shift = (bin.hi - bin.lo) * 0.08 * (k as f64 - (n - 1.0) / 2.0);
                 let err = report
                     .intervals
@@ -189,7 +199,7 @@ impl Figure6<'_> {
                     .and_then(|i| i.per_bin.get(b)?.as_ref()?.get(metric))
                     .filter(|i| i.lo.is_finite() && i.hi.is_finite())
                     .map(|i| (i.lo, i.hi));
-                Some(Point { x: (bin.lo + bin.hi) / 2.0 + shift, y, err })
+                Some(Point { x: (bin.lo + bin.hi) / 2.0 + shift, y, err, few: metrics.count < FEW_GALAXIES })
             })
             .collect()
     }
@@ -217,15 +227,15 @@ impl Figure for Figure6<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
-        let (header, body) = root.split_vertically(120);
+        let (header, body) = root.split_vertically(160);
         header.draw(&Text::new(
             "Figure 6: point metrics per redshift bin (smaller is better)",
             (30, 14),
             (FONT, 36).into_font(),
         ))?;
-        for (n, line) in self.subtitle.iter().take(2).enumerate() {
+        for (n, line) in self.subtitle.iter().take(4).enumerate() {
             let style = (FONT, 21).into_font().color(&BLACK.mix(0.75));
-            header.draw(&Text::new(line.clone(), (30, 60 + 28 * n as i32), style))?;
+            header.draw(&Text::new(line.clone(), (30, 56 + 25 * n as i32), style))?;
         }
         // Legend, right-aligned in the header.
         let width = self.size.0 as i32;
@@ -273,7 +283,8 @@ fn y_range(series: &[(RGBColor, Vec<Option<Point>>)], signed: bool) -> (f64, f64
     (if signed || lo < 0.0 { lo - pad } else { 0.0 }, hi + pad)
 }
 
-/// Draw one model's points: lines between consecutive non-empty bins, markers, error bars.
+/// Draw one model's points: lines between consecutive non-empty bins, markers (open for bins of
+/// fewer than [`FEW_GALAXIES`] galaxies), error bars.
 fn draw_points<DB: DrawingBackend, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     colour: RGBColor,
@@ -298,7 +309,8 @@ where
                 ))?;
             }
         }
-        chart.draw_series(std::iter::once(Circle::new((p.x, y_of(p.y)), 6, colour.filled())))?;
+        let marker = if p.few { colour.stroke_width(2) } else { colour.filled() };
+        chart.draw_series(std::iter::once(Circle::new((p.x, y_of(p.y)), 6, marker)))?;
     }
     Ok(())
 }
@@ -352,14 +364,15 @@ fn metric_panel<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Panel (f): galaxies per bin, on a log axis (empty bins are left out).
+/// Panel (f): galaxies per bin, on a log axis (empty bins are left out), with a dotted line at
+/// [`FEW_GALAXIES`].
 fn count_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x_desc: &str,
     (x0, x1): (f64, f64),
     series: &[(RGBColor, Vec<Option<Point>>)],
 ) -> DrawResult<DB> {
-    let max = series.iter().flat_map(|(_, p)| p.iter().flatten()).map(|p| p.y).fold(1.0, f64::max);
+    let max = series.iter().flat_map(|(_, p)| p.iter().flatten()).map(|p| p.y).fold(FEW_GALAXIES as f64, f64::max);
     let mut chart = ChartBuilder::on(area)
         .caption(COUNT_PANEL, (FONT, 30))
         .margin(14)
@@ -374,10 +387,12 @@ fn count_panel<DB: DrawingBackend>(
         .axis_desc_style((FONT, 21))
         .x_labels(9)
         .x_label_formatter(&|v| significant(*v, 3))
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| log_tick_label(*v))
         .bold_line_style(BLACK.mix(0.12))
         .light_line_style(TRANSPARENT)
         .draw()?;
+    let few = FEW_GALAXIES as f64;
+    chart.draw_series(DashedLineSeries::new(vec![(x0, few), (x1, few)], 4, 6, BLACK.mix(0.5).stroke_width(2)))?;
     for (colour, points) in series {
         let points: Vec<Option<Point>> = points.iter().map(|p| p.filter(|p| p.y > 0.0)).collect();
         draw_points(&mut chart, *colour, &points, |y| y)?;
@@ -389,44 +404,68 @@ fn count_panel<DB: DrawingBackend>(
 pub const FIGURE6_SIZE: (u32, u32) = (1800, 1200);
 
 /// `pzbench figure6`: draw Figure 6 of the scored models to `output` (PNG or SVG by extension,
-/// written atomically), `size` pixels. The subtitle names the first model's dataset and the
-/// bootstrap behind the error bars (from the models' intervals), and warns when the models were
-/// not scored on the same galaxies.
+/// written atomically), `size` pixels. The subtitle ([`figure6_subtitle`]) names the first model's
+/// dataset, its galaxies outside the bins and the bootstrap behind the error bars, warns when the
+/// models were not scored on the same galaxies, and explains open markers when a bin holds fewer
+/// than [`FEW_GALAXIES`] galaxies.
 pub fn figure6(scored: &ScoredModels, size: (u32, u32), output: &Path) -> Result<()> {
+    let figure = Figure6 {
+        models: scored.models().iter().map(|s| (s.name.as_str(), &s.report)).collect(),
+        subtitle: figure6_subtitle(scored),
+        size,
+    };
+    save(&figure, output)
+}
+
+/// Figure 6's lines under the title: the dataset, the error bars, and (when any bin holds fewer
+/// than [`FEW_GALAXIES`] galaxies) what open markers mean.
+fn figure6_subtitle(scored: &ScoredModels) -> Vec<String> {
     let first = scored.first();
     let dataset = &first.dataset;
     let warning =
         if scored.notes().is_empty() { "" } else { " Warning: the models were scored on different galaxies." };
-    let subtitle = vec![
+    let report = &first.report;
+    let mut lines = vec![
         format!(
-            "Dataset '{}' ({}), {} galaxies, z_spec from {} (sha256 {}…)",
-            dataset.id,
-            if dataset.synthetic { "synthetic" } else { "real GalaxiesML" },
-            first.report.overall.map_or(0, |m| m.count),
-            dataset.source,
-            &dataset.sha256[..dataset.sha256.len().min(16)]
+            "Dataset {}: {} galaxies, {} outside the bins.",
+            dataset.named(),
+            report.overall.map_or(0, |m| m.count),
+            report.n_outside_bins,
         ),
-        match &first.report.intervals {
+        format!("z_spec from {} (sha256 {}…).", dataset.source, &dataset.sha256[..dataset.sha256.len().min(16)]),
+        match &report.intervals {
             Some(i) => format!(
                 "Error bars: {}% percentile bootstrap over galaxies, B = {}, seed {}.{warning}",
                 significant(i.confidence * 100.0, 4),
                 i.resamples,
                 i.seed
             ),
-            None => format!("No error bars (--bootstrap 0).{warning}"),
+            None => format!("No error bars (no bootstrap resamples).{warning}"),
         },
     ];
-    let figure =
-        Figure6 { models: scored.models().iter().map(|s| (s.name.as_str(), &s.report)).collect(), subtitle, size };
-    save(&figure, output)
+    let few = scored
+        .models()
+        .iter()
+        .flat_map(|s| &s.report.per_bin)
+        .any(|bin| bin.metrics.is_some_and(|m| m.count < FEW_GALAXIES));
+    if few {
+        lines.push(format!(
+            "Open markers: bins with fewer than {FEW_GALAXIES} galaxies (dotted line in (f)), too few for reliable values."
+        ));
+    }
+    lines
 }
 
 /// What [`scatter_plot`] draws ([`Default`]: default title and range, 150 cells per axis,
-/// 1300×1100 pixels).
+/// 1300×1100 pixels, the dataset named as the reports name it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterOptions {
     /// The title [default: `z_phot vs z_spec: <predictions file name>`].
     pub title: Option<String>,
+    /// `--dataset`: the dataset's label [default: the stem of the file z_spec came from].
+    pub dataset: Option<String>,
+    /// `--synthetic`: mark the dataset as synthetic (see [`Dataset::describe`]).
+    pub synthetic: bool,
     /// Range of both axes [default: [`default_range`]].
     pub range: Option<(f64, f64)>,
     /// Cells per axis.
@@ -437,15 +476,17 @@ pub struct ScatterOptions {
 
 impl Default for ScatterOptions {
     fn default() -> Self {
-        ScatterOptions { title: None, range: None, cells: 150, size: (1300, 1100) }
+        ScatterOptions { title: None, dataset: None, synthetic: false, range: None, cells: 150, size: (1300, 1100) }
     }
 }
 
 /// `pzbench plot scatter`: the [`ScatterPlot`] of the predictions at `predictions` (joined with
 /// `options.truth` if set), with their overall bias, scatter and outlier fraction
-/// (`docs/METRICS.md`), written to `output` (PNG or SVG by extension, atomically).
+/// (`docs/METRICS.md`) and their dataset named as `table2` names it ([`Dataset::named`]), written
+/// to `output` (PNG or SVG by extension, atomically).
 pub fn scatter_plot(predictions: &Path, options: &SampleOptions, plot: &ScatterOptions, output: &Path) -> Result<()> {
-    let Sample { z_spec, z_phot, .. } = load_sample(predictions, options)?;
+    let Sample { z_spec, z_phot, input, .. } = load_sample(predictions, options)?;
+    let dataset = Dataset::describe(&input, &z_spec, plot.dataset.as_deref(), plot.synthetic);
     let range = plot.range.unwrap_or_else(|| default_range(&z_spec, &z_phot));
     let title = plot.title.clone().unwrap_or_else(|| {
         let name = predictions.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
@@ -457,6 +498,7 @@ pub fn scatter_plot(predictions: &Path, options: &SampleOptions, plot: &ScatterO
     };
     let mut figure = ScatterPlot::new(title, &z_spec, &z_phot, metrics, range, plot.cells);
     figure.size = plot.size;
+    figure.subtitle = format!("Dataset {}, z_spec from {}", dataset.named(), dataset.source);
     save(&figure, output)
 }
 
@@ -467,6 +509,23 @@ pub fn default_range(z_spec: &[f64], z_phot: &[f64]) -> (f64, f64) {
     let p999 = |z: &[f64]| percentile(&mut z.to_vec(), 0.999).unwrap_or(1.0);
     let hi = ((p999(z_spec).max(p999(z_phot)) / 0.5).ceil() * 0.5).max(lo + 0.5);
     (lo, hi)
+}
+
+/// Height of the scatter plot's header (title and dataset line), pixels.
+const SCATTER_HEADER: u32 = 90;
+/// Width of the scatter plot's colour bar with its ticks and label, pixels.
+const COLOUR_BAR_WIDTH: u32 = 200;
+
+/// A tick label of a logarithmic count axis (panel (f), the colour bar): the count at 1, 2 and 5
+/// times a power of ten, empty elsewhere (those ticks stay unlabelled, so the labels never crowd).
+fn log_tick_label(v: f64) -> String {
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    let labelled = [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
+    if v >= 1.0 && labelled {
+        format!("{v:.0}")
+    } else {
+        String::new()
+    }
 }
 
 /// The viridis colour map at `t` in [0, 1] (five anchors, linear in between).
@@ -495,6 +554,8 @@ fn clip_line(slope: f64, intercept: f64, lo: f64, hi: f64) -> Option<[(f64, f64)
 /// scatter and outlier fraction in a text box.
 pub struct ScatterPlot {
     pub title: String,
+    /// A line under the title (the dataset); empty for none.
+    pub subtitle: String,
     /// Both axes span `[lo, hi]`.
     pub range: (f64, f64),
     /// Cells per axis.
@@ -532,7 +593,7 @@ impl ScatterPlot {
                 _ => outside += 1,
             }
         }
-        ScatterPlot { title, range, cells, counts, outside, metrics, size: (1300, 1100) }
+        ScatterPlot { title, subtitle: String::new(), range, cells, counts, outside, metrics, size: (1300, 1100) }
     }
 
     fn max_count(&self) -> u32 {
@@ -550,9 +611,9 @@ impl ScatterPlot {
         let m = &self.metrics;
         let mut lines = vec![
             format!("N = {} galaxies", m.count),
-            format!("bias = median(dz) = {}", significant(m.bias, 3)),
-            format!("scatter = 1.4826 MAD(dz) = {}", significant(m.scatter, 3)),
-            format!("outlier fraction (|dz| > 0.15) = {}", significant(m.outlier_frac, 3)),
+            format!("bias = median(dz) = {}", significant_fixed(m.bias, 3)),
+            format!("scatter = 1.4826 MAD(dz) = {}", significant_fixed(m.scatter, 3)),
+            format!("outlier fraction (|dz| > 0.15) = {}", significant_fixed(m.outlier_frac, 3)),
         ];
         if self.outside > 0 {
             lines.push(format!("{} galaxies outside the plotted range", self.outside));
@@ -569,9 +630,11 @@ impl Figure for ScatterPlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
         let (lo, hi) = self.range;
-        let (main, bar) = root.split_horizontally(self.size.0.saturating_sub(200));
+        let (header, body) = root.split_vertically(SCATTER_HEADER);
+        header.draw(&Text::new(self.title.clone(), (30, 14), (FONT, 32).into_font()))?;
+        header.draw(&Text::new(self.subtitle.clone(), (30, 58), (FONT, 22).into_font().color(&BLACK.mix(0.75))))?;
+        let (main, bar) = body.split_horizontally(self.size.0.saturating_sub(COLOUR_BAR_WIDTH));
         let mut chart = ChartBuilder::on(&main)
-            .caption(&self.title, (FONT, 32))
             .margin(20)
             .x_label_area_size(70)
             .y_label_area_size(90)
@@ -633,23 +696,25 @@ impl Figure for ScatterPlot {
         }
         area.draw(&text("|dz| = 0.15: z_spec ± 0.15 (1 + z_spec)", key_y + 21))?;
 
-        // Colour bar: galaxies per cell, log scale.
+        // Colour bar: galaxies per cell, log scale; ticks and label on its right, labelled at
+        // 1, 2, 5, 10, 20, 50, …, aligned with the plotting area.
         let max = f64::from(self.max_count()).max(2.0);
         let mut scale = ChartBuilder::on(&bar)
-            .margin_top(20 + 32 + 10)
+            .margin_top(20)
             .margin_bottom(20 + 70)
-            .margin_right(30)
-            .y_label_area_size(110)
+            .margin_left(10)
+            .margin_right(10)
+            .right_y_label_area_size(COLOUR_BAR_WIDTH / 2)
             .build_cartesian_2d(0.0..1.0, (1.0..max).log_scale())?;
         scale
             .configure_mesh()
             .disable_x_mesh()
             .disable_y_mesh()
             .disable_x_axis()
-            .y_desc("galaxies per cell")
-            .label_style((FONT, 20))
-            .axis_desc_style((FONT, 22))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_desc("galaxies per cell (log scale)")
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 24))
+            .y_label_formatter(&|v| log_tick_label(*v))
             .draw()?;
         let steps = 120;
         scale.draw_series((0..steps).map(|s| {
@@ -686,6 +751,15 @@ mod tests {
     fn tick_labels_snap_rounding_noise_to_zero() {
         assert_eq!(tick_label(-5.55e-17, 0.4), "0");
         assert_eq!(tick_label(0.002, 0.01), "0.002");
+    }
+
+    #[test]
+    fn colour_bar_ticks_are_labelled_at_one_two_five() {
+        let labels: Vec<String> = [1.0, 2.0, 3.0, 5.0, 9.0, 10.0, 20.0, 40.0, 50.0, 100.0, 300.0, 2000.0]
+            .into_iter()
+            .map(log_tick_label)
+            .collect();
+        assert_eq!(labels, ["1", "2", "", "5", "", "10", "20", "", "50", "100", "", "2000"]);
     }
 
     #[test]

@@ -323,27 +323,21 @@ impl Board {
         }
     }
 
-    /// Add `entry`; an entry of the same name is replaced (in place) only with `replace`. Every
-    /// entry must be scored on the same galaxies (same z_spec fingerprint).
-    pub fn add(&mut self, path: &Path, entry: Entry, replace: bool) -> Result<()> {
+    /// The dataset the board holds: its first entry's ([`Board::add`] keeps every entry on it).
+    pub fn dataset(&self) -> Option<&Dataset> {
+        self.entries.first().map(|e| &e.dataset)
+    }
+
+    /// Add `entry`; an entry of the same name is replaced (in place) only with `replace`. A board
+    /// holds one dataset ([`on_board`]): the entry must be scored on the board's galaxies, and
+    /// its label (when given with `--dataset`: `label_given`) and synthetic mark must not
+    /// contradict the board's; it is recorded under the board's label and marks.
+    pub fn add(&mut self, path: &Path, mut entry: Entry, replace: bool, label_given: bool) -> Result<()> {
         self.check_name_free(path, &entry.name, replace)?;
-        let existing = self.entries.iter().position(|e| e.name == entry.name);
-        if let Some(other) =
-            self.entries.iter().find(|e| e.name != entry.name && e.dataset.zspec_sha256 != entry.dataset.zspec_sha256)
-        {
-            return Err(Error::file(
-                path,
-                format!(
-                    "'{}' was scored on different galaxies than '{}' (dataset '{}' from {}, z_spec fingerprint {}…); a board compares models on one dataset: use another board, or score with the same --truth",
-                    entry.name,
-                    other.name,
-                    other.dataset.id,
-                    other.dataset.source,
-                    &other.dataset.zspec_sha256[..other.dataset.zspec_sha256.len().min(12)]
-                ),
-            ));
+        if let Some(board) = self.dataset() {
+            entry.dataset = on_board(path, board, &entry, label_given)?;
         }
-        match existing {
+        match self.entries.iter().position(|e| e.name == entry.name) {
             Some(i) => self.entries[i] = entry,
             None => self.entries.push(entry),
         }
@@ -379,11 +373,10 @@ impl Board {
         match self.entries.first() {
             None => "No entries yet: add one with `pzbench leaderboard add`.".to_string(),
             Some(first) => format!(
-                "{} entr{} on dataset '{}' ({}; z_spec from {}, sha256 {}), ranked by {how}, smaller is better. Metrics as in the GalaxiesML paper (METRICS.md); ± is half the width of a bootstrap interval.{pdf}",
+                "{} entr{} on dataset {}, z_spec from {} (sha256 {}), ranked by {how}, smaller is better. Metrics as in the GalaxiesML paper (METRICS.md); ± is half the width of a bootstrap interval.{pdf}",
                 self.entries.len(),
                 if self.entries.len() == 1 { "y" } else { "ies" },
-                first.dataset.id,
-                first.dataset.kind(),
+                first.dataset.named(),
                 first.dataset.source,
                 first.dataset.sha256
             ),
@@ -497,6 +490,51 @@ pub fn rank_metric(name: &str) -> Result<RankBy> {
     })
 }
 
+/// `entry`'s dataset as recorded on a board (at `path`) that holds `board`: the same galaxies
+/// (z_spec fingerprint), the board's label, synthetic mark and release flag, the entry's own file
+/// and SHA-256. A conflict is an error naming the board, both values and the fix: other galaxies;
+/// a `--dataset` label (`label_given`) other than the board's; an entry marked synthetic on a
+/// board that is not. An entry that is not marked synthetic on a synthetic board is the same
+/// data (same galaxies), so it takes the board's mark.
+fn on_board(path: &Path, board: &Dataset, entry: &Entry, label_given: bool) -> Result<Dataset> {
+    let (name, dataset) = (&entry.name, &entry.dataset);
+    let conflict = |what: String, fix: String| {
+        Error::file(
+            path,
+            format!(
+                "'{name}' {what}, but the board holds dataset {} (z_spec from {}); a board compares models on one dataset: {fix}",
+                board.named(),
+                board.source
+            ),
+        )
+    };
+    let short = |sha: &str| sha[..sha.len().min(12)].to_string();
+    if dataset.zspec_sha256 != board.zspec_sha256 {
+        return Err(conflict(
+            format!(
+                "was scored on different galaxies (z_spec from {}, fingerprint {}… instead of {}…)",
+                dataset.source,
+                short(&dataset.zspec_sha256),
+                short(&board.zspec_sha256)
+            ),
+            "use another board, or score with the board's --truth".to_string(),
+        ));
+    }
+    if label_given && dataset.id != board.id {
+        return Err(conflict(
+            format!("was given --dataset '{}'", dataset.id),
+            format!("pass --dataset '{}' or leave --dataset out", board.id),
+        ));
+    }
+    if dataset.synthetic && !board.synthetic {
+        return Err(conflict(
+            format!("is marked synthetic (by --synthetic, its file or its label '{}')", dataset.id),
+            "use another board for the synthetic data, or, if the board's data are synthetic too, set \"synthetic\": true in each entry's dataset".to_string(),
+        ));
+    }
+    Ok(Dataset { id: board.id.clone(), synthetic: board.synthetic, release: board.release, ..dataset.clone() })
+}
+
 /// The value an entry is ranked by.
 fn rank_value(entry: &Entry, by: RankBy) -> Option<f64> {
     match by {
@@ -586,7 +624,8 @@ pub struct Added {
 /// bins, bootstrap intervals if asked; `docs/METRICS.md`) and record it as `name` on the board at
 /// `board_path`, which is created if missing and written atomically. The board is loaded and
 /// validated before the scoring; a name already on it needs `replace`, and every entry must be
-/// scored on the same galaxies ([`Board::add`]).
+/// on the board's dataset ([`Board::add`]: same galaxies, no other `--dataset` label or synthetic
+/// mark; an entry without a label of its own is recorded under the board's).
 ///
 /// The entry is added under the board's lock ([`update_locked`], waiting as `lock` says): the
 /// board is loaded again, checked and written while no other pzbench updates it, so concurrent
@@ -618,7 +657,7 @@ pub fn add(
             None => Board::new(),
         };
         let replaced = board.entries.iter().any(|e| e.name == name);
-        board.add(board_path, entry, replace)?;
+        board.add(board_path, entry, replace, input.dataset.is_some())?;
         let json = board.to_json()?;
         let rank = board.ranked(Metric::Loss).iter().position(|e| e.name == name).map_or(0, |r| r + 1);
         added = Some(Added { replaced, rank, entries: board.entries.len() });
@@ -799,6 +838,7 @@ mod tests {
             dataset: Dataset {
                 id: "a".into(),
                 synthetic: false,
+                release: false,
                 source: "a.csv".into(),
                 sha256: sha.clone(),
                 zspec_sha256: sha,

@@ -9,7 +9,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::format::{significant, TextTable};
+use super::format::{bin_label, significant, TextTable};
 use super::pdf_score::PdfBlock;
 use pzbench_io::sample::{load_sample, InputInfo, Sample, SampleOptions};
 use pzbench_io::Result;
@@ -217,13 +217,9 @@ impl ScoreReport {
         text
     }
 
-    fn bin_label(&self, bin: &BinMetrics) -> String {
-        format!("({}, {}]", significant(bin.lo, 6), significant(bin.hi, 6))
-    }
-
-    /// Every bin's label, in order.
+    /// Every bin's label ([`bin_label`]), in order.
     fn bin_labels(&self) -> Vec<String> {
-        self.per_bin.iter().map(|bin| self.bin_label(bin)).collect()
+        self.per_bin.iter().map(|bin| bin_label(bin.lo, bin.hi)).collect()
     }
 
     fn rows_of(&self, metrics: &[Metric]) -> TextTable {
@@ -244,7 +240,7 @@ impl ScoreReport {
             .collect()];
         for bin in &self.per_bin {
             rows.push(
-                std::iter::once(self.bin_label(bin))
+                std::iter::once(bin_label(bin.lo, bin.hi))
                     .chain(metrics.iter().map(|&m| cell(bin.metrics.as_ref(), m)))
                     .collect(),
             );
@@ -302,7 +298,7 @@ impl ScoreReport {
             };
             table.rows.push(row("overall".into(), intervals.overall.as_ref()));
             for (bin, ci) in self.per_bin.iter().zip(&intervals.per_bin) {
-                table.rows.push(row(self.bin_label(bin), ci.as_ref()));
+                table.rows.push(row(bin_label(bin.lo, bin.hi), ci.as_ref()));
             }
             out.push_str(&table.to_markdown());
         }

@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::format::{significant, TextTable};
+use super::format::{plus_minus, significant, significant_fixed, TextTable};
 use super::leaderboard::PdfRecord;
 use super::score::ScoreReport;
 use super::scoring::ScoredModels;
+use pzbench_io::galaxiesml::{is_hdf5, SYNTHETIC_MARKER};
 use pzbench_io::sample::InputInfo;
+use pzbench_io::table::{column_names, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::pdf::PdfMetric;
 use pzbench_metrics::{Interval, Metric};
@@ -53,10 +55,15 @@ const DIGITS: usize = 3;
 pub struct Dataset {
     /// A label: `--dataset NAME`, else the stem of the file z_spec came from.
     pub id: String,
-    /// Whether the data is synthetic rather than the real GalaxiesML release: `--synthetic`, a
-    /// label or file name containing "synthetic", or an HDF5 truth file with a root attribute
-    /// named `synthetic`.
+    /// Whether the data is marked as generated ([`SYNTHETIC_MARKER`]): `--synthetic`, a label or
+    /// file name containing "synthetic", an HDF5 truth file with a root attribute `synthetic`, or
+    /// a table with a column `synthetic` (both written by `pzbench synth`).
     pub synthetic: bool,
+    /// Whether z_spec came from a GalaxiesML HDF5 file (`--truth`) that is not marked synthetic:
+    /// the only files pzbench takes to be the GalaxiesML release. Absent in boards written before
+    /// pzbench recorded it (read as `false`).
+    #[serde(default)]
+    pub release: bool,
     /// File name (no folders) of the file z_spec came from: the truth file, else the predictions.
     pub source: String,
     /// SHA-256 of that file.
@@ -75,33 +82,57 @@ impl Dataset {
         let source = path.file_name().map_or(file.path.clone(), |n| n.to_string_lossy().into_owned());
         let stem = path.file_stem().map_or(source.clone(), |s| s.to_string_lossy().into_owned());
         let id = label.map_or(stem, str::to_string);
-        let says_synthetic = |s: &str| s.to_ascii_lowercase().contains("synthetic");
+        let says_synthetic = |s: &str| s.to_ascii_lowercase().contains(SYNTHETIC_MARKER);
+        let galaxiesml_hdf5 = input.truth.is_some() && is_hdf5(path);
         let synthetic = synthetic
             || says_synthetic(&id)
             || says_synthetic(&source)
-            || (input.truth.is_some() && hdf5_marked_synthetic(path));
-        Dataset { id, synthetic, source, sha256: file.sha256.clone(), zspec_sha256: zspec_fingerprint(z_spec) }
+            || if galaxiesml_hdf5 { hdf5_marked_synthetic(path) } else { table_marked_synthetic(path) };
+        Dataset {
+            id,
+            synthetic,
+            release: galaxiesml_hdf5 && !synthetic,
+            source,
+            sha256: file.sha256.clone(),
+            zspec_sha256: zspec_fingerprint(z_spec),
+        }
     }
 
-    /// "synthetic data" or "real GalaxiesML data", for captions.
-    pub fn kind(&self) -> &'static str {
+    /// What the data is, for captions: `Some("synthetic data, not the GalaxiesML release")`,
+    /// `Some("the GalaxiesML release")` for a release file ([`Dataset::release`]), and `None` for
+    /// anything else, which captions then name by its label alone.
+    pub fn kind(&self) -> Option<&'static str> {
         if self.synthetic {
-            "synthetic data, not the GalaxiesML release"
+            Some("synthetic data, not the GalaxiesML release")
+        } else if self.release {
+            Some("the GalaxiesML release")
         } else {
-            "real GalaxiesML data, not marked synthetic"
+            None
+        }
+    }
+
+    /// `'label'`, followed by ` (kind)` when [`Dataset::kind`] knows it: how captions name the data.
+    pub fn named(&self) -> String {
+        match self.kind() {
+            Some(kind) => format!("'{}' ({kind})", self.id),
+            None => format!("'{}'", self.id),
         }
     }
 }
 
-/// Whether an HDF5 file has a root attribute named `synthetic` (the convention pzbench uses to
-/// mark generated GalaxiesML-layout files). Anything that is not a readable HDF5 file is `false`.
+/// Whether an HDF5 file has a root attribute [`SYNTHETIC_MARKER`] (any case). Anything that is not
+/// a readable HDF5 file is `false`.
 fn hdf5_marked_synthetic(path: &Path) -> bool {
-    let hdf5_extension =
-        path.extension().is_some_and(|e| ["hdf5", "h5", "he5"].iter().any(|x| e.eq_ignore_ascii_case(x)));
-    hdf5_extension
-        && hdf5::File::open(path)
-            .and_then(|f| f.attr_names())
-            .is_ok_and(|names| names.iter().any(|n| n.eq_ignore_ascii_case("synthetic")))
+    hdf5::File::open(path)
+        .and_then(|f| f.attr_names())
+        .is_ok_and(|names| names.iter().any(|n| n.eq_ignore_ascii_case(SYNTHETIC_MARKER)))
+}
+
+/// Whether a table (CSV/TSV/text/Parquet) has a column [`SYNTHETIC_MARKER`] (any case). A file
+/// whose header cannot be read is `false`.
+fn table_marked_synthetic(path: &Path) -> bool {
+    column_names(path, &ReadOptions::default())
+        .is_ok_and(|names| names.iter().any(|n| n.eq_ignore_ascii_case(SYNTHETIC_MARKER)))
 }
 
 /// SHA-256 (hex) of the z_spec values sorted ascending, each as its IEEE-754 bits in little-endian
@@ -303,37 +334,93 @@ fn latex_escape(text: &str) -> String {
     out
 }
 
-/// A number as LaTeX: `1.23e-5` becomes `$1.23\times10^{-5}$`.
-fn latex_number(text: &str) -> String {
-    match text.split_once('e') {
-        Some((mantissa, exponent)) => format!(r"${mantissa}\times10^{{{exponent}}}$"),
-        None => text.to_string(),
-    }
-}
-
 /// `value ± half-width`: the half-width is half the percentile interval's width (the interval
 /// itself, possibly asymmetric, is in the JSON and CSV output).
 fn half_width(interval: Interval) -> f64 {
     (interval.hi - interval.lo) / 2.0
 }
 
+/// A cell as printed: the value and, when bootstrapped, the half-width of its interval.
+#[derive(Debug, Clone, PartialEq)]
+struct CellText {
+    value: String,
+    plus_minus: Option<String>,
+    /// Whether `value` is a number (typeset in math mode in LaTeX) rather than a mark.
+    number: bool,
+}
+
+impl CellText {
+    fn mark(text: &str) -> Self {
+        CellText { value: text.to_string(), plus_minus: None, number: false }
+    }
+
+    fn number(value: String, plus_minus: Option<String>) -> Self {
+        CellText { value, plus_minus, number: true }
+    }
+
+    /// A measured value: [`significant_fixed`] to [`DIGITS`], or with an interval
+    /// [`plus_minus`] (value and ± to the same decimal place); `-` for an empty set.
+    fn measured(cell: &Cell) -> Self {
+        match (cell.value, cell.interval) {
+            (None, _) => Self::mark("-"),
+            (Some(value), Some(interval)) => {
+                let (value, half) = plus_minus(value, half_width(interval), DIGITS);
+                Self::number(value, Some(half))
+            }
+            (Some(value), None) => Self::number(significant_fixed(value, DIGITS), None),
+        }
+    }
+
+    /// For terminal and Markdown: `value` or `value ± half-width`.
+    fn plain(&self) -> String {
+        match &self.plus_minus {
+            Some(half) => format!("{} ± {half}", self.value),
+            None => self.value.clone(),
+        }
+    }
+
+    /// For LaTeX: numbers in math mode (a real minus sign, `\pm`), marks escaped (`-` as an en
+    /// dash).
+    fn latex(&self) -> String {
+        match (&self.plus_minus, self.number) {
+            (Some(half), _) => format!(r"${} \pm {half}$", self.value),
+            (None, true) => format!("${}$", self.value),
+            (None, false) if self.value == "-" => "--".to_string(),
+            (None, false) => latex_escape(&self.value),
+        }
+    }
+}
+
+/// Text for a LaTeX comment line: control characters (line ends) become spaces.
+fn comment_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 impl Table2 {
-    /// The caption: what the rows are, on which data, and what ± means.
+    /// The caption: what the rows are, on which data (with the SHA-256 of the file z_spec came
+    /// from and the z_spec fingerprint), and what ± means.
     pub fn caption(&self) -> String {
+        self.caption_text(true)
+    }
+
+    /// The caption, with or without the hashes (LaTeX keeps them in comments instead).
+    fn caption_text(&self, hashes: bool) -> String {
         let d = &self.dataset;
         let measured = self.rows.iter().filter(|r| matches!(r.source, RowSource::Measured { .. })).count();
+        let provenance = if hashes {
+            format!(" (sha256 {}; z_spec fingerprint {})", d.sha256, d.zspec_sha256)
+        } else {
+            String::new()
+        };
         let mut caption = format!(
-            "Point metrics as in the GalaxiesML paper's Table 2 (definitions in METRICS.md) of {measured} model{} on dataset '{}' ({}): z_spec from {} (sha256 {}; z_spec fingerprint {}).",
+            "Point metrics as in the GalaxiesML paper's Table 2 (definitions in METRICS.md) of {measured} model{} on dataset {}: z_spec from {}{provenance}.",
             if measured == 1 { "" } else { "s" },
-            d.id,
-            d.kind(),
+            d.named(),
             d.source,
-            d.sha256,
-            d.zspec_sha256
         );
         if let Some(b) = &self.bootstrap {
             caption.push_str(&format!(
-                " ± is half the width of the {}% interval of a {} ({} resamples, seed {}).",
+                " ± is half the width of the {}% interval of a {} ({} resamples, seed {}); each value is rounded to the decimal place of its ±.",
                 significant(b.confidence * 100.0, 4),
                 b.method,
                 b.resamples,
@@ -366,21 +453,13 @@ impl Table2 {
         caption
     }
 
-    /// A cell as text: published cells as printed, counts as integers, other values to three
-    /// significant digits, `value ± half-width` with an interval, `-` for an empty set.
-    fn cell_text(metric: Metric, cell: &Cell) -> String {
-        if let Some(printed) = &cell.printed {
-            return printed.clone();
-        }
-        let Some(value) = cell.value else {
-            return if metric == Metric::Count { "0".into() } else { "-".into() };
-        };
-        if metric == Metric::Count {
-            return format!("{value:.0}");
-        }
-        match cell.interval {
-            Some(i) => format!("{} ± {}", significant(value, DIGITS), significant(half_width(i), 2)),
-            None => significant(value, DIGITS),
+    /// A cell as printed: published cells as printed, counts as integers, other values as
+    /// [`CellText::measured`].
+    fn cell_text(metric: Metric, cell: &Cell) -> CellText {
+        match (&cell.printed, metric, cell.value) {
+            (Some(printed), ..) => CellText::number(printed.clone(), None),
+            (None, Metric::Count, value) => CellText::number(format!("{:.0}", value.unwrap_or(0.0)), None),
+            (None, ..) => CellText::measured(cell),
         }
     }
 
@@ -389,27 +468,18 @@ impl Table2 {
         self.rows.iter().any(|r| r.pdf.is_some())
     }
 
-    /// A PDF column's cell as text: as [`Table2::cell_text`], `-` for a value the PDFs do not
-    /// define (e.g. the CDE loss of samples).
-    fn pdf_cell_text(cell: &Cell) -> String {
-        match cell.value {
-            None => "-".into(),
-            Some(value) => match cell.interval {
-                Some(i) => format!("{} ± {}", significant(value, DIGITS), significant(half_width(i), 2)),
-                None => significant(value, DIGITS),
-            },
+    /// A row's cells: the [`TABLE2_COLUMNS`], then the PDF columns when the table has them
+    /// (`—` for a row without PDFs, `-` for a value its PDFs do not define).
+    fn row_cells(&self, row: &Table2Row) -> Vec<CellText> {
+        let mut cells: Vec<CellText> =
+            TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| Self::cell_text(metric, cell)).collect();
+        if self.has_pdf() {
+            match row.pdf_cells() {
+                Some(pdf) => cells.extend(pdf.iter().map(CellText::measured)),
+                None => cells.extend(std::iter::repeat_n(CellText::mark(NOT_PDF), TABLE2_PDF_COLUMNS.len())),
+            }
         }
-    }
-
-    /// The texts of a row's PDF columns (none when no row has PDFs; `—` for a row without).
-    fn pdf_texts(&self, row: &Table2Row) -> Vec<String> {
-        if !self.has_pdf() {
-            return Vec::new();
-        }
-        match row.pdf_cells() {
-            Some(cells) => cells.iter().map(Self::pdf_cell_text).collect(),
-            None => vec![NOT_PDF.to_string(); TABLE2_PDF_COLUMNS.len()],
-        }
+        cells
     }
 
     /// The headers of the PDF columns, if the table has them.
@@ -428,14 +498,7 @@ impl Table2 {
         let rows = self
             .rows
             .iter()
-            .map(|row| {
-                std::iter::once(row.label())
-                    .chain(
-                        TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| Self::cell_text(metric, cell)),
-                    )
-                    .chain(self.pdf_texts(row))
-                    .collect()
-            })
+            .map(|row| std::iter::once(row.label()).chain(self.row_cells(row).iter().map(CellText::plain)).collect())
             .collect();
         TextTable { header, rows }
     }
@@ -450,11 +513,37 @@ impl Table2 {
         format!("**Table 2.** {}\n\n{}", self.caption(), self.text_table().to_markdown())
     }
 
+    /// The provenance LaTeX keeps out of its caption, as comment lines: the dataset's file, its
+    /// SHA-256 and z_spec fingerprint, and each measured row's predictions file and SHA-256.
+    fn latex_provenance(&self) -> String {
+        let d = &self.dataset;
+        let mut out = format!(
+            "% Provenance:\n%   dataset '{}': z_spec from {}, sha256 {}, z_spec fingerprint {}\n",
+            comment_text(&d.id),
+            comment_text(&d.source),
+            d.sha256,
+            d.zspec_sha256
+        );
+        for row in &self.rows {
+            if let RowSource::Measured { predictions, sha256 } = &row.source {
+                out.push_str(&format!(
+                    "%   {}: {}, sha256 {sha256}\n",
+                    comment_text(&row.model),
+                    comment_text(predictions)
+                ));
+            }
+        }
+        out
+    }
+
     /// LaTeX: a `table` float with a booktabs `tabular` (`\toprule`, `\midrule` between measured
-    /// and published rows, `\bottomrule`); needs `\usepackage{booktabs}`.
+    /// and published rows, `\bottomrule`); needs `\usepackage{booktabs}`. Numbers are in math mode
+    /// (real minus signs); the caption names the data without hashes, which are in comments above.
     pub fn to_latex(&self) -> String {
-        let mut out = String::from("% pzbench table2: needs \\usepackage{booktabs}\n\\begin{table}\n  \\centering\n");
-        out.push_str(&format!("  \\caption{{{}}}\n", latex_escape(&self.caption())));
+        let mut out = String::from("% pzbench table2: needs \\usepackage{booktabs}\n");
+        out.push_str(&self.latex_provenance());
+        out.push_str("\\begin{table}\n  \\centering\n");
+        out.push_str(&format!("  \\caption{{{}}}\n", latex_escape(&self.caption_text(false))));
         let columns = "r".repeat(TABLE2_COLUMNS.len() + self.pdf_headers().len());
         out.push_str(&format!("  \\label{{tab:pzbench-table2}}\n  \\begin{{tabular}}{{l{columns}}}\n    \\toprule\n"));
         let header: Vec<String> = std::iter::once("Model")
@@ -471,20 +560,7 @@ impl Table2 {
             }
             previous_published = Some(published);
             let cells: Vec<String> = std::iter::once(latex_escape(&row.label()))
-                .chain(TABLE2_COLUMNS.iter().zip(&row.cells).map(|(&(metric, _), cell)| {
-                    let text = Self::cell_text(metric, cell);
-                    match text.split_once(" ± ") {
-                        Some((v, h)) => {
-                            format!("{} $\\pm$ {}", latex_number(v), latex_number(h))
-                        }
-                        None => latex_number(&text),
-                    }
-                }))
-                .chain(self.pdf_texts(row).into_iter().map(|text| match text.split_once(" ± ") {
-                    Some((v, h)) => format!("{} $\\pm$ {}", latex_number(v), latex_number(h)),
-                    None if text == NOT_PDF => latex_escape(&text),
-                    None => latex_number(&text),
-                }))
+                .chain(self.row_cells(row).iter().map(CellText::latex))
                 .collect();
             out.push_str(&format!("    {} \\\\\n", cells.join(" & ")));
         }
@@ -648,8 +724,13 @@ mod tests {
     #[test]
     fn latex_escapes_and_numbers() {
         assert_eq!(latex_escape("a_b & 50% #1"), r"a\_b \& 50\% \#1");
-        assert_eq!(latex_number("1.23e-5"), r"$1.23\times10^{-5}$");
-        assert_eq!(latex_number("0.0577"), "0.0577");
+        let cell = |value: f64, interval: Option<Interval>| Cell { value: Some(value), interval, printed: None };
+        let negative = CellText::measured(&cell(-0.000177427, Some(Interval { lo: -0.00054, hi: 0.00018 })));
+        assert_eq!(negative.plain(), "-0.00018 ± 0.00036");
+        assert_eq!(negative.latex(), r"$-0.00018 \pm 0.00036$");
+        assert_eq!(CellText::measured(&cell(0.036, None)).latex(), "$0.0360$");
+        assert_eq!(CellText::measured(&Cell { value: None, interval: None, printed: None }).latex(), "--");
+        assert_eq!(CellText::mark(NOT_PDF).latex(), "---");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::path::Path;
 use statrs::function::gamma::{checked_gamma_lr, gamma};
 
 use super::image::sersic_b;
-use pzbench_io::galaxiesml::{Column, ColumnData, Dtype, KeySpec, BANDS, TABULAR_KEYS};
+use pzbench_io::galaxiesml::{Column, ColumnData, Dtype, KeySpec, BANDS, SYNTHETIC_MARKER, TABULAR_KEYS};
 use pzbench_io::{Error, Result};
 
 use crate::hsc::{N_BANDS, ZEROPOINT};
@@ -436,21 +436,23 @@ fn csv_field(text: String) -> String {
 }
 
 /// Write `rows` as a CSV with a header of every tabular key (same order as [`TABULAR_KEYS`])
-/// to `out`.
+/// to `out`, then the column [`SYNTHETIC_MARKER`], `True` in every row, which marks the
+/// catalogue as generated (the HDF5 files carry the same mark as a root attribute).
 pub fn write_csv(rows: &[CatalogueRow], out: &mut impl Write, path: &Path) -> Result<()> {
     let fields = fields()?;
     let io = |e: std::io::Error| Error::file(path, format!("cannot write output: {e}"));
-    let header: Vec<&str> = fields.iter().map(|(spec, _)| spec.name).collect();
+    let mut header: Vec<&str> = fields.iter().map(|(spec, _)| spec.name).collect();
+    header.push(SYNTHETIC_MARKER);
     writeln!(out, "{}", header.join(",")).map_err(io)?;
+    let marker = cell_text(Cell::Bool(true));
     let mut line = String::new();
     for row in rows {
         line.clear();
-        for (k, (_, field)) in fields.iter().enumerate() {
-            if k > 0 {
-                line.push(',');
-            }
+        for (_, field) in &fields {
             line.push_str(&csv_field(cell_text(field.get(row))));
+            line.push(',');
         }
+        line.push_str(&marker);
         line.push('\n');
         out.write_all(line.as_bytes()).map_err(io)?;
     }
