@@ -42,10 +42,15 @@ impl Grouped {
     /// Runs in parallel over chunks of rows: each chunk counts its galaxies per bin, which gives
     /// every (bin, chunk) pair its own output range in input order, and then fills it.
     pub fn new(z_spec: Vec<f64>, z_phot: Vec<f64>, bins: &Bins) -> Self {
+        Self::from_slices(&z_spec, &z_phot, bins)
+    }
+
+    /// [`Grouped::new`] on borrowed columns (e.g. a caller's arrays, read in place without a copy).
+    pub fn from_slices(z_spec: &[f64], z_phot: &[f64], bins: &Bins) -> Self {
         const CHUNK_ROWS: usize = 1 << 16;
         let binned = match bins.on {
-            BinOn::ZSpec => &z_spec,
-            BinOn::ZPhot => &z_phot,
+            BinOn::ZSpec => z_spec,
+            BinOn::ZPhot => z_phot,
         };
         let n = z_spec.len();
         let n_groups = bins.len() + 1;
