@@ -56,8 +56,15 @@ pub enum Command {
 /// the command returns (0, or 1 for a finding), 2 with one line on stderr for an error, and 0
 /// when standard output was closed by its reader (`pzbench score F | head`): a closed pipe is
 /// not the user's problem.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+///
+/// `args` are the whole command line, the program's name first (`std::env::args_os()`). `--help`,
+/// `--version` and a usage error end the process as clap ends it.
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     match run_command(cli.command) {
         Ok(code) => code,
         Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,

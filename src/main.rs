@@ -1,8 +1,6 @@
-//! The `pzbench` binary: [`cli`] parses the command line into the library crates' objects, runs
-//! them and prints; exit codes are decided in one place ([`cli::main`]), and the one exception,
-//! memory the system refuses, in [`ExitOnOom`].
-
-mod cli;
+//! The `pzbench` binary: [`pzbench::cli`] parses the command line into the library crates'
+//! objects, runs them and prints; exit codes are decided in one place ([`pzbench::cli::main`]),
+//! and the one exception, memory the system refuses, in [`ExitOnOom`].
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
@@ -11,22 +9,8 @@ use std::process::ExitCode;
 static ALLOCATOR: ExitOnOom = ExitOnOom;
 
 fn main() -> ExitCode {
-    return_large_frees_to_the_system();
-    cli::main()
-}
-
-/// Make glibc serve every allocation of 128 KiB or more with its own mapping, returned to the
-/// system when freed. By default glibc raises that threshold after the first large free, and
-/// large buffers freed afterwards (a table's columns once made row-major, a block of PDFs) stay
-/// in the process: `pzbench score` of 100,000 grid PDFs from CSV peaked at 549 MB instead of
-/// 315 MB (docs/benchmarks.md, "PDF metrics against qp/RAIL").
-fn return_large_frees_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread
-    // exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
+    pzbench::return_large_frees_to_the_system();
+    pzbench::cli::main(std::env::args_os())
 }
 
 /// The system allocator, except that an allocation the system refuses ends pzbench as every error

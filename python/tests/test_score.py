@@ -97,7 +97,7 @@ def test_float32_is_converted_once():
 
 def test_contiguous_float64_is_read_in_place_and_strided_arrays_are_copied():
     z = np.linspace(0.1, 2.0, 11)
-    assert pzbench._as_float64("z_spec", z) is z
+    assert pzbench._score._as_float64("z_spec", z) is z
     strided = np.linspace(0.1, 2.0, 22)[::2]
     assert pzbench.score(strided, strided + 0.01) == pzbench.score(strided.copy(), strided.copy() + 0.01)
 

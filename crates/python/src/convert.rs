@@ -1,11 +1,11 @@
-//! The result of [`crate::score`] as Python dicts, keyed as `pzbench score --format json` keys its
+//! The result of [`crate::score::score`] as Python dicts, keyed as `pzbench score --format json` keys its
 //! report (`docs/METRICS.md`): an empty set of galaxies has `count = 0` and `None` values.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pzbench_metrics::{Bins, Intervals, Metric, MetricIntervals, Metrics};
 
-use crate::Scored;
+use crate::score::Scored;
 
 /// The 13 metrics of a set of galaxies (`None`: an empty set).
 fn metrics_dict<'py>(py: Python<'py>, metrics: Option<&Metrics>) -> PyResult<Bound<'py, PyDict>> {

@@ -1,17 +1,20 @@
 //! `pzbench._core`, the compiled half of the `pzbench` Python package (`python/pzbench`,
-//! `docs/python.md`): [`score`] runs `pzbench score`'s pipeline (`pzbench_metrics`: group by bin,
-//! evaluate, bootstrap) on two numpy arrays and returns plain Python dicts, which the pure-Python
-//! `pzbench.Score` wraps. The GIL is released while computing; a panic becomes `PzbenchError`.
+//! `docs/python.md`), one module per topic: [`score`] runs `pzbench score`'s pipeline on arrays,
+//! [`files`] the file-level commands (score a file, gate, Table 2, Figure 6, leaderboards),
+//! [`pdf`] the PDF metrics on arrays, [`cli`] the `pzbench` command itself. Results cross into
+//! Python as plain dicts and the CLI's JSON, which the pure-Python wrappers present. The GIL is
+//! released while computing; a panic becomes `PzbenchError`.
 
+mod cli;
 mod convert;
+mod files;
 mod input;
+mod pdf;
+mod score;
 
-use numpy::PyReadonlyArray1;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use pzbench_metrics::{bootstrap, evaluate, parse_range, BinOn, Bins, BootstrapConfig, Evaluation, Grouped, Intervals};
 
 create_exception!(
     _core,
@@ -20,24 +23,8 @@ create_exception!(
     "An internal pzbench failure (a bug: please report it with the input that caused it)."
 );
 
-/// What [`score`] computes: the evaluation, the galaxies outside every bin, and the intervals.
-struct Scored {
-    evaluation: Evaluation,
-    n_outside_bins: usize,
-    intervals: Option<Intervals>,
-}
-
-/// `pzbench score`'s computation on borrowed columns: group by `bins`, evaluate every metric
-/// overall and per bin, and bootstrap when `config` is given.
-fn compute(z_spec: &[f64], z_phot: &[f64], bins: &Bins, config: Option<BootstrapConfig>) -> Scored {
-    let grouped = Grouped::from_slices(z_spec, z_phot, bins);
-    let evaluation = evaluate(&grouped);
-    let intervals = config.map(|config| bootstrap(&grouped, &config));
-    Scored { evaluation, n_outside_bins: grouped.n_outside(), intervals }
-}
-
 /// Run `f`, turning a panic into a `PzbenchError` carrying the panic's message.
-fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> PyResult<T> {
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> PyResult<T> {
     std::panic::catch_unwind(f).map_err(|payload| {
         let message = payload
             .downcast_ref::<&str>()
@@ -48,59 +35,13 @@ fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> PyResult<T>
     })
 }
 
-/// Which redshift `bin_on` names: `"zspec"` or `"zphot"`, as `pzbench score --bin-on`.
-fn parse_bin_on(bin_on: &str) -> PyResult<BinOn> {
-    match bin_on {
-        "zspec" => Ok(BinOn::ZSpec),
-        "zphot" => Ok(BinOn::ZPhot),
-        other => Err(PyValueError::new_err(format!("bin_on = '{other}': expected 'zspec' or 'zphot'"))),
-    }
-}
-
-/// Score `z_phot` against `z_spec` (contiguous float64 arrays, read in place) over the bins
-/// `edges` (default: `Bins::galaxiesml_default`) on `bin_on`, with `bootstrap` resamples when
-/// positive. Returns a dict: `overall`, `per_bin`, `edges`, `n_outside_bins`, `intervals`.
-#[pyfunction]
-#[pyo3(signature = (z_spec, z_phot, *, edges=None, bin_on="zspec", bootstrap=0, confidence=0.95, seed=42))]
-#[allow(clippy::too_many_arguments)]
-fn score<'py>(
-    py: Python<'py>,
-    z_spec: PyReadonlyArray1<'py, f64>,
-    z_phot: PyReadonlyArray1<'py, f64>,
-    edges: Option<Vec<f64>>,
-    bin_on: &str,
-    bootstrap: usize,
-    confidence: f64,
-    seed: u64,
-) -> PyResult<Bound<'py, PyDict>> {
-    let on = parse_bin_on(bin_on)?;
-    let bins = match edges {
-        Some(edges) => Bins::new(on, edges),
-        None => Ok(Bins { on, ..Bins::galaxiesml_default() }),
-    }
-    .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let config = input::bootstrap_config(bootstrap, confidence, seed)?;
-    let (z_spec, z_phot) = (input::as_slice("z_spec", &z_spec)?, input::as_slice("z_phot", &z_phot)?);
-    let scored = py.detach(|| {
-        input::check_columns(z_spec, z_phot)?;
-        catch_panic(|| compute(z_spec, z_phot, &bins, config))
-    })?;
-    convert::result_dict(py, &scored, &bins)
-}
-
-/// The edges of `LO:HI:WIDTH` (e.g. `"0:4:0.2"`), parsed as `pzbench score --bins` parses them.
-#[pyfunction]
-fn parse_bins(spec: &str) -> PyResult<Vec<f64>> {
-    parse_range(spec).map_err(|e| PyValueError::new_err(e.to_string()))
-}
-
-/// The module: `score`, `parse_bins`, `PzbenchError`, and the default bin edges.
+/// The module: each topic adds its functions, then `PzbenchError` and `main` (the command line).
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(score, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_bins, m)?)?;
+    score::register(m)?;
+    files::register(m)?;
+    pdf::register(m)?;
+    m.add_function(wrap_pyfunction!(cli::main, m)?)?;
     m.add("PzbenchError", m.py().get_type::<PzbenchError>())?;
-    m.add("DEFAULT_EDGES", Bins::galaxiesml_default().edges)?;
-    m.add("METRICS", pzbench_metrics::Metric::ALL.map(|metric| metric.key()).to_vec())?;
     Ok(())
 }
