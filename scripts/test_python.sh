@@ -3,7 +3,8 @@
 # `pzbench._core` (crates/python: the metrics core and PyO3 only, never polars or candle) into a
 # virtualenv with `maturin develop` (debug profile, shared target/), then run pytest, which checks
 # the results against the command line that `cargo test` built (target/debug/pzbench).
-# The virtualenv sees the system's packages, so pandas and polars are tested where installed.
+# The virtualenv sees the system's packages; pyarrow, polars and pandas are installed into it so
+# that every input type is tested, and matplotlib for docs/python.md's walk-through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-test
@@ -14,6 +15,6 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m virtualenv --quiet --system-site-packages "$venv"
   }
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy pandas pyarrow polars matplotlib
 VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked
 "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests
