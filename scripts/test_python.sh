@@ -4,7 +4,9 @@
 # virtualenv with `maturin develop` (debug profile, shared target/), then run pytest, which checks
 # the results against the command line that `cargo test` built (target/debug/pzbench).
 # The virtualenv sees the system's packages; pyarrow, polars and pandas are installed into it so
-# that every input type is tested, and matplotlib for docs/python.md's walk-through.
+# that every input type is tested, matplotlib for docs/python.md's walk-through, pyyaml for the
+# GitHub Actions example's workflow, and RAIL (pz-rail-base, with qp) for pzbench.rail, in the
+# versions the rail dialect reproduces (docs/pdf.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-test
@@ -15,6 +17,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m virtualenv --quiet --system-site-packages "$venv"
   }
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy pandas pyarrow polars matplotlib
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy pandas pyarrow polars matplotlib \
+  pyyaml pz-rail-base==2.0.11 qp-prob==1.1.4
 VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked
 "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests

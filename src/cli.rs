@@ -4,18 +4,18 @@
 //! replace its long help.
 
 mod bench;
-mod figure6;
-mod gate;
-mod input;
+pub mod figure6;
+pub mod gate;
+pub mod input;
 mod inspect;
-mod leaderboard;
+pub mod leaderboard;
 mod plot;
 mod predict;
 mod progress;
 mod reproduce;
-mod score;
+pub mod score;
 mod synth;
-mod table2;
+pub mod table2;
 mod train;
 
 use std::io::Write;

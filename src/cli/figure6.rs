@@ -9,7 +9,7 @@ use super::input::{BinArgs, BootstrapArgs, InputArgs};
 use super::table2::print_notes;
 use pzbench_io::{Error, Result};
 use pzbench_report::figure::{ImageFormat, FIGURE6_SIZE};
-use pzbench_report::{figure6, score_models, ModelSpec};
+use pzbench_report::{figure6, score_models, ModelSpec, ScoredModels};
 
 /// Draw the GalaxiesML paper's Figure 6 for your models.
 ///
@@ -84,12 +84,23 @@ fn parse_size(spec: &str) -> Result<(u32, u32)> {
 
 /// Run `pzbench figure6`.
 pub fn run(args: Figure6Args) -> Result<ExitCode> {
+    let scored = score(&args)?;
+    print_notes(&scored);
+    draw(&args, &scored)?;
+    eprintln!("pzbench: wrote {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The models of `args` scored on its bins, once its output's extension is known to be an image
+/// format.
+pub fn score(args: &Figure6Args) -> Result<ScoredModels> {
     ImageFormat::from_path(&args.output)?;
     let bins = args.binning.bins()?;
     let config = args.bootstrap.config()?;
-    let scored = score_models(&args.models, &args.input.model_input()?, &bins, config)?;
-    print_notes(&scored);
-    figure6(&scored, args.size.0, &args.output)?;
-    eprintln!("pzbench: wrote {}", args.output.display());
-    Ok(ExitCode::SUCCESS)
+    score_models(&args.models, &args.input.model_input()?, &bins, config)
+}
+
+/// Draw Figure 6 of `scored` at `args`'s size into its output file.
+pub fn draw(args: &Figure6Args, scored: &ScoredModels) -> Result<()> {
+    figure6(scored, args.size.0, &args.output)
 }

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, ColumnArgs, LockArgs, PdfInputArgs};
+use super::input::{print_lock_wait, BootstrapArgs, ColumnArgs, LockArgs, PdfInputArgs};
 use pzbench_gate::policy::Policy;
-use pzbench_gate::{run_gate, save_baseline, GateRequest};
+use pzbench_gate::{run_gate, save_baseline, GateReport, GateRequest};
+use pzbench_io::update::LockWait;
 use pzbench_io::{Error, Result};
+use pzbench_report::ScoreReport;
 
 /// Output formats of `gate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,17 +61,7 @@ pub struct GateArgs {
 
 /// Run `pzbench gate`.
 pub fn run(args: GateArgs) -> Result<ExitCode> {
-    let policy = match &args.policy {
-        Some(path) => Policy::load(path)?,
-        None => Policy::default(),
-    };
-    let report = run_gate(&GateRequest {
-        baseline: args.baseline,
-        candidate: args.candidate,
-        sample_options: args.input.sample_options(false, false)?,
-        pdf_read: args.pdf.read_options(&args.input, false, false)?,
-        policy,
-    })?;
+    let report = report(&args, policy(&args)?)?;
     let text = match args.format {
         GateFormat::Text => report.to_text(),
         GateFormat::Markdown => report.to_markdown(),
@@ -86,6 +78,26 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
             .map_err(|e| Error::file(path, format!("cannot write summary: {e}")).caused_by(e))?;
     }
     Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The policy of `args`: its `--policy` file, or the default policy.
+pub fn policy(args: &GateArgs) -> Result<Policy> {
+    match &args.policy {
+        Some(path) => Policy::load(path),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// The gate's report on `args.candidate` against `args.baseline` under `policy` (its `--format`
+/// and `--summary` aside). Also what `pzbench.gate` returns in Python.
+pub fn report(args: &GateArgs, policy: Policy) -> Result<GateReport> {
+    run_gate(&GateRequest {
+        baseline: args.baseline.clone(),
+        candidate: args.candidate.clone(),
+        sample_options: args.input.sample_options(false, false)?,
+        pdf_read: args.pdf.read_options(&args.input, false, false)?,
+        policy,
+    })
 }
 
 /// Manage gate baselines.
@@ -125,12 +137,18 @@ pub struct SaveArgs {
 /// Run `pzbench baseline …`.
 pub fn run_baseline(args: BaselineArgs) -> Result<ExitCode> {
     let BaselineCommand::Save(args) = args.command;
-    let options = args.input.sample_options(false, false)?;
-    let pdf = args.pdf.read_options(&args.input, false, false)?;
-    let bootstrap = args.bootstrap.config()?;
-    let lock = args.lock.options()?;
-    let report = save_baseline(&args.predictions, &options, &pdf, bootstrap, &args.output, &lock)?;
+    let report = save(&args, Some(&print_lock_wait))?;
     let galaxies = report.overall.map_or(0, |m| m.count);
     eprintln!("pzbench: saved baseline {} ({galaxies} galaxies)", args.output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Save the baseline of `args` (`pzbench baseline save`) and return its score; `on_wait` is told
+/// when the wait for the output's lock lasts. Also what `pzbench.save_baseline` does in Python.
+pub fn save(args: &SaveArgs, on_wait: Option<&dyn Fn(&LockWait<'_>)>) -> Result<ScoreReport> {
+    let options = args.input.sample_options(false, false)?;
+    let pdf = args.pdf.read_options(&args.input, false, false)?;
+    let bootstrap = args.bootstrap.config()?;
+    let lock = args.lock.options(on_wait)?;
+    save_baseline(&args.predictions, &options, &pdf, bootstrap, &args.output, &lock)
 }

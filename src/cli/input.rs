@@ -316,9 +316,10 @@ impl LockArgs {
         })
     }
 
-    /// The lock options: `--lock-timeout`, and a line on stderr when a wait lasts ([`print_lock_wait`]).
-    pub fn options(&self) -> Result<LockOptions<'static>> {
-        Ok(LockOptions { timeout: self.timeout()?, on_wait: Some(&print_lock_wait) })
+    /// The lock options: `--lock-timeout`, and `on_wait` told when a wait lasts (the command
+    /// line's [`print_lock_wait`] prints a line on stderr).
+    pub fn options<'a>(&self, on_wait: Option<&'a dyn Fn(&LockWait<'_>)>) -> Result<LockOptions<'a>> {
+        Ok(LockOptions { timeout: self.timeout()?, on_wait })
     }
 }
 

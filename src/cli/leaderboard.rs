@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::input::{BootstrapArgs, InputArgs, LockArgs, PdfArgs};
+use super::input::{print_lock_wait, BootstrapArgs, InputArgs, LockArgs, PdfArgs};
 use pzbench_io::pdf::detect_pdf_file;
+use pzbench_io::update::LockWait;
 use pzbench_io::{Error, Result};
-use pzbench_report::leaderboard::{self, rank_metric, BoardFormat};
+use pzbench_report::leaderboard::{self, rank_metric, Added, BoardFormat};
 use pzbench_report::ModelInput;
 
 /// Keep a leaderboard of photo-z models (a JSON file, layout in leaderboards/schema.json).
@@ -129,25 +130,34 @@ pub struct RenderArgs {
 /// Run `pzbench leaderboard ...`.
 pub fn run(args: LeaderboardArgs) -> Result<ExitCode> {
     match args.command {
-        LeaderboardCommand::Add(args) => add(*args),
+        LeaderboardCommand::Add(args) => {
+            let added = add(&args, Some(&print_lock_wait))?;
+            eprintln!(
+                "pzbench: {} '{}' {} {} (rank {} of {} by loss)",
+                if added.replaced { "replaced" } else { "added" },
+                args.name,
+                if added.replaced { "in" } else { "to" },
+                args.board.display(),
+                added.rank,
+                added.entries
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         LeaderboardCommand::Show(args) => {
             let by = rank_metric(&args.by)?;
             super::emit(&leaderboard::render(&args.board, by, BoardFormat::Terminal)?, None)?;
             Ok(ExitCode::SUCCESS)
         }
         LeaderboardCommand::Render(args) => {
-            let by = rank_metric(&args.by)?;
-            let format = match args.format {
-                RenderFormat::Markdown => BoardFormat::Markdown,
-                RenderFormat::Html => BoardFormat::Html,
-            };
-            super::emit(&leaderboard::render(&args.board, by, format)?, args.output.as_deref())?;
+            super::emit(&render(&args)?, args.output.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn add(args: AddArgs) -> Result<ExitCode> {
+/// Score the predictions of `args` and add them to its board (`leaderboard add`); `on_wait` is
+/// told when the wait for the board's lock lasts. Also what `pzbench.leaderboard_add` does.
+pub fn add(args: &AddArgs, on_wait: Option<&dyn Fn(&LockWait<'_>)>) -> Result<Added> {
     if args.name.trim().is_empty() {
         return Err(Error::usage("--name must not be empty; give the model a name, e.g. --name CNN"));
     }
@@ -158,16 +168,16 @@ fn add(args: AddArgs) -> Result<ExitCode> {
             return Err(Error::file(&args.predictions, message));
         }
     }
-    let lock = args.lock.options()?;
-    let added = leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace, &lock)?;
-    eprintln!(
-        "pzbench: {} '{}' {} {} (rank {} of {} by loss)",
-        if added.replaced { "replaced" } else { "added" },
-        args.name,
-        if added.replaced { "in" } else { "to" },
-        args.board.display(),
-        added.rank,
-        added.entries
-    );
-    Ok(ExitCode::SUCCESS)
+    let lock = args.lock.options(on_wait)?;
+    leaderboard::add(&args.board, &args.name, &args.predictions, &input, config, args.replace, &lock)
+}
+
+/// The board of `args` rendered as `leaderboard render` writes it.
+pub fn render(args: &RenderArgs) -> Result<String> {
+    let by = rank_metric(&args.by)?;
+    let format = match args.format {
+        RenderFormat::Markdown => BoardFormat::Markdown,
+        RenderFormat::Html => BoardFormat::Html,
+    };
+    leaderboard::render(&args.board, by, format)
 }

@@ -82,22 +82,7 @@ pub struct ScoreArgs {
 
 /// Run `pzbench score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
-    let bins = args.binning.bins()?;
-    let bootstrap_config = args.bootstrap.config()?;
-    let options = args.columns.sample_options(args.drop_invalid, args.allow_missing)?;
-    let pdf_options = args.pdf.options(&args.columns, args.drop_invalid, args.allow_missing)?;
-    let report = if detect_pdf_file(&args.predictions, &pdf_options.read)?.is_some() {
-        let scored = score_pdf_file(&args.predictions, &pdf_options, &bins, bootstrap_config)?;
-        if let Some(path) = &args.pit_out {
-            write_atomic(path, per_galaxy_csv(scored.ids.as_deref(), &scored.values).as_bytes())?;
-        }
-        scored.report
-    } else {
-        if let Some(message) = args.pdf.refuse_on_points(args.pit_out.is_some(), "this file holds") {
-            return Err(Error::file(&args.predictions, message));
-        }
-        score_file(&args.predictions, &options, &bins, bootstrap_config)?
-    };
+    let report = report(&args)?;
     if !args.quiet {
         eprintln!("{}", describe_report(&report));
     }
@@ -109,6 +94,28 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     };
     super::emit(&text, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report `pzbench score` prints for `args` (its `--format` and `--output` aside): the
+/// predictions file scored with the point metrics, or, for a file of PDFs (recognised by its
+/// content), with the PDF metrics too, whose per-galaxy values go to `--pit-out` if given. Also
+/// what `pzbench.score_file` returns in Python.
+pub fn report(args: &ScoreArgs) -> Result<ScoreReport> {
+    let bins = args.binning.bins()?;
+    let bootstrap_config = args.bootstrap.config()?;
+    let options = args.columns.sample_options(args.drop_invalid, args.allow_missing)?;
+    let pdf_options = args.pdf.options(&args.columns, args.drop_invalid, args.allow_missing)?;
+    if detect_pdf_file(&args.predictions, &pdf_options.read)?.is_some() {
+        let scored = score_pdf_file(&args.predictions, &pdf_options, &bins, bootstrap_config)?;
+        if let Some(path) = &args.pit_out {
+            write_atomic(path, per_galaxy_csv(scored.ids.as_deref(), &scored.values).as_bytes())?;
+        }
+        return Ok(scored.report);
+    }
+    if let Some(message) = args.pdf.refuse_on_points(args.pit_out.is_some(), "this file holds") {
+        return Err(Error::file(&args.predictions, message));
+    }
+    score_file(&args.predictions, &options, &bins, bootstrap_config)
 }
 
 /// One line saying which file, layout and columns were used, how many rows were dropped, and for

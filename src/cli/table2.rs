@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use super::input::{BootstrapArgs, InputArgs, PdfArgs};
 use pzbench_io::{Error, Result};
 use pzbench_metrics::Bins;
-use pzbench_report::{score_models, table2, ModelInput, ModelSpec, ScoredModels};
+use pzbench_report::{score_models, table2, ModelInput, ModelSpec, ScoredModels, Table2};
 
 /// Output formats of `table2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,6 +71,16 @@ pub struct Table2Args {
 
 /// Run `pzbench table2`.
 pub fn run(args: Table2Args) -> Result<ExitCode> {
+    let scored = score(&args)?;
+    print_notes(&scored);
+    let table = table2(&scored, args.published)?;
+    super::emit(&render(&table, args.format), args.output.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The models of `args` scored for Table 2; an error when PDF flags were given and no model is a
+/// file of PDFs.
+pub fn score(args: &Table2Args) -> Result<ScoredModels> {
     let config = args.bootstrap.config()?;
     // Table 2 is about overall metrics; bins are the default ones and their values unused.
     let input = ModelInput { pdf: args.pdf.options(&args.input.columns, false, false)?, ..args.input.model_input()? };
@@ -80,17 +90,18 @@ pub fn run(args: Table2Args) -> Result<ExitCode> {
             return Err(Error::usage(message));
         }
     }
-    print_notes(&scored);
-    let table = table2(&scored, args.published)?;
-    let text = match args.format {
+    Ok(scored)
+}
+
+/// `table` as text in `format`.
+pub fn render(table: &Table2, format: Table2Format) -> String {
+    match format {
         Table2Format::Table => table.to_terminal(),
         Table2Format::Markdown => table.to_markdown(),
         Table2Format::Latex => table.to_latex(),
         Table2Format::Csv => table.to_csv(),
         Table2Format::Json => table.to_json(),
-    };
-    super::emit(&text, args.output.as_deref())?;
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// Print the notes on scored models (e.g. that they were scored on different galaxies) on stderr.

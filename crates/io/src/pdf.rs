@@ -1,7 +1,8 @@
 //! Reading probabilistic photo-z files (`docs/PDF_METRICS.md` §1): qp HDF5 files (§1.2) and the
 //! column layouts of CSV, TSV, whitespace-separated text and Parquet tables (§1.3), into the
 //! metrics crate's validated [`Pdfs`], with the true redshifts taken from the file itself or from
-//! a truth file (joined on the id, or paired by row order).
+//! a truth file (joined on the id, or paired by row order); and PDFs given as arrays by the Python
+//! API ([`pdfs_from_arrays`]), checked alike.
 //!
 //! Tables are read by [`table::read_table_with`], so they accept what every other table reader
 //! accepts and name bad cells the same way, and are held in memory ([`PdfData::Memory`]). qp files
@@ -333,7 +334,7 @@ impl QpBlocks {
         let ids = self.kept_ids();
         let ids = ids.as_ref().map(|(name, values)| (name.as_str(), values.get(first..).unwrap_or_default()));
         let locator = Locator {
-            path: &self.path,
+            path: Some(&self.path),
             rows: RowNaming::Qp { rows: &rows },
             ids,
             columns: ColumnNaming::Qp { kind: self.kind },
@@ -686,19 +687,19 @@ fn read_pdf_table(path: &Path, options: &PdfReadOptions) -> Result<ReadPdfs> {
     let mut info = sample::file_info(&table);
     let Table { id, z_spec, magnitudes, layout, dropped_invalid, .. } = table;
     let locator = Locator {
-        path,
+        path: Some(path),
         rows: RowNaming::Table { dropped: dropped_invalid },
         ids: id.as_ref().map(|c| (c.name.as_str(), c.values.as_slice())),
         columns: ColumnNaming::Table { width: pattern.width },
     };
     let pdfs = table_pdfs(&pattern, magnitudes, axis.as_ref()).map_err(|e| locator.error(e, axis.as_ref()))?;
-    info.format = format!("{} ({})", table_format(layout), describe(&pdfs, pattern.width));
+    info.format = format!("{} ({})", table_format(layout), describe_pdfs(&pdfs, pattern.width));
     Ok(ReadPdfs {
         pdfs: PdfData::Memory(pdfs),
         ids: id,
         z_spec,
         info,
-        axis_file: axis.map(|a| a.path),
+        axis_file: axis.as_ref().and_then(Axis::file).map(Path::to_path_buf),
         no_truth: "no z_spec column: looked for z_spec, zspec, specz_redshift, spect_z_test, redshift; name it with --zspec-col",
     })
 }
@@ -779,7 +780,7 @@ fn table_format(layout: Layout) -> String {
 
 /// The representation and size of a set of PDFs, for `format`: `mixture, K = 3`, `grid, 27 nodes`,
 /// `histogram, 12 bins`, `samples, S = 64`.
-fn describe(pdfs: &Pdfs, width: usize) -> String {
+pub fn describe_pdfs(pdfs: &Pdfs, width: usize) -> String {
     match pdfs.representation() {
         Representation::Mixture => format!("mixture, K = {width}"),
         Representation::Grid => format!("grid, {width} nodes"),
@@ -825,22 +826,33 @@ impl AxisKind {
     }
 }
 
-/// The nodes or edges of a file's `pdf_k` columns, and the file they came from.
+/// The nodes or edges of a set of PDFs, and where they came from.
 #[derive(Debug, Clone)]
 struct Axis {
     kind: AxisKind,
     values: Vec<f64>,
-    path: PathBuf,
-    /// How messages name the values: a sidecar column, or a qp dataset.
-    naming: AxisNaming,
+    /// Where the values came from, which is how messages name them.
+    source: AxisSource,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum AxisNaming {
-    /// Data rows of the column `z` or `edge` of a grid file.
-    Column,
-    /// Elements of `meta/xvals` or `meta/bins`.
-    Dataset(&'static str),
+#[derive(Debug, Clone)]
+enum AxisSource {
+    /// Data rows of the column `z` or `edge` of this grid file.
+    Column(PathBuf),
+    /// Elements of the dataset `meta/xvals` or `meta/bins` of this qp file.
+    Dataset(PathBuf, &'static str),
+    /// Elements of an array given in memory, named so (`grid`, `ensemble.metadata['xvals']`).
+    Array(String),
+}
+
+impl Axis {
+    /// The grid or qp file that gave the values (`None` for an array).
+    fn file(&self) -> Option<&Path> {
+        match &self.source {
+            AxisSource::Column(path) | AxisSource::Dataset(path, _) => Some(path),
+            AxisSource::Array(_) => None,
+        }
+    }
 }
 
 /// The sidecar of a table (`<stem>.grid.csv` beside it, §1.3), e.g. `knn.grid.csv` for `knn.csv`
@@ -919,7 +931,7 @@ fn read_axis(path: &Path, pattern: &ColumnPattern, options: &PdfReadOptions) -> 
             format!("has {m} columns pdf_0..pdf_{} but {} has {what}", m.saturating_sub(1), axis_path.display()),
         ));
     }
-    Ok(Axis { kind, values, path: axis_path, naming: AxisNaming::Column })
+    Ok(Axis { kind, values, source: AxisSource::Column(axis_path) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -942,16 +954,18 @@ enum QpKind {
 impl QpKind {
     /// The parameterisation named by `meta/pdf_name`; any other is refused, with the fix.
     fn parse(path: &Path, name: &str) -> Result<Self> {
+        QpKind::from_name(name).map_err(|message| Error::file(path, message))
+    }
+
+    /// The parameterisation `name` (a qp `pdf_name`), or the message refusing it.
+    fn from_name(name: &str) -> std::result::Result<Self, String> {
         match name {
             "mixmod" => Ok(QpKind::Mixmod),
             "norm" => Ok(QpKind::Norm),
             "interp" => Ok(QpKind::Interp),
             "hist" => Ok(QpKind::Hist),
-            other => Err(Error::file(
-                path,
-                format!(
-                    "qp parameterisation '{other}' is not supported; pzbench reads mixmod, norm, interp and hist — convert with qp (ens.convert_to(qp.interp_gen, xvals=...))"
-                ),
+            other => Err(format!(
+                "qp parameterisation '{other}' is not supported; pzbench reads mixmod, norm, interp and hist — convert with qp (ens.convert_to(qp.interp_gen, xvals=...))"
             )),
         }
     }
@@ -983,16 +997,20 @@ impl QpKind {
         }
     }
 
+    /// The metrics crate's column family (`w`, `mu`, `sigma`, `pdf`) of each parameter dataset,
+    /// in the order of [`QpKind::datasets`].
+    fn families(self) -> &'static [&'static str] {
+        match self {
+            QpKind::Mixmod => &["w", "mu", "sigma"],
+            QpKind::Norm => &["mu", "sigma"],
+            QpKind::Interp | QpKind::Hist => &["pdf"],
+        }
+    }
+
     /// The dataset holding the metrics crate's column family `prefix` (`w`, `mu`, `sigma`, `pdf`).
     fn dataset_of(self, prefix: &str) -> Option<&'static str> {
-        let datasets = self.datasets();
-        match (self, prefix) {
-            (QpKind::Mixmod, "w") => datasets.first().copied(),
-            (QpKind::Mixmod, "mu") | (QpKind::Norm, "mu") => datasets.get(datasets.len() - 2).copied(),
-            (QpKind::Mixmod, "sigma") | (QpKind::Norm, "sigma") => datasets.last().copied(),
-            (QpKind::Interp | QpKind::Hist, "pdf") => datasets.first().copied(),
-            _ => None,
-        }
+        let index = self.families().iter().position(|family| *family == prefix)?;
+        self.datasets().get(index).copied()
     }
 
     /// The axis dataset, and how the axis is read.
@@ -1174,7 +1192,12 @@ impl Param {
 }
 
 /// A small 1-D float dataset read whole: an axis, `(M,)` or `(1, M)`.
-fn read_axis_dataset(path: &Path, file: &hdf5::File, kind: QpKind, name: &'static str) -> Result<Vec<f64>> {
+fn read_axis_dataset(
+    path: &Path,
+    file: &hdf5::File,
+    kind: QpKind,
+    (name, axis_kind): (&'static str, AxisKind),
+) -> Result<Vec<f64>> {
     let ds = dataset(path, file, name, &format!("a qp {} file holds its axis there", kind.name()))?;
     let td = dtype_of(path, &ds, name)?;
     let shape = ds.shape();
@@ -1187,18 +1210,42 @@ fn read_axis_dataset(path: &Path, file: &hdf5::File, kind: QpKind, name: &'stati
     let values = ds.read_raw::<f64>().map_err(|e| {
         Error::file(path, format!("{name} cannot be read: {}; the file may be damaged", hdf5_message(&e))).caused_by(e)
     })?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::file(
-            path,
-            format!("{name}[{i}] = {} is not a finite number; every node and edge must be", values[i]),
-        ));
-    }
-    let what =
-        if kind == QpKind::Hist { "a histogram needs at least 2 edges" } else { "a grid needs at least 2 nodes" };
-    if values.len() < 2 {
-        return Err(Error::file(path, format!("{name} holds {} values; {what}", values.len())));
-    }
+    check_axis_values(name, axis_kind, &values).map_err(|message| Error::file(path, message))?;
     Ok(values)
+}
+
+/// Nodes or edges named `name`: finite, and at least 2 of them (the message when not).
+fn check_axis_values(name: &str, kind: AxisKind, values: &[f64]) -> std::result::Result<(), String> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!("{name}[{i}] = {} is not a finite number; every node and edge must be", values[i]));
+    }
+    let what = match kind {
+        AxisKind::Edges => "a histogram needs at least 2 edges",
+        AxisKind::Nodes => "a grid needs at least 2 nodes",
+    };
+    if values.len() < 2 {
+        return Err(format!("{name} holds {} values; {what}", values.len()));
+    }
+    Ok(())
+}
+
+/// That `axis` (nodes or edges named `name`) fits parameters `param` of `width` values per
+/// galaxy: M nodes, or M + 1 edges, for M values (the message when not).
+fn check_axis_fits(
+    param: &str,
+    width: usize,
+    name: &str,
+    kind: AxisKind,
+    axis: &[f64],
+) -> std::result::Result<(), String> {
+    let (expected, rule) = match kind {
+        AxisKind::Edges => (width + 1, "a histogram of M bins needs M + 1 edges"),
+        AxisKind::Nodes => (width, "a grid needs one node per value"),
+    };
+    if axis.len() != expected {
+        return Err(format!("{param} has {width} values per galaxy but {name} has {}; {rule}", axis.len()));
+    }
+    Ok(())
 }
 
 /// A 1-D `ancil` dataset of n values ((n,) or (n, 1)): the first of `names` that exists, read
@@ -1314,15 +1361,10 @@ fn open_params(path: &Path, file: &hdf5::File, kind: QpKind) -> Result<(Vec<Para
     };
     let (n, width) = (first.n, first.width);
     if let Some(other) = params.iter().find(|p| (p.n, p.width) != (n, width)) {
+        let shape = |p: &Param| format!("{:?}", p.ds.shape());
         return Err(Error::file(
             path,
-            format!(
-                "{} has shape {:?} but {} has {:?}; every parameter dataset needs one row of the same length per galaxy",
-                other.name,
-                other.ds.shape(),
-                first.name,
-                first.ds.shape()
-            ),
+            unequal_shapes("dataset", (other.name, shape(other)), (first.name, shape(first))),
         ));
     }
     if n == 0 {
@@ -1331,24 +1373,22 @@ fn open_params(path: &Path, file: &hdf5::File, kind: QpKind) -> Result<(Vec<Para
     Ok((params, n, width))
 }
 
+/// The message for parameter `what`s (datasets, arrays) of unequal shapes: `(name, shape)` of each.
+fn unequal_shapes(what: &str, (name, shape): (&str, String), (first, first_shape): (&str, String)) -> String {
+    format!(
+        "{name} has shape {shape} but {first} has {first_shape}; every parameter {what} needs one row of the same length per galaxy"
+    )
+}
+
 /// The nodes (`interp`) or edges (`hist`) of a qp file, checked against the `width` values per
 /// galaxy of `param`; `None` for mixtures.
 fn qp_axis(path: &Path, file: &hdf5::File, kind: QpKind, param: &Param, width: usize) -> Result<Option<Axis>> {
     let Some((name, axis_kind)) = kind.axis() else {
         return Ok(None);
     };
-    let values = read_axis_dataset(path, file, kind, name)?;
-    let (expected, rule) = match axis_kind {
-        AxisKind::Edges => (width + 1, "a histogram of M bins needs M + 1 edges"),
-        AxisKind::Nodes => (width, "a grid needs one node per value"),
-    };
-    if values.len() != expected {
-        return Err(Error::file(
-            path,
-            format!("{} has {width} values per galaxy but {name} has {}; {rule}", param.name, values.len()),
-        ));
-    }
-    Ok(Some(Axis { kind: axis_kind, values, path: path.to_path_buf(), naming: AxisNaming::Dataset(name) }))
+    let values = read_axis_dataset(path, file, kind, (name, axis_kind))?;
+    check_axis_fits(param.name, width, name, axis_kind, &values).map_err(|message| Error::file(path, message))?;
+    Ok(Some(Axis { kind: axis_kind, values, source: AxisSource::Dataset(path.to_path_buf(), name) }))
 }
 
 /// The ids of a qp file (`ancil/object_id`, or `ancil/<--id-col>`), unique, with the dataset read.
@@ -1529,7 +1569,7 @@ impl QpScan<'_> {
                     .map(|(_, values)| block_kept.iter().filter_map(|&r| values.get(r).copied()).collect())
                     .unwrap_or_default();
                 let locator = Locator {
-                    path,
+                    path: Some(path),
                     rows: RowNaming::Qp { rows: &block_kept },
                     ids: id_name.map(|name| (name, block_ids.as_slice())),
                     columns: ColumnNaming::Qp { kind },
@@ -1548,6 +1588,95 @@ impl QpScan<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PDFs given as arrays (the Python API)
+// ---------------------------------------------------------------------------------------------
+
+/// What [`pdfs_from_arrays`] takes for sample PDFs, beside the qp parameterisations.
+pub const SAMPLES: &str = "samples";
+
+/// One parameter array of PDFs given in memory (`pzbench.score_pdf`'s arguments): `rows` ×
+/// `width` values, row-major, and the name messages give it (`stds`, `ensemble.objdata['stds']`).
+#[derive(Debug, Clone, Copy)]
+pub struct NamedArray<'a> {
+    pub name: &'a str,
+    pub values: &'a [f64],
+    pub rows: usize,
+    pub width: usize,
+}
+
+/// PDFs given as arrays rather than read from a file (the Python API): the parameters of the qp
+/// parameterisation `parameterisation` in qp's order (`mixmod`: weights, means, stds; `norm`:
+/// loc, scale; `interp`: yvals at the nodes `axis`; `hist`: pdfs between the edges `axis`), or
+/// [`SAMPLES`] (the draws). They are checked as a qp file's datasets are and refused with the
+/// same messages, naming the array and the element (`stds[3, 1] = 0 must be > 0; …`), then
+/// copied once into the [`Pdfs`] (values as an ensemble holds them: [`Origin::Table`]).
+///
+/// [`Origin::Table`]: pzbench_metrics::pdf::Origin::Table
+pub fn pdfs_from_arrays(
+    parameterisation: &str,
+    parameters: &[NamedArray<'_>],
+    axis: Option<(&str, &[f64])>,
+) -> Result<Pdfs> {
+    let kind = match parameterisation {
+        SAMPLES => None,
+        name => Some(QpKind::from_name(name).map_err(Error::usage)?),
+    };
+    let families = kind.map_or(&["s"][..], QpKind::families);
+    let [first, ..] = parameters else {
+        return Err(Error::usage(format!("{parameterisation} PDFs need their parameter arrays")));
+    };
+    if parameters.len() != families.len() {
+        return Err(Error::usage(format!(
+            "{parameterisation} PDFs take {} parameter arrays, not {}",
+            families.len(),
+            parameters.len()
+        )));
+    }
+    let shape = |p: &NamedArray<'_>| format!("({}, {})", p.rows, p.width);
+    if let Some(other) = parameters.iter().find(|p| (p.rows, p.width) != (first.rows, first.width)) {
+        return Err(Error::usage(unequal_shapes("array", (other.name, shape(other)), (first.name, shape(first)))));
+    }
+    if first.rows == 0 {
+        return Err(Error::usage(format!("{} has shape {}: no PDFs to score", first.name, shape(first))));
+    }
+    if first.width == 0 {
+        return Err(Error::usage(format!("{} has shape {}: no values per galaxy", first.name, shape(first))));
+    }
+    let axis = match (kind.and_then(QpKind::axis), axis) {
+        (Some((_, axis_kind)), Some((name, values))) => {
+            check_axis_values(name, axis_kind, values)
+                .and_then(|()| check_axis_fits(first.name, first.width, name, axis_kind, values))
+                .map_err(Error::usage)?;
+            Some(Axis { kind: axis_kind, values: values.to_vec(), source: AxisSource::Array(name.to_string()) })
+        }
+        (None, None) => None,
+        (Some((dataset, _)), None) => {
+            return Err(Error::usage(format!("{parameterisation} PDFs need their axis (qp's {dataset})")));
+        }
+        (None, Some((name, _))) => {
+            return Err(Error::usage(format!(
+                "{name} gives grid nodes or histogram edges, which {parameterisation} PDFs do not have; drop it"
+            )));
+        }
+    };
+    let pdfs = match kind {
+        Some(kind) => {
+            let values = parameters.iter().map(|p| p.values.to_vec()).collect();
+            qp_pdfs(kind, first.width, values, axis.as_ref())
+        }
+        None => Pdfs::samples(first.width, first.values.to_vec()),
+    };
+    let names: Vec<String> = parameters.iter().map(|p| p.name.to_string()).collect();
+    let locator = Locator {
+        path: None,
+        rows: RowNaming::Array,
+        ids: None,
+        columns: ColumnNaming::Array { families, names: &names },
+    };
+    pdfs.map_err(|e| locator.error(e, axis.as_ref()))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Messages for PDFs the metrics crate refuses (§1.1)
 // ---------------------------------------------------------------------------------------------
 
@@ -1558,25 +1687,29 @@ enum RowNaming<'a> {
     Table { dropped: usize },
     /// Rows of a qp file: PDF `i` (of a block) is the file's row `rows[i]`, counted from 0.
     Qp { rows: &'a [usize] },
+    /// Rows of arrays given in memory, counted from 0 as Python indexes them.
+    Array,
 }
 
 /// How parameter columns are named.
-enum ColumnNaming {
+enum ColumnNaming<'a> {
     /// The §1.3 columns, K (or M, S) a family.
     Table { width: usize },
     /// The datasets of a qp file.
     Qp { kind: QpKind },
+    /// Arrays given in memory: `names[i]` holds the metrics crate's column family `families[i]`.
+    Array { families: &'static [&'static str], names: &'a [String] },
 }
 
 /// Turns the metrics crate's validation errors (§1.1: negative densities, sigma ≤ 0, weights
 /// summing to 0, a PDF integrating to 0, nodes or edges not increasing, non-finite values) into
-/// one-line file errors naming the row, its object_id and the column.
+/// one-line errors naming the file (`None` for arrays), the row, its object_id and the column.
 struct Locator<'a> {
-    path: &'a Path,
+    path: Option<&'a Path>,
     rows: RowNaming<'a>,
     /// The id column's name and the ids of the PDFs (as [`RowNaming`] counts them).
     ids: Option<(&'a str, &'a [i64])>,
-    columns: ColumnNaming,
+    columns: ColumnNaming<'a>,
 }
 
 impl Locator<'_> {
@@ -1589,84 +1722,114 @@ impl Locator<'_> {
                 format!("PDF {} of those left after --drop-invalid dropped {dropped} rows{id}", row + 1)
             }
             RowNaming::Qp { rows } => format!("row {}{id}", rows.get(row).copied().unwrap_or(row) + 1),
+            RowNaming::Array => format!("galaxy {row}{id}"),
         }
     }
 
-    /// A column of the metrics crate's layout (`pdf_3`, `sigma_0`) as the file names it.
-    fn column(&self, column: &str) -> String {
+    /// The array holding the column family `prefix` (the family itself when there is none).
+    fn array_of<'p>(&'p self, prefix: &'p str) -> &'p str {
         match &self.columns {
-            ColumnNaming::Table { .. } => format!("column '{column}'"),
-            ColumnNaming::Qp { kind } => {
-                let (prefix, k) = column.rsplit_once('_').unwrap_or((column, ""));
-                match kind.dataset_of(prefix) {
-                    Some(dataset) if *kind == QpKind::Norm => dataset.to_string(),
-                    Some(dataset) => format!("{dataset} column {k}"),
-                    None => column.to_string(),
-                }
-            }
+            ColumnNaming::Array { families, names } => families
+                .iter()
+                .position(|family| *family == prefix)
+                .and_then(|i| names.get(i))
+                .map_or(prefix, String::as_str),
+            _ => prefix,
         }
     }
 
-    /// All the columns of a family (`w`, `pdf`), e.g. `w_0..w_2` or `data/weights`.
-    fn family(&self, prefix: &str) -> String {
+    /// One value, `column` (the metrics crate's `pdf_3`, `sigma_0`) of galaxy `row`, as the
+    /// input names it: `data row 2, column 'pdf_1'` in a table, `row 5, data/stds column 0` in a
+    /// qp file, `stds[1, 3]` in arrays.
+    fn cell(&self, row: usize, column: &str) -> String {
+        let (prefix, k) = column.rsplit_once('_').unwrap_or((column, ""));
+        match &self.columns {
+            ColumnNaming::Table { .. } => format!("{}, column '{column}'", self.row(row)),
+            ColumnNaming::Qp { kind } => match kind.dataset_of(prefix) {
+                Some(dataset) if *kind == QpKind::Norm => format!("{}, {dataset}", self.row(row)),
+                Some(dataset) => format!("{}, {dataset} column {k}", self.row(row)),
+                None => format!("{}, {column}", self.row(row)),
+            },
+            ColumnNaming::Array { .. } => format!("{}[{row}, {k}]", self.array_of(prefix)),
+        }
+    }
+
+    /// All the columns of a family (`w`, `pdf`) of galaxy `row`, e.g. `w_0..w_2`, `data/weights`
+    /// or `weights[3]`.
+    fn family(&self, row: usize, prefix: &str) -> String {
         match &self.columns {
             ColumnNaming::Table { width } => format!("{prefix}_0..{prefix}_{}", width.saturating_sub(1)),
             ColumnNaming::Qp { kind } => kind.dataset_of(prefix).unwrap_or(prefix).to_string(),
+            ColumnNaming::Array { .. } => format!("{}[{row}]", self.array_of(prefix)),
         }
     }
 
-    /// The file error for a PDF the metrics crate refused; axis errors name the grid file.
+    /// The error for a PDF the metrics crate refused; axis errors name the grid file.
     fn error(&self, e: PdfError, axis: Option<&Axis>) -> Error {
         if let (PdfError::NotIncreasing { .. } | PdfError::InvalidPdfAxis(_), Some(axis)) = (&e, axis) {
             return axis_error(axis, e);
         }
         let message = match &e {
+            PdfError::NonFinitePdfValue { row, column, value } if self.path.is_none() => format!(
+                "{} is {value}; every PDF parameter must be a finite number (drop or fill missing values first)",
+                self.cell(*row, column)
+            ),
             PdfError::NonFinitePdfValue { row, column, value } => format!(
-                "{}, {}: {value} is not a finite number; every PDF parameter must be (fix the row, or pass --drop-invalid to drop such rows)",
-                self.row(*row),
-                self.column(column)
+                "{}: {value} is not a finite number; every PDF parameter must be (fix the row, or pass --drop-invalid to drop such rows)",
+                self.cell(*row, column)
             ),
             PdfError::NegativePdfValue { row, column, value } => format!(
-                "{}, {} = {value} is negative; densities and weights must be >= 0 (clip round-off negatives to 0)",
-                self.row(*row),
-                self.column(column)
+                "{} = {value} is negative; densities and weights must be >= 0 (clip round-off negatives to 0)",
+                self.cell(*row, column)
             ),
             PdfError::NonPositiveSigma { row, column, value } => format!(
-                "{}, {} = {value} must be > 0; a Gaussian component needs a positive width",
-                self.row(*row),
-                self.column(column)
+                "{} = {value} must be > 0; a Gaussian component needs a positive width",
+                self.cell(*row, column)
             ),
             PdfError::ZeroWeights { row } => format!(
                 "{}: the mixture weights {} sum to 0; give at least one component a positive weight",
                 self.row(*row),
-                self.family("w")
+                self.family(*row, "w")
             ),
             PdfError::ZeroIntegral { row } => format!(
                 "{}: the PDF integrates to 0 (every density in {} is 0); drop the row or give it a positive density",
                 self.row(*row),
-                self.family("pdf")
+                self.family(*row, "pdf")
             ),
             other => other.to_string(),
         };
-        Error::file(self.path, message).caused_by(e)
+        match self.path {
+            Some(path) => Error::file(path, message).caused_by(e),
+            None => Error::usage(message),
+        }
     }
 }
 
-/// The file error for nodes or edges the metrics crate refused (not strictly increasing).
+/// The error for nodes or edges the metrics crate refused (not strictly increasing), naming the
+/// grid file, the qp file's dataset or the array.
 fn axis_error(axis: &Axis, e: PdfError) -> Error {
-    let message = match (&e, axis.naming) {
-        (PdfError::NotIncreasing { what, index, previous, value, .. }, AxisNaming::Column) => format!(
-            "data row {}, column '{}': {value} does not exceed {previous} (data row {index}); {what} must increase strictly",
-            index + 1,
-            axis.kind.column()
-        ),
-        (PdfError::NotIncreasing { what, index, previous, value, .. }, AxisNaming::Dataset(name)) => format!(
+    let in_array = |name: &str| match &e {
+        PdfError::NotIncreasing { what, index, previous, value, .. } => format!(
             "{name}[{index}] = {value} does not exceed {name}[{}] = {previous}; {what} must increase strictly",
             index - 1
         ),
-        (other, _) => other.to_string(),
+        other => other.to_string(),
     };
-    Error::file(&axis.path, message).caused_by(e)
+    match &axis.source {
+        AxisSource::Column(path) => {
+            let message = match &e {
+                PdfError::NotIncreasing { what, index, previous, value, .. } => format!(
+                    "data row {}, column '{}': {value} does not exceed {previous} (data row {index}); {what} must increase strictly",
+                    index + 1,
+                    axis.kind.column()
+                ),
+                other => other.to_string(),
+            };
+            Error::file(path, message).caused_by(e)
+        }
+        AxisSource::Dataset(path, name) => Error::file(path, in_array(name)).caused_by(e),
+        AxisSource::Array(name) => Error::usage(in_array(name)),
+    }
 }
 
 #[cfg(test)]
@@ -2245,5 +2408,48 @@ mod tests {
         let e = file.pdfs.for_each_block(&mut |_, _| Ok(())).unwrap_err().to_string();
         assert!(e.contains("drop.qp.hdf5: changed since it was read"), "{e}");
         assert!(file.pdfs.into_memory().is_err());
+    }
+
+    #[test]
+    fn arrays_read_as_their_file_and_are_named_in_messages() {
+        let array =
+            |name, values: &'static [f64], width| NamedArray { name, values, rows: values.len() / width, width };
+        let err = |kind: &str, parameters: &[NamedArray<'_>], axis: Option<(&str, &[f64])>| {
+            pdfs_from_arrays(kind, parameters, axis).unwrap_err().to_string()
+        };
+        let mixture = [array("w", &[0.5, 0.5, 1.0, 0.0], 2), array("mu", &[0.3, 0.4, 0.5, 0.6], 2)];
+        let sigmas = array("sigma", &[0.1, 0.1, 0.2, 0.3], 2);
+        let pdfs = pdfs_from_arrays("mixmod", &[mixture[0], mixture[1], sigmas], None).unwrap();
+        let from_table = Pdfs::mixture(2, vec![0.5, 0.5, 1.0, 0.0], vec![0.3, 0.4, 0.5, 0.6], vec![0.1, 0.1, 0.2, 0.3]);
+        assert_eq!(pdfs, from_table.unwrap());
+        assert_eq!(pdfs.origin(), pzbench_metrics::pdf::Origin::Table);
+        let bad = array("sigma", &[0.1, 0.1, 0.2, -0.3], 2);
+        assert_eq!(
+            err("mixmod", &[mixture[0], mixture[1], bad], None),
+            "sigma[1, 1] = -0.3 must be > 0; a Gaussian component needs a positive width"
+        );
+        assert_eq!(
+            err("mixmod", &[mixture[0], mixture[1], array("sigma", &[0.1, 0.1], 1)], None),
+            "sigma has shape (2, 1) but w has (2, 2); every parameter array needs one row of the same length per galaxy"
+        );
+        assert_eq!(err("norm", &mixture[..1], None), "norm PDFs take 2 parameter arrays, not 1");
+        let densities = array("yvals", &[1.0, 2.0, 1.0, 0.0, 0.0, 0.0], 3);
+        assert_eq!(
+            err("interp", &[densities], Some(("xvals", &[0.0, 1.0, 2.0]))),
+            "galaxy 1: the PDF integrates to 0 (every density in yvals[1] is 0); drop the row or give it a positive density"
+        );
+        assert_eq!(
+            err("hist", &[densities], Some(("bins", &[0.0, 1.0, 2.0]))),
+            "yvals has 3 values per galaxy but bins has 3; a histogram of M bins needs M + 1 edges"
+        );
+        assert_eq!(
+            err("interp", &[array("yvals", &[1.0, 2.0, 1.0], 3)], Some(("xvals", &[0.0, 1.0, 1.0]))),
+            "xvals[2] = 1 does not exceed xvals[1] = 1; grid nodes must increase strictly"
+        );
+        assert_eq!(
+            err("samples", &[array("s", &[0.1, f64::NAN], 2)], None),
+            "s[0, 1] is NaN; every PDF parameter must be a finite number (drop or fill missing values first)"
+        );
+        assert!(err("quant", &[], None).starts_with("qp parameterisation 'quant' is not supported;"));
     }
 }

@@ -41,6 +41,9 @@ pub struct FileInfo {
     pub rows: usize,
     pub dropped_invalid: usize,
     pub columns: ColumnsUsed,
+    /// SHA-256 of the file's bytes; empty, and then not written, for galaxies that come from no
+    /// file (arrays scored in memory by the Python package).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
 

@@ -4,6 +4,8 @@
 //! seeded by `(seed, r)`: results are bit-for-bit reproducible for a seed whatever the number of
 //! threads. Each replicate is binned again, so per-bin counts vary as they would in a new sample.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -87,8 +89,19 @@ pub fn percentile_interval(values: &mut [f64], confidence: f64) -> Option<Interv
 /// holds one [`Evaluation`] per sample, all drawn from identical galaxy indices (a paired
 /// bootstrap).
 pub fn paired_replicates(samples: &[&Grouped], config: &BootstrapConfig) -> Vec<Vec<Evaluation>> {
+    paired_replicates_until(samples, config, &AtomicBool::new(false)).unwrap_or_default()
+}
+
+/// [`paired_replicates`] that gives up when `stop` is set (e.g. by a Ctrl-C handler on another
+/// thread): `stop` is read before each resample, so the call returns `None` once the resamples
+/// already running have finished. Replicates are those of [`paired_replicates`] otherwise.
+pub fn paired_replicates_until(
+    samples: &[&Grouped],
+    config: &BootstrapConfig,
+    stop: &AtomicBool,
+) -> Option<Vec<Vec<Evaluation>>> {
     let Some(first) = samples.first() else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let n = first.dz.len();
     let n_bins = first.n_bins();
@@ -98,11 +111,14 @@ pub fn paired_replicates(samples: &[&Grouped], config: &BootstrapConfig) -> Vec<
         .map_init(
             || (Vec::with_capacity(n), Vec::new()),
             |(draws, scratch): &mut (Vec<usize>, Vec<f64>), r| {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
                 let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
                 rng.set_stream(r as u64);
                 draws.clear();
                 draws.extend((0..n).map(|_| rng.random_range(0..n)));
-                samples
+                let evaluations = samples
                     .iter()
                     .map(|grouped| {
                         let sample = Grouped::from_rows(
@@ -114,7 +130,8 @@ pub fn paired_replicates(samples: &[&Grouped], config: &BootstrapConfig) -> Vec<
                         );
                         evaluate_serial(&sample, scratch)
                     })
-                    .collect()
+                    .collect();
+                Some(evaluations)
             },
         )
         .collect()
@@ -122,8 +139,18 @@ pub fn paired_replicates(samples: &[&Grouped], config: &BootstrapConfig) -> Vec<
 
 /// Percentile bootstrap intervals of every metric, overall and per bin.
 pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
-    let replicates: Vec<Evaluation> =
-        paired_replicates(&[grouped], config).into_iter().filter_map(|mut r| r.pop()).collect();
+    intervals_of(grouped, config, paired_replicates(&[grouped], config))
+}
+
+/// [`bootstrap`] that gives up when `stop` is set ([`paired_replicates_until`]): `None` when it
+/// did, the intervals of [`bootstrap`] otherwise.
+pub fn bootstrap_until(grouped: &Grouped, config: &BootstrapConfig, stop: &AtomicBool) -> Option<Intervals> {
+    paired_replicates_until(&[grouped], config, stop).map(|replicates| intervals_of(grouped, config, replicates))
+}
+
+/// The percentile intervals of `replicates` (one single-sample replicate of `grouped` each).
+fn intervals_of(grouped: &Grouped, config: &BootstrapConfig, replicates: Vec<Vec<Evaluation>>) -> Intervals {
+    let replicates: Vec<Evaluation> = replicates.into_iter().filter_map(|mut r| r.pop()).collect();
     let interval_of = |pick: &dyn Fn(&Evaluation) -> Option<Metrics>| {
         let samples: Vec<Metrics> = replicates.iter().filter_map(pick).collect();
         (!samples.is_empty()).then(|| {
@@ -145,5 +172,41 @@ pub fn bootstrap(grouped: &Grouped, config: &BootstrapConfig) -> Intervals {
         seed: config.seed,
         overall: interval_of(&|e| e.overall),
         per_bin: (0..grouped.n_bins()).map(|b| interval_of(&|e| e.per_bin[b])).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Bins;
+
+    /// 2,000 galaxies spread over the default bins, with errors that vary from galaxy to galaxy.
+    fn grouped() -> Grouped {
+        let z_spec: Vec<f64> = (0..2000).map(|i| 0.002 * i as f64).collect();
+        let z_phot: Vec<f64> = z_spec.iter().enumerate().map(|(i, z)| z + 0.01 * ((i * 7919) % 13) as f64).collect();
+        Grouped::new(z_spec, z_phot, &Bins::galaxiesml_default())
+    }
+
+    #[test]
+    fn bootstrap_until_equals_bootstrap_while_not_stopped() {
+        let (grouped, config) = (grouped(), BootstrapConfig { resamples: 20, confidence: 0.9, seed: 3 });
+        assert_eq!(bootstrap_until(&grouped, &config, &AtomicBool::new(false)), Some(bootstrap(&grouped, &config)));
+    }
+
+    #[test]
+    fn a_set_flag_stops_the_bootstrap() {
+        let grouped = grouped();
+        // Hours of resamples: only a stop ends this test in time.
+        let config = BootstrapConfig { resamples: usize::MAX / 2, confidence: 0.95, seed: 42 };
+        assert_eq!(bootstrap_until(&grouped, &config, &AtomicBool::new(true)), None);
+        let stop = AtomicBool::new(false);
+        let stopped = std::thread::scope(|scope| {
+            let running = scope.spawn(|| bootstrap_until(&grouped, &config, &stop));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert!(!running.is_finished(), "the bootstrap ended before it was stopped");
+            stop.store(true, Ordering::Relaxed);
+            running.join()
+        });
+        assert_eq!(stopped.ok(), Some(None));
     }
 }

@@ -15,7 +15,8 @@ pub mod stats;
 
 pub use bins::{linspace, parse_edges, parse_range, BinOn, Bins};
 pub use bootstrap::{
-    bootstrap, paired_replicates, percentile_interval, BootstrapConfig, Interval, Intervals, MetricIntervals,
+    bootstrap, bootstrap_until, paired_replicates, paired_replicates_until, percentile_interval, BootstrapConfig,
+    Interval, Intervals, MetricIntervals,
 };
 pub use error::{Error, Result};
 pub use metric::Metric;

@@ -5,10 +5,13 @@
 //! Python as plain dicts and the CLI's JSON, which the pure-Python wrappers present. The GIL is
 //! released while computing; a panic becomes `PzbenchError`.
 
+mod arrow;
 mod cli;
 mod convert;
+mod error;
 mod files;
 mod input;
+mod interrupt;
 mod pdf;
 mod score;
 
@@ -20,7 +23,7 @@ create_exception!(
     _core,
     PzbenchError,
     PyException,
-    "An internal pzbench failure (a bug: please report it with the input that caused it)."
+    "A pzbench failure that is not a bad input (ValueError) or a missing file (FileNotFoundError): a numerical failure, or a bug (please report it with the input that caused it)."
 );
 
 /// Run `f`, turning a panic into a `PzbenchError` carrying the panic's message.

@@ -14,7 +14,10 @@ pub mod table2;
 
 pub use figure::{figure6, scatter_plot, ScatterOptions};
 pub use pdf_plot::{coverage_plot, nz_plot, pit_plot, CoveragePlotOptions, NzPlotOptions, PitPlotOptions};
-pub use pdf_score::{load_pdf_values, per_galaxy_csv, score_pdf_file, PdfBlock, PdfScore, PdfScoreOptions};
+pub use pdf_score::{
+    load_pdf_values, per_galaxy_columns, per_galaxy_csv, score_pdf_file, score_pdfs, PdfBlock, PdfScore,
+    PdfScoreOptions,
+};
 pub use score::{score_file, score_sample, MetricValues, ScoreReport};
 pub use scoring::{score_model, score_models, ModelInput, ModelSpec, ScoredModel, ScoredModels};
 pub use table2::{table2, Table2};

@@ -103,17 +103,40 @@ pub fn score_pdf_file(
     bootstrap_config: Option<BootstrapConfig>,
 ) -> Result<PdfScore> {
     let (file, values) = load_pdf_values(path, &options.read, options.dialect)?;
+    score_pdf_values(file, values, options, bins, bootstrap_config).map_err(|e| in_file(path, e))
+}
+
+/// Score PDFs already in memory with their truths (the Python API's arrays and qp ensembles), as
+/// [`score_pdf_file`] scores a file once read: the values of every galaxy in `options.dialect`,
+/// then the report (`options.read` is not used).
+pub fn score_pdfs(
+    file: PdfFile,
+    options: &PdfScoreOptions,
+    bins: &Bins,
+    bootstrap_config: Option<BootstrapConfig>,
+) -> Result<PdfScore> {
+    let values = PdfValues::compute(&file.pdfs, &file.z_spec, options.dialect)?;
+    score_pdf_values(file, values, options, bins, bootstrap_config)
+}
+
+/// The report of PDFs whose per-galaxy `values` are computed: the point metrics of the chosen
+/// estimate, and the `pdf` block.
+fn score_pdf_values(
+    file: PdfFile,
+    values: PdfValues,
+    options: &PdfScoreOptions,
+    bins: &Bins,
+    bootstrap_config: Option<BootstrapConfig>,
+) -> Result<PdfScore> {
     let PdfFile { pdfs, ids, z_spec, input, .. } = file;
     let representation = pdfs.representation();
     let metric_options = options.metric_options(representation);
-    let z_phot = values.point_estimates(metric_options.point).map_err(|e| in_file(path, e))?;
+    let z_phot = values.point_estimates(metric_options.point)?;
     let sample = Sample { ids: None, z_spec, z_phot, input };
     let mut report = score_sample(sample, bins.clone(), bootstrap_config);
-    let evaluation = evaluate_pdfs(&pdfs, &values, bins, &metric_options).map_err(|e| in_file(path, e))?;
-    let intervals = bootstrap_config
-        .map(|config| bootstrap_pdfs(&values, bins, &metric_options, &config))
-        .transpose()
-        .map_err(|e| in_file(path, e))?;
+    let evaluation = evaluate_pdfs(&pdfs, &values, bins, &metric_options)?;
+    let intervals =
+        bootstrap_config.map(|config| bootstrap_pdfs(&values, bins, &metric_options, &config)).transpose()?;
     let per_bin = evaluation
         .per_bin
         .into_iter()
@@ -143,60 +166,57 @@ fn in_file(path: &Path, error: impl Into<Error>) -> Error {
     }
 }
 
-/// Per-galaxy values as CSV (`--pit-out`): `object_id` (when the file has ids), `z_spec`, then
-/// the dialect's values — pzbench: `pit, crps, pdf_at_truth, int_f2, z_mode, z_mean, z_median`
-/// (the reference files' `per_galaxy.csv` columns; empty where a representation has no value);
-/// rail: `pit`, `z_mode` (on `linspace(0, 3, 301)`), `pdf_at_node`, `brier`. Full precision.
-pub fn per_galaxy_csv(ids: Option<&[i64]>, values: &PdfValues) -> String {
-    let number = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    let (columns, rows): (&[&str], Vec<Vec<String>>) = match values {
-        PdfValues::Pzbench { galaxies, .. } => (
-            &["z_spec", "pit", "crps", "pdf_at_truth", "int_f2", "z_mode", "z_mean", "z_median"],
-            galaxies
-                .iter()
-                .map(|g| {
-                    vec![
-                        g.z_spec.to_string(),
-                        g.pit.to_string(),
-                        g.crps.to_string(),
-                        number(g.pdf_at_truth()),
-                        number(g.int_f2()),
-                        number(g.z_mode()),
-                        g.z_mean.to_string(),
-                        g.z_median.to_string(),
-                    ]
-                })
-                .collect(),
-        ),
+/// Per-galaxy values as named columns, one value a galaxy (`None` where a representation has no
+/// value), in the dialect's columns — pzbench: `z_spec, pit, crps, pdf_at_truth, int_f2, z_mode,
+/// z_mean, z_median` (the reference files' `per_galaxy.csv` columns); rail: `z_spec, pit, z_mode`
+/// (on `linspace(0, 3, 301)`), `pdf_at_node, brier`. What `--pit-out` writes and
+/// `pzbench.pdf_values` returns.
+pub fn per_galaxy_columns(values: &PdfValues) -> Vec<(&'static str, Vec<Option<f64>>)> {
+    fn column<G>(galaxies: &[G], value: impl Fn(&G) -> Option<f64>) -> Vec<Option<f64>> {
+        galaxies.iter().map(value).collect()
+    }
+    match values {
+        PdfValues::Pzbench { galaxies, .. } => vec![
+            ("z_spec", column(galaxies, |g| Some(g.z_spec))),
+            ("pit", column(galaxies, |g| Some(g.pit))),
+            ("crps", column(galaxies, |g| Some(g.crps))),
+            ("pdf_at_truth", column(galaxies, |g| g.pdf_at_truth())),
+            ("int_f2", column(galaxies, |g| g.int_f2())),
+            ("z_mode", column(galaxies, |g| g.z_mode())),
+            ("z_mean", column(galaxies, |g| Some(g.z_mean))),
+            ("z_median", column(galaxies, |g| Some(g.z_median))),
+        ],
         PdfValues::Rail { galaxies, .. } => {
             let on = pzbench_metrics::pdf::RailGrid::Estimators.index();
-            (
-                &["z_spec", "pit", "z_mode", "pdf_at_node", "brier"],
-                galaxies
-                    .iter()
-                    .map(|g| {
-                        vec![
-                            g.z_spec.to_string(),
-                            g.pit.to_string(),
-                            g.mode[on].to_string(),
-                            g.pdf_at_node[on].to_string(),
-                            g.brier.to_string(),
-                        ]
-                    })
-                    .collect(),
-            )
+            vec![
+                ("z_spec", column(galaxies, |g| Some(g.z_spec))),
+                ("pit", column(galaxies, |g| Some(g.pit))),
+                ("z_mode", column(galaxies, |g| Some(g.mode[on]))),
+                ("pdf_at_node", column(galaxies, |g| Some(g.pdf_at_node[on]))),
+                ("brier", column(galaxies, |g| Some(g.brier))),
+            ]
         }
-    };
+    }
+}
+
+/// Per-galaxy values as CSV (`--pit-out`): `object_id` (when the file has ids), then the columns
+/// of [`per_galaxy_columns`] (empty where a representation has no value). Full precision.
+pub fn per_galaxy_csv(ids: Option<&[i64]>, values: &PdfValues) -> String {
+    let columns = per_galaxy_columns(values);
     let mut out = String::new();
     if ids.is_some() {
         out.push_str("object_id,");
     }
-    out.push_str(&columns.join(","));
+    out.push_str(&columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(","));
     out.push('\n');
-    for (i, row) in rows.into_iter().enumerate() {
+    for i in 0..values.len() {
         if let Some(id) = ids.and_then(|ids| ids.get(i)) {
             out.push_str(&format!("{id},"));
         }
+        let row: Vec<String> = columns
+            .iter()
+            .map(|(_, values)| values.get(i).copied().flatten().map_or(String::new(), |v| v.to_string()))
+            .collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }
