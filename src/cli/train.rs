@@ -18,8 +18,8 @@ use super::progress::progress_bar;
 use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_models::{
-    self, Callbacks, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent, TrainOutcome,
-    TrainRequest, Validation, DEFAULT_NON_DETECTION,
+    self, Callbacks, Head, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent,
+    TrainOutcome, TrainRequest, Validation, DEFAULT_COMPONENTS, DEFAULT_NON_DETECTION,
 };
 
 /// The two reference models.
@@ -31,6 +31,15 @@ pub enum ModelKind {
     Nn,
 }
 
+/// What the last layer predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeadArg {
+    /// One redshift per galaxy (the paper's).
+    Point,
+    /// A Gaussian mixture per galaxy (a mixture density network, Bishop 1994).
+    Mdn,
+}
+
 /// The training losses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {
@@ -38,6 +47,8 @@ pub enum LossArg {
     Tanaka,
     /// Mean squared error of the redshift.
     Mse,
+    /// Negative log-likelihood of the mixture (--head mdn).
+    Nll,
 }
 
 /// Train the paper's CNN or NN and write a checkpoint.
@@ -62,10 +73,15 @@ pub enum LossArg {
 /// Validation: a file of the same layout (--val), or a share of the training file's galaxies
 /// drawn at random with --seed (--val-fraction, as Keras' validation_split but shuffled; the
 /// split is recorded in model.json).
+///
+/// PDFs: --head mdn ends either model in a mixture-density head (Bishop 1994; D'Isanto &
+/// Polsterer 2018) of --components Gaussians per galaxy (softmax weights, means, softplus widths
+/// above 0.001), trained on the negative log-likelihood of the mixture (--loss nll, its default);
+/// `pzbench predict` then writes each galaxy's PDF and its point estimate.
 #[derive(Debug, Args)]
 #[command(
     group(ArgGroup::new("validation").required(true).args(["val", "val_fraction"])),
-    after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train fixtures/data/dc2/dc2_training_9816.csv --val-fraction 0.2 --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
+    after_help = "Examples:\n  pzbench train --model cnn --train 5x64x64_training_with_morphology.hdf5 --val 5x64x64_validation_with_morphology.hdf5 --out cnn64 --device cuda\n  pzbench train --model nn --train fixtures/data/dc2/dc2_training_9816.csv --val-fraction 0.2 --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --out nn_dc2\n  pzbench train --model nn --head mdn --components 5 --train dc2_train.csv --val-fraction 0.2 --bands mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst --colors --out nn_mdn_dc2\n  pzbench train --model cnn --train train.hdf5 --val val.hdf5 --out cnn64 --epochs 40 --resume"
 )]
 pub struct TrainArgs {
     /// Which model: cnn (images + photometry) or nn (photometry only).
@@ -93,6 +109,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
 
+    /// What the last layer predicts: point (one redshift, the paper's) or mdn (a Gaussian mixture per galaxy: a redshift PDF).
+    #[arg(long, value_enum, default_value_t = HeadArg::Point)]
+    pub head: HeadArg,
+
+    /// Gaussian components of --head mdn [default: 5].
+    #[arg(long, value_name = "K")]
+    pub components: Option<usize>,
+
+    /// --head mdn: add W times the Tanaka loss of the mixture's mean to the likelihood (0: the likelihood alone).
+    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    pub tanaka_weight: f64,
+
     /// Maximum number of epochs [default: 20 for the CNN, 200 for the NN].
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
@@ -113,9 +141,9 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Training loss, also watched on the validation set.
-    #[arg(long, value_enum, default_value_t = LossArg::Tanaka)]
-    pub loss: LossArg,
+    /// Training loss, also watched on the validation set [default: tanaka, nll with --head mdn].
+    #[arg(long, value_enum)]
+    pub loss: Option<LossArg>,
 
     /// Compute device: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
@@ -188,10 +216,12 @@ impl TrainArgs {
                 None => defaults.patience,
             },
             seed: self.seed,
-            loss: match self.loss {
-                LossArg::Tanaka => LossKind::Tanaka,
-                LossArg::Mse => LossKind::Mse,
+            loss: match (self.loss, self.head) {
+                (Some(LossArg::Tanaka), _) | (None, HeadArg::Point) => LossKind::Tanaka,
+                (Some(LossArg::Mse), _) => LossKind::Mse,
+                (Some(LossArg::Nll), _) | (None, HeadArg::Mdn) => LossKind::Nll,
             },
+            tanaka_weight: self.tanaka_weight,
             progress: !self.quiet,
             augment: self.augment,
             reduce_lr: (self.reduce_lr_patience > 0)
@@ -205,6 +235,17 @@ impl TrainArgs {
         match self.model {
             ModelKind::Cnn => Kind::Cnn,
             ModelKind::Nn => Kind::Nn,
+        }
+    }
+
+    /// `--head` and `--components`.
+    fn head(&self) -> Result<Head> {
+        match (self.head, self.components) {
+            (HeadArg::Point, None) => Ok(Head::Point),
+            (HeadArg::Point, Some(_)) => {
+                Err(Error::usage("--components sets the mixture of --head mdn; add --head mdn or drop --components"))
+            }
+            (HeadArg::Mdn, components) => Ok(Head::Mdn { components: components.unwrap_or(DEFAULT_COMPONENTS) }),
         }
     }
 
@@ -225,6 +266,7 @@ impl TrainArgs {
             val: self.validation()?,
             checkpoint_dir: self.output.clone(),
             resume: self.resume,
+            head: self.head()?,
             config: self.config(),
             device: self.device.clone(),
             bands: self.bands.clone(),
@@ -403,8 +445,12 @@ fn summarize(model: &Model, out: &Path, seconds: f64) {
         _ => "no epoch run".to_string(),
     };
     let rate = record.history.iter().map(|r| r.galaxies_per_s).sum::<f64>() / record.history.len().max(1) as f64;
+    let head = match model.architecture().head() {
+        Head::Point => String::new(),
+        mixture => format!(" with the {mixture} head"),
+    };
     eprintln!(
-        "pzbench: trained the {} ({} parameters) for {} epochs{}: {best}; {rate:.0} galaxies/s; {seconds:.1} s in all; checkpoint in {}",
+        "pzbench: trained the {}{head} ({} parameters) for {} epochs{}: {best}; {rate:.0} galaxies/s; {seconds:.1} s in all; checkpoint in {}",
         model.architecture().name(),
         model.num_parameters(),
         record.history.len(),

@@ -9,6 +9,7 @@ mod encodings;
 mod flags;
 mod galaxiesml_io;
 mod gate;
+mod mdn;
 mod pdf;
 #[path = "../../crates/metrics/tests/metrics/pdf_common.rs"]
 mod pdf_common;

@@ -787,8 +787,8 @@ mod checkpoint {
             match predict_file(&request, &mut |_| {}) {
                 // (The ids are the catalogue's, or row numbers when inputs.json names the id column
                 // as a band: noticed, left alone.)
-                Ok(predictions) if predictions.z_phot.len() != 3 || predictions.ids.len() != 3 => {
-                    Outcome::Wrong(format!("{} predictions for 3 galaxies", predictions.z_phot.len()))
+                Ok(predictions) if predictions.len() != 3 || predictions.ids.len() != 3 => {
+                    Outcome::Wrong(format!("{} predictions for 3 galaxies", predictions.len()))
                 }
                 Ok(_) => Outcome::Ok,
                 Err(e) => e.into(),

@@ -5,6 +5,7 @@ mod error;
 pub mod galaxiesml;
 pub mod images;
 pub mod pdf;
+pub mod pdf_write;
 pub mod sample;
 pub mod selection;
 pub mod table;

@@ -41,7 +41,13 @@ pub(crate) const LAST_FILE: &str = "last.safetensors";
 pub(crate) const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
 const FORMAT: &str = "pzbench-model";
-const FORMAT_VERSION: u32 = 1;
+/// The newest checkpoint format, which this pzbench reads along with every older one: 2 added
+/// the mixture-density head (`architecture.head`).
+const FORMAT_VERSION: u32 = 2;
+/// The format of checkpoints with the point head, unchanged since format 1, so that the pzbench
+/// versions before the mixture head read them; a mixture head's checkpoint is format 2, which
+/// those versions refuse with "upgrade" instead of failing on the head's weights.
+const POINT_FORMAT_VERSION: u32 = 1;
 
 /// The contents of `model.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -192,7 +198,7 @@ fn write_meta(
 ) -> Result<()> {
     let meta = Meta {
         format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
+        format_version: if model.architecture().head().is_point() { POINT_FORMAT_VERSION } else { FORMAT_VERSION },
         pzbench_version: pzbench_io::VERSION.into(),
         architecture: *model.architecture(),
         parameters: model.num_parameters(),
@@ -259,8 +265,24 @@ fn hash(bytes: &[u8]) -> String {
     format!("sha256:{}", pzbench_io::hex(&Sha256::digest(bytes)))
 }
 
+/// The architecture of the checkpoint in `dir` (from its `model.json`, checked as [`load`]
+/// checks it, no weights read): what a resumed run must ask for.
+pub(crate) fn saved_architecture(dir: &Path) -> Result<Architecture> {
+    Ok(read_meta_file(dir)?.architecture)
+}
+
 /// Reads and checks `model.json` and builds the (zero-weight) model it describes.
 fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
+    let meta = read_meta_file(dir)?;
+    let path = dir.join(META_FILE);
+    check_size(dir, &path, &meta)?;
+    let model = Model::build(meta.architecture, meta.scaler.clone(), meta.seed, device)
+        .map_err(|e| Error::file(&path, format!("unusable model description: {e}")).caused_by(e))?;
+    Ok((meta, model))
+}
+
+/// Reads `model.json` and checks its format.
+fn read_meta_file(dir: &Path) -> Result<Meta> {
     let path = dir.join(META_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() {
@@ -285,10 +307,7 @@ fn read_meta(dir: &Path, device: &Device) -> Result<(Meta, Model)> {
             ),
         ));
     }
-    check_size(dir, &path, &meta)?;
-    let model = Model::build(meta.architecture, meta.scaler.clone(), meta.seed, device)
-        .map_err(|e| Error::file(&path, format!("unusable model description: {e}")).caused_by(e))?;
-    Ok((meta, model))
+    Ok(meta)
 }
 
 /// The weights `meta`'s architecture needs must fit in the weight file (2 bytes each at least),
@@ -430,6 +449,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot be resumed"), "{err}");
+    }
+
+    /// A mixture head is recorded in the architecture and makes the checkpoint format 2 (which
+    /// older pzbench versions refuse with "upgrade"); the point head's checkpoints stay format 1
+    /// without a `head` key, as before the mixture head.
+    #[test]
+    fn the_head_is_recorded_and_sets_the_format_version() {
+        let data = synthetic(20, None, 1);
+        let mdn = Architecture::Nn(NnConfig { head: crate::Head::Mdn { components: 4 }, ..NnConfig::galaxiesml() });
+        let root = tempfile::tempdir().unwrap();
+        for (arch, version) in [(Architecture::Nn(NnConfig::galaxiesml()), 1), (mdn, 2)] {
+            let dir = root.path().join(version.to_string());
+            let model = Model::new(arch, &data, 3, &Device::Cpu).unwrap();
+            model.save(&dir).unwrap();
+            let meta: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join(META_FILE)).unwrap()).unwrap();
+            assert_eq!(meta["format_version"], version);
+            let loaded = load(&dir, &Device::Cpu).unwrap();
+            assert_eq!(loaded.architecture(), &arch);
+            assert_eq!(saved_architecture(&dir).unwrap(), arch);
+            assert_eq!(predict(&loaded, &data, 7).unwrap(), predict(&model, &data, 7).unwrap());
+            if version == 1 {
+                assert_eq!(meta["architecture"], serde_json::json!({"kind": "nn", "n_mags": 5}));
+                continue;
+            }
+            assert_eq!(meta["architecture"]["head"], serde_json::json!({"type": "mdn", "components": 4}));
+            assert_eq!(predict(&loaded, &data, 7).unwrap().len(), 20 * 12);
+            // An edited head is refused with one line naming model.json.
+            let text = std::fs::read_to_string(dir.join(META_FILE)).unwrap();
+            std::fs::write(dir.join(META_FILE), text.replace("\"components\": 4", "\"components\": 0")).unwrap();
+            let err = err_of(load(&dir, &Device::Cpu));
+            assert!(
+                err.contains("model.json: unusable model description: a mixture-density head needs between 1 and 256"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

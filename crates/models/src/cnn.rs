@@ -10,13 +10,17 @@
 //! Convolutions are 3×3, stride 1, "same" padding; pools are 2×2 floor mode (127 → 63 → 31 → 15 →
 //! 7 → 3) and use `pool::max_pool2x2`, whose gradient is correct where candle's is not (on CUDA
 //! with `cudnn`, each convolution, its activation and its pool run as one fused block).
-//! No dropout, no batch norm. 7,151,073 parameters at 127×127 and 5,840,353 at 64×64.
+//! No dropout, no batch norm. 7,151,073 parameters at 127×127 and 5,840,353 at 64×64. With the
+//! mixture-density head ([`Head::Mdn`]) the last layer is Dense(3K) instead of Dense(1), its
+//! outputs the mixture's parameters (`mdn.rs`); everything before it, and so the CUDA fast path,
+//! is unchanged.
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::layers::{Act, Conv3x3, Dense};
+use super::mdn::Head;
 
 /// Images are divided by this constant before entering the network (`docs/GALAXIESML.md`: the authors'
 /// loaders divide the float pixel values by 255.0).
@@ -49,12 +53,16 @@ pub struct CnnConfig {
     pub n_bands: usize,
     /// Number of magnitudes fed to the photometry branch (5 cmodel magnitudes).
     pub n_mags: usize,
+    /// What the last layer predicts (the paper's: one redshift).
+    #[serde(default, skip_serializing_if = "Head::is_point")]
+    pub head: Head,
 }
 
 impl CnnConfig {
-    /// The GalaxiesML configuration for `image_size`-pixel cutouts: 5 bands, 5 magnitudes.
+    /// The GalaxiesML configuration for `image_size`-pixel cutouts: 5 bands, 5 magnitudes, the
+    /// point head.
     pub fn galaxiesml(image_size: usize) -> Self {
-        CnnConfig { image_size, n_bands: 5, n_mags: 5 }
+        CnnConfig { image_size, n_bands: 5, n_mags: 5, head: Head::Point }
     }
 
     /// Side of the feature map after the five floor-mode pools.
@@ -89,7 +97,7 @@ impl CnnConfig {
             total = total.checked_add(dense(phot_width, PHOT_WIDTH)?)?;
             phot_width = PHOT_WIDTH;
         }
-        total.checked_add(dense(width.checked_add(phot_width)?, 1)?)
+        total.checked_add(dense(width.checked_add(phot_width)?, self.head.outputs())?)
     }
 
     /// Why this configuration cannot be built, if it cannot.
@@ -101,6 +109,8 @@ impl CnnConfig {
             ))
         } else if self.n_bands == 0 || self.n_mags == 0 {
             Some("the CNN needs at least one image band and one magnitude".into())
+        } else if let Some(problem) = self.head.problem() {
+            Some(problem)
         } else if self.parameter_count().is_none() {
             Some(format!(
                 "a CNN for {0}x{0} images of {1} bands and {2} magnitudes has too many weights to build",
@@ -145,12 +155,13 @@ impl Cnn {
             phot.push(Dense::new(phot_width, PHOT_WIDTH, Act::Relu, vb.pp(format!("phot{}", i + 1)))?);
             phot_width = PHOT_WIDTH;
         }
-        let head = Dense::new(width + phot_width, 1, Act::Linear, vb.pp("head"))?;
+        let head = Dense::new(width + phot_width, cfg.head.outputs(), Act::Linear, vb.pp("head"))?;
         Ok(Cnn { convs, image_dense, phot, head })
     }
 
     /// `images`: `(batch, n_bands, S, S)`, already divided by [`IMAGE_SCALE`]; `mags`:
-    /// `(batch, n_mags)`, raw. Returns `(batch, 1)` redshifts.
+    /// `(batch, n_mags)`, raw. Returns `(batch, 1)` redshifts, or `(batch, 3K)` mixture parameters
+    /// for the mixture head.
     pub(crate) fn forward(&self, images: &Tensor, mags: &Tensor) -> Result<Tensor> {
         // The convolutions and pools work channels-last (see `layers.rs`); the flatten is
         // channels-first, (C, H, W) order, like Keras' `channels_first` and PyTorch.
@@ -205,10 +216,13 @@ mod tests {
         for size in [32, 64, 127] {
             assert_eq!(CnnConfig::galaxiesml(size).parameter_count(), Some(count(size)));
         }
-        let odd = CnnConfig { image_size: 40, n_bands: 3, n_mags: 7 };
+        let odd = CnnConfig { image_size: 40, n_bands: 3, n_mags: 7, head: Head::Mdn { components: 4 } };
         let varmap = VarMap::new();
         Cnn::new(&odd, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         assert_eq!(odd.parameter_count(), Some(parameter_count(&varmap)));
+        // The mixture head of K = 4 adds 11 outputs of 233 weights each to the 64-px CNN.
+        let mdn = CnnConfig { head: Head::Mdn { components: 4 }, ..CnnConfig::galaxiesml(64) };
+        assert_eq!(mdn.parameter_count(), Some(5_840_353 + 11 * 233));
         // A damaged model.json's size overflows the count: refused, not a panic.
         let absurd = CnnConfig::galaxiesml(usize::MAX / 2);
         assert_eq!(absurd.parameter_count(), None);

@@ -13,8 +13,12 @@
 //!   Returns a [`TrainOutcome`] (the trained [`Model`], what each file held).
 //! - [`predict_file`]: `pzbench predict` as a function. A [`PredictRequest`] names the checkpoint
 //!   directory, the data file, the device and the batch size; returns [`Predictions`] (one
-//!   redshift per galaxy, in file order), which [`Predictions::write_csv`] writes as
-//!   `pzbench score` reads them.
+//!   redshift per galaxy, in file order, or for a mixture-density model one PDF and its point
+//!   estimate), which [`Predictions::write_csv`] writes as `pzbench score` reads them and
+//!   [`Predictions::write_qp`] as a qp HDF5 file.
+//!
+//! Either model ends in the paper's point head or in a mixture-density head ([`Head::Mdn`],
+//! `mdn.rs`: K Gaussian components per galaxy, trained on their negative log-likelihood).
 //! - [`resolve_model_dir`]: `reference:NAME` for one of the [`REFERENCE_MODELS`] shipped in the
 //!   repository's `baselines/models/`, trained once on a GPU.
 //!
@@ -30,10 +34,11 @@
 //!    [`read_data`]'s [`RawData`];
 //! 2. [`Model::new`] with an [`Architecture`] (the NN's min-max scaler is fitted there, on the
 //!    training set), then [`train`] with a [`TrainConfig`] (or [`resume`] an interrupted run);
-//! 3. [`load`] a checkpoint directory and [`predict`] one redshift per row.
+//! 3. [`load`] a checkpoint directory and [`predict`] one redshift per row (or
+//!    [`predict_mixtures`] one Gaussian mixture per row).
 //!
-//! Modules depend one way: `record` (settings and history) ← `model` ← `checkpoint` ← `train` ←
-//! `run`.
+//! Modules depend one way: `mdn` (the mixture head) ← `loss` ← `record` (settings and history) ←
+//! `model` ← `checkpoint` ← `train` ← `run`.
 //!
 //! Devices come from [`device`]: "cpu" always; "cuda" needs the `cuda` cargo feature.
 
@@ -47,6 +52,7 @@ pub mod gpu;
 mod inputs;
 mod layers;
 mod loss;
+mod mdn;
 mod model;
 mod nn;
 mod pool;
@@ -65,15 +71,17 @@ pub use cnn::{CnnConfig, IMAGE_SCALE};
 pub use data::Dataset;
 pub use inputs::{galaxiesml_bands, read_data, FilledBand, InputSpec, InputSummary, RawData, INPUTS_FILE};
 pub use loss::{LossKind, TANAKA_GAMMA};
-pub use model::{predict, Architecture, Model};
+pub use mdn::{GaussianMixtures, Head, DEFAULT_COMPONENTS, MAX_COMPONENTS, SIGMA_FLOOR};
+pub use model::{predict, predict_mixtures, Architecture, Model};
 pub use nn::NnConfig;
 pub use pzbench_io::images::{ImageSource, InMemoryImages};
+pub use pzbench_metrics::pdf::PointEstimate;
 pub use record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
 pub use reference::{
     resolve_model_dir, ReferenceModel, REFERENCE_MODELS, REFERENCE_MODELS_VAR, REFERENCE_PREFIX, TRAINING_DATA_SEED,
 };
 pub use run::{
-    predict_file, train_run, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest, Validation,
+    predict_file, train_run, Estimates, ModelKind, PredictRequest, Predictions, TrainOutcome, TrainRequest, Validation,
     DEFAULT_NON_DETECTION, DEFAULT_PREDICT_BATCH,
 };
 pub use scaling::MinMaxScaler;

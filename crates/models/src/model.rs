@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cnn::{Cnn, CnnConfig};
 use super::data::{Dataset, HostBatch, Preprocess};
 use super::layers::{glorot_init, parameter_count};
+use super::mdn::{GaussianMixtures, Head};
 use super::nn::{Nn, NnConfig};
 use super::record::TrainingRecord;
 use super::scaling::MinMaxScaler;
@@ -50,6 +51,14 @@ impl Architecture {
         match self {
             Architecture::Cnn(c) => c.parameter_count(),
             Architecture::Nn(c) => c.parameter_count(),
+        }
+    }
+
+    /// What the last layer predicts: one redshift, or a Gaussian mixture.
+    pub fn head(&self) -> Head {
+        match self {
+            Architecture::Cnn(c) => c.head,
+            Architecture::Nn(c) => c.head,
         }
     }
 
@@ -116,6 +125,9 @@ impl Model {
             if let Some(problem) = cfg.problem() {
                 return Err(Error::usage(problem));
             }
+        }
+        if let Some(problem) = arch.head().problem() {
+            return Err(Error::usage(problem));
         }
         if let (Architecture::Nn(cfg), Some(s)) = (&arch, &scaler) {
             if s.n_bands() != cfg.n_mags || s.max.len() != cfg.n_mags {
@@ -206,7 +218,7 @@ impl Model {
         Preprocess { scaler: self.scaler.clone(), images: self.arch.image_shape().is_some(), augment: None }
     }
 
-    /// Predicted redshifts, `(n, 1)`, for a preprocessed batch.
+    /// The outputs, `(n, 1)` redshifts or `(n, 3K)` mixture parameters, for a preprocessed batch.
     pub(crate) fn forward(&self, batch: &HostBatch) -> candle_core::Result<Tensor> {
         let mags = Tensor::from_slice(&batch.mags, (batch.n, self.arch.n_mags()), &self.device)?;
         let images = match (self.arch.image_shape(), &batch.images) {
@@ -216,7 +228,8 @@ impl Model {
         self.forward_tensors(images.as_ref(), &mags)
     }
 
-    /// Predicted redshifts, `(n, 1)`, for inputs already on the device (images for the CNN).
+    /// The outputs, `(n, 1)` redshifts or `(n, 3K)` mixture parameters, for inputs already on the
+    /// device (images for the CNN).
     pub(crate) fn forward_tensors(&self, images: Option<&Tensor>, mags: &Tensor) -> candle_core::Result<Tensor> {
         match (&self.net, images) {
             (Net::Cnn(cnn), Some(images)) => cnn.forward(images, mags),
@@ -311,8 +324,10 @@ fn check_mags(n_mags: usize, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The model's redshift for every row of `data`, in row order, computed `batch_size` rows at a
-/// time (the CNN's images are streamed from the dataset's [`super::ImageSource`]).
+/// The model's outputs for every row of `data`, in row order, row-major, computed `batch_size`
+/// rows at a time (the CNN's images are streamed from the dataset's [`super::ImageSource`]): one
+/// redshift per row for the point head, the 3K raw mixture parameters per row for the mixture
+/// head ([`predict_mixtures`] turns them into mixtures).
 pub fn predict(model: &Model, data: &Dataset, batch_size: usize) -> Result<Vec<f32>> {
     if batch_size == 0 {
         return Err(Error::usage("the batch size must be at least 1"));
@@ -327,4 +342,16 @@ pub fn predict(model: &Model, data: &Dataset, batch_size: usize) -> Result<Vec<f
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The mixture-density model's Gaussian mixture for every row of `data`, in row order
+/// ([`predict`], then [`GaussianMixtures`]'s transform of the outputs); a usage error for a model
+/// with the point head.
+pub fn predict_mixtures(model: &Model, data: &Dataset, batch_size: usize) -> Result<GaussianMixtures> {
+    let Head::Mdn { components } = model.architecture().head() else {
+        return Err(Error::usage(
+            "this model predicts one redshift per galaxy, not PDFs; train it with --head mdn to predict PDFs",
+        ));
+    };
+    Ok(GaussianMixtures::from_outputs(&predict(model, data, batch_size)?, components))
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::loss::LossKind;
+use super::loss::{LossKind, Objective};
 use pzbench_io::{Error, Result};
 
 /// How to train. [`TrainConfig::cnn_paper`] and [`TrainConfig::nn_paper`] give the authors'
@@ -38,6 +38,15 @@ pub struct TrainConfig {
     /// Lower the learning rate when the validation loss stops improving (`None`: constant).
     #[serde(default)]
     pub reduce_lr: Option<ReduceLr>,
+    /// Mixture head only: this multiple of the Tanaka loss of the mixtures' means is added to
+    /// the negative log-likelihood (0: the likelihood alone; absent from `model.json` then).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tanaka_weight: f64,
+}
+
+/// Whether `x` is 0 (serde's `skip_serializing_if` for [`TrainConfig::tanaka_weight`]).
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// Keras' `ReduceLROnPlateau` on the validation loss (min_delta 0, cooldown 0, no floor): after
@@ -64,6 +73,7 @@ impl TrainConfig {
             progress: true,
             augment: false,
             reduce_lr: None,
+            tanaka_weight: 0.0,
         }
     }
 
@@ -91,7 +101,20 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::usage(format!("the learning rate must be a positive number, got {}", self.lr)));
         }
+        if !(self.tanaka_weight.is_finite() && self.tanaka_weight >= 0.0) {
+            return Err(Error::usage(format!("--tanaka-weight must be a number >= 0, got {}", self.tanaka_weight)));
+        }
+        if self.tanaka_weight > 0.0 && self.loss != LossKind::Nll {
+            return Err(Error::usage(
+                "--tanaka-weight adds a term to the mixture head's likelihood; use it with --head mdn",
+            ));
+        }
         Ok(())
+    }
+
+    /// What training minimises and early stopping watches: the loss and the Tanaka term.
+    pub(crate) fn objective(&self) -> Objective {
+        Objective { loss: self.loss, tanaka_weight: self.tanaka_weight }
     }
 }
 

@@ -10,16 +10,19 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::checkpoint::{create_dir, load, META_FILE};
+use super::checkpoint::{create_dir, load, saved_architecture, META_FILE};
 use super::cnn::CnnConfig;
 use super::inputs::{check_val_fraction, galaxiesml_bands, read_data, InputSpec, InputSummary, INPUTS_FILE};
-use super::model::{predict, Architecture, Model};
+use super::mdn::{GaussianMixtures, Head};
+use super::model::{predict, predict_mixtures, Architecture, Model};
 use super::nn::NnConfig;
 use super::record::TrainConfig;
-use super::train::{resume, train, Callbacks, RunOptions, TrainEvent};
+use super::train::{check_loss, resume, train, Callbacks, RunOptions, TrainEvent};
+use pzbench_io::pdf_write::MixtureTable;
 use pzbench_io::table::ReadOptions;
 use pzbench_io::update::{lock_folder, LockOptions, LockWait, DEFAULT_LOCK_TIMEOUT};
 use pzbench_io::{Error, Result};
+use pzbench_metrics::pdf::PointEstimate;
 
 /// Which of the paper's two models to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,10 @@ pub struct TrainRequest {
     /// Continue the run checkpointed in `checkpoint_dir` (same settings and data) up to
     /// `config.epochs`.
     pub resume: bool,
+    /// What the last layer predicts: one redshift (the paper's) or a Gaussian mixture, whose
+    /// loss (`config.loss`) is then [`crate::LossKind::Nll`]. A resumed run must give its
+    /// checkpoint's.
+    pub head: Head,
     /// The settings; `config.seed` also seeds the initial weights.
     pub config: TrainConfig,
     /// Compute device: `"cpu"`, `"cuda"` or `"cuda:N"` ([`crate::device`]).
@@ -98,7 +105,7 @@ pub const DEFAULT_NON_DETECTION: f64 = 99.0;
 
 impl TrainRequest {
     /// A fresh run of `model` on `train`, validated on the file `val`, into `checkpoint_dir`, on
-    /// the CPU, with `pzbench train`'s defaults: [`ModelKind::default_config`], the GalaxiesML
+    /// the CPU, with `pzbench train`'s defaults: the point head, [`ModelKind::default_config`], the GalaxiesML
     /// magnitudes, [`DEFAULT_NON_DETECTION`], no colours, no magnitude scaling, catalogues read
     /// as `score` reads them, the checkpoint's lock waited for up to [`DEFAULT_LOCK_TIMEOUT`].
     pub fn new(model: ModelKind, train: PathBuf, val: PathBuf, checkpoint_dir: PathBuf) -> Self {
@@ -108,6 +115,7 @@ impl TrainRequest {
             val: Validation::File(val),
             checkpoint_dir,
             resume: false,
+            head: Head::Point,
             config: model.default_config(),
             device: "cpu".into(),
             bands: None,
@@ -172,6 +180,20 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     if let Validation::Fraction(fraction) = request.val {
         check_val_fraction(fraction)?;
     }
+    if let Some(problem) = request.head.problem() {
+        return Err(Error::usage(problem));
+    }
+    request.config.validate()?;
+    check_loss(request.head, request.config.loss)?;
+    if request.resume {
+        let saved = saved_architecture(dir)?.head();
+        if saved != request.head {
+            return Err(Error::usage(format!(
+                "the head differs from the interrupted run's ({} instead of {saved}); resume with the same --head and --components",
+                request.head
+            )));
+        }
+    }
     let saved = if request.resume { Some(InputSpec::load(dir)?) } else { None };
     let bands = match (&saved, &request.bands) {
         (Some(saved), Some(bands)) if *bands != saved.bands => {
@@ -234,12 +256,17 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
                         format!("images are {h}x{w}; the CNN needs square cutouts"),
                     ));
                 }
-                Architecture::Cnn(CnnConfig { image_size: h, n_bands: bands_img, n_mags: spec.n_inputs() })
+                Architecture::Cnn(CnnConfig {
+                    image_size: h,
+                    n_bands: bands_img,
+                    n_mags: spec.n_inputs(),
+                    head: request.head,
+                })
             }
             (ModelKind::Cnn, None) => {
                 return Err(Error::file(&request.train, "has no images; the CNN needs the `image` key"))
             }
-            (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs() }),
+            (ModelKind::Nn, _) => Architecture::Nn(NnConfig { n_mags: spec.n_inputs(), head: request.head }),
         };
         Some(Model::new(arch, &train_set, cfg.seed, &device).map_err(|e| on_file(e, &request.train))?)
     };
@@ -293,6 +320,9 @@ pub struct PredictRequest {
     pub batch_size: usize,
     /// How catalogues are read (delimiter, invalid rows).
     pub read: ReadOptions,
+    /// A mixture-density model's point estimate of each PDF (`None`: the mode); refused for a
+    /// model with the point head.
+    pub point: Option<PointEstimate>,
 }
 
 /// Galaxies per forward pass of `pzbench predict` by default.
@@ -308,11 +338,12 @@ impl PredictRequest {
             device: "cpu".into(),
             batch_size: DEFAULT_PREDICT_BATCH,
             read: ReadOptions::default(),
+            point: None,
         }
     }
 }
 
-/// A model's redshift for every galaxy of a file, in file order.
+/// A model's predictions for every galaxy of a file, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
     /// The model that predicted.
@@ -322,18 +353,74 @@ pub struct Predictions {
     pub ids: Vec<i64>,
     /// The file's spectroscopic redshifts, when it has them.
     pub z_spec: Option<Vec<f64>>,
-    pub z_phot: Vec<f32>,
+    /// One redshift, or one PDF and its point estimate, per galaxy.
+    pub estimates: Estimates,
     /// When the data file began to be read: the time since covers reading and predicting.
     pub started: Instant,
 }
 
+/// What a model predicts for each galaxy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Estimates {
+    /// One redshift per galaxy (the point head).
+    Points(Vec<f32>),
+    /// A Gaussian mixture per galaxy (the mixture head) and its `point` estimate, `z_phot`.
+    Mixtures { pdfs: GaussianMixtures, point: PointEstimate, z_phot: Vec<f64> },
+}
+
+/// RAIL's name of a point estimate among a qp file's `ancil` datasets.
+fn rail_point_name(point: PointEstimate) -> &'static str {
+    match point {
+        PointEstimate::Mode => "zmode",
+        PointEstimate::Mean => "zmean",
+        PointEstimate::Median => "zmedian",
+    }
+}
+
 impl Predictions {
-    /// The predictions as `pzbench score` reads them: `object_id,z_spec,z_phot` (or
-    /// `object_id,z_phot` without spectroscopic redshifts), one row per galaxy.
+    /// Number of predictions: redshifts, or PDFs (one per galaxy, as [`Self::ids`]).
+    pub fn len(&self) -> usize {
+        match &self.estimates {
+            Estimates::Points(z_phot) => z_phot.len(),
+            Estimates::Mixtures { pdfs, .. } => pdfs.len(),
+        }
+    }
+
+    /// Whether there are no predictions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A mixture-density model's PDFs as the I/O crate writes them.
+    fn mixture_table<'a>(
+        &'a self,
+        pdfs: &'a GaussianMixtures,
+        point: PointEstimate,
+        z_phot: &'a [f64],
+    ) -> MixtureTable<'a> {
+        MixtureTable {
+            ids: &self.ids,
+            z_spec: self.z_spec.as_deref(),
+            z_phot: Some((z_phot, rail_point_name(point))),
+            k: pdfs.k,
+            weights: &pdfs.weights,
+            means: &pdfs.means,
+            sigmas: &pdfs.sigmas,
+        }
+    }
+
+    /// The predictions as `pzbench score` reads them, one row per galaxy: `object_id,z_spec,z_phot`
+    /// (or `object_id,z_phot` without spectroscopic redshifts), followed for a mixture-density
+    /// model by its PDFs' columns `w_0..w_{K−1},mu_0..,sigma_0..` (`docs/PDF_METRICS.md` §1.3),
+    /// `z_phot` then being the PDF's point estimate.
     pub fn to_csv(&self) -> String {
+        let z_phot = match &self.estimates {
+            Estimates::Points(z_phot) => z_phot,
+            Estimates::Mixtures { pdfs, point, z_phot } => return self.mixture_table(pdfs, *point, z_phot).to_csv(),
+        };
         let mut csv = String::with_capacity(self.ids.len() * 40);
         csv.push_str(if self.z_spec.is_some() { "object_id,z_spec,z_phot\n" } else { "object_id,z_phot\n" });
-        for (row, (id, zp)) in self.ids.iter().zip(&self.z_phot).enumerate() {
+        for (row, (id, zp)) in self.ids.iter().zip(z_phot).enumerate() {
             // Writing into a String cannot fail.
             let _ = match &self.z_spec {
                 Some(z) => writeln!(csv, "{id},{},{zp}", z[row]),
@@ -343,9 +430,26 @@ impl Predictions {
         csv
     }
 
-    /// Writes [`Self::to_csv`] to `path`, atomically.
+    /// Writes [`Self::to_csv`] to `path`, atomically (a mixture-density model's PDFs checked
+    /// first, [`MixtureTable::write_csv`]).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        pzbench_io::write_atomic(path, self.to_csv().as_bytes())
+        match &self.estimates {
+            Estimates::Points(_) => pzbench_io::write_atomic(path, self.to_csv().as_bytes()),
+            Estimates::Mixtures { pdfs, point, z_phot } => self.mixture_table(pdfs, *point, z_phot).write_csv(path),
+        }
+    }
+
+    /// Writes a mixture-density model's PDFs to `path` as a qp HDF5 file of the `mixmod`
+    /// parameterisation, ids, spectroscopic redshifts and the point estimate (under RAIL's name,
+    /// e.g. `zmode`) in `ancil`, atomically ([`MixtureTable::write_qp`]); a usage error for a
+    /// model with the point head.
+    pub fn write_qp(&self, path: &Path) -> Result<()> {
+        match &self.estimates {
+            Estimates::Points(_) => Err(Error::usage(
+                "--qp writes PDFs, but this model predicts one redshift per galaxy; train it with --head mdn",
+            )),
+            Estimates::Mixtures { pdfs, point, z_phot } => self.mixture_table(pdfs, *point, z_phot).write_qp(path),
+        }
     }
 }
 
@@ -360,6 +464,11 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
     }
     let device = crate::device(&request.device)?;
     let model = load(&request.model_dir, &device)?;
+    if request.point.is_some() && model.architecture().head().is_point() {
+        return Err(Error::usage(
+            "--point picks the point estimate of a mixture-density model's PDFs, but this model predicts one redshift per galaxy; drop --point",
+        ));
+    }
     let spec = InputSpec::load(&request.model_dir)?;
     if spec.n_inputs() != model.architecture().n_mags() {
         return Err(Error::file(
@@ -378,8 +487,18 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
     on_read(&input);
     let z_spec = raw.z.clone();
     let data = spec.dataset(raw)?;
-    let z_phot = predict(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?;
-    Ok(Predictions { architecture: *model.architecture(), input, ids: data.ids().to_vec(), z_spec, z_phot, started })
+    let estimates = match model.architecture().head() {
+        Head::Point => {
+            Estimates::Points(predict(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?)
+        }
+        Head::Mdn { .. } => {
+            let pdfs = predict_mixtures(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?;
+            let point = request.point.unwrap_or_default();
+            let z_phot = pdfs.point_estimates(point)?;
+            Estimates::Mixtures { pdfs, point, z_phot }
+        }
+    };
+    Ok(Predictions { architecture: *model.architecture(), input, ids: data.ids().to_vec(), z_spec, estimates, started })
 }
 
 #[cfg(test)]
@@ -407,6 +526,7 @@ mod tests {
             val: Validation::File(dir.join("val.csv")),
             checkpoint_dir: dir.join("nn"),
             resume: false,
+            head: Head::Point,
             config: TrainConfig { epochs, batch_size: 20, seed: 3, ..ModelKind::Nn.default_config() },
             device: "cpu".into(),
             bands: Some(["g", "r", "i", "z", "y"].map(String::from).to_vec()),
@@ -468,16 +588,25 @@ mod tests {
             device: "cpu".into(),
             batch_size: 7,
             read: ReadOptions::default(),
+            point: None,
         };
         let mut read = Vec::new();
         let predictions = predict_file(&predict_request, &mut |input| read.push(input.galaxies)).unwrap();
         assert_eq!(read, [30]);
-        assert_eq!((predictions.ids[0], predictions.z_phot.len()), (100, 30));
+        assert_eq!((predictions.ids[0], predictions.len()), (100, 30));
         let csv = predictions.to_csv();
         assert!(csv.starts_with("object_id,z_spec,z_phot\n100,"), "{csv}");
         assert_eq!(csv.lines().count(), 31);
-        let err = predict_file(&PredictRequest { batch_size: 0, ..predict_request }, &mut |_| {}).unwrap_err();
+        let err = predict_file(&PredictRequest { batch_size: 0, ..predict_request.clone() }, &mut |_| {}).unwrap_err();
         assert_eq!(err.to_string(), "--batch-size must be at least 1");
+        // A point model has no PDFs to write nor a point estimate to pick.
+        let qp = dir.path().join("p.hdf5");
+        let err = predictions.write_qp(&qp).unwrap_err().to_string();
+        assert!(err.contains("--qp writes PDFs, but this model predicts one redshift per galaxy"), "{err}");
+        assert!(!qp.exists());
+        let mean = PredictRequest { point: Some(PointEstimate::Mean), ..predict_request };
+        let err = predict_file(&mean, &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("--point picks the point estimate of a mixture-density model's PDFs"), "{err}");
 
         // Another run holds the directory: this one waits, says so once, and gives up at its timeout.
         let held = lock_folder(&dir.path().join("nn"), &LockOptions::default()).unwrap();
@@ -503,6 +632,59 @@ mod tests {
         );
     }
 
+    /// The mixture head through `train_run` and `predict_file`: PDFs with their point estimate
+    /// as z_phot (the mode unless asked otherwise), written as the score reader reads them; a
+    /// resumed run must keep its head.
+    #[test]
+    fn mdn_train_run_predicts_pdfs_and_keeps_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        catalogue(&dir.path().join("train.csv"), 120, 1);
+        catalogue(&dir.path().join("val.csv"), 30, 2);
+        let mdn = Head::Mdn { components: 3 };
+        let nll = TrainConfig { loss: crate::LossKind::Nll, ..request(dir.path(), 2).config };
+        let mdn_request = TrainRequest { head: mdn, config: nll, ..request(dir.path(), 2) };
+        let outcome = train_run(&mdn_request, Callbacks::default()).unwrap();
+        assert_eq!(outcome.model.architecture().head(), mdn);
+        let err = train_run(
+            &TrainRequest { resume: true, head: Head::Point, ..request(dir.path(), 3) },
+            Callbacks::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the head differs from the interrupted run's (point instead of mdn (K = 3)); resume with the same --head"),
+            "{err}"
+        );
+        let resumed = TrainRequest {
+            resume: true,
+            config: TrainConfig { epochs: 3, ..mdn_request.config.clone() },
+            ..mdn_request
+        };
+        assert_eq!(train_run(&resumed, Callbacks::default()).unwrap().model.training().unwrap().history.len(), 3);
+
+        let predict_request = PredictRequest::new(dir.path().join("nn"), dir.path().join("val.csv"));
+        let predictions = predict_file(&predict_request, &mut |_| {}).unwrap();
+        let Estimates::Mixtures { pdfs, point, z_phot } = &predictions.estimates else { panic!("no PDFs") };
+        assert_eq!((pdfs.k, pdfs.len(), *point), (3, 30, PointEstimate::Mode));
+        assert_eq!(z_phot, &pdfs.point_estimates(PointEstimate::Mode).unwrap());
+        let csv = predictions.to_csv();
+        assert!(
+            csv.starts_with("object_id,z_spec,z_phot,w_0,w_1,w_2,mu_0,mu_1,mu_2,sigma_0,sigma_1,sigma_2\n100,"),
+            "{csv}"
+        );
+        let mean = predict_file(&PredictRequest { point: Some(PointEstimate::Mean), ..predict_request }, &mut |_| {});
+        let Estimates::Mixtures { pdfs, z_phot, .. } = mean.unwrap().estimates else { panic!("no PDFs") };
+        assert!((0..30).all(|i| (z_phot[i] - pdfs.mean(i)).abs() < 1e-12), "--point mean gives the mixture means");
+        let (csv_path, qp_path) = (dir.path().join("p.csv"), dir.path().join("p.hdf5"));
+        predictions.write_csv(&csv_path).unwrap();
+        predictions.write_qp(&qp_path).unwrap();
+        for path in [&csv_path, &qp_path] {
+            let file = pzbench_io::pdf::read_pdf_file(path, &Default::default()).unwrap();
+            assert_eq!(file.ids.as_deref(), Some(&predictions.ids[..]));
+            assert_eq!(Some(&file.z_spec), predictions.z_spec.as_ref());
+        }
+    }
+
     #[test]
     fn train_run_refuses_inconsistent_requests() {
         let dir = tempfile::tempdir().unwrap();
@@ -518,6 +700,8 @@ mod tests {
         assert!(
             fails(TrainRequest { scale_mags: true, ..request(dir.path(), 1) }).contains("--scale-mags is for the CNN")
         );
+        let mdn = fails(TrainRequest { head: Head::Mdn { components: 2 }, ..request(dir.path(), 1) });
+        assert!(mdn.contains("use --loss nll (the default with --head mdn)"), "{mdn}");
         let cnn = fails(TrainRequest { model: ModelKind::Cnn, ..request(dir.path(), 1) });
         assert!(cnn.contains("the CNN needs images, and this is a catalogue"), "{cnn}");
         assert!(!dir.path().join("nn").exists(), "no checkpoint directory made by a failure");
