@@ -938,6 +938,15 @@ fn read_axis(path: &Path, pattern: &ColumnPattern, options: &PdfReadOptions) -> 
 // qp HDF5 (§1.2)
 // ---------------------------------------------------------------------------------------------
 
+/// The dataset naming a qp file's parameterisation (§1.2).
+pub(crate) const QP_PDF_NAME: &str = "meta/pdf_name";
+
+/// qp's name of the Gaussian-mixture parameterisation.
+pub(crate) const MIXMOD: &str = "mixmod";
+
+/// The parameter datasets of a `mixmod` qp file: weights, means, widths, each (n, K).
+pub(crate) const MIXMOD_DATASETS: [&str; 3] = ["data/weights", "data/means", "data/stds"];
+
 /// The qp parameterisations pzbench reads (§1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QpKind {
@@ -960,7 +969,7 @@ impl QpKind {
     /// The parameterisation `name` (a qp `pdf_name`), or the message refusing it.
     fn from_name(name: &str) -> std::result::Result<Self, String> {
         match name {
-            "mixmod" => Ok(QpKind::Mixmod),
+            MIXMOD => Ok(QpKind::Mixmod),
             "norm" => Ok(QpKind::Norm),
             "interp" => Ok(QpKind::Interp),
             "hist" => Ok(QpKind::Hist),
@@ -972,7 +981,7 @@ impl QpKind {
 
     fn name(self) -> &'static str {
         match self {
-            QpKind::Mixmod => "mixmod",
+            QpKind::Mixmod => MIXMOD,
             QpKind::Norm => "norm",
             QpKind::Interp => "interp",
             QpKind::Hist => "hist",
@@ -990,7 +999,7 @@ impl QpKind {
     /// The parameter datasets, in the order of the metrics crate's arguments.
     fn datasets(self) -> &'static [&'static str] {
         match self {
-            QpKind::Mixmod => &["data/weights", "data/means", "data/stds"],
+            QpKind::Mixmod => &MIXMOD_DATASETS,
             QpKind::Norm => &["data/loc", "data/scale"],
             QpKind::Interp => &["data/yvals"],
             QpKind::Hist => &["data/pdfs"],
@@ -1064,13 +1073,13 @@ fn dataset(path: &Path, file: &hdf5::File, name: &str, needed: &str) -> Result<h
 
 /// `meta/pdf_name`, or `None` when the file has none (it is not a qp file).
 fn qp_name(path: &Path, file: &hdf5::File) -> Result<Option<String>> {
-    const KEY: &str = "meta/pdf_name";
-    if !exists(file, KEY) {
+    if !exists(file, QP_PDF_NAME) {
         return Ok(None);
     }
-    let ds = dataset(path, file, KEY, "")?;
+    let ds = dataset(path, file, QP_PDF_NAME, "")?;
     let read_error = |e: hdf5::Error| {
-        Error::file(path, format!("{KEY} cannot be read: {}; the file may be damaged", hdf5_message(&e))).caused_by(e)
+        Error::file(path, format!("{QP_PDF_NAME} cannot be read: {}; the file may be damaged", hdf5_message(&e)))
+            .caused_by(e)
     };
     let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(read_error)?;
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -1090,14 +1099,16 @@ fn qp_name(path: &Path, file: &hdf5::File) -> Result<Option<String>> {
         other => {
             return Err(Error::file(
                 path,
-                format!("{KEY} holds {other}, expected a short string such as b\"mixmod\"; this is not a qp file"),
+                format!(
+                    "{QP_PDF_NAME} holds {other}, expected a short string such as b\"mixmod\"; this is not a qp file"
+                ),
             ))
         }
     }
     .map_err(read_error)?;
     let name = names.first().map(|n| n.trim_end_matches(['\0', ' ']).to_string()).unwrap_or_default();
     if name.is_empty() {
-        return Err(Error::file(path, format!("{KEY} is empty; a qp file names its parameterisation there")));
+        return Err(Error::file(path, format!("{QP_PDF_NAME} is empty; a qp file names its parameterisation there")));
     }
     Ok(Some(name))
 }

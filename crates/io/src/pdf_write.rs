@@ -19,10 +19,8 @@ use hdf5::types::FixedAscii;
 use ndarray::ArrayView2;
 use pzbench_metrics::pdf::Pdfs;
 
+use crate::pdf::{MIXMOD, MIXMOD_DATASETS, QP_PDF_NAME};
 use crate::{persist_temp, temp_path_for, write_atomic, Error, Result};
-
-/// qp's name of the Gaussian-mixture parameterisation (`meta/pdf_name`).
-const MIXMOD: &[u8; 6] = b"mixmod";
 
 /// Gaussian-mixture PDFs of n galaxies, K components each, with their ids, their true
 /// redshifts when known, and a point estimate per galaxy.
@@ -135,14 +133,14 @@ impl MixtureTable<'_> {
     fn write_hdf5(&self, path: &Path) -> hdf5::Result<()> {
         let file = hdf5::File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(path)?;
         let meta = file.create_group("meta")?;
-        let name = FixedAscii::<6>::from_ascii(MIXMOD).map_err(|e| e.to_string())?;
-        meta.new_dataset_builder().with_data(&[name]).obj_track_times(false).create("pdf_name")?;
+        let name = FixedAscii::<6>::from_ascii(MIXMOD.as_bytes()).map_err(|e| e.to_string())?;
+        file.new_dataset_builder().with_data(&[name]).obj_track_times(false).create(QP_PDF_NAME)?;
         meta.new_dataset_builder().with_data(&[0i64]).obj_track_times(false).create("pdf_version")?;
-        let data = file.create_group("data")?;
+        file.create_group("data")?;
         let shape = (self.len(), self.k);
-        for (name, values) in [("weights", self.weights), ("means", self.means), ("stds", self.sigmas)] {
+        for (name, values) in MIXMOD_DATASETS.into_iter().zip([self.weights, self.means, self.sigmas]) {
             let array = ArrayView2::from_shape(shape, values).map_err(|e| e.to_string())?;
-            data.new_dataset_builder().with_data(array).obj_track_times(false).create(name)?;
+            file.new_dataset_builder().with_data(array).obj_track_times(false).create(name)?;
         }
         let ancil = file.create_group("ancil")?;
         ancil.new_dataset_builder().with_data(self.ids).obj_track_times(false).create("object_id")?;
