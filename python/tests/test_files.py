@@ -6,27 +6,18 @@ Needs the command-line binary: `target/debug/pzbench` (built by `cargo build`), 
 """
 import csv
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import pzbench
+from command import cli, cli_error
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "fixtures" / "reference"
 PDF = REFERENCE / "pdf"
 SYNTH = REPO / "fixtures" / "synth"
 LSTM = REPO / "fixtures" / "external" / "lstm_mdnz_galaxiesml_pred_z.dat"
-CLI = Path(os.environ.get("PZBENCH_BIN", REPO / "target" / "debug" / "pzbench"))
-
-
-def cli(*args):
-    """`pzbench ARGS`: the completed process (text)."""
-    if not CLI.exists():
-        pytest.fail(f"{CLI} not found: build the command line first (cargo build), or set PZBENCH_BIN")
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
 
 
 def cli_json(*args):
@@ -34,14 +25,6 @@ def cli_json(*args):
     run = cli("score", *args, "--format", "json", "-q")
     assert run.returncode == 0, run.stderr
     return run.stdout
-
-
-def cli_error(*args):
-    """The message of `pzbench ARGS`, which must fail with exit code 2 (without `error: `)."""
-    run = cli(*args)
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
-    return run.stderr.removeprefix("error: ").rstrip("\n")
 
 
 @pytest.fixture(scope="module")

@@ -5,37 +5,20 @@ on bad input and bad policies.
 Needs the command-line binary: `target/debug/pzbench` (built by `cargo build`), or `$PZBENCH_BIN`.
 """
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pzbench
+from command import cli, cli_error
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "fixtures" / "reference"
 PDF = REFERENCE / "pdf"
 SOURCE = REFERENCE / "random_20k.csv"
-CLI = Path(os.environ.get("PZBENCH_BIN", REPO / "target" / "debug" / "pzbench"))
 # Quick gates: the fewest resamples a policy allows.
 QUICK = {"resamples": 100}
-
-
-def cli(*args):
-    """`pzbench ARGS`: the completed process (text)."""
-    if not CLI.exists():
-        pytest.fail(f"{CLI} not found: build the command line first (cargo build), or set PZBENCH_BIN")
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
-
-
-def cli_error(*args):
-    """The message of `pzbench ARGS`, which must fail with exit code 2 (without `error: `)."""
-    run = cli(*args)
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
-    return run.stderr.removeprefix("error: ").rstrip("\n")
 
 
 def write_predictions(path, table):

@@ -6,7 +6,6 @@ Needs the command-line binary: `target/debug/pzbench` (built by `cargo build`), 
 """
 import json
 import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,36 +13,29 @@ import numpy as np
 import pytest
 
 import pzbench
+import command
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "fixtures" / "reference" / "random_20k.csv"
 PDF = REPO / "fixtures" / "reference" / "pdf"
-CLI = Path(os.environ.get("PZBENCH_BIN", REPO / "target" / "debug" / "pzbench"))
 # Entries dated alike by the command and the library (`SOURCE_DATE_EPOCH`).
 EPOCH = "1780000000"
+DATED = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
 
 
 def cli(*args):
-    """`pzbench ARGS` (dated `EPOCH`): the completed process (text)."""
-    if not CLI.exists():
-        pytest.fail(f"{CLI} not found: build the command line first (cargo build), or set PZBENCH_BIN")
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=env)
+    """`pzbench ARGS`, dated `EPOCH`: the completed process."""
+    return command.cli(*args, env=DATED)
 
 
 def cli_output(*args):
-    """What `pzbench ARGS` prints (it must succeed)."""
-    run = cli(*args)
-    assert run.returncode == 0, run.stderr
-    return run.stdout
+    """What `pzbench ARGS`, dated `EPOCH`, prints (it must succeed)."""
+    return command.cli_output(*args, env=DATED)
 
 
 def cli_error(*args):
-    """The message of `pzbench ARGS`, which must fail with exit code 2 (without `error: `)."""
-    run = cli(*args)
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
-    return run.stderr.removeprefix("error: ").rstrip("\n")
+    """The message of `pzbench ARGS`, dated `EPOCH`, which must fail with exit code 2."""
+    return command.cli_error(*args, env=DATED)
 
 
 @pytest.fixture(autouse=True)

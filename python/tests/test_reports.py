@@ -5,43 +5,19 @@ bad input.
 Needs the command-line binary: `target/debug/pzbench` (built by `cargo build`), or `$PZBENCH_BIN`.
 """
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import pzbench
+from command import cli, cli_output, cli_error
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "fixtures" / "reference"
 PDF = REFERENCE / "pdf"
 RANDOM, TIES = REFERENCE / "random_20k.csv", REFERENCE / "ties.csv"
 LSTM = REPO / "fixtures" / "external" / "lstm_mdnz_galaxiesml_pred_z.dat"
-CLI = Path(os.environ.get("PZBENCH_BIN", REPO / "target" / "debug" / "pzbench"))
 FORMATS = ["table", "markdown", "latex", "csv", "json"]
-
-
-def cli(*args):
-    """`pzbench ARGS`: the completed process (text)."""
-    if not CLI.exists():
-        pytest.fail(f"{CLI} not found: build the command line first (cargo build), or set PZBENCH_BIN")
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
-
-
-def cli_output(*args):
-    """What `pzbench ARGS` prints (it must succeed)."""
-    run = cli(*args)
-    assert run.returncode == 0, run.stderr
-    return run.stdout
-
-
-def cli_error(*args):
-    """The message of `pzbench ARGS`, which must fail with exit code 2 (without `error: `)."""
-    run = cli(*args)
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
-    return run.stderr.removeprefix("error: ").rstrip("\n")
 
 
 def text_of(table, fmt):
