@@ -6,7 +6,8 @@
 # The virtualenv sees the system's packages; pyarrow, polars and pandas are installed into it so
 # that every input type is tested, matplotlib for docs/python.md's walk-through, pyyaml for the
 # GitHub Actions example's workflow, and RAIL (pz-rail-base, with qp) for pzbench.rail, in the
-# versions the rail dialect reproduces (docs/pdf.md).
+# versions the rail dialect reproduces (docs/pdf.md), and Dask (with distributed and LSDB) and
+# PySpark for the exact metrics at scale (docs/python.md; PySpark's test needs Java).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-test
@@ -18,6 +19,6 @@ if [ ! -x "$venv/bin/python" ]; then
   }
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy pandas pyarrow polars matplotlib \
-  pyyaml pz-rail-base==2.0.11 qp-prob==1.1.4
+  pyyaml pz-rail-base==2.0.11 qp-prob==1.1.4 "dask[dataframe]" distributed lsdb pyspark
 VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --quiet --locked
 "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests

@@ -1,5 +1,5 @@
 """Type stubs of ``pzbench._core``, the compiled metrics core (crates/python)."""
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -69,3 +69,34 @@ def score_pdf(
     """The report of ``pzbench score --format json`` for the PDFs ``pdfs``."""
 def pdf_values(pdfs: Dict[str, Any], *, dialect: str = "pzbench") -> Dict[str, npt.NDArray[Any]]:
     """Every galaxy's values of the PDFs ``pdfs``, as ``pzbench score --pit-out`` writes them."""
+
+# Exact metrics of partitioned data (crates/python/src/scale.rs); python/pzbench/_scale.py wraps
+# them as pzbench.ExactScorer, pzbench.partial_score and pzbench.merge.
+class ExactScorer:
+    """The driver of the passes of an exact, partitioned scoring."""
+    def __init__(
+        self,
+        *,
+        edges: Optional[List[float]] = None,
+        bin_on: str = "zspec",
+        bootstrap: int = 0,
+        confidence: float = 0.95,
+        seed: int = 42,
+    ) -> None: ...
+    def next_pass(self) -> Optional[bytes]:
+        """The next pass's request, or ``None`` when the metrics are known."""
+    def finish_pass(self, merged: bytes) -> None:
+        """Take the merge of every partition's partial of the current pass."""
+    @property
+    def passes(self) -> int:
+        """Passes finished so far."""
+    def result(self, *, zspec: str, zphot: str, ids: Optional[str], path: str, format: str) -> str:
+        """The report of ``pzbench score --format json``, its ``input`` block naming ``path``,
+        ``format`` and the columns."""
+
+def partial_score(
+    request: bytes, z_spec: Any, z_phot: Any, *, ids: Optional[npt.NDArray[np.int64]] = None
+) -> bytes:
+    """One partition's partial of the pass ``request``: columns as ``score`` takes them."""
+def merge(partials: Iterable[bytes]) -> bytes:
+    """The merge of partials of one pass."""

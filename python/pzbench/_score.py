@@ -34,8 +34,9 @@ def _column(name: str, values: Any) -> Any:
 
 
 def _as_float64(name: str, values: Any) -> np.ndarray:
-    """``values`` as a 1-D contiguous float64 array: a contiguous float64 numpy array as it is (no
-    copy), anything else converted once. pandas Series (and anything with ``to_numpy``) are read
+    """``values`` as a 1-D contiguous, aligned float64 array: such a numpy array as it is (no
+    copy), anything else converted once (an unaligned buffer too: a partition that Dask sent
+    between processes may be one). pandas Series (and anything with ``to_numpy``) are read
     through ``to_numpy``; missing values become NaN."""
     if not isinstance(values, np.ndarray) and hasattr(values, "to_numpy"):
         try:  # pandas: nullable dtypes need an explicit NaN for their missing values
@@ -48,13 +49,13 @@ def _as_float64(name: str, values: Any) -> np.ndarray:
         raise ValueError(f"{name}: expected numbers ({error})") from None
     if array.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array of redshifts, got {array.ndim} dimensions")
-    return np.ascontiguousarray(array)
+    return np.require(array, requirements=["C", "A"])
 
 
 def _ids(ids: Any) -> Optional[np.ndarray]:
-    """Object ids as a 1-D contiguous int64 array (``None`` stays ``None``): numpy, pandas,
-    polars or pyarrow integers, converted once where they are not int64 already. A missing id
-    or a value that is not an integer raises ``ValueError``."""
+    """Object ids as a 1-D contiguous, aligned int64 array (``None`` stays ``None``): numpy,
+    pandas, polars or pyarrow integers, converted once where they are not int64 already. A
+    missing id or a value that is not an integer raises ``ValueError``."""
     if ids is None:
         return None
     array = np.asarray(ids)
@@ -66,7 +67,7 @@ def _ids(ids: Any) -> Optional[np.ndarray]:
         raise ValueError(f"ids: expected integer object ids, got {array.dtype} values")
     if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"ids: {array.max()} is larger than the largest object id, 2**63 - 1")
-    return np.ascontiguousarray(array, dtype=np.int64)
+    return np.require(array, dtype=np.int64, requirements=["C", "A"])
 
 
 def _edges(bins: Union[None, str, Sequence[float]]) -> Optional[list]:

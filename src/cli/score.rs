@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::input::{BinArgs, BootstrapArgs, ColumnArgs, PdfArgs};
+use pzbench_io::dataset::{is_dataset_path, Dataset};
 use pzbench_io::pdf::detect_pdf_file;
 use pzbench_io::{write_atomic, Error, Result};
-use pzbench_report::{per_galaxy_csv, score_file, score_pdf_file, ScoreReport};
+use pzbench_report::{per_galaxy_csv, score_dataset, score_file, score_pdf_file, ScoreReport};
 
 /// Output formats of `score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,13 +36,25 @@ pub enum ScoreFormat {
 /// columns w_k/mu_k/sigma_k (Gaussian mixtures), pdf_k (a grid or histogram; nodes or edges in
 /// STEM.grid.csv or --grid) or s_k (samples) — and also gets the PDF metrics of
 /// docs/PDF_METRICS.md; the point metrics are then those of its --point estimate.
+///
+/// A directory or a glob pattern of point-prediction files (or one file with --out-of-core) is
+/// scored out of core: streamed in a few passes, in memory that does not grow with the rows, with
+/// the same metrics, bit for bit, as the files concatenated (docs/score.md, "Out of core").
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7\n  pzbench score knn.qp.hdf5 --format json --output knn.json\n  pzbench score fzb.csv --grid nodes.csv --dialect rail\n  pzbench score pdfs.hdf5 --truth truth.csv --align rows --pit-out per_galaxy.csv"
+    after_help = "Examples:\n  pzbench score preds.csv\n  pzbench score preds.csv --truth test.hdf5 --format json --output score.json\n  pzbench score preds.parquet --bins 0:3:0.5 --bootstrap 1000 --seed 7\n  pzbench score knn.qp.hdf5 --format json --output knn.json\n  pzbench score fzb.csv --grid nodes.csv --dialect rail\n  pzbench score pdfs.hdf5 --truth truth.csv --align rows --pit-out per_galaxy.csv\n  pzbench score catalogue/ --format json --output score.json\n  pzbench score 'preds_*.csv' --bins 0:3:0.5\n  pzbench score big.parquet --out-of-core"
 )]
 pub struct ScoreArgs {
-    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet.
+    /// Predictions file: CSV, TSV, whitespace-separated text or Parquet. Or a data set, scored out
+    /// of core: a directory (read recursively, e.g. hive-partitioned Parquet
+    /// `key=value/part-0.parquet`; names starting with . or _ skipped) or a quoted glob pattern
+    /// such as 'preds_*.csv', of files of one kind with the same columns.
     pub predictions: PathBuf,
+
+    /// Score out of core even a single file: stream it in passes, in memory that does not grow
+    /// with its rows (directories and glob patterns always are).
+    #[arg(long)]
+    pub out_of_core: bool,
 
     #[command(flatten)]
     pub columns: ColumnArgs,
@@ -82,9 +95,9 @@ pub struct ScoreArgs {
 
 /// Run `pzbench score`.
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
-    let report = report(&args)?;
+    let Scored { report, passes } = score(&args)?;
     if !args.quiet {
-        eprintln!("{}", describe_report(&report));
+        eprintln!("{}", describe_report(&report, passes));
     }
     let text = match args.format {
         ScoreFormat::Table => report.to_terminal(),
@@ -101,27 +114,51 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
 /// content), with the PDF metrics too, whose per-galaxy values go to `--pit-out` if given. Also
 /// what `pzbench.score_file` returns in Python.
 pub fn report(args: &ScoreArgs) -> Result<ScoreReport> {
+    Ok(score(args)?.report)
+}
+
+/// A report, and the passes over the data when scored out of core.
+struct Scored {
+    report: ScoreReport,
+    passes: Option<usize>,
+}
+
+/// [`report`], with the passes: a data set (a directory or a glob pattern), or any file with
+/// `--out-of-core`, is scored out of core by [`score_dataset`], refusing the flags that need
+/// every galaxy in memory (`--truth`, `--pit-out`, the PDF flags).
+fn score(args: &ScoreArgs) -> Result<Scored> {
     let bins = args.binning.bins()?;
     let bootstrap_config = args.bootstrap.config()?;
     let options = args.columns.sample_options(args.drop_invalid, args.allow_missing)?;
+    if args.out_of_core || is_dataset_path(&args.predictions) {
+        if let Some(message) = args.pdf.refuse_on_points(args.pit_out.is_some(), "out-of-core scoring reads") {
+            return Err(Error::usage(message));
+        }
+        let mut dataset = Dataset::open(&args.predictions, &options)?;
+        let scored = score_dataset(&mut dataset, &bins, bootstrap_config)?;
+        return Ok(Scored { report: scored.report, passes: Some(scored.passes) });
+    }
     let pdf_options = args.pdf.options(&args.columns, args.drop_invalid, args.allow_missing)?;
     if detect_pdf_file(&args.predictions, &pdf_options.read)?.is_some() {
         let scored = score_pdf_file(&args.predictions, &pdf_options, &bins, bootstrap_config)?;
         if let Some(path) = &args.pit_out {
             write_atomic(path, per_galaxy_csv(scored.ids.as_deref(), &scored.values).as_bytes())?;
         }
-        return Ok(scored.report);
+        return Ok(Scored { report: scored.report, passes: None });
     }
     if let Some(message) = args.pdf.refuse_on_points(args.pit_out.is_some(), "this file holds") {
         return Err(Error::file(&args.predictions, message));
     }
-    score_file(&args.predictions, &options, &bins, bootstrap_config)
+    Ok(Scored { report: score_file(&args.predictions, &options, &bins, bootstrap_config)?, passes: None })
 }
 
-/// One line saying which file, layout and columns were used, how many rows were dropped, and for
-/// PDFs how they were scored.
-fn describe_report(report: &ScoreReport) -> String {
+/// One line saying which file, layout and columns were used, how many rows were dropped, for
+/// PDFs how they were scored, and out of core in how many passes.
+fn describe_report(report: &ScoreReport, passes: Option<usize>) -> String {
     let mut line = describe_input(&report.input);
+    if let Some(passes) = passes {
+        line.push_str(&format!("; scored out of core in {passes} passes over the files"));
+    }
     if let Some(pdf) = &report.pdf {
         line.push_str(&format!("; {}", pdf.summary()));
     }

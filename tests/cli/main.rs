@@ -17,6 +17,7 @@ mod pdf_reports;
 mod reference;
 mod reference_models;
 mod report;
+mod scale;
 mod score;
 mod synth;
 mod train;

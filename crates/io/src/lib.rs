@@ -1,5 +1,6 @@
 //! Input and output at the edges: reading predictions and catalogues, writing results atomically.
 
+pub mod dataset;
 pub mod encoding;
 mod error;
 pub mod galaxiesml;

@@ -97,12 +97,7 @@ pub(crate) fn file_info(table: &Table) -> FileInfo {
 pub fn load_sample(path: &Path, options: &SampleOptions) -> Result<Sample> {
     let request = |role, name: &Option<String>, required| ColumnRequest { role, name: name.clone(), required };
     let Some(truth_path) = &options.truth else {
-        let requests = [
-            request(Role::Id, &options.id_col, options.id_col.is_some()),
-            request(Role::ZSpec, &options.zspec_col, true),
-            request(Role::ZPhot, &options.zphot_col, true),
-        ];
-        let table = read_table(path, &requests, &options.read)?;
+        let table = read_table(path, &point_requests(options), &options.read)?;
         let input = InputInfo { predictions: file_info(&table), truth: None };
         return Ok(Sample {
             ids: table.id.map(|c| c.values),
@@ -118,6 +113,17 @@ pub fn load_sample(path: &Path, options: &SampleOptions) -> Result<Sample> {
     )?;
     let truth = read_truth(truth_path, options)?;
     join(predictions, truth, options.allow_missing)
+}
+
+/// The columns of a predictions file that holds its own z_spec: the id (required when named by
+/// `--id-col`, else read when present), z_spec and z_phot.
+pub(crate) fn point_requests(options: &SampleOptions) -> [ColumnRequest; 3] {
+    let request = |role, name: &Option<String>, required| ColumnRequest { role, name: name.clone(), required };
+    [
+        request(Role::Id, &options.id_col, options.id_col.is_some()),
+        request(Role::ZSpec, &options.zspec_col, true),
+        request(Role::ZPhot, &options.zphot_col, true),
+    ]
 }
 
 /// Read `object_id` and z_spec from a truth catalogue: a GalaxiesML HDF5 file (`object_id`,

@@ -243,37 +243,128 @@ pub fn read_table_with(
     options: &ReadOptions,
     named: NamedColumns,
 ) -> Result<Table> {
-    let builder = if is_parquet(path)? {
-        read_parquet(path, requests, options, named)?
-    } else {
-        read_text(path, open(path)?, requests, options, named)?
-    };
+    let builder = read_rows(path, requests, options, named, &mut Rows::Keep)?;
     builder.check_duplicate_ids(path)?;
     if builder.rows() == 0 {
         // Only --drop-invalid can leave nothing (a file without rows is refused while read).
-        let used: Vec<String> = builder.columns.iter().map(|c| format!("'{}'", c.name)).collect();
-        return Err(Error::file(
-            path,
-            format!(
-                "--drop-invalid dropped every row ({}): each has a NaN, infinite or empty value in {}; check that these are the right columns",
-                builder.dropped_invalid,
-                used.join(", ")
-            ),
-        ));
+        let names: Vec<&str> = builder.columns.iter().map(|c| c.name.as_str()).collect();
+        return Err(dropped_every_row(path, builder.dropped_invalid, &names));
     }
     Ok(builder.finish(path))
+}
+
+/// The error when `--drop-invalid` dropped all `dropped` rows of `path`, read in the columns `names`.
+pub(crate) fn dropped_every_row(path: &Path, dropped: usize, names: &[&str]) -> Error {
+    let used: Vec<String> = names.iter().map(|name| format!("'{name}'")).collect();
+    Error::file(
+        path,
+        format!(
+            "--drop-invalid dropped every row ({dropped}): each has a NaN, infinite or empty value in {}; check that these are the right columns",
+            used.join(", ")
+        ),
+    )
+}
+
+/// [`read_table`] without keeping the rows: each block of valid rows (about [`BLOCK_BYTES`] of
+/// text, or [`PARQUET_SLICE_ROWS`] Parquet rows) goes to `consume` and is dropped, so memory does
+/// not grow with the file (issue 19's out-of-core scoring). The same columns, checks and messages
+/// as [`read_table`], but for three things that need the whole file: ids are not checked for
+/// duplicates, the file is not hashed (`sha256` is empty), and a file without rows is no error (an
+/// empty partition of a data set). The [`Table`] returned holds the columns' names and the counts
+/// of rows kept and dropped, and no values.
+pub fn stream_table(
+    path: &Path,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+    consume: &mut dyn FnMut(Batch<'_>) -> Result<()>,
+) -> Result<Table> {
+    let builder = read_rows(path, requests, options, NamedColumns::Magnitudes, &mut Rows::Stream(consume))?;
+    Ok(builder.finish(path))
+}
+
+/// One block of valid rows handed to [`stream_table`]'s consumer.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    ids: Option<&'a [i64]>,
+    /// Every column but the id, by role.
+    floats: Vec<(Role, &'a [f64])>,
+}
+
+impl<'a> Batch<'a> {
+    /// The id column's values, when an id column is read.
+    pub fn ids(&self) -> Option<&'a [i64]> {
+        self.ids
+    }
+
+    /// The values of the (first) column read for `role`, if any.
+    pub fn column(&self, role: Role) -> Option<&'a [f64]> {
+        self.floats.iter().find(|(r, _)| *r == role).map(|(_, values)| *values)
+    }
+
+    /// Rows in the block.
+    pub fn rows(&self) -> usize {
+        self.floats.first().map_or_else(|| self.ids.map_or(0, <[i64]>::len), |(_, values)| values.len())
+    }
+}
+
+/// Where a reader puts the rows it validated.
+enum Rows<'a> {
+    /// In the [`Builder`], for a [`Table`] ([`read_table`]).
+    Keep,
+    /// Handed to the consumer block by block, then dropped ([`stream_table`]).
+    Stream(&'a mut dyn FnMut(Batch<'_>) -> Result<()>),
+}
+
+impl Rows<'_> {
+    fn keep(&self) -> bool {
+        matches!(self, Rows::Keep)
+    }
+}
+
+/// Read the requested columns of a table file into a [`Builder`] (Parquet or text, as
+/// [`read_table`] decides), its rows going where `rows` says.
+fn read_rows(
+    path: &Path,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+    named: NamedColumns,
+    rows: &mut Rows<'_>,
+) -> Result<Builder> {
+    if is_parquet(path)? {
+        read_parquet(path, requests, options, named, rows)
+    } else {
+        read_text(path, open(path)?, requests, options, named, rows)
+    }
+}
+
+/// The columns `requests` pick in a table file, as `(role, name)` in the order of the requests,
+/// and its layout, from the header line (text) or the schema (Parquet) alone: no row is read. The
+/// errors are [`read_table`]'s about columns.
+pub fn pick_columns(
+    path: &Path,
+    requests: &[ColumnRequest],
+    options: &ReadOptions,
+) -> Result<(Layout, Vec<(Role, String)>)> {
+    let (layout, header) = header_of(path, options)?;
+    let resolved = resolve_columns(path, &header, requests)?;
+    Ok((layout, resolved.into_iter().map(|c| (c.role, c.name)).collect()))
 }
 
 /// The column names of a table file, as [`read_table`] sees them, from the header line (text) or
 /// the schema (Parquet) alone: no row is read.
 pub fn column_names(path: &Path, options: &ReadOptions) -> Result<Vec<String>> {
+    Ok(header_of(path, options)?.1)
+}
+
+/// A table file's layout and column names ([`column_names`]).
+fn header_of(path: &Path, options: &ReadOptions) -> Result<(Layout, Vec<String>)> {
     if is_parquet(path)? {
         let corrupt = |e: PolarsError| {
             Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
         };
         let mut reader = ParquetReader::new(open(path)?);
         let schema = decoding(|| reader.schema()).map_err(corrupt)?;
-        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+        return Ok((Layout::Parquet, schema.iter_names().map(|n| n.to_string()).collect()));
     }
     let mut head = Vec::new();
     let read = open(path)?.take(HEADER_LIMIT as u64).read_to_end(&mut head);
@@ -287,7 +378,8 @@ pub fn column_names(path: &Path, options: &ReadOptions) -> Result<Vec<String>> {
             format!("line 1 (the header) is longer than {HEADER_LIMIT} bytes; is this a table?"),
         ));
     }
-    Ok(parse_header(path, &head, options)?.names)
+    let header = parse_header(path, &head, options)?;
+    Ok((Layout::Text(header.delimiter), header.names))
 }
 
 /// The most bytes [`column_names`] reads looking for the end of the header line.
@@ -506,6 +598,8 @@ struct Builder {
     /// The values of every column but the id, in the order of `columns`.
     floats: Vec<Vec<f64>>,
     dropped_invalid: usize,
+    /// Rows kept and handed over already ([`Builder::hand_over`]).
+    handed_over: usize,
     /// SHA-256 of the file, once read.
     sha256: Option<String>,
     /// `line_of(row)` for error messages: how a row index maps to a line/row label.
@@ -524,7 +618,34 @@ enum RowLabels {
 impl Builder {
     fn new(columns: Vec<Resolved>, layout: Layout, row_labels: RowLabels, named: NamedColumns) -> Self {
         let floats = vec![Vec::new(); columns.iter().filter(|c| c.role != Role::Id).count()];
-        Builder { columns, layout, ids: Vec::new(), floats, dropped_invalid: 0, sha256: None, row_labels, named }
+        Builder {
+            columns,
+            layout,
+            ids: Vec::new(),
+            floats,
+            dropped_invalid: 0,
+            handed_over: 0,
+            sha256: None,
+            row_labels,
+            named,
+        }
+    }
+
+    /// When `rows` streams: hand the rows held to its consumer, and drop them.
+    fn hand_over(&mut self, rows: &mut Rows<'_>) -> Result<()> {
+        let Rows::Stream(consume) = rows else {
+            return Ok(());
+        };
+        let held = self.held();
+        if held > 0 {
+            let has_ids = self.columns.iter().any(|c| c.role == Role::Id);
+            let floats = self.float_columns().map(|c| c.role).zip(self.floats.iter().map(|v| &v[..])).collect();
+            consume(Batch { ids: has_ids.then_some(&self.ids[..]), floats })?;
+        }
+        self.handed_over += held;
+        self.ids.clear();
+        self.floats.iter_mut().for_each(Vec::clear);
+        Ok(())
     }
 
     /// The columns held in `floats`, in order.
@@ -743,8 +864,13 @@ impl Builder {
         self.columns.iter().find(|c| c.role == role).map(|c| c.name.clone()).unwrap_or_default()
     }
 
-    /// Rows kept so far (every column holds as many).
+    /// Rows kept so far, handed over or held.
     fn rows(&self) -> usize {
+        self.handed_over + self.held()
+    }
+
+    /// Rows held (every column holds as many).
+    fn held(&self) -> usize {
         self.floats.first().map_or(self.ids.len(), Vec::len)
     }
 
@@ -814,17 +940,18 @@ type BlockChannel = std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
 const READ_BYTES: usize = 1 << 20;
 
 /// Read `file` on a separate thread into blocks of about `block_bytes` that end at a line end
-/// (the last block may lack its newline), hashing each piece as it arrives, so reading and
-/// SHA-256 overlap with parsing. Spent blocks come back through `recycle` and are refilled (no
-/// fresh pages per block). The thread's result is the hex SHA-256 of the file.
+/// (the last block may lack its newline), hashing each piece as it arrives when `hash`, so reading
+/// and SHA-256 overlap with parsing. Spent blocks come back through `recycle` and are refilled (no
+/// fresh pages per block). The thread's result is the hex SHA-256 of the file, when `hash`.
 fn spawn_line_reader(
     mut file: File,
     recycle: std::sync::mpsc::Receiver<Vec<u8>>,
     block_bytes: usize,
-) -> (BlockChannel, std::thread::JoinHandle<String>) {
+    hash: bool,
+) -> (BlockChannel, std::thread::JoinHandle<Option<String>>) {
     let (sender, receiver) = std::sync::mpsc::sync_channel(2);
     let handle = std::thread::spawn(move || {
-        let mut hasher = Sha256::new();
+        let mut hasher = hash.then(Sha256::new);
         // The partial last line of the previous block, which starts the next one.
         let mut carry: Vec<u8> = Vec::new();
         let mut eof = false;
@@ -840,10 +967,10 @@ fn spawn_line_reader(
                 block.reserve(READ_BYTES);
                 match (&mut file).take(READ_BYTES as u64).read_to_end(&mut block) {
                     Ok(0) => eof = true,
-                    Ok(_) => hasher.update(&block[start..]),
+                    Ok(_) => hasher.iter_mut().for_each(|h| h.update(&block[start..])),
                     Err(e) => {
                         let _ = sender.send(Err(e));
-                        return hex(&hasher.finalize());
+                        return None;
                     }
                 }
                 // A block is complete at end of file, or once it is full and holds a line end.
@@ -859,7 +986,7 @@ fn spawn_line_reader(
                 break;
             }
         }
-        hex(&hasher.finalize())
+        hasher.map(|h| hex(&h.finalize()))
     });
     (receiver, handle)
 }
@@ -870,11 +997,12 @@ fn read_text(
     requests: &[ColumnRequest],
     options: &ReadOptions,
     named: NamedColumns,
+    rows: &mut Rows<'_>,
 ) -> Result<Builder> {
     let io_error = |e: std::io::Error| Error::file(path, format!("cannot read: {e}")).caused_by(e);
     let file_len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let (recycle, recycled) = std::sync::mpsc::channel();
-    let (blocks, reader) = spawn_line_reader(file, recycled, named.block_bytes());
+    let (blocks, reader) = spawn_line_reader(file, recycled, named.block_bytes(), rows.keep());
     let next_block = || -> Result<Option<Vec<u8>>> {
         match blocks.recv() {
             Ok(Ok(block)) => Ok(Some(block)),
@@ -923,10 +1051,11 @@ fn read_text(
             Delimiter::Whitespace => collapse_whitespace(&block[start..]).into(),
             Delimiter::Byte(_) => (&block[start..]).into(),
         };
-        // Size the columns once, from the first block's row density, when more blocks follow.
-        let reserve_for = |rows: usize| {
-            (first_block && file_len > block.len())
-                .then(|| (rows as f64 / data.len().max(1) as f64 * file_len as f64 * 1.01) as usize + 1024)
+        // Size the columns once, from the first block's row density, when more blocks follow and
+        // the rows are kept.
+        let reserve_for = |n_rows: usize| {
+            (first_block && file_len > block.len() && rows.keep())
+                .then(|| (n_rows as f64 / data.len().max(1) as f64 * file_len as f64 * 1.01) as usize + 1024)
         };
         let mut line_ends = None;
         if data.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -934,8 +1063,8 @@ fn read_text(
             let label_of = |row: usize| first_line + line_offset_of_row(&data, row);
             if let Some(n_parts) = parse_plain_block(&data, separator, header.len(), &columns, &mut parts) {
                 let parts = &parts[..n_parts];
-                if let Some(rows) = reserve_for(parts.iter().map(PlainColumns::rows).sum()) {
-                    builder.reserve(rows);
+                if let Some(n_rows) = reserve_for(parts.iter().map(PlainColumns::rows).sum()) {
+                    builder.reserve(n_rows);
                 }
                 builder.append_plain(parts);
                 line_ends = Some(parts.iter().map(|p| p.line_ends).sum());
@@ -948,11 +1077,12 @@ fn read_text(
                     .into_reader_with_file_handle(Cursor::new(&data[..]));
                 let frame = decoding(|| reader.finish())
                     .map_err(|e| locate_parse_error(path, &data, first_line, delimiter, &header, &columns, e))?;
-                if let Some(rows) = reserve_for(frame.height()) {
-                    builder.reserve(rows);
+                if let Some(n_rows) = reserve_for(frame.height()) {
+                    builder.reserve(n_rows);
                 }
                 builder.append(path, &frame, &label_of, options.drop_invalid)?;
             }
+            builder.hand_over(rows)?;
         }
         first_line += line_ends.unwrap_or_else(|| memchr::memchr_iter(b'\n', &data).count());
         drop(data);
@@ -964,11 +1094,11 @@ fn read_text(
         start = 0;
         first_block = false;
     }
-    if !any_row {
+    if !any_row && rows.keep() {
         return Err(Error::file(path, "the file has a header but no data rows"));
     }
     drop(blocks);
-    builder.sha256 = Some(reader.join().map_err(|_| Error::file(path, "the reader thread failed"))?);
+    builder.sha256 = reader.join().map_err(|_| Error::file(path, "the reader thread failed"))?;
     Ok(builder)
 }
 
@@ -1249,7 +1379,7 @@ fn locate_parse_error(
 }
 
 /// Rows decoded per Parquet slice: bounds memory to a slice plus the columns kept.
-const PARQUET_SLICE_ROWS: usize = 1 << 20;
+pub const PARQUET_SLICE_ROWS: usize = 1 << 20;
 
 /// Panics that [`decoding`] turns into errors are not printed while this is above zero.
 static QUIET_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -1288,6 +1418,7 @@ fn read_parquet(
     requests: &[ColumnRequest],
     options: &ReadOptions,
     named: NamedColumns,
+    kept: &mut Rows<'_>,
 ) -> Result<Builder> {
     let corrupt = |e: PolarsError| {
         Error::file(path, format!("not a readable Parquet file (truncated or corrupt?): {e}")).caused_by(e)
@@ -1295,7 +1426,9 @@ fn read_parquet(
     let mut reader = ParquetReader::new(open(path)?);
     let schema = decoding(|| reader.schema()).map_err(corrupt)?;
     let rows = decoding(|| reader.num_rows()).map_err(corrupt)?;
-    if rows == 0 {
+    // The footer, decoded once for every slice (a large file has thousands of row groups).
+    let metadata = decoding(|| reader.get_metadata().cloned()).map_err(corrupt)?;
+    if rows == 0 && kept.keep() {
         return Err(Error::file(path, "the Parquet file has no rows"));
     }
     let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
@@ -1303,16 +1436,20 @@ fn read_parquet(
     columns.sort_by_key(|c| c.index);
     let projection: Vec<usize> = columns.iter().map(|c| c.index).collect();
     let mut builder = Builder::new(columns, Layout::Parquet, RowLabels::Rows, named);
-    builder.reserve(rows);
-    // Hash the file on another thread while the slices are decoded.
-    let owned_path = path.to_path_buf();
-    let hashing = std::thread::spawn(move || super::sha256_file(&owned_path));
+    // Kept rows: size the columns, and hash the file on another thread while the slices are decoded.
+    let hashing = kept.keep().then(|| {
+        builder.reserve(rows);
+        let owned_path = path.to_path_buf();
+        std::thread::spawn(move || super::sha256_file(&owned_path))
+    });
     for offset in (0..rows).step_by(PARQUET_SLICE_ROWS) {
-        let reader = ParquetReader::new(open(path)?)
+        let mut reader = ParquetReader::new(open(path)?)
             .with_projection(Some(projection.clone()))
             .with_slice(Some((offset, PARQUET_SLICE_ROWS.min(rows - offset))));
+        reader.set_metadata(metadata.clone());
         let frame = decoding(|| reader.finish()).map_err(corrupt)?;
         builder.append(path, &frame, &|row| offset + row + 1, options.drop_invalid)?;
+        builder.hand_over(kept)?;
     }
     if builder.rows() + builder.dropped_invalid != rows {
         return Err(Error::file(
@@ -1323,7 +1460,9 @@ fn read_parquet(
             ),
         ));
     }
-    builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
+    if let Some(hashing) = hashing {
+        builder.sha256 = Some(hashing.join().map_err(|_| Error::file(path, "the hashing thread failed"))??);
+    }
     Ok(builder)
 }
 

@@ -151,6 +151,18 @@ pub fn bootstrap_until(grouped: &Grouped, config: &BootstrapConfig, stop: &Atomi
 /// The percentile intervals of `replicates` (one single-sample replicate of `grouped` each).
 fn intervals_of(grouped: &Grouped, config: &BootstrapConfig, replicates: Vec<Vec<Evaluation>>) -> Intervals {
     let replicates: Vec<Evaluation> = replicates.into_iter().filter_map(|mut r| r.pop()).collect();
+    percentile_intervals("percentile bootstrap over galaxies", &replicates, grouped.n_bins(), config)
+}
+
+/// The percentile intervals of every metric over `replicates` (each an [`Evaluation`] with
+/// `n_bins` bins), overall and per bin: the `intervals` object of the reports, for the in-memory
+/// bootstrap and the Poisson bootstrap alike (`method` says which).
+pub(crate) fn percentile_intervals(
+    method: &'static str,
+    replicates: &[Evaluation],
+    n_bins: usize,
+    config: &BootstrapConfig,
+) -> Intervals {
     let interval_of = |pick: &dyn Fn(&Evaluation) -> Option<Metrics>| {
         let samples: Vec<Metrics> = replicates.iter().filter_map(pick).collect();
         (!samples.is_empty()).then(|| {
@@ -166,12 +178,12 @@ fn intervals_of(grouped: &Grouped, config: &BootstrapConfig, replicates: Vec<Vec
         })
     };
     Intervals {
-        method: "percentile bootstrap over galaxies",
+        method,
         confidence: config.confidence,
         resamples: config.resamples,
         seed: config.seed,
         overall: interval_of(&|e| e.overall),
-        per_bin: (0..grouped.n_bins()).map(|b| interval_of(&|e| e.per_bin[b])).collect(),
+        per_bin: (0..n_bins).map(|b| interval_of(&|e| e.per_bin[b])).collect(),
     }
 }
 

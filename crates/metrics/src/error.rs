@@ -36,12 +36,24 @@ pub enum Error {
     /// A metric or dialect that the representation does not define.
     #[error("{0}")]
     PdfUnsupported(String),
+    /// Rows, a pass request or a partial of the out-of-core path (`scale`) that cannot be used:
+    /// columns of different lengths, missing ids, bytes that are not a pass's state, or a
+    /// partial of another pass or run.
+    #[error("{0}")]
+    Scale(String),
 }
 
 impl Error {
     /// Bins that cannot be used, with what is wrong and an example of good ones.
     pub fn invalid_bins(message: impl Into<String>) -> Self {
         Error::InvalidBins(message.into())
+    }
+}
+
+impl Error {
+    /// A scale-path failure with its one-line message.
+    pub fn scale(message: impl Into<String>) -> Self {
+        Error::Scale(message.into())
     }
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod metric;
 pub mod pdf;
 mod point;
+pub mod scale;
 pub mod stats;
 
 pub use bins::{linspace, parse_edges, parse_range, BinOn, Bins};

@@ -1,7 +1,8 @@
 //! Order statistics and sums that reproduce numpy's results.
 //!
 //! - [`pairwise_sum`] is numpy's `pairwise_sum` (`numpy/_core/src/umath/loops_utils.h.src`), so
-//!   `np.sum` / `np.mean` of the same array give the same bits.
+//!   `np.sum` / `np.mean` of the same array give the same bits (the PDF metrics use it; the point
+//!   metrics sum exactly with `scale::ExactSum`).
 //! - [`median`] is `np.median` (mean of the two middle values for even counts), found by selection
 //!   in O(n) instead of a full sort.
 //! - [`percentile`] is `np.percentile(..., method="linear")` including numpy's `_lerp`.
@@ -97,8 +98,22 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
         return Some(upper);
     }
     let lower = left.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // np.mean of the two middle values: (a + b) / 2.
-    Some((lower + upper) / 2.0)
+    Some(median_of(n as u64, lower, upper))
+}
+
+/// The ranks (0-based, ascending) of the two middle values of `n > 0` values: equal for odd `n`.
+pub(crate) fn median_ranks(n: u64) -> (u64, u64) {
+    (n.saturating_sub(1) / 2, n / 2)
+}
+
+/// `np.median` of `n` values from the values at [`median_ranks`]: the middle value for odd `n`,
+/// else `np.mean` of the two middle values, `(a + b) / 2`.
+pub(crate) fn median_of(n: u64, lower: f64, upper: f64) -> f64 {
+    if n % 2 == 1 {
+        upper
+    } else {
+        (lower + upper) / 2.0
+    }
 }
 
 /// `(np.median(v), np.percentile(v, 25), np.percentile(v, 75))` (linear method), reordering
@@ -115,11 +130,10 @@ pub fn median_and_quartiles(values: &mut [f64]) -> Option<(f64, f64, f64)> {
         values[k]
     } else {
         let lower = values[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        // np.mean of the two middle values: (a + b) / 2.
-        (lower + values[k]) / 2.0
+        median_of(n as u64, lower, values[k])
     };
-    let (i25, g25) = virtual_index(n, 0.25);
-    let (i75, g75) = virtual_index(n, 0.75);
+    let (i25, g25) = virtual_index(n, QUARTILES[0]);
+    let (i75, g75) = virtual_index(n, QUARTILES[1]);
     if n >= PARALLEL_MIN {
         // Large inputs: the quartiles lie strictly inside the two halves; select them in parallel.
         let kth = values[k];
@@ -168,8 +182,11 @@ pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
     Some(lerp(a, b, gamma))
 }
 
+/// The quantiles of `sigma_iqr`: `P25` and `P75`.
+pub(crate) const QUARTILES: [f64; 2] = [0.25, 0.75];
+
 /// numpy's linear-method virtual index `(n - 1) q`, split into its floor and fraction.
-fn virtual_index(n: usize, q: f64) -> (usize, f64) {
+pub(crate) fn virtual_index(n: usize, q: f64) -> (usize, f64) {
     let virtual_index = (n as f64 - 1.0) * q;
     let floor = virtual_index.floor();
     let index = (floor as usize).min(n - 1);
@@ -186,7 +203,7 @@ fn adjacent_order_stats(values: &mut [f64], index: usize) -> (f64, f64) {
 }
 
 /// numpy's `_lerp`: `a + (b - a) t`, computed from the `b` end when `t >= 0.5` for accuracy.
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
+pub(crate) fn lerp(a: f64, b: f64, t: f64) -> f64 {
     let diff = b - a;
     if t >= 0.5 {
         b - diff * (1.0 - t)

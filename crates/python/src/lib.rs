@@ -1,9 +1,10 @@
 //! `pzbench._core`, the compiled half of the `pzbench` Python package (`python/pzbench`,
 //! `docs/python.md`), one module per topic: [`score`] runs `pzbench score`'s pipeline on arrays,
 //! [`files`] the file-level commands (score a file, gate, Table 2, Figure 6, leaderboards),
-//! [`pdf`] the PDF metrics on arrays, [`cli`] the `pzbench` command itself. Results cross into
-//! Python as plain dicts and the CLI's JSON, which the pure-Python wrappers present. The GIL is
-//! released while computing; a panic becomes `PzbenchError`.
+//! [`pdf`] the PDF metrics on arrays, [`scale`] the exact metrics of partitioned data (Dask,
+//! Spark, Ray), [`cli`] the `pzbench` command itself. Results cross into Python as plain dicts
+//! and the CLI's JSON, which the pure-Python wrappers present. The GIL is released while
+//! computing; a panic becomes `PzbenchError`.
 
 mod arrow;
 mod cli;
@@ -13,6 +14,7 @@ mod files;
 mod input;
 mod interrupt;
 mod pdf;
+mod scale;
 mod score;
 
 use pyo3::create_exception;
@@ -44,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     score::register(m)?;
     files::register(m)?;
     pdf::register(m)?;
+    scale::register(m)?;
     m.add_function(wrap_pyfunction!(cli::main, m)?)?;
     m.add("PzbenchError", m.py().get_type::<PzbenchError>())?;
     Ok(())

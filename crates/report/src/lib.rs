@@ -8,6 +8,7 @@ pub mod leaderboard;
 pub mod pdf_plot;
 pub mod pdf_score;
 mod pdf_table;
+pub mod scale_score;
 pub mod score;
 pub mod scoring;
 pub mod table2;
@@ -18,6 +19,7 @@ pub use pdf_score::{
     load_pdf_values, per_galaxy_columns, per_galaxy_csv, score_pdf_file, score_pdfs, PdfBlock, PdfScore,
     PdfScoreOptions,
 };
+pub use scale_score::{score_dataset, DatasetScore};
 pub use score::{score_file, score_sample, MetricValues, ScoreReport};
 pub use scoring::{score_model, score_models, ModelInput, ModelSpec, ScoredModel, ScoredModels};
 pub use table2::{table2, Table2};
