@@ -121,6 +121,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub tanaka_weight: f64,
 
+    /// --head mdn: keep the trained widths; by default one factor on every width is fitted on the validation set so that its PIT is closest to uniform (docs/mdn.md).
+    #[arg(long)]
+    pub no_width_calibration: bool,
+
     /// Maximum number of epochs [default: 20 for the CNN, 200 for the NN].
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
@@ -222,6 +226,7 @@ impl TrainArgs {
                 (Some(LossArg::Nll), _) | (None, HeadArg::Mdn) => LossKind::Nll,
             },
             tanaka_weight: self.tanaka_weight,
+            calibrate_widths: self.head == HeadArg::Mdn && !self.no_width_calibration,
             progress: !self.quiet,
             augment: self.augment,
             reduce_lr: (self.reduce_lr_patience > 0)
@@ -241,6 +246,9 @@ impl TrainArgs {
     /// `--head` and `--components`.
     fn head(&self) -> Result<Head> {
         match (self.head, self.components) {
+            (HeadArg::Point, _) if self.no_width_calibration => Err(Error::usage(
+                "--no-width-calibration keeps the widths of --head mdn's PDFs; add --head mdn or drop it",
+            )),
             (HeadArg::Point, None) => Ok(Head::Point),
             (HeadArg::Point, Some(_)) => {
                 Err(Error::usage("--components sets the mixture of --head mdn; add --head mdn or drop --components"))
@@ -445,9 +453,13 @@ fn summarize(model: &Model, out: &Path, seconds: f64) {
         _ => "no epoch run".to_string(),
     };
     let rate = record.history.iter().map(|r| r.galaxies_per_s).sum::<f64>() / record.history.len().max(1) as f64;
-    let head = match model.architecture().head() {
-        Head::Point => String::new(),
-        mixture => format!(" with the {mixture} head"),
+    let head = match (model.architecture().head(), record.width_calibration) {
+        (Head::Point, _) => String::new(),
+        (mixture, None) => format!(" with the {mixture} head"),
+        (mixture, Some(c)) => format!(
+            " with the {mixture} head (widths × {:.4}: validation PIT KS {:.4} → {:.4})",
+            c.scale, c.val_pit_ks_before, c.val_pit_ks_after
+        ),
     };
     eprintln!(
         "pzbench: trained the {}{head} ({} parameters) for {} epochs{}: {best}; {rate:.0} galaxies/s; {seconds:.1} s in all; checkpoint in {}",

@@ -99,8 +99,12 @@ fn nn_mdn_on_dc2_writes_pdfs_that_score_reads_as_table_and_qp() {
         "--out",
         &model,
     ]);
-    assert!(stderr(&out).contains("trained the NN with the mdn (K = 3) head"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("trained the NN with the mdn (K = 3) head (widths × "), "{}", stderr(&out));
     let meta = json(&tmp.path().join("nn_mdn/model.json"));
+    assert_eq!(meta["training"]["config"]["calibrate_widths"], true, "on by default with --head mdn");
+    let calibration = &meta["training"]["width_calibration"];
+    assert_eq!(calibration["n_val"], 280);
+    assert!(calibration["val_pit_cvm_after"].as_f64() <= calibration["val_pit_cvm_before"].as_f64(), "{calibration}");
     assert_eq!(meta["architecture"]["head"], serde_json::json!({"type": "mdn", "components": 3}));
     assert_eq!(meta["training"]["config"]["loss"], "nll");
     assert_eq!(meta["format_version"], 2);
@@ -147,6 +151,10 @@ fn mdn_flags_are_checked_and_a_resumed_run_keeps_its_head() {
     refused(&with(&["--loss", "nll", "--out", &p("x")]), "--loss nll is the likelihood of a mixture-density head");
     refused(&with(&["--tanaka-weight", "1", "--out", &p("x")]), "--tanaka-weight adds a term");
     refused(&with(&["--head", "mdn", "--components", "0", "--out", &p("x")]), "between 1 and 256 components");
+    refused(
+        &with(&["--no-width-calibration", "--out", &p("x")]),
+        "--no-width-calibration keeps the widths of --head mdn",
+    );
     assert!(!tmp.path().join("x").exists(), "no checkpoint directory made by a refusal");
 
     let mdn = p("mdn");
@@ -156,6 +164,10 @@ fn mdn_flags_are_checked_and_a_resumed_run_keeps_its_head() {
         "the head differs from the interrupted run's (point instead of mdn (K = 5))",
     );
     refused(&with(&["--head", "mdn", "--components", "4", "--epochs", "2", "--resume", "--out", &mdn]), "mdn (K = 4)");
+    refused(
+        &with(&["--head", "mdn", "--no-width-calibration", "--epochs", "2", "--resume", "--out", &mdn]),
+        "the width calibration differs from the interrupted run's (false instead of true)",
+    );
     ok(&with(&["--head", "mdn", "--epochs", "2", "--resume", "--out", &mdn, "-q"]));
     assert_eq!(json(&tmp.path().join("mdn/model.json"))["training"]["history"].as_array().unwrap().len(), 2);
 

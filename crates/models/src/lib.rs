@@ -37,13 +37,14 @@
 //! 3. [`load`] a checkpoint directory and [`predict`] one redshift per row (or
 //!    [`predict_mixtures`] one Gaussian mixture per row).
 //!
-//! Modules depend one way: `mdn` (the mixture head) ← `loss` ← `record` (settings and history) ←
-//! `model` ← `checkpoint` ← `train` ← `run`.
+//! Modules depend one way: `mdn` (the mixture head) ← `loss`, `calibration` (its widths fitted on
+//! the validation set) ← `record` (settings and history) ← `model` ← `checkpoint` ← `train` ← `run`.
 //!
 //! Devices come from [`device`]: "cpu" always; "cuda" needs the `cuda` cargo feature.
 
 mod adam;
 mod bench;
+mod calibration;
 mod checkpoint;
 mod cnn;
 mod data;
@@ -65,6 +66,7 @@ mod train;
 #[cfg(feature = "cuda")]
 pub use bench::check_fast_path;
 pub use bench::{train_throughput, BenchConfig, BenchResult, Check};
+pub use calibration::{fit_width_scale, WidthCalibration, SCALE_RANGE};
 pub use candle_core::Device;
 pub use checkpoint::{load, WEIGHTS_FILE};
 pub use cnn::{CnnConfig, IMAGE_SCALE};

@@ -26,7 +26,7 @@
 //! Bishop 1994 §5), and early stopping on the validation NLL would have to catch the collapse.
 
 use candle_core::{Result, Tensor, D};
-use pzbench_metrics::pdf::{Pdf, Pdfs, PointEstimate};
+use pzbench_metrics::pdf::{normal_cdf, Pdf, Pdfs, PointEstimate};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +200,23 @@ impl GaussianMixtures {
             .collect();
         let max = terms.iter().fold(f64::NEG_INFINITY, |m, &t| m.max(t));
         max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
+    }
+
+    /// The CDF of galaxy `i`'s mixture with every width multiplied by `width_scale`,
+    /// `Σ_k w_k Φ((z − μ_k)/(s σ_k))` (Φ as `pzbench score` computes it).
+    pub fn cdf(&self, i: usize, z: f64, width_scale: f64) -> f64 {
+        let range = i * self.k..(i + 1) * self.k;
+        self.weights[range.clone()]
+            .iter()
+            .zip(&self.means[range.clone()])
+            .zip(&self.sigmas[range])
+            .map(|((&w, &mu), &sigma)| w * normal_cdf((z - mu) / (width_scale * sigma)))
+            .sum()
+    }
+
+    /// Multiplies every component's width by `width_scale` (a [`crate::WidthCalibration`]).
+    pub fn scale_widths(&mut self, width_scale: f64) {
+        self.sigmas.iter_mut().for_each(|sigma| *sigma *= width_scale);
     }
 
     /// The mean of galaxy `i`'s mixture, `Σ_k w_k μ_k`.
@@ -388,7 +405,6 @@ mod tests {
     /// the root of F = ½ as the median.
     #[test]
     fn point_estimates_of_known_mixtures() {
-        use pzbench_metrics::pdf::normal_cdf;
         let one = GaussianMixtures::from_outputs(&as_f32(&outputs(&[1.0], &[0.75], &[0.1])), 1);
         for point in [PointEstimate::Mode, PointEstimate::Mean, PointEstimate::Median] {
             assert_eq!(one.point_estimates(point).unwrap(), [one.means[0]], "{point:?}");

@@ -345,7 +345,8 @@ pub fn predict(model: &Model, data: &Dataset, batch_size: usize) -> Result<Vec<f
 }
 
 /// The mixture-density model's Gaussian mixture for every row of `data`, in row order
-/// ([`predict`], then [`GaussianMixtures`]'s transform of the outputs); a usage error for a model
+/// ([`predict`], then [`GaussianMixtures`]'s transform of the outputs, with the widths scaled by
+/// the training record's [`crate::WidthCalibration`] when it has one); a usage error for a model
 /// with the point head.
 pub fn predict_mixtures(model: &Model, data: &Dataset, batch_size: usize) -> Result<GaussianMixtures> {
     let Head::Mdn { components } = model.architecture().head() else {
@@ -353,5 +354,9 @@ pub fn predict_mixtures(model: &Model, data: &Dataset, batch_size: usize) -> Res
             "this model predicts one redshift per galaxy, not PDFs; train it with --head mdn to predict PDFs",
         ));
     };
-    Ok(GaussianMixtures::from_outputs(&predict(model, data, batch_size)?, components))
+    let mut mixtures = GaussianMixtures::from_outputs(&predict(model, data, batch_size)?, components);
+    if let Some(calibration) = model.training.as_ref().and_then(|t| t.width_calibration) {
+        mixtures.scale_widths(calibration.scale);
+    }
+    Ok(mixtures)
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::calibration::WidthCalibration;
 use super::loss::{LossKind, Objective};
 use pzbench_io::{Error, Result};
 
@@ -42,6 +43,10 @@ pub struct TrainConfig {
     /// the negative log-likelihood (0: the likelihood alone; absent from `model.json` then).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tanaka_weight: f64,
+    /// Mixture head only: fit one factor on the widths of the best epoch's PDFs on the validation
+    /// set ([`crate::WidthCalibration`]; absent from `model.json` when off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub calibrate_widths: bool,
 }
 
 /// Whether `x` is 0 (serde's `skip_serializing_if` for [`TrainConfig::tanaka_weight`]).
@@ -74,6 +79,7 @@ impl TrainConfig {
             augment: false,
             reduce_lr: None,
             tanaka_weight: 0.0,
+            calibrate_widths: false,
         }
     }
 
@@ -159,6 +165,9 @@ pub struct TrainingRecord {
     /// (`pzbench train --val-fraction`); `None` when it came from a file of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_split: Option<ValidationSplit>,
+    /// The best epoch's width calibration (`config.calibrate_widths`), which prediction applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width_calibration: Option<WidthCalibration>,
 }
 
 /// A validation set held out from the training file, as Keras' `validation_split` but drawn at

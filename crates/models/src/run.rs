@@ -17,7 +17,7 @@ use super::mdn::{GaussianMixtures, Head};
 use super::model::{predict, predict_mixtures, Architecture, Model};
 use super::nn::NnConfig;
 use super::record::TrainConfig;
-use super::train::{check_loss, resume, train, Callbacks, RunOptions, TrainEvent};
+use super::train::{check_head, resume, train, Callbacks, RunOptions, TrainEvent};
 use pzbench_io::pdf_write::MixtureTable;
 use pzbench_io::table::ReadOptions;
 use pzbench_io::update::{lock_folder, LockOptions, LockWait, DEFAULT_LOCK_TIMEOUT};
@@ -184,7 +184,7 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
         return Err(Error::usage(problem));
     }
     request.config.validate()?;
-    check_loss(request.head, request.config.loss)?;
+    check_head(request.head, &request.config)?;
     if request.resume {
         let saved = saved_architecture(dir)?.head();
         if saved != request.head {

@@ -20,10 +20,11 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 
 use super::adam::Adam;
+use super::calibration::{fit_width_scale, WidthCalibration};
 use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
 use super::data::{epoch_batches, Dataset};
 use super::loss::LossKind;
-use super::mdn::Head;
+use super::mdn::{GaussianMixtures, Head};
 use super::model::{predict, Model};
 use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
 use super::CandleContext;
@@ -158,7 +159,7 @@ pub fn train(
     if model.training.is_some() {
         return Err(Error::usage("this model has been trained already; resume its checkpoint to continue the run"));
     }
-    check_loss(model.architecture().head(), cfg.loss)?;
+    check_head(model.architecture().head(), cfg)?;
     check_sets(&model, train, val)?;
     model.data_hashes = options.data_hashes.clone();
     let adam = Adam::new(model.named_vars()?, cfg.lr).context("creating the optimizer")?;
@@ -173,6 +174,7 @@ pub fn train(
         n_train: train.len(),
         n_val: val.len(),
         validation_split: options.validation_split,
+        width_calibration: None,
     };
     let mut run = Run { model, adam, best, best_file: None, record };
     run.epochs(train, val, checkpoint_dir, options.callbacks)?;
@@ -217,6 +219,12 @@ pub fn resume(
             cfg.tanaka_weight.to_string(),
         ),
         (
+            "width calibration",
+            saved.calibrate_widths != cfg.calibrate_widths,
+            saved.calibrate_widths.to_string(),
+            cfg.calibrate_widths.to_string(),
+        ),
+        (
             "learning-rate schedule",
             saved.reduce_lr != cfg.reduce_lr,
             format!("{:?}", saved.reduce_lr),
@@ -246,7 +254,7 @@ pub fn resume(
             options.data_hashes, model.data_hashes
         )));
     }
-    check_loss(model.architecture().head(), cfg.loss)?;
+    check_head(model.architecture().head(), cfg)?;
     check_sets(&model, train, val)?;
     if (record.n_train, record.n_val) != (train.len(), val.len()) {
         return Err(Error::usage(format!(
@@ -270,10 +278,22 @@ pub fn resume(
     run.finish()
 }
 
-/// The loss must fit the model's head: the negative log-likelihood for the mixture head, and
-/// only for it.
-pub(crate) fn check_loss(head: Head, loss: LossKind) -> Result<()> {
-    match (head, loss) {
+/// The width calibration of a mixture head's validation outputs `val_out` against the redshifts
+/// `val_z` ([`fit_width_scale`]); a usage error for the point head.
+fn calibrate(model: &Model, val_out: &[f32], val_z: &[f32]) -> Result<Option<WidthCalibration>> {
+    let Head::Mdn { components } = model.architecture().head() else {
+        return Err(Error::usage("width calibration rescales a mixture head's PDFs; use it with --head mdn"));
+    };
+    Ok(fit_width_scale(&GaussianMixtures::from_outputs(val_out, components), val_z))
+}
+
+/// The settings must fit the model's head: the negative log-likelihood for the mixture head, and
+/// only for it; width calibration only for the mixture head.
+pub(crate) fn check_head(head: Head, cfg: &TrainConfig) -> Result<()> {
+    if head.is_point() && cfg.calibrate_widths && cfg.loss != LossKind::Nll {
+        return Err(Error::usage("width calibration rescales a mixture head's PDFs; use it with --head mdn"));
+    }
+    match (head, cfg.loss) {
         (Head::Mdn { .. }, LossKind::Nll) | (Head::Point, LossKind::Tanaka | LossKind::Mse) => Ok(()),
         (Head::Mdn { .. }, _) => Err(Error::usage(
             "the mixture-density head trains on the negative log-likelihood of its mixtures: use --loss nll (the default with --head mdn)",
@@ -401,6 +421,9 @@ impl Run {
                 lr,
             };
             if self.record.best_val_loss.is_none_or(|best| val_loss < best) {
+                if cfg.calibrate_widths {
+                    self.record.width_calibration = calibrate(&self.model, &val_out, val_z)?;
+                }
                 self.best = self.model.weights()?;
                 self.record.best_epoch = Some(epoch + 1);
                 self.record.best_val_loss = Some(val_loss);
@@ -582,6 +605,46 @@ mod tests {
             err.to_string().contains("the Tanaka weight differs from the interrupted run's (0.25 instead of 0.5)"),
             "{err}"
         );
+    }
+
+    /// With `calibrate_widths`, the record holds the width factor fitted on the best epoch's
+    /// validation mixtures, prediction applies it, a resumed run records the same one, and the
+    /// setting is part of the run's settings (and of the mixture head only).
+    #[test]
+    fn width_calibration_of_the_best_epoch_is_recorded_and_applied() {
+        let (train_set, val_set) = (synthetic(400, None, 1), synthetic(100, None, 2));
+        let val_z = val_set.redshifts().unwrap();
+        let cfg = TrainConfig { loss: LossKind::Nll, calibrate_widths: true, ..nn_config(6) };
+        let dir = tempfile::tempdir().unwrap();
+        let whole =
+            train(mdn_model(&train_set, 3), &train_set, &val_set, &cfg, Some(dir.path()), RunOptions::default())
+                .unwrap();
+        let fitted = whole.training().unwrap().width_calibration.unwrap();
+        let raw = GaussianMixtures::from_outputs(&predict(&whole, &val_set, cfg.batch_size).unwrap(), 3);
+        assert_eq!(Some(fitted), fit_width_scale(&raw, val_z), "fitted on the best epoch's validation outputs");
+        assert!(fitted.val_pit_cvm_after <= fitted.val_pit_cvm_before, "{fitted:?}");
+        let loaded = load(dir.path(), &Device::Cpu).unwrap();
+        let calibrated = predict_mixtures(&loaded, &val_set, cfg.batch_size).unwrap();
+        assert_ne!(fitted.scale, 1.0);
+        for (s, raw_s) in calibrated.sigmas.iter().zip(&raw.sigmas) {
+            assert_eq!(*s, raw_s * fitted.scale);
+        }
+        assert_eq!((calibrated.weights, calibrated.means), (raw.weights, raw.means));
+
+        let resumed_dir = tempfile::tempdir().unwrap();
+        let half = TrainConfig { epochs: 3, ..cfg.clone() };
+        train(mdn_model(&train_set, 3), &train_set, &val_set, &half, Some(resumed_dir.path()), RunOptions::default())
+            .unwrap();
+        let resumed =
+            resume(resumed_dir.path(), &Device::Cpu, &train_set, &val_set, &cfg, RunOptions::default()).unwrap();
+        assert_eq!(resumed.training().unwrap().width_calibration, Some(fitted));
+        let off = TrainConfig { calibrate_widths: false, epochs: 8, ..cfg.clone() };
+        let err = resume(dir.path(), &Device::Cpu, &train_set, &val_set, &off, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("the width calibration differs from the interrupted run's"), "{err}");
+        let point = TrainConfig { calibrate_widths: true, ..nn_config(1) };
+        let err =
+            train(nn_model(&train_set, 1), &train_set, &val_set, &point, None, RunOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("width calibration rescales a mixture head's PDFs"), "{err}");
     }
 
     #[test]
