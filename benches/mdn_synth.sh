@@ -12,14 +12,15 @@
 #   CNN_EPOCHS (8), CNN_BATCH (32), CNN_LR (5e-4), REDUCE_LR (0: --reduce-lr-patience), DEVICE (cpu),
 #   DEADLINE (0: none; else the CNN is stopped by SIGTERM -- the epoch ends and is saved -- RESERVE
 #   seconds before DEADLINE seconds after the start, and a later call with the same WORK resumes it),
-#   RESERVE (120), NN_THREADS (the NN's RAYON_NUM_THREADS; unset: all cores), WORK (target/mdn_synth).
+#   RESERVE (120), NN_THREADS (the NN's RAYON_NUM_THREADS; unset: all cores), WORK (target/mdn_synth),
+#   MODELS ("nn_mdn cnn_mdn": the models trained and scored; "cnn_mdn" leaves the NN out).
 # Writes to OUTDIR: {nn,cnn}_mdn.score.json, {nn,cnn}_mdn.model.json, {nn,cnn}_mdn.train.log,
 #   {nn,cnn}_mdn_pit.png, {nn,cnn}_mdn_nz.png.
 set -uo pipefail
 B=${1:?usage: benches/mdn_synth.sh PZBENCH OUTDIR}; OUT=${2:?usage: benches/mdn_synth.sh PZBENCH OUTDIR}
 N=${N:-5000} SIZE=${SIZE:-64} SEED=${SEED:-7} CNN_EPOCHS=${CNN_EPOCHS:-8} CNN_BATCH=${CNN_BATCH:-32}
 CNN_LR=${CNN_LR:-5e-4} REDUCE_LR=${REDUCE_LR:-0} DEVICE=${DEVICE:-cpu} DEADLINE=${DEADLINE:-0}
-RESERVE=${RESERVE:-120} WORK=${WORK:-target/mdn_synth}
+RESERVE=${RESERVE:-120} WORK=${WORK:-target/mdn_synth} MODELS=${MODELS:-nn_mdn cnn_mdn}
 mkdir -p "$OUT" "$WORK"
 P=$WORK/synth/5x${SIZE}x${SIZE}
 TRAIN=${P}_training_with_morphology.hdf5 VAL=${P}_validation_with_morphology.hdf5 TEST=${P}_testing_with_morphology.hdf5
@@ -31,7 +32,7 @@ if [ "$(cat "$WORK/synth/made" 2>/dev/null)" != "$stamp" ]; then
 fi
 
 nn_pid=
-if [ ! -f "$WORK/nn_mdn/model.json" ]; then
+if [[ " $MODELS " == *" nn_mdn "* ]] && [ ! -f "$WORK/nn_mdn/model.json" ]; then
   ( [ -n "${NN_THREADS:-}" ] && export RAYON_NUM_THREADS=$NN_THREADS
     "$B" train --model nn --head mdn --train "$TRAIN" --val "$VAL" --output "$WORK/nn_mdn" --seed "$SEED" \
       > "$OUT/nn_mdn.train.log" 2>&1 ) &
@@ -46,7 +47,7 @@ cap=(); [ "$DEADLINE" -gt 0 ] && cap=(timeout -s TERM -k 120 $((DEADLINE - RESER
 echo "cnn train rc=$? (124: stopped at the deadline; the checkpoint holds every finished epoch)" >> "$OUT/cnn_mdn.train.log"
 if [ -n "$nn_pid" ]; then wait "$nn_pid" || { tail -n 3 "$OUT/nn_mdn.train.log"; exit 1; }; fi
 
-for m in nn_mdn cnn_mdn; do
+for m in $MODELS; do
   "$B" predict --model "$WORK/$m" --data "$TEST" --output "$WORK/$m.csv" --qp "$WORK/$m.qp.hdf5" --device "$DEVICE" -q || exit 1
   "$B" score "$WORK/$m.qp.hdf5" --format json --output "$OUT/$m.score.json" -q || exit 1
   "$B" plot pit "$WORK/$m.qp.hdf5" --output "$OUT/${m}_pit.png" || exit 1
