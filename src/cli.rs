@@ -4,6 +4,7 @@
 //! replace its long help.
 
 mod bench;
+mod ensemble;
 pub mod figure6;
 pub mod gate;
 pub mod input;
@@ -42,6 +43,7 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     Train(train::TrainArgs),
     Predict(predict::PredictArgs),
+    Ensemble(ensemble::EnsembleArgs),
     Table2(table2::Table2Args),
     Figure6(figure6::Figure6Args),
     Plot(plot::PlotArgs),
@@ -90,6 +92,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
         Command::Synth(args) => synth::run(args),
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Ensemble(args) => ensemble::run(args),
         Command::Reproduce(args) => reproduce::run(args),
     }
 }

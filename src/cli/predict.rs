@@ -49,8 +49,8 @@ impl From<PointArg> for PointEstimate {
     after_help = "Examples:\n  pzbench predict --model cnn64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench predict --model reference:cnn-64 --data 5x64x64_testing_with_morphology.hdf5 --out preds.csv\n  pzbench predict --model nn_mdn_dc2 --data dc2_test.csv --out pdfs.csv --qp pdfs.qp.hdf5\n  pzbench score preds.csv"
 )]
 pub struct PredictArgs {
-    /// Checkpoint directory written by `pzbench train`, or a shipped model: reference:nn,
-    /// reference:cnn-64 (trained on a GPU; baselines/models/README.md).
+    /// Checkpoint directory written by `pzbench train`, an ensemble written by `pzbench ensemble`,
+    /// or a shipped model: reference:nn, reference:cnn-64 (trained on a GPU; baselines/models/README.md).
     #[arg(long, value_name = "DIR|reference:NAME")]
     pub model: PathBuf,
 
@@ -144,10 +144,13 @@ fn predict_to_files(request: &PredictRequest, output: &Path, qp: Option<&Path>, 
             Some(qp) => format!("{} and {}", output.display(), qp.display()),
             None => output.display().to_string(),
         };
+        let by = match predictions.members {
+            1 => format!("the {}", predictions.architecture.name()),
+            n => format!("an ensemble of {n} models"),
+        };
         eprintln!(
-            "pzbench: {} {what} by the {} in {:.1} s ({:.0} galaxies/s) -> {written}",
+            "pzbench: {} {what} by {by} in {:.1} s ({:.0} galaxies/s) -> {written}",
             predictions.len(),
-            predictions.architecture.name(),
             seconds,
             predictions.len() as f64 / seconds.max(1e-9),
         );

@@ -145,6 +145,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
+    /// Seed of --val-fraction's split instead of --seed: runs with different --seed and the same --split-seed validate on the same galaxies, as the members of an ensemble must (`pzbench ensemble`).
+    #[arg(long, value_name = "N", requires = "val_fraction")]
+    pub split_seed: Option<u64>,
+
     /// Training loss, also watched on the validation set [default: tanaka, nll with --head mdn].
     #[arg(long, value_enum)]
     pub loss: Option<LossArg>,
@@ -261,7 +265,7 @@ impl TrainArgs {
     fn validation(&self) -> Result<Validation> {
         match (&self.val, self.val_fraction) {
             (Some(file), None) => Ok(Validation::File(file.clone())),
-            (None, Some(fraction)) => Ok(Validation::Fraction(fraction)),
+            (None, Some(fraction)) => Ok(Validation::Fraction { fraction, seed: self.split_seed.unwrap_or(self.seed) }),
             _ => Err(Error::usage("give either --val FILE or --val-fraction F")),
         }
     }
@@ -323,11 +327,10 @@ pub(super) fn train_on_terminal(request: &TrainRequest, quiet: bool) -> Result<T
                     eprintln!("{}", describe(train));
                     match request.val {
                         Validation::File(_) => eprintln!("{}", describe(val)),
-                        Validation::Fraction(fraction) => eprintln!(
-                            "pzbench: validating on {} more galaxies of {}, held out at random (--val-fraction {fraction}, --seed {})",
+                        Validation::Fraction { fraction, seed } => eprintln!(
+                            "pzbench: validating on {} more galaxies of {}, held out at random (--val-fraction {fraction}, split seed {seed})",
                             val.galaxies,
                             val.path.display(),
-                            cfg.seed
                         ),
                     }
                 }

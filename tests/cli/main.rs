@@ -6,6 +6,7 @@ mod concurrency;
 mod crash;
 mod damaged;
 mod encodings;
+mod ensemble;
 mod flags;
 mod galaxiesml_io;
 mod gate;

@@ -12,27 +12,27 @@ use serde_json::Value;
 
 use super::util::{assert_one_error_line, pzbench_process, root};
 
-const DC2_BANDS: &str = "mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst";
+pub(super) const DC2_BANDS: &str = "mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst";
 
 /// Runs `pzbench args` (descriptors other than the standard streams closed in the child, so that
 /// it never holds an HDF5 file another test of this binary writes).
-fn pz<S: AsRef<OsStr> + Debug>(args: &[S]) -> Output {
+pub(super) fn pz<S: AsRef<OsStr> + Debug>(args: &[S]) -> Output {
     pzbench_process().args(args).output().unwrap()
 }
 
-fn stderr(out: &Output) -> String {
+pub(super) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `pzbench args` succeeds.
-fn ok<S: AsRef<OsStr> + Debug>(args: &[S]) -> Output {
+pub(super) fn ok<S: AsRef<OsStr> + Debug>(args: &[S]) -> Output {
     let out = pz(args);
     assert!(out.status.success(), "pzbench {args:?}: {}", stderr(&out));
     out
 }
 
 /// `pzbench args` exits with code 2 and one error line containing `message`.
-fn refused<S: AsRef<OsStr> + Debug>(args: &[S], message: &str) {
+pub(super) fn refused<S: AsRef<OsStr> + Debug>(args: &[S], message: &str) {
     let out = pz(args);
     assert_eq!(out.status.code(), Some(2), "pzbench {args:?}: {}", stderr(&out));
     assert_one_error_line(&stderr(&out), &[message]);
@@ -40,7 +40,7 @@ fn refused<S: AsRef<OsStr> + Debug>(args: &[S], message: &str) {
 
 /// The rows of the DC2 catalogue among its first `n` whose 0-based index mod 10 is in `keep`
 /// (RAIL's split: < 7 train, >= 7 test), with its header, written to `path`.
-fn dc2_rows(path: &Path, n: usize, keep: impl Fn(usize) -> bool) -> String {
+pub(super) fn dc2_rows(path: &Path, n: usize, keep: impl Fn(usize) -> bool) -> String {
     let text = std::fs::read_to_string(root().join("fixtures/data/dc2/dc2_training_9816.csv")).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
@@ -49,19 +49,19 @@ fn dc2_rows(path: &Path, n: usize, keep: impl Fn(usize) -> bool) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn json(path: &Path) -> Value {
+pub(super) fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A CSV's columns by name, as text.
-fn columns(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+pub(super) fn columns(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap().split(',').map(String::from).collect();
     (header, lines.map(|l| l.split(',').map(String::from).collect()).collect())
 }
 
-fn column(path: &Path, name: &str) -> Vec<f64> {
+pub(super) fn column(path: &Path, name: &str) -> Vec<f64> {
     let (header, rows) = columns(path);
     let k = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"));
     rows.iter().map(|r| r[k].parse().unwrap()).collect()

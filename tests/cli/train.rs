@@ -632,7 +632,23 @@ fn val_fraction_holds_out_a_seeded_share_of_the_training_file_and_records_it() {
             .arg(&val_part)
             .arg("--out")
             .arg(&a),
-        "the run validated on --val-fraction 0.2, this one on a validation file (--val); resume with the same validation data",
+        "the run validated on --val-fraction 0.2 with split seed 5, this one on a validation file (--val); resume with the same validation data",
+    );
+    // --split-seed draws the split of that seed whatever --seed is: the same galaxies validate
+    // (same fill values, fitted on the training part), and a resume must keep it.
+    let split_seeded = dir.join("split_seeded");
+    train_nn_split(&file, "0.2", &split_seeded, &["--epochs", "1", "--seed", "9", "--split-seed", "5"]).success();
+    let split = &model_json(&split_seeded)["training"]["validation_split"];
+    assert_eq!(*split, model_json(&a)["training"]["validation_split"]);
+    assert_eq!(std::fs::read(split_seeded.join("inputs.json")).unwrap(), std::fs::read(a.join("inputs.json")).unwrap());
+    fails_with(
+        pzbench()
+            .args(["train", "--model", "nn", "--bands", DC2_BANDS, "--batch-size", "50", "--val-fraction", "0.2"])
+            .args(["--epochs", "2", "--seed", "9", "--resume", "--train"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&split_seeded),
+        "the run validated on --val-fraction 0.2 with split seed 5, this one on --val-fraction 0.2 with split seed 9; resume with the same validation data",
     );
 }
 
@@ -651,7 +667,7 @@ fn val_fraction_splits_galaxiesml_hdf5_files_for_the_cnn() {
         .stderr(predicate::str::contains("train.hdf5 (GalaxiesML HDF5, 30 galaxies, images 5x32x32)"))
         .stderr(
             predicate::str::contains("validating on 10 more galaxies of")
-                .and(predicate::str::contains("held out at random (--val-fraction 0.25, --seed 0)")),
+                .and(predicate::str::contains("held out at random (--val-fraction 0.25, split seed 0)")),
         );
     let split = &model_json(&out)["training"]["validation_split"];
     assert_eq!(*split, serde_json::json!({"fraction": 0.25, "seed": 0, "train": 30, "val": 10}));

@@ -19,6 +19,9 @@
 //!
 //! Either model ends in the paper's point head or in a mixture-density head ([`Head::Mdn`],
 //! `mdn.rs`: K Gaussian components per galaxy, trained on their negative log-likelihood).
+//! - [`build_ensemble`]: `pzbench ensemble` as a function: models trained with different seeds
+//!   written as one directory that [`predict_file`] reads as one model (the mixture of their PDFs,
+//!   `ensemble.rs`).
 //! - [`resolve_model_dir`]: `reference:NAME` for one of the [`REFERENCE_MODELS`] shipped in the
 //!   repository's `baselines/models/`, trained once on a GPU.
 //!
@@ -48,6 +51,7 @@ mod calibration;
 mod checkpoint;
 mod cnn;
 mod data;
+mod ensemble;
 #[cfg(feature = "cuda")]
 pub mod gpu;
 mod inputs;
@@ -71,6 +75,9 @@ pub use candle_core::Device;
 pub use checkpoint::{load, WEIGHTS_FILE};
 pub use cnn::{CnnConfig, IMAGE_SCALE};
 pub use data::Dataset;
+pub use ensemble::{
+    build_ensemble, is_ensemble, mix, read_ensemble, EnsembleRecord, EnsembleRequest, MemberRecord, ENSEMBLE_FILE,
+};
 pub use inputs::{galaxiesml_bands, read_data, FilledBand, InputSpec, InputSummary, RawData, INPUTS_FILE};
 pub use loss::{LossKind, TANAKA_GAMMA};
 pub use mdn::{GaussianMixtures, Head, DEFAULT_COMPONENTS, MAX_COMPONENTS, SIGMA_FLOOR};

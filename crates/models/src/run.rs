@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoint::{create_dir, load, saved_architecture, META_FILE};
 use super::cnn::CnnConfig;
+use super::ensemble::{is_ensemble, mix, read_ensemble};
 use super::inputs::{check_val_fraction, galaxiesml_bands, read_data, InputSpec, InputSummary, INPUTS_FILE};
 use super::mdn::{GaussianMixtures, Head};
 use super::model::{predict, predict_mixtures, Architecture, Model};
@@ -56,9 +57,11 @@ impl ModelKind {
 pub enum Validation {
     /// A file of the training file's layout (`--val`).
     File(PathBuf),
-    /// This share of the training file's galaxies, in (0, 1), drawn with the run's seed
-    /// (`--val-fraction`, [`crate::RawData::split`]); the rest train.
-    Fraction(f64),
+    /// This share of the training file's galaxies, in (0, 1), drawn with `seed` (`--val-fraction`
+    /// and `--split-seed`, by default the run's seed; [`crate::RawData::split`]); the rest train.
+    /// Runs that share the fraction and the seed validate on the same galaxies, as the members of
+    /// an ensemble must ([`crate::build_ensemble`]).
+    Fraction { fraction: f64, seed: u64 },
 }
 
 /// Everything a training run needs (`pzbench train`'s flags).
@@ -177,7 +180,7 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     if request.scale_mags && !images {
         return Err(Error::usage("--scale-mags is for the CNN: the NN always min-max scales its magnitudes"));
     }
-    if let Validation::Fraction(fraction) = request.val {
+    if let Validation::Fraction { fraction, .. } = request.val {
         check_val_fraction(fraction)?;
     }
     if let Some(problem) = request.head.problem() {
@@ -214,8 +217,8 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     let raw_train = read_data(&request.train, &bands, images, non_detection, &request.read)?;
     let (raw_train, raw_val, validation_split) = match &request.val {
         Validation::File(val) => (raw_train, read_data(val, &bands, images, non_detection, &request.read)?, None),
-        Validation::Fraction(fraction) => {
-            let (train, val, split) = raw_train.split(*fraction, request.config.seed, non_detection)?;
+        Validation::Fraction { fraction, seed } => {
+            let (train, val, split) = raw_train.split(*fraction, *seed, non_detection)?;
             (train, val, Some(split))
         }
     };
@@ -239,7 +242,7 @@ pub fn train_run(request: &TrainRequest, mut callbacks: Callbacks<'_>) -> Result
     let train_hash = format!("sha256:{}", pzbench_io::sha256_file(&request.train)?);
     let val_hash = match &request.val {
         Validation::File(val) => format!("sha256:{}", pzbench_io::sha256_file(val)?),
-        Validation::Fraction(_) => train_hash.clone(),
+        Validation::Fraction { .. } => train_hash.clone(),
     };
     let hashes = BTreeMap::from([("train".to_string(), train_hash), ("val".to_string(), val_hash)]);
     let train_set = spec.dataset(raw_train)?;
@@ -346,8 +349,10 @@ impl PredictRequest {
 /// A model's predictions for every galaxy of a file, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
-    /// The model that predicted.
+    /// The model that predicted (an ensemble's first member).
     pub architecture: Architecture,
+    /// How many models predicted: 1, or an ensemble's members.
+    pub members: usize,
     /// What the data file held.
     pub input: InputSummary,
     pub ids: Vec<i64>,
@@ -458,47 +463,149 @@ impl Predictions {
 /// magnitude columns, same non-detection fill; images streamed from the HDF5 file for the CNN),
 /// tells `on_read` what was read, and predicts every galaxy, `batch_size` at a time. On the CPU
 /// the same model and data give the same predictions, bit for bit.
+///
+/// An ensemble directory ([`crate::build_ensemble`]) predicts with each member in turn, each
+/// reading the file its own way (`on_read` hears of the first), and combines them: the mixture
+/// of the members' PDFs, its widths scaled by the ensemble's factor, or the mean of their
+/// redshifts.
 pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSummary)) -> Result<Predictions> {
     if request.batch_size == 0 {
         return Err(Error::usage("--batch-size must be at least 1"));
     }
     let device = crate::device(&request.device)?;
-    let model = load(&request.model_dir, &device)?;
-    if request.point.is_some() && model.architecture().head().is_point() {
-        return Err(Error::usage(
-            "--point picks the point estimate of a mixture-density model's PDFs, but this model predicts one redshift per galaxy; drop --point",
-        ));
-    }
-    let spec = InputSpec::load(&request.model_dir)?;
-    if spec.n_inputs() != model.architecture().n_mags() {
-        return Err(Error::file(
-            request.model_dir.join(INPUTS_FILE),
-            format!(
-                "describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain",
-                spec.n_inputs(),
-                model.architecture().n_mags()
-            ),
-        ));
-    }
-    let started = Instant::now();
-    let images = model.architecture().image_shape().is_some();
-    let raw = read_data(&request.data, &spec.bands, images, spec.non_detection, &request.read)?;
-    let input = raw.summary(&spec);
-    on_read(&input);
-    let z_spec = raw.z.clone();
-    let data = spec.dataset(raw)?;
-    let estimates = match model.architecture().head() {
-        Head::Point => {
-            Estimates::Points(predict(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?)
+    let (dirs, ensemble_scale) = if is_ensemble(&request.model_dir) {
+        let record = read_ensemble(&request.model_dir)?;
+        (record.member_dirs(&request.model_dir), record.width_calibration.map(|c| c.scale))
+    } else {
+        (vec![request.model_dir.clone()], None)
+    };
+    let mut started = None;
+    let mut members: Vec<MemberPrediction> = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        let model = load(dir, &device)?;
+        let head = model.architecture().head();
+        if request.point.is_some() && head.is_point() {
+            return Err(Error::usage(
+                "--point picks the point estimate of a mixture-density model's PDFs, but this model predicts one redshift per galaxy; drop --point",
+            ));
         }
-        Head::Mdn { .. } => {
-            let pdfs = predict_mixtures(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?;
+        if let Some(first) = members.first().filter(|first| first.architecture.head().is_point() != head.is_point()) {
+            return Err(Error::file(
+                dir,
+                format!(
+                    "has the {head} head, the ensemble's first member the {}; rebuild the ensemble",
+                    first.architecture.head()
+                ),
+            ));
+        }
+        let spec = InputSpec::load(dir)?;
+        if spec.n_inputs() != model.architecture().n_mags() {
+            return Err(Error::file(
+                dir.join(INPUTS_FILE),
+                format!(
+                    "describes {} inputs but the model reads {}; the checkpoint is inconsistent, retrain",
+                    spec.n_inputs(),
+                    model.architecture().n_mags()
+                ),
+            ));
+        }
+        started.get_or_insert_with(Instant::now);
+        let images = model.architecture().image_shape().is_some();
+        let raw = read_data(&request.data, &spec.bands, images, spec.non_detection, &request.read)?;
+        let input = raw.summary(&spec);
+        if members.is_empty() {
+            on_read(&input);
+        }
+        let z_spec = raw.z.clone();
+        let data = spec.dataset(raw)?;
+        if let Some(first) = members.first().filter(|first| first.ids != data.ids()) {
+            return Err(Error::file(
+                &request.data,
+                format!(
+                    "gives the ensemble's members different galaxies ({} and {}: other magnitude columns or dropped rows); they must read the same ones",
+                    first.input.galaxies,
+                    data.len()
+                ),
+            ));
+        }
+        let output = match head {
+            Head::Point => {
+                MemberOutput::Points(predict(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?)
+            }
+            Head::Mdn { .. } => MemberOutput::Mixtures(
+                predict_mixtures(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?,
+            ),
+        };
+        members.push(MemberPrediction {
+            architecture: *model.architecture(),
+            input,
+            ids: data.ids().to_vec(),
+            z_spec,
+            output,
+        });
+    }
+    let n_members = members.len();
+    let mut outputs = Vec::with_capacity(n_members);
+    let mut first = None;
+    for member in members {
+        outputs.push(member.output);
+        first.get_or_insert((member.architecture, member.input, member.ids, member.z_spec));
+    }
+    let (architecture, input, ids, z_spec) = first.ok_or_else(|| Error::file(&request.model_dir, "holds no model"))?;
+    let estimates = match combine(outputs)? {
+        MemberOutput::Points(z_phot) => Estimates::Points(z_phot),
+        MemberOutput::Mixtures(mut pdfs) => {
+            if let Some(scale) = ensemble_scale {
+                pdfs.scale_widths(scale);
+            }
             let point = request.point.unwrap_or_default();
             let z_phot = pdfs.point_estimates(point)?;
             Estimates::Mixtures { pdfs, point, z_phot }
         }
     };
-    Ok(Predictions { architecture: *model.architecture(), input, ids: data.ids().to_vec(), z_spec, estimates, started })
+    let started = started.unwrap_or_else(Instant::now);
+    Ok(Predictions { architecture, members: n_members, input, ids, z_spec, estimates, started })
+}
+
+/// One model's predictions of a file (an ensemble's member, or the model itself).
+struct MemberPrediction {
+    architecture: Architecture,
+    input: InputSummary,
+    ids: Vec<i64>,
+    z_spec: Option<Vec<f64>>,
+    output: MemberOutput,
+}
+
+/// One model's outputs: redshifts or mixtures.
+enum MemberOutput {
+    Points(Vec<f32>),
+    Mixtures(GaussianMixtures),
+}
+
+/// The ensemble of the members' outputs (of the same galaxies and head, checked by the caller):
+/// the mean redshift, in f64 then rounded to f32, or the equal-weight mixture ([`mix`]); one
+/// member's outputs as they are.
+fn combine(mut outputs: Vec<MemberOutput>) -> Result<MemberOutput> {
+    if outputs.len() == 1 {
+        return outputs.pop().ok_or_else(|| Error::other("no model predicted"));
+    }
+    let mut points = Vec::new();
+    let mut mixtures = Vec::new();
+    for output in outputs {
+        match output {
+            MemberOutput::Points(z) => points.push(z),
+            MemberOutput::Mixtures(m) => mixtures.push(m),
+        }
+    }
+    if !mixtures.is_empty() {
+        return mix(&mixtures)
+            .map(MemberOutput::Mixtures)
+            .ok_or_else(|| Error::other("the members predicted different numbers of galaxies"));
+    }
+    let n = points.first().map_or(0, Vec::len);
+    let share = 1.0 / points.len() as f64;
+    let mean = (0..n).map(|i| (points.iter().map(|z| f64::from(z[i])).sum::<f64>() * share) as f32).collect();
+    Ok(MemberOutput::Points(mean))
 }
 
 #[cfg(test)]

@@ -236,10 +236,10 @@ pub fn resume(
             "the {what} differs from the interrupted run's ({now} instead of {was}); resume with the same settings or start a new run"
         )));
     }
-    let fraction = |split: Option<ValidationSplit>| split.map(|s| s.fraction);
-    if fraction(record.validation_split) != fraction(options.validation_split) {
+    let drawn = |split: Option<ValidationSplit>| split.map(|s| (s.fraction, s.seed));
+    if drawn(record.validation_split) != drawn(options.validation_split) {
         let said = |split: Option<ValidationSplit>| match split {
-            Some(s) => format!("--val-fraction {}", s.fraction),
+            Some(s) => format!("--val-fraction {} with split seed {}", s.fraction, s.seed),
             None => "a validation file (--val)".to_string(),
         };
         return Err(Error::usage(format!(
