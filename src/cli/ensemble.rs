@@ -28,7 +28,7 @@ use pzbench_models::{self, EnsembleRequest, Head, DEFAULT_PREDICT_BATCH};
     after_help = "Examples:\n  for s in 1 2 3 4 5; do pzbench train --model nn --head mdn --train train.csv --val-fraction 0.2 --split-seed 1 --seed $s --out nn_mdn_$s; done\n  pzbench ensemble nn_mdn_1 nn_mdn_2 nn_mdn_3 nn_mdn_4 nn_mdn_5 --val train.csv --out nn_mdn_x5\n  pzbench predict --model nn_mdn_x5 --data test.csv --out pdfs.csv --qp pdfs.qp.hdf5"
 )]
 pub struct EnsembleArgs {
-    /// The members: checkpoint directories written by `pzbench train` (two or more, all with the same head).
+    /// The members: checkpoint directories written by `pzbench train` or shipped models (reference:NAME); two or more, all with the same head.
     #[arg(value_name = "MEMBER", required = true, num_args = 2..)]
     pub members: Vec<PathBuf>,
 
@@ -67,8 +67,10 @@ pub struct EnsembleArgs {
 
 /// Run `pzbench ensemble`.
 pub fn run(args: EnsembleArgs) -> Result<ExitCode> {
+    let reference_models = super::predict::reference_models_dir();
+    let members = args.members.iter().map(|m| pzbench_models::resolve_model_dir(m, &reference_models));
     let request = EnsembleRequest {
-        members: args.members.clone(),
+        members: members.collect::<Result<_>>()?,
         output: args.output.clone(),
         calibrate_on: args.val.clone(),
         keep_widths: args.no_width_calibration,

@@ -154,6 +154,11 @@ fn ensemble_refusals_are_one_line_and_write_nothing() {
         "an ensemble's members all predict PDFs or all points",
     );
     refused(&["ensemble", &a, &p("missing"), "--val", &data, "--out", &out], "missing");
+    // A shipped model is a member like any other (here of the wrong head).
+    refused(
+        &["ensemble", &a, "reference:nn", "--val", &data, "--out", &out],
+        "baselines/models/nn: has the point head",
+    );
     assert!(!tmp.path().join("ens").exists(), "no ensemble directory after a refusal");
     // A point ensemble has no widths to fit; an existing, non-empty --out is kept.
     train(&data, "4", &p("point4"), &[]);
