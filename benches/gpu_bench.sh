@@ -25,6 +25,9 @@ for size in $SIZES; do
     timeout 150 "$B" bench train --device cuda --size "$size" --steps "$STEPS" --gpu-kernels "$kernels"
   done
   timeout 150 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --variants default,tuned,strict,bf16
+  # torch.compile: the warm-up steps compile (about a minute a variant), hence a longer limit.
+  timeout 400 python3 benches/torch_cnn.py --size "$size" --batch 256 --iters "$STEPS" --warmup 10 \
+    --variants compile,compile_bf16
 done
 
 [ "$EPOCHS" = 0 ] && exit 0

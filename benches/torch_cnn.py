@@ -1,6 +1,7 @@
 """The paper's CNN (pzbench's `crates/models/src/cnn.rs`) in PyTorch: training throughput reference.
 
-usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--variants default,tuned,strict,bf16]
+usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5]
+                            [--variants default,tuned,strict,bf16,compile,compile_bf16]
 
 Prints training galaxies/s (forward, loss, backward, Adam step) and inference galaxies/s (forward
 under no_grad, predictions copied to the host, as `pzbench bench train` does).
@@ -16,7 +17,11 @@ Variants:
   default  PyTorch's defaults: cudnn.benchmark off, cuDNN convolutions may use TF32 (matmuls not);
   tuned    as default, with cudnn.benchmark on (fastest algorithm measured per shape, as pzbench);
   strict   tuned with TF32 off (plain fp32 everywhere);
-  bf16     tuned, channels_last, bf16 autocast (mixed precision, fp32 master weights).
+  bf16     tuned, channels_last, bf16 autocast (mixed precision, fp32 master weights);
+  compile       default, the model compiled by torch.compile (mode "default": TorchInductor's
+                fused Triton kernels; the warm-up steps include the compilations, of the
+                training graph and, under no_grad, of the inference graph);
+  compile_bf16  bf16, compiled the same way.
 """
 import argparse
 import time
@@ -67,18 +72,20 @@ def tanaka(pred, z, gamma=0.15):
 def run(name, size, batch, warmup, iters):
     torch.backends.cudnn.allow_tf32 = name != "strict"
     torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.benchmark = name != "default"
+    torch.backends.cudnn.benchmark = name not in ("default", "compile")
     torch.manual_seed(0)
     dev = "cuda"
-    fmt = torch.channels_last if name == "bf16" else torch.contiguous_format
-    model = Cnn(size).to(dev, memory_format=fmt)
+    bf16 = name in ("bf16", "compile_bf16")
+    fmt = torch.channels_last if bf16 else torch.contiguous_format
+    eager = Cnn(size).to(dev, memory_format=fmt)
+    model = torch.compile(eager) if name.startswith("compile") else eager
     img = torch.rand(batch, 5, size, size, device=dev).to(memory_format=fmt)
     mags = 20 + 5 * torch.rand(batch, 5, device=dev)
     z = 2 * torch.rand(batch, 1, device=dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(eager.parameters(), lr=1e-4)
 
     def forward():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=name == "bf16"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
             return model(img, mags).float()
 
     def step():
@@ -104,7 +111,7 @@ def run(name, size, batch, warmup, iters):
         for _ in range(iters):
             forward().cpu()
         dt_infer = time.time() - t
-    params = sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for p in eager.parameters())
     print(f"RESULT torch {name} {size}px batch {batch}: {dt / iters * 1e3:.1f} ms/step, "
           f"{iters * batch / dt:.0f} galaxies/s train, {iters * batch / dt_infer:.0f} galaxies/s inference, "
           f"{params} parameters, loss {loss.item():.4f}, "
