@@ -399,7 +399,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(mix(&[a.clone()]), Some(a.clone()), "one member is itself");
+        assert_eq!(mix(std::slice::from_ref(&a)), Some(a.clone()), "one member is itself");
         let short = mixtures(1, &[(&[1.0], &[0.6], &[0.03])]);
         assert_eq!(mix(&[a, short]), None);
         assert_eq!(mix(&[]), None);
