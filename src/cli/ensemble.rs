@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::input::CatalogueArgs;
 use pzbench_io::Result;
 use pzbench_models::{self, EnsembleRequest, Head, DEFAULT_PREDICT_BATCH};
 
@@ -52,13 +53,8 @@ pub struct EnsembleArgs {
     #[arg(long, default_value_t = DEFAULT_PREDICT_BATCH, value_name = "N")]
     pub batch_size: usize,
 
-    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
-
-    /// Drop catalogue rows with NaN, infinite or empty values instead of failing (as the members were trained).
-    #[arg(long)]
-    pub drop_invalid: bool,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
 
     /// Do not print the summary line.
     #[arg(long, short)]
@@ -76,7 +72,7 @@ pub fn run(args: EnsembleArgs) -> Result<ExitCode> {
         keep_widths: args.no_width_calibration,
         device: args.device.clone(),
         batch_size: args.batch_size,
-        read: super::train::read_options(args.delimiter.as_deref(), args.drop_invalid)?,
+        read: args.catalogue.read_options()?,
     };
     let record = pzbench_models::build_ensemble(&request)?;
     let head = record.head();

@@ -295,6 +295,26 @@ impl BootstrapArgs {
     }
 }
 
+/// How `train`, `predict` and `ensemble` read text catalogues.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogueArgs {
+    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
+    #[arg(long, value_name = "DELIM")]
+    pub delimiter: Option<String>,
+
+    /// Drop catalogue rows with NaN, infinite or empty values (and say how many) instead of failing.
+    #[arg(long)]
+    pub drop_invalid: bool,
+}
+
+impl CatalogueArgs {
+    /// `--delimiter` and `--drop-invalid` as the table reader takes them.
+    pub fn read_options(&self) -> Result<ReadOptions> {
+        let delimiter = self.delimiter.as_deref().map(Delimiter::parse).transpose()?;
+        Ok(ReadOptions { delimiter, drop_invalid: self.drop_invalid })
+    }
+}
+
 /// `--lock-timeout`: how long a command that updates a shared file (a board, a baseline, a
 /// checkpoint directory) waits for another pzbench that is updating it.
 #[derive(Debug, Clone, Args)]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::input::CatalogueArgs;
 use pzbench_io::Result;
 use pzbench_models::{self, Estimates, PointEstimate, PredictRequest, DEFAULT_PREDICT_BATCH};
 
@@ -78,13 +79,8 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = DEFAULT_PREDICT_BATCH, value_name = "N")]
     pub batch_size: usize,
 
-    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
-
-    /// Drop catalogue rows with NaN, infinite or empty values (and say how many) instead of failing.
-    #[arg(long)]
-    pub drop_invalid: bool,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
 
     /// Do not print what was read and written.
     #[arg(long, short)]
@@ -98,7 +94,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         data: args.data.clone(),
         device: args.device.clone(),
         batch_size: args.batch_size,
-        read: super::train::read_options(args.delimiter.as_deref(), args.drop_invalid)?,
+        read: args.catalogue.read_options()?,
         point: args.point.map(PointEstimate::from),
     };
     predict_to_files(&request, &args.output, args.qp.as_deref(), args.quiet)?;

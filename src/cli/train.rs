@@ -13,9 +13,8 @@ use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::ProgressBar;
 
 use super::bench::GpuKernels;
-use super::input::{print_lock_wait, LockArgs};
+use super::input::{print_lock_wait, CatalogueArgs, LockArgs};
 use super::progress::progress_bar;
-use pzbench_io::table::{Delimiter, ReadOptions};
 use pzbench_io::{Error, Result};
 use pzbench_models::{
     self, Callbacks, Head, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent,
@@ -194,13 +193,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub scale_mags: bool,
 
-    /// Field delimiter of text catalogues: , ; | tab whitespace [default: detected from the header].
-    #[arg(long, value_name = "DELIM")]
-    pub delimiter: Option<String>,
-
-    /// Drop catalogue rows with NaN, infinite or empty values (and say how many) instead of failing.
-    #[arg(long)]
-    pub drop_invalid: bool,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
 
     /// No per-epoch lines or progress bar on stderr.
     #[arg(long, short)]
@@ -285,15 +279,10 @@ impl TrainArgs {
             non_detection: self.non_detection,
             colors: self.colors,
             scale_mags: self.scale_mags,
-            read: read_options(self.delimiter.as_deref(), self.drop_invalid)?,
+            read: self.catalogue.read_options()?,
             lock_timeout: self.lock.timeout()?,
         })
     }
-}
-
-/// How catalogues are read: `--delimiter` and `--drop-invalid`.
-pub(super) fn read_options(delimiter: Option<&str>, drop_invalid: bool) -> Result<ReadOptions> {
-    Ok(ReadOptions { delimiter: delimiter.map(Delimiter::parse).transpose()?, drop_invalid })
 }
 
 /// The per-epoch progress bar's layout.
