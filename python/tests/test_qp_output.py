@@ -1,7 +1,7 @@
 """qp reads the PDFs that `pzbench predict` writes for a mixture-density model (issue 18):
 `qp.read` of the `--qp` file is a `mixmod` ensemble of the same galaxies whose densities, CDFs and
 ancillary columns equal the CSV written beside it, and whose CDF at z_spec is `pzbench score`'s
-PIT.
+PIT; an ensemble of two such models (`pzbench ensemble`) is, read by qp, the average of theirs.
 
 Trains a small NN-MDN on DC2 rows with the command-line binary: `target/debug/pzbench` (built by
 `cargo build`), or `$PZBENCH_BIN`.
@@ -54,6 +54,31 @@ def predicted(tmp_path_factory):
     per_galaxy = tmp / "per_galaxy.csv"
     cli("score", qp_file, "--pit-out", per_galaxy, "-q")
     return pdfs, qp_file, rows(per_galaxy)
+
+
+def test_an_ensemble_read_by_qp_is_the_average_of_its_members(predicted, tmp_path):
+    """A second member (seed 3, validated on the first's split) and the two as an ensemble whose
+    widths are kept: qp's densities and CDFs of the ensemble are the means of the members'."""
+    _, first_qp, _ = predicted
+    data = first_qp.parent
+    second = tmp_path / "nn_mdn_3"
+    cli("train", "--model", "nn", "--head", "mdn", "--components", K, "--train", data / "train.csv",
+        "--val-fraction", "0.2", "--split-seed", "2", "--bands", BANDS, "--colors", "--epochs", "5", "--seed", "3",
+        "--out", second, "-q")
+    ensemble = tmp_path / "x2"
+    cli("ensemble", data / "nn_mdn", second, "--no-width-calibration", "--out", ensemble, "-q")
+    files = {}
+    for name, model in [("second", second), ("ensemble", ensemble)]:
+        files[name] = tmp_path / f"{name}.qp.hdf5"
+        cli("predict", "--model", model, "--data", data / "test.csv", "--out", tmp_path / f"{name}.csv",
+            "--qp", files[name], "-q")
+    members = [qp.read(str(first_qp)), qp.read(str(files["second"]))]
+    ens = qp.read(str(files["ensemble"]))
+    assert ens.gen_class.name == "mixmod" and ens.objdata["means"].shape == (450, 2 * K)
+    grid = np.linspace(0.0, 3.0, 301)
+    np.testing.assert_allclose(ens.pdf(grid), (members[0].pdf(grid) + members[1].pdf(grid)) / 2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ens.cdf(grid), (members[0].cdf(grid) + members[1].cdf(grid)) / 2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ens.ancil["object_id"], members[0].ancil["object_id"])
 
 
 def table(path):
