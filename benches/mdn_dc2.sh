@@ -10,11 +10,12 @@
 # seeds S, S+3, S+6, ... and split seed S (so its first member is the single model of seed S, bit for
 # bit), its widths fitted on their shared validation galaxies; OUTDIR then also gets
 # seedS.ensemble.json and the ensemble's log line.
-# usage: [MEMBERS=M] benches/mdn_dc2.sh PZBENCH OUTDIR [`pzbench train` flags...]
+# VAL_FRACTION (0.2) is the share of the 7,159 rows held out for validation.
+# usage: [MEMBERS=M] [VAL_FRACTION=F] benches/mdn_dc2.sh PZBENCH OUTDIR [`pzbench train` flags...]
 #   e.g. benches/mdn_dc2.sh target/debug/pzbench benches/results/mdn/dc2/colors --head mdn --colors
 set -euo pipefail
 B=$1; OUT=$2; shift 2
-MEMBERS=${MEMBERS:-1}
+MEMBERS=${MEMBERS:-1} VAL_FRACTION=${VAL_FRACTION:-0.2}
 W=target/mdn_dc2/$(basename "$OUT")
 python3 scripts/split_rail_dc2.py "$W" >/dev/null
 mkdir -p "$OUT"
@@ -25,7 +26,7 @@ for seed in 1 2 3; do
   for ((j = 0; j < MEMBERS; j++)); do
     member=$W/seed$seed; [ "$MEMBERS" -gt 1 ] && member=$W/seed${seed}_member$((seed + 3 * j))
     rm -rf "$member"
-    "$B" train --model nn --train "$W/train.csv" --val-fraction 0.2 --split-seed "$seed" --bands "$BANDS" \
+    "$B" train --model nn --train "$W/train.csv" --val-fraction "$VAL_FRACTION" --split-seed "$seed" --bands "$BANDS" \
       --seed $((seed + 3 * j)) --out "$member" "$@" 2>&1 | tail -1 | tee -a "$OUT/seed$seed.train.log.new"
     members+=("$member")
   done
