@@ -279,12 +279,12 @@ pub fn resume(
 }
 
 /// The width calibration of a mixture head's validation outputs `val_out` against the redshifts
-/// `val_z` ([`fit_width_scale`]); a usage error for the point head.
-fn calibrate(model: &Model, val_out: &[f32], val_z: &[f32]) -> Result<Option<WidthCalibration>> {
-    let Head::Mdn { components } = model.architecture().head() else {
-        return Err(Error::usage("width calibration rescales a mixture head's PDFs; use it with --head mdn"));
-    };
-    Ok(fit_width_scale(&GaussianMixtures::from_outputs(val_out, components), val_z))
+/// `val_z` ([`fit_width_scale`]); none for the point head, which [`check_head`] keeps from asking.
+fn calibrate(model: &Model, val_out: &[f32], val_z: &[f32]) -> Option<WidthCalibration> {
+    match model.architecture().head() {
+        Head::Mdn { components } => fit_width_scale(&GaussianMixtures::from_outputs(val_out, components), val_z),
+        Head::Point => None,
+    }
 }
 
 /// The settings must fit the model's head: the negative log-likelihood for the mixture head, and
@@ -422,7 +422,7 @@ impl Run {
             };
             if self.record.best_val_loss.is_none_or(|best| val_loss < best) {
                 if cfg.calibrate_widths {
-                    self.record.width_calibration = calibrate(&self.model, &val_out, val_z)?;
+                    self.record.width_calibration = calibrate(&self.model, &val_out, val_z);
                 }
                 self.best = self.model.weights()?;
                 self.record.best_epoch = Some(epoch + 1);
