@@ -17,8 +17,8 @@ use super::input::{print_lock_wait, CatalogueArgs, LockArgs};
 use super::progress::progress_bar;
 use pzbench_io::{Error, Result};
 use pzbench_models::{
-    self, Callbacks, Head, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TrainConfig, TrainEvent,
-    TrainOutcome, TrainRequest, Validation, DEFAULT_COMPONENTS, DEFAULT_NON_DETECTION,
+    self, Callbacks, Head, InputSummary, LossKind, Model, ModelKind as Kind, ReduceLr, TanakaTarget, TrainConfig,
+    TrainEvent, TrainOutcome, TrainRequest, Validation, DEFAULT_COMPONENTS, DEFAULT_NON_DETECTION,
 };
 
 /// The two reference models.
@@ -37,6 +37,15 @@ pub enum HeadArg {
     Point,
     /// A Gaussian mixture per galaxy (a mixture density network, Bishop 1994).
     Mdn,
+}
+
+/// What the Tanaka term of --head mdn scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TanakaOn {
+    /// The mixture's mean.
+    Mean,
+    /// The component means, weighted by the mixture's weights.
+    Components,
 }
 
 /// The training losses.
@@ -119,6 +128,10 @@ pub struct TrainArgs {
     /// --head mdn: add W times the Tanaka loss of the mixture's mean to the likelihood (0: the likelihood alone).
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub tanaka_weight: f64,
+
+    /// --head mdn: what --tanaka-weight scores: mean (the Tanaka loss of the mixture's mean) or components (its expectation over the components, Σ w_k L(μ_k): weight moves to components near the truth, which keeps the mode off wrong peaks; docs/mdn.md).
+    #[arg(long, value_enum, value_name = "TARGET", default_value_t = TanakaOn::Mean)]
+    pub tanaka_on: TanakaOn,
 
     /// --head mdn: keep the trained widths; by default one factor on every width is fitted on the validation set so that its PIT is closest to uniform (docs/mdn.md).
     #[arg(long)]
@@ -224,6 +237,10 @@ impl TrainArgs {
                 (Some(LossArg::Nll), _) | (None, HeadArg::Mdn) => LossKind::Nll,
             },
             tanaka_weight: self.tanaka_weight,
+            tanaka_target: match self.tanaka_on {
+                TanakaOn::Mean => TanakaTarget::Mean,
+                TanakaOn::Components => TanakaTarget::Components,
+            },
             calibrate_widths: self.head == HeadArg::Mdn && !self.no_width_calibration,
             progress: !self.quiet,
             augment: self.augment,

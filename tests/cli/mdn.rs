@@ -150,6 +150,10 @@ fn mdn_flags_are_checked_and_a_resumed_run_keeps_its_head() {
     refused(&with(&["--head", "mdn", "--loss", "tanaka", "--out", &p("x")]), "use --loss nll");
     refused(&with(&["--loss", "nll", "--out", &p("x")]), "--loss nll is the likelihood of a mixture-density head");
     refused(&with(&["--tanaka-weight", "1", "--out", &p("x")]), "--tanaka-weight adds a term");
+    refused(
+        &with(&["--head", "mdn", "--tanaka-on", "components", "--out", &p("x")]),
+        "--tanaka-on chooses what --tanaka-weight scores; give --tanaka-weight W > 0",
+    );
     refused(&with(&["--head", "mdn", "--components", "0", "--out", &p("x")]), "between 1 and 256 components");
     refused(
         &with(&["--no-width-calibration", "--out", &p("x")]),
@@ -168,7 +172,43 @@ fn mdn_flags_are_checked_and_a_resumed_run_keeps_its_head() {
         &with(&["--head", "mdn", "--no-width-calibration", "--epochs", "2", "--resume", "--out", &mdn]),
         "the width calibration differs from the interrupted run's (false instead of true)",
     );
+    refused(
+        &with(&[
+            "--head",
+            "mdn",
+            "--tanaka-weight",
+            "1",
+            "--tanaka-on",
+            "components",
+            "--epochs",
+            "2",
+            "--resume",
+            "--out",
+            &mdn,
+        ]),
+        "the Tanaka weight differs from the interrupted run's (1 instead of 0)",
+    );
     ok(&with(&["--head", "mdn", "--epochs", "2", "--resume", "--out", &mdn, "-q"]));
+    // The Tanaka term over the components is recorded and must be kept by a resumed run.
+    let components = p("components");
+    ok(&with(&[
+        "--head",
+        "mdn",
+        "--tanaka-weight",
+        "1",
+        "--tanaka-on",
+        "components",
+        "--epochs",
+        "1",
+        "--out",
+        &components,
+        "-q",
+    ]));
+    assert_eq!(json(&tmp.path().join("components/model.json"))["training"]["config"]["tanaka_target"], "components");
+    refused(
+        &with(&["--head", "mdn", "--tanaka-weight", "1", "--epochs", "2", "--resume", "--out", &components]),
+        "the Tanaka term's target differs from the interrupted run's (mean instead of components)",
+    );
     assert_eq!(json(&tmp.path().join("mdn/model.json"))["training"]["history"].as_array().unwrap().len(), 2);
 
     let point = p("point");

@@ -79,7 +79,7 @@ pub use ensemble::{
     build_ensemble, is_ensemble, mix, read_ensemble, EnsembleRecord, EnsembleRequest, MemberRecord, ENSEMBLE_FILE,
 };
 pub use inputs::{galaxiesml_bands, read_data, FilledBand, InputSpec, InputSummary, RawData, INPUTS_FILE};
-pub use loss::{LossKind, TANAKA_GAMMA};
+pub use loss::{LossKind, TanakaTarget, TANAKA_GAMMA};
 pub use mdn::{GaussianMixtures, Head, DEFAULT_COMPONENTS, MAX_COMPONENTS, SIGMA_FLOOR};
 pub use model::{predict, predict_mixtures, Architecture, Model};
 pub use nn::NnConfig;

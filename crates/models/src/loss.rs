@@ -8,13 +8,14 @@
 //! train_nn.py) — pzbench trains both models on the evaluation definition so that the validation
 //! loss it early-stops on is the benchmark's own `loss`. Mean squared error of raw redshifts is
 //! offered as an alternative. A mixture-density head ([`crate::Head::Mdn`]) trains on the
-//! negative log-likelihood of its mixtures (`mdn.rs`), optionally plus a multiple of the Tanaka
-//! loss of the mixtures' means ([`Objective`]).
+//! negative log-likelihood of its mixtures (`mdn.rs`), optionally plus a multiple of a Tanaka
+//! term: the Tanaka loss of the mixtures' means, or its expectation over their components
+//! ([`TanakaTarget`], [`Objective`]).
 
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::mdn::{mean_tensor, nll_tensor, GaussianMixtures};
+use super::mdn::{mean_tensor, mixture_tensors, nll_tensor, GaussianMixtures};
 
 /// γ of the Tanaka et al. (2018) loss (`docs/METRICS.md`).
 pub const TANAKA_GAMMA: f64 = 0.15;
@@ -75,13 +76,37 @@ pub(crate) fn tanaka(z_phot: f64, z_spec: f64) -> f64 {
     1.0 - 1.0 / (1.0 + ratio * ratio)
 }
 
+/// What the mixture head's Tanaka term (`--tanaka-weight`) scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TanakaTarget {
+    /// The Tanaka loss of each mixture's mean `Σ_k w_k μ_k`: pulls the mean towards the truth.
+    #[default]
+    Mean,
+    /// Its expectation over the components, `Σ_k w_k L(μ_k)`: the Tanaka loss of a component mean
+    /// drawn with the mixture's weights. It moves weight to the components whose means are within
+    /// the loss's window of the truth, whatever their widths, so that a narrow component on a
+    /// wrong redshift does not outweigh a broad one on the right redshift — the mode's failure
+    /// that the outlier fraction counts (docs/mdn.md). A differentiable stand-in for the Tanaka
+    /// loss of the mode, which has no useful gradient.
+    Components,
+}
+
+impl TanakaTarget {
+    /// Whether this is [`TanakaTarget::Mean`] (serde's `skip_serializing_if`).
+    pub(crate) fn is_mean(&self) -> bool {
+        *self == TanakaTarget::Mean
+    }
+}
+
 /// What training minimises and early stopping watches: the loss, plus, for the mixture head,
-/// `tanaka_weight` times the Tanaka loss of the mixtures' means `Σ_k w_k μ_k` (0 by default), a
-/// term that pulls the mixtures towards good point estimates.
+/// `tanaka_weight` times the Tanaka term of `tanaka_target` (0 by default), a term that pulls the
+/// mixtures towards good point estimates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Objective {
     pub loss: LossKind,
     pub tanaka_weight: f64,
+    pub tanaka_target: TanakaTarget,
 }
 
 impl Objective {
@@ -91,7 +116,16 @@ impl Objective {
         if self.tanaka_weight == 0.0 {
             return Ok(loss);
         }
-        loss + (LossKind::Tanaka.tensor(&mean_tensor(out)?, z)? * self.tanaka_weight)?
+        let term = match self.tanaka_target {
+            TanakaTarget::Mean => LossKind::Tanaka.tensor(&mean_tensor(out)?, z)?,
+            TanakaTarget::Components => {
+                let (log_w, mu, _) = mixture_tensors(out)?;
+                let dz = (mu.broadcast_sub(z)?.broadcast_div(&(z + 1.0)?)? / TANAKA_GAMMA)?;
+                let per_component = (1.0 - (dz.sqr()? + 1.0)?.recip()?)?;
+                (log_w.exp()? * per_component)?.sum(1)?.mean_all()?
+            }
+        };
+        loss + (term * self.tanaka_weight)?
     }
 
     /// The objective in f64 on the host ([`LossKind::value`]).
@@ -101,7 +135,18 @@ impl Objective {
             return loss;
         }
         let mixtures = mixtures_of(out, z.len());
-        let terms = z.iter().enumerate().map(|(i, &s)| tanaka(mixtures.mean(i), f64::from(s)));
+        let term = |i: usize, s: f64| match self.tanaka_target {
+            TanakaTarget::Mean => tanaka(mixtures.mean(i), s),
+            TanakaTarget::Components => {
+                let range = i * mixtures.k..(i + 1) * mixtures.k;
+                mixtures.weights[range.clone()]
+                    .iter()
+                    .zip(&mixtures.means[range])
+                    .map(|(w, &mu)| w * tanaka(mu, s))
+                    .sum()
+            }
+        };
+        let terms = z.iter().enumerate().map(|(i, &s)| term(i, f64::from(s)));
         loss + self.tanaka_weight * terms.sum::<f64>() / z.len() as f64
     }
 }
@@ -154,19 +199,32 @@ mod tests {
         assert_eq!(nll, mixtures.nll(&z));
         let device = LossKind::Nll.tensor(&out_t, &z_t).unwrap().to_scalar::<f32>().unwrap();
         assert!((f64::from(device) - nll).abs() < 1e-5 * (1.0 + nll.abs()), "{device} vs {nll}");
-        let objective = Objective { loss: LossKind::Nll, tanaka_weight: 0.5 };
+        let objective = Objective { loss: LossKind::Nll, tanaka_weight: 0.5, tanaka_target: TanakaTarget::Mean };
         let tanaka_of_means = (tanaka(mixtures.mean(0), 0.6f32.into()) + tanaka(mixtures.mean(1), 2.0)) / 2.0;
         assert!(tanaka_of_means > 0.01, "a term that matters: {tanaka_of_means}");
         let expected = nll + 0.5 * tanaka_of_means;
         assert!((objective.value(&out, &z) - expected).abs() < 1e-15);
         let device = objective.tensor(&out_t, &z_t).unwrap().to_scalar::<f32>().unwrap();
         assert!((f64::from(device) - expected).abs() < 1e-5 * (1.0 + expected.abs()), "{device} vs {expected}");
-        let plain = Objective { loss: LossKind::Nll, tanaka_weight: 0.0 };
+        let plain = Objective { loss: LossKind::Nll, tanaka_weight: 0.0, tanaka_target: TanakaTarget::Mean };
         assert_eq!(plain.value(&out, &z), nll);
+
+        // Over the components: w × Σ_k w_ik L(μ_ik), by hand from the mixtures, host and device.
+        let components = Objective { tanaka_target: TanakaTarget::Components, ..objective };
+        let by_hand = |i: usize, s: f64| -> f64 {
+            (0..2).map(|k| mixtures.weights[2 * i + k] * tanaka(mixtures.means[2 * i + k], s)).sum()
+        };
+        let expected_components = (by_hand(0, 0.6f32.into()) + by_hand(1, 2.0)) / 2.0;
+        assert!((expected_components - tanaka_of_means).abs() > 0.01, "another term: {expected_components}");
+        let expected = nll + 0.5 * expected_components;
+        assert!((components.value(&out, &z) - expected).abs() < 1e-15);
+        let device = components.tensor(&out_t, &z_t).unwrap().to_scalar::<f32>().unwrap();
+        assert!((f64::from(device) - expected).abs() < 1e-5 * (1.0 + expected.abs()), "{device} vs {expected}");
     }
 
     #[test]
     fn serde_names() {
+        assert_eq!(serde_json::to_string(&TanakaTarget::Components).unwrap(), "\"components\"");
         assert_eq!(serde_json::to_string(&LossKind::Tanaka).unwrap(), "\"tanaka\"");
         assert_eq!(serde_json::from_str::<LossKind>("\"mse\"").unwrap(), LossKind::Mse);
         assert_eq!(serde_json::to_string(&LossKind::Nll).unwrap(), "\"nll\"");

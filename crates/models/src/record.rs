@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::calibration::WidthCalibration;
-use super::loss::{LossKind, Objective};
+use super::loss::{LossKind, Objective, TanakaTarget};
 use pzbench_io::{Error, Result};
 
 /// How to train. [`TrainConfig::cnn_paper`] and [`TrainConfig::nn_paper`] give the authors'
@@ -43,6 +43,9 @@ pub struct TrainConfig {
     /// the negative log-likelihood (0: the likelihood alone; absent from `model.json` then).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tanaka_weight: f64,
+    /// What that Tanaka term scores (absent from `model.json` for the mixtures' means).
+    #[serde(default, skip_serializing_if = "TanakaTarget::is_mean")]
+    pub tanaka_target: TanakaTarget,
     /// Mixture head only: fit one factor on the widths of the best epoch's PDFs on the validation
     /// set ([`crate::WidthCalibration`]; absent from `model.json` when off).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -79,6 +82,7 @@ impl TrainConfig {
             augment: false,
             reduce_lr: None,
             tanaka_weight: 0.0,
+            tanaka_target: TanakaTarget::Mean,
             calibrate_widths: false,
         }
     }
@@ -110,6 +114,9 @@ impl TrainConfig {
         if !(self.tanaka_weight.is_finite() && self.tanaka_weight >= 0.0) {
             return Err(Error::usage(format!("--tanaka-weight must be a number >= 0, got {}", self.tanaka_weight)));
         }
+        if self.tanaka_target != TanakaTarget::Mean && self.tanaka_weight == 0.0 {
+            return Err(Error::usage("--tanaka-on chooses what --tanaka-weight scores; give --tanaka-weight W > 0"));
+        }
         if self.tanaka_weight > 0.0 && self.loss != LossKind::Nll {
             return Err(Error::usage(
                 "--tanaka-weight adds a term to the mixture head's likelihood; use it with --head mdn",
@@ -120,7 +127,7 @@ impl TrainConfig {
 
     /// What training minimises and early stopping watches: the loss and the Tanaka term.
     pub(crate) fn objective(&self) -> Objective {
-        Objective { loss: self.loss, tanaka_weight: self.tanaka_weight }
+        Objective { loss: self.loss, tanaka_weight: self.tanaka_weight, tanaka_target: self.tanaka_target }
     }
 }
 

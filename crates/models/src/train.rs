@@ -219,6 +219,12 @@ pub fn resume(
             cfg.tanaka_weight.to_string(),
         ),
         (
+            "Tanaka term's target",
+            saved.tanaka_target != cfg.tanaka_target,
+            format!("{:?}", saved.tanaka_target).to_lowercase(),
+            format!("{:?}", cfg.tanaka_target).to_lowercase(),
+        ),
+        (
             "width calibration",
             saved.calibrate_widths != cfg.calibrate_widths,
             saved.calibrate_widths.to_string(),
