@@ -172,38 +172,16 @@ fn mdn_flags_are_checked_and_a_resumed_run_keeps_its_head() {
         &with(&["--head", "mdn", "--no-width-calibration", "--epochs", "2", "--resume", "--out", &mdn]),
         "the width calibration differs from the interrupted run's (false instead of true)",
     );
+    let over_components = ["--head", "mdn", "--tanaka-weight", "1", "--tanaka-on", "components"];
+    let resume_mdn = ["--epochs", "2", "--resume", "--out", &mdn];
     refused(
-        &with(&[
-            "--head",
-            "mdn",
-            "--tanaka-weight",
-            "1",
-            "--tanaka-on",
-            "components",
-            "--epochs",
-            "2",
-            "--resume",
-            "--out",
-            &mdn,
-        ]),
+        &with(&[&over_components[..], &resume_mdn].concat()),
         "the Tanaka weight differs from the interrupted run's (1 instead of 0)",
     );
     ok(&with(&["--head", "mdn", "--epochs", "2", "--resume", "--out", &mdn, "-q"]));
     // The Tanaka term over the components is recorded and must be kept by a resumed run.
     let components = p("components");
-    ok(&with(&[
-        "--head",
-        "mdn",
-        "--tanaka-weight",
-        "1",
-        "--tanaka-on",
-        "components",
-        "--epochs",
-        "1",
-        "--out",
-        &components,
-        "-q",
-    ]));
+    ok(&with(&[&over_components[..], &["--epochs", "1", "--out", &components, "-q"]].concat()));
     assert_eq!(json(&tmp.path().join("components/model.json"))["training"]["config"]["tanaka_target"], "components");
     refused(
         &with(&["--head", "mdn", "--tanaka-weight", "1", "--epochs", "2", "--resume", "--out", &components]),
