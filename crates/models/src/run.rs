@@ -480,7 +480,8 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
         (vec![request.model_dir.clone()], None)
     };
     let mut started = None;
-    let mut members: Vec<MemberPrediction> = Vec::with_capacity(dirs.len());
+    let mut first: Option<FirstModel> = None;
+    let mut outputs = Vec::with_capacity(dirs.len());
     for dir in &dirs {
         let model = load(dir, &device)?;
         let head = model.architecture().head();
@@ -489,7 +490,7 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
                 "--point picks the point estimate of a mixture-density model's PDFs, but this model predicts one redshift per galaxy; drop --point",
             ));
         }
-        if let Some(first) = members.first().filter(|first| first.architecture.head().is_point() != head.is_point()) {
+        if let Some(first) = first.as_ref().filter(|f| f.architecture.head().is_point() != head.is_point()) {
             return Err(Error::file(
                 dir,
                 format!(
@@ -512,46 +513,39 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
         started.get_or_insert_with(Instant::now);
         let images = model.architecture().image_shape().is_some();
         let raw = read_data(&request.data, &spec.bands, images, spec.non_detection, &request.read)?;
-        let input = raw.summary(&spec);
-        if members.is_empty() {
-            on_read(&input);
+        let read_first = first.is_none().then(|| (raw.summary(&spec), raw.z.clone()));
+        if let Some((input, _)) = &read_first {
+            on_read(input);
         }
-        let z_spec = raw.z.clone();
         let data = spec.dataset(raw)?;
-        if let Some(first) = members.first().filter(|first| first.ids != data.ids()) {
-            return Err(Error::file(
-                &request.data,
-                format!(
-                    "gives the ensemble's members different galaxies ({} and {}: other magnitude columns or dropped rows); they must read the same ones",
-                    first.input.galaxies,
-                    data.len()
-                ),
-            ));
+        match (read_first, &first) {
+            (Some((input, z_spec)), _) => {
+                first = Some(FirstModel { architecture: *model.architecture(), input, ids: data.ids().to_vec(), z_spec })
+            }
+            (None, Some(FirstModel { input, ids, .. })) if ids != data.ids() => {
+                return Err(Error::file(
+                    &request.data,
+                    format!(
+                        "gives the ensemble's members different galaxies ({} and {}: other magnitude columns or dropped rows); they must read the same ones",
+                        input.galaxies,
+                        data.len()
+                    ),
+                ))
+            }
+            (None, _) => {}
         }
-        let output = match head {
+        outputs.push(match head {
             Head::Point => {
                 MemberOutput::Points(predict(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?)
             }
             Head::Mdn { .. } => MemberOutput::Mixtures(
                 predict_mixtures(&model, &data, request.batch_size).map_err(|e| on_file(e, &request.data))?,
             ),
-        };
-        members.push(MemberPrediction {
-            architecture: *model.architecture(),
-            input,
-            ids: data.ids().to_vec(),
-            z_spec,
-            output,
         });
     }
-    let n_members = members.len();
-    let mut outputs = Vec::with_capacity(n_members);
-    let mut first = None;
-    for member in members {
-        outputs.push(member.output);
-        first.get_or_insert((member.architecture, member.input, member.ids, member.z_spec));
-    }
-    let (architecture, input, ids, z_spec) = first.ok_or_else(|| Error::file(&request.model_dir, "holds no model"))?;
+    let n_members = outputs.len();
+    let FirstModel { architecture, input, ids, z_spec } =
+        first.ok_or_else(|| Error::file(&request.model_dir, "holds no model"))?;
     let estimates = match combine(outputs)? {
         MemberOutput::Points(z_phot) => Estimates::Points(z_phot),
         MemberOutput::Mixtures(mut pdfs) => {
@@ -567,13 +561,13 @@ pub fn predict_file(request: &PredictRequest, on_read: &mut dyn FnMut(&InputSumm
     Ok(Predictions { architecture, members: n_members, input, ids, z_spec, estimates, started })
 }
 
-/// One model's predictions of a file (an ensemble's member, or the model itself).
-struct MemberPrediction {
+/// The first model of a prediction (an ensemble's first member, or the model itself) and what it
+/// read: the predictions' architecture, input, ids and redshifts.
+struct FirstModel {
     architecture: Architecture,
     input: InputSummary,
     ids: Vec<i64>,
     z_spec: Option<Vec<f64>>,
-    output: MemberOutput,
 }
 
 /// One model's outputs: redshifts or mixtures.
