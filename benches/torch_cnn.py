@@ -1,17 +1,18 @@
 """The paper's CNN (pzbench's `crates/models/src/cnn.rs`) in PyTorch: training throughput reference.
 
-usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5]
+usage: python3 torch_cnn.py [--size 64] [--batch 256] [--iters 40] [--warmup 5] [--repeat 3]
                             [--variants default,tuned,strict,bf16,compile,compile_bf16]
 
 Prints training galaxies/s (forward, loss, backward, Adam step) and inference galaxies/s (forward
-under no_grad, predictions copied to the host, as `pzbench bench train` does).
+under no_grad, predictions copied to the host, as `pzbench bench train` does): the median of
+--repeat timed runs of --iters steps each, with the smallest and largest, and the same as one JSON
+line (`JSON {...}`, read by benches/gpu_table.py).
 
 Same layers as pzbench: 3x3 'same' convolutions 32 tanh, pool, 64 tanh, pool, 128 tanh, pool,
 256 tanh, pool, 256 tanh, pool, 512 relu, 512 relu; flatten; dense 512/128/32 tanh; photometry
 branch 6 x dense 200 relu on the 5 raw magnitudes; concatenate; dense 1. Max pooling 2x2 floor
 mode. Adam (lr 1e-4) on the Tanaka loss (gamma 0.15). Inputs are random tensors already on the GPU,
-so this measures the model step alone (no data loading); pzbench's galaxies/s includes reading the
-images from HDF5 (overlapped by a reader thread).
+so this measures the model step alone (no data loading), as `pzbench bench train` does.
 
 Variants:
   default  PyTorch's defaults: cudnn.benchmark off, cuDNN convolutions may use TF32 (matmuls not);
@@ -24,6 +25,8 @@ Variants:
   compile_bf16  bf16, compiled the same way.
 """
 import argparse
+import json
+import statistics
 import time
 
 import torch
@@ -69,7 +72,7 @@ def tanaka(pred, z, gamma=0.15):
     return (1 - 1 / (1 + (dz / gamma) ** 2)).mean()
 
 
-def run(name, size, batch, warmup, iters):
+def run(name, size, batch, warmup, iters, repeat):
     torch.backends.cudnn.allow_tf32 = name != "strict"
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.benchmark = name not in ("default", "compile")
@@ -97,25 +100,32 @@ def run(name, size, batch, warmup, iters):
 
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
-    t = time.time()
-    for _ in range(iters):
-        loss = step()
-    torch.cuda.synchronize()
-    dt = time.time() - t
-    with torch.no_grad():
-        for _ in range(warmup):
-            forward()
+    train, infer = [], []
+    for _ in range(repeat):
         torch.cuda.synchronize()
         t = time.time()
         for _ in range(iters):
-            forward().cpu()
-        dt_infer = time.time() - t
+            loss = step()
+        torch.cuda.synchronize()
+        train.append(iters * batch / (time.time() - t))
+    with torch.no_grad():
+        for _ in range(warmup):
+            forward()
+        for _ in range(repeat):
+            torch.cuda.synchronize()
+            t = time.time()
+            for _ in range(iters):
+                forward().cpu()
+            infer.append(iters * batch / (time.time() - t))
     params = sum(p.numel() for p in eager.parameters())
-    print(f"RESULT torch {name} {size}px batch {batch}: {dt / iters * 1e3:.1f} ms/step, "
-          f"{iters * batch / dt:.0f} galaxies/s train, {iters * batch / dt_infer:.0f} galaxies/s inference, "
-          f"{params} parameters, loss {loss.item():.4f}, "
-          f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB", flush=True)
+    peak = torch.cuda.max_memory_allocated() / 2**30
+    med = statistics.median
+    print(f"RESULT torch {name} {size}px batch {batch}: {batch / med(train) * 1e3:.1f} ms/step, "
+          f"{med(train):.0f} [{min(train):.0f}, {max(train):.0f}] galaxies/s train, "
+          f"{med(infer):.0f} [{min(infer):.0f}, {max(infer):.0f}] galaxies/s inference, "
+          f"{params} parameters, loss {loss.item():.4f}, peak {peak:.2f} GiB", flush=True)
+    print("JSON " + json.dumps({"implementation": f"torch {name}", "image_size": size, "batch_size": batch,
+                                "train": train, "infer": infer, "peak_gib": peak}), flush=True)
 
 
 if __name__ == "__main__":
@@ -124,9 +134,10 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--variants", default="default,tuned,strict,bf16")
     a = ap.parse_args()
     print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
           torch.cuda.get_device_name(0), flush=True)
     for v in a.variants.split(","):
-        run(v, a.size, a.batch, a.warmup, a.iters)
+        run(v, a.size, a.batch, a.warmup, a.iters, a.repeat)

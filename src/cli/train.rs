@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::ProgressBar;
 
-use super::bench::GpuKernels;
+use super::bench::{GpuKernels, Precision};
 use super::input::{print_lock_wait, CatalogueArgs, LockArgs};
 use super::progress::progress_bar;
 use pzbench_io::{Error, Result};
@@ -190,6 +190,19 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
     pub gpu_kernels: GpuKernels,
 
+    /// Run every CUDA step directly instead of recording the training and inference steps of
+    /// full batches as CUDA graphs and replaying them (the default with the fast kernels; the
+    /// results are the same).
+    #[arg(long)]
+    pub no_cuda_graphs: bool,
+
+    /// Arithmetic on CUDA: f32 (cuDNN may use TF32 tensor cores, as PyTorch does), or bf16 mixed
+    /// precision as PyTorch's bf16 autocast (bf16 activations, convolutions and products with
+    /// f32 accumulation; f32 weights, loss and Adam). bf16 needs --device cuda and the fast
+    /// kernels.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+
     /// Magnitude columns (catalogue) or keys (HDF5), comma-separated, in a fixed order [default: g_cmodel_mag,r_cmodel_mag,i_cmodel_mag,z_cmodel_mag,y_cmodel_mag].
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub bands: Option<Vec<String>>,
@@ -308,7 +321,9 @@ const EPOCH_BAR: &str = "{prefix} [{bar:25}] {pos}/{len} {msg} [{elapsed_precise
 /// Run `pzbench train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let request = args.request()?;
+    args.precision.select(&args.device, args.gpu_kernels)?;
     args.gpu_kernels.select();
+    pzbench_models::use_cuda_graphs(!args.no_cuda_graphs);
     train_on_terminal(&request, args.quiet)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,13 @@ pub(crate) struct Adam {
     lr: f64,
     /// Steps taken so far.
     step: u64,
+    /// The step size α_t of the current step (`advance`).
+    step_size: f64,
+    /// The counter, learning rate and step size on the device, where the fused CUDA update
+    /// reads them (created by the first `advance` that finds a weight it applies to), and the
+    /// `(steps, lr)` it will hold once the queued steps ran.
+    #[cfg(feature = "cuda")]
+    device_clock: Option<(super::gpu::AdamClock, (u64, f64))>,
 }
 
 impl Adam {
@@ -42,7 +49,14 @@ impl Adam {
                 Ok(Slot { name, var, m, v })
             })
             .collect::<Result<_>>()?;
-        Ok(Adam { slots, lr, step: 0 })
+        Ok(Adam {
+            slots,
+            lr,
+            step: 0,
+            step_size: 0.0,
+            #[cfg(feature = "cuda")]
+            device_clock: None,
+        })
     }
 
     /// Changes the learning rate (a schedule's); the moments are kept.
@@ -56,17 +70,52 @@ impl Adam {
     }
 
     /// One update from the gradients in `grads`; variables without a gradient are left alone.
+    #[cfg(any(test, feature = "cuda"))]
     pub(crate) fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.advance()?;
+        self.apply(grads)
+    }
+
+    /// Counts one more step and sets its step size `α_t = lr · sqrt(1 - β₂ᵗ) / (1 - β₁ᵗ)`;
+    /// [`Adam::apply`] then updates the weights. On CUDA, `apply` counts the step on the device
+    /// too (`gpu::AdamClock`), which this sets only when the count or the learning rate changed
+    /// otherwise, so that a CUDA graph can record `apply` once and replay it after each
+    /// `advance` (`graph.rs`).
+    pub(crate) fn advance(&mut self) -> Result<()> {
+        #[cfg(feature = "cuda")]
+        if let Some(slot) = self.slots.iter().find(|slot| super::gpu::adam_applies(slot.var.as_tensor())) {
+            let (clock, expected) = match self.device_clock.as_mut() {
+                Some(clock) => clock,
+                None => self.device_clock.insert((super::gpu::AdamClock::new(slot.var.device())?, (u64::MAX, 0.0))),
+            };
+            if *expected != (self.step, self.lr) {
+                clock.set(self.step, self.lr)?;
+            }
+            *expected = (self.step + 1, self.lr);
+        }
         self.step += 1;
         let t = self.step as i32;
-        let alpha = self.lr * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
+        self.step_size = self.lr * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
+        Ok(())
+    }
+
+    /// The update of the current step ([`Adam::advance`]) from the gradients in `grads`;
+    /// variables without a gradient are left alone.
+    pub(crate) fn apply(&mut self, grads: &GradStore) -> Result<()> {
+        let alpha = self.step_size;
+        #[cfg(feature = "cuda")]
+        let mut clock = self.device_clock.as_mut().map(|(clock, _)| clock);
+        #[cfg(feature = "cuda")]
+        if let Some(clock) = clock.as_mut() {
+            clock.advance((BETA1, BETA2))?;
+        }
         for slot in &mut self.slots {
             let Some(g) = grads.get(slot.var.as_tensor()) else {
                 continue;
             };
             #[cfg(feature = "cuda")]
-            if super::gpu::adam_applies(slot.var.as_tensor()) {
-                super::gpu::adam_step(slot.var.as_tensor(), &slot.m, &slot.v, g, alpha, (BETA1, BETA2), EPSILON)?;
+            if let (true, Some(clock)) = (super::gpu::adam_applies(slot.var.as_tensor()), clock.as_ref()) {
+                super::gpu::adam_step(slot.var.as_tensor(), &slot.m, &slot.v, g, clock, (BETA1, BETA2), EPSILON)?;
                 continue;
             }
             slot.m = ((&slot.m * BETA1)? + (g * (1.0 - BETA1))?)?;

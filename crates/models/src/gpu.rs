@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
+use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::{CudaStorage, WrapErr};
 use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 
@@ -29,6 +29,39 @@ pub fn set_stock_kernels(stock: bool) {
 /// Whether the fast path is on (the default).
 pub fn fast_kernels() -> bool {
     !STOCK.load(Ordering::Relaxed)
+}
+
+static BF16: AtomicBool = AtomicBool::new(false);
+
+/// Run the fused blocks in bf16 (`--precision bf16`): activations, convolutions and products in
+/// bf16 with f32 accumulation, weights kept in f32 and cast for each step, the loss and Adam in
+/// f32 — as PyTorch's bf16 autocast does. Takes effect with the `cudnn` feature and the fast path.
+pub fn set_bf16(on: bool) {
+    BF16.store(on, Ordering::Relaxed);
+}
+
+/// The element type of the model's activations on `device`: bf16 when [`set_bf16`] is on and the
+/// fused blocks run (CUDA, `cudnn` feature, fast path), f32 otherwise.
+pub(crate) fn activation_dtype(device: &candle_core::Device) -> DType {
+    let fused = cfg!(feature = "cudnn") && device.is_cuda() && fast_kernels();
+    if fused && BF16.load(Ordering::Relaxed) {
+        DType::BF16
+    } else {
+        DType::F32
+    }
+}
+
+static NO_GRAPHS: AtomicBool = AtomicBool::new(false);
+
+/// Run every step directly instead of replaying CUDA graphs of full batches (`graph.rs`).
+pub fn set_cuda_graphs(on: bool) {
+    NO_GRAPHS.store(!on, Ordering::Relaxed);
+}
+
+/// Whether full batches on `device` run from CUDA graphs: on CUDA, with the fast path (whose
+/// fused Adam updates in place, as a replay needs), unless switched off.
+pub(crate) fn graphs_apply(device: &candle_core::Device) -> bool {
+    device.is_cuda() && fast_kernels() && !NO_GRAPHS.load(Ordering::Relaxed)
 }
 
 const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/kernels.ptx"));
@@ -92,9 +125,13 @@ pub(crate) fn max_pool_backward(
     Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), x_layout.shape().clone()))
 }
 
-fn contiguous_f32<'a>(storage: &'a CudaStorage, layout: &Layout, what: &str) -> Result<CudaView<'a, f32>> {
+fn contiguous<'a, T: candle_core::cuda_backend::CudaDType>(
+    storage: &'a CudaStorage,
+    layout: &Layout,
+    what: &str,
+) -> Result<CudaView<'a, T>> {
     match layout.contiguous_offsets() {
-        Some((start, _)) => Ok(storage.as_cuda_slice::<f32>()?.slice(start..)),
+        Some((start, _)) => Ok(storage.as_cuda_slice::<T>()?.slice(start..)),
         None => bail!("{what}: operands must be contiguous"),
     }
 }
@@ -102,18 +139,18 @@ fn contiguous_f32<'a>(storage: &'a CudaStorage, layout: &Layout, what: &str) -> 
 /// One Adam step on a contiguous f32 weight `w` on CUDA, in place, in ONE kernel instead of
 /// candle's eleven element-wise operations and their allocations: `m ← β₁m + (1-β₁)g`,
 /// `v ← β₂v + (1-β₂)g²`, `w ← w - α m / (√v + ε)` (the same expressions, in the same order, as
-/// the CPU path of `adam.rs`).
+/// the CPU path of `adam.rs`), with the step size `α` of `clock`'s current step.
 pub(crate) fn adam_step(
     w: &Tensor,
     m: &Tensor,
     v: &Tensor,
     g: &Tensor,
-    alpha: f64,
+    clock: &AdamClock,
     betas: (f64, f64),
     epsilon: f64,
 ) -> Result<()> {
-    let scalars = [alpha as f32, betas.0 as f32, betas.1 as f32, epsilon as f32];
-    w.inplace_op3(m, v, &AdamStep { gradient: g.contiguous()?, scalars })
+    let scalars = [betas.0 as f32, betas.1 as f32, epsilon as f32];
+    w.inplace_op3(m, v, &AdamStep { gradient: g.contiguous()?, step_size: &clock.step_size, scalars })
 }
 
 /// Whether [`adam_step`] can update `w`: f32, contiguous, on CUDA, fast path on.
@@ -121,13 +158,53 @@ pub(crate) fn adam_applies(w: &Tensor) -> bool {
     w.device().is_cuda() && w.dtype() == DType::F32 && w.is_contiguous() && fast_kernels()
 }
 
-/// The in-place Adam kernel on `(w; m, v)` with the gradient and `[α, β₁, β₂, ε]`.
-struct AdamStep {
-    gradient: Tensor,
-    scalars: [f32; 4],
+/// Adam's step counter and learning rate in device memory, and the step size computed from
+/// them there ([`AdamClock::advance`], the `adam_advance` kernel): queued with the update, it
+/// advances on every replay of a recorded training step (`graph.rs`), and the host never has to
+/// write a per-step value (a copy from pageable host memory waits for the device).
+pub(crate) struct AdamClock {
+    /// `[steps taken, learning rate]`.
+    clock: CudaSlice<f64>,
+    step_size: CudaSlice<f32>,
+    device: candle_core::cuda_backend::CudaDevice,
 }
 
-impl candle_core::InplaceOp3 for AdamStep {
+impl AdamClock {
+    /// A clock on `device` (set it before the first step).
+    pub(crate) fn new(device: &candle_core::Device) -> Result<Self> {
+        let device = device.as_cuda_device()?.clone();
+        let clock = device.alloc_zeros::<f64>(2)?;
+        let step_size = device.alloc_zeros::<f32>(1)?;
+        Ok(AdamClock { clock, step_size, device })
+    }
+
+    /// Sets the steps taken and the learning rate, in stream order. The copy waits for the
+    /// device: do it when they change other than by a step (the first step, a new learning
+    /// rate, a restored state). It goes through cudarc, not candle, whose copies are cached by
+    /// content while a graph is being recorded.
+    pub(crate) fn set(&mut self, steps: u64, lr: f64) -> Result<()> {
+        self.device.cuda_stream().memcpy_htod(&[steps as f64, lr], &mut self.clock).w()
+    }
+
+    /// Queues the next step: the counter + 1 and its step size.
+    pub(crate) fn advance(&mut self, betas: (f64, f64)) -> Result<()> {
+        let func = self.device.get_or_load_custom_func("adam_advance", "pzbench_kernels", PTX)?;
+        let mut args = func.builder();
+        args.arg(&mut self.clock).arg(&mut self.step_size).arg(&betas.0).arg(&betas.1);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(LaunchConfig::for_num_elems(1)) }.w()?;
+        Ok(())
+    }
+}
+
+/// The in-place Adam kernel on `(w; m, v)` with the gradient, the step size and `[β₁, β₂, ε]`.
+struct AdamStep<'a> {
+    gradient: Tensor,
+    step_size: &'a CudaSlice<f32>,
+    scalars: [f32; 3],
+}
+
+impl candle_core::InplaceOp3 for AdamStep<'_> {
     fn name(&self) -> &'static str {
         "adam-step"
     }
@@ -161,8 +238,11 @@ impl candle_core::InplaceOp3 for AdamStep {
         if [lm, lv, lg].iter().any(|l| l.shape().elem_count() != n) {
             bail!("adam: weights, moments and gradient differ in size")
         }
-        let (m, v, g) =
-            (contiguous_f32(sm, lm, "adam")?, contiguous_f32(sv, lv, "adam")?, contiguous_f32(sg, lg, "adam")?);
+        let (m, v, g) = (
+            contiguous::<f32>(sm, lm, "adam")?,
+            contiguous::<f32>(sv, lv, "adam")?,
+            contiguous::<f32>(sg, lg, "adam")?,
+        );
         let start = match lw.contiguous_offsets() {
             Some((start, _)) => start,
             None => bail!("adam: the weights must be contiguous"),
@@ -177,7 +257,8 @@ impl candle_core::InplaceOp3 for AdamStep {
         let func = dev.get_or_load_custom_func("adam_step_f32", "pzbench_kernels", PTX)?;
         let n_i64 = n as i64;
         let mut args = func.builder();
-        args.arg(&mut w).arg(&m_ptr).arg(&v_ptr).arg(&g).arg(&n_i64);
+        let (step_size, _step_size_sync) = self.step_size.device_ptr(&stream);
+        args.arg(&mut w).arg(&m_ptr).arg(&v_ptr).arg(&g).arg(&n_i64).arg(&step_size);
         for scalar in &self.scalars {
             args.arg(scalar);
         }
@@ -204,19 +285,62 @@ mod block {
     use std::cell::RefCell;
     use std::sync::{Arc, Mutex};
 
-    use candle_core::backend::BackendDevice;
+    use candle_core::backend::{BackendDevice, BackendStorage};
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnConvolutionMode_t::CUDNN_CROSS_CORRELATION;
     use candle_core::cuda_backend::cudarc::cudnn::sys::cudnnTensorFormat_t::CUDNN_TENSOR_NHWC;
     use candle_core::cuda_backend::cudarc::cudnn::sys::{
         cudnnConvolutionBwdDataAlgo_t as BwdData, cudnnConvolutionBwdFilterAlgo_t as BwdFilter,
-        cudnnConvolutionFwdAlgo_t as Fwd,
+        cudnnConvolutionFwdAlgo_t as Fwd, cudnnMathType_t,
     };
+    use candle_core::cuda_backend::cudarc::cudnn::CudnnDataType;
     use candle_core::cuda_backend::cudarc::cudnn::{ConvBackwardData, ConvBackwardFilter, ConvForward, Cudnn};
-    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, LaunchConfig, PushKernelArg};
-    use candle_core::cuda_backend::{CudaDevice, CudaStorage, WrapErr};
+    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::{CudaDType, CudaDevice, CudaStorage, WrapErr};
     use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
-    use super::{contiguous_f32, launch_config, PTX};
+    use super::{contiguous, launch_config, PTX};
+
+    /// The element types of the fused blocks: f32, and bf16 for `--precision bf16` (each kernel
+    /// computes in f32 and rounds once when it stores; cuDNN accumulates in f32).
+    trait Element: CudaDType + DeviceRepr + CudnnDataType<Scalar = f32> + Copy + 'static {
+        /// The suffix of this type's kernels in `kernels.cu` (its INSTANTIATE).
+        const SUFFIX: &'static str;
+        /// cuDNN's `(alpha, beta)` for writing a result (`y = 1·result + 0·y`).
+        const WRITE: (Self, Self);
+        /// cuDNN's math for convolutions on `Self`, as PyTorch sets it: the default for f32
+        /// (which lets cuDNN use TF32 tensor cores), tensor-core math for bf16.
+        const MATH: cudnnMathType_t;
+    }
+
+    impl Element for f32 {
+        const SUFFIX: &'static str = "f32";
+        const WRITE: (Self, Self) = (1.0, 0.0);
+        const MATH: cudnnMathType_t = cudnnMathType_t::CUDNN_DEFAULT_MATH;
+    }
+
+    impl Element for half::bf16 {
+        const SUFFIX: &'static str = "bf16";
+        const WRITE: (Self, Self) = (half::bf16::ONE, half::bf16::ZERO);
+        const MATH: cudnnMathType_t = cudnnMathType_t::CUDNN_TENSOR_OP_MATH;
+    }
+
+    /// `$run::<T>($args)` for the element type `T` of `$dtype`.
+    macro_rules! by_element {
+        ($dtype:expr, $run:ident ( $($arg:expr),* )) => {
+            match $dtype {
+                DType::F32 => $run::<f32>($($arg),*),
+                DType::BF16 => $run::<half::bf16>($($arg),*),
+                other => bail!("the fused CUDA blocks take f32 or bf16 tensors, not {other:?}"),
+            }
+        };
+    }
+
+    /// Loads the kernel `$name` of `kernels.cu` for the element type `$t` on `$dev`.
+    macro_rules! kernel {
+        ($t:ty, $dev:expr, $name:literal) => {
+            $dev.get_or_load_custom_func(&format!("{}_{}", $name, <$t>::SUFFIX), "pzbench_kernels", PTX)
+        };
+    }
 
     thread_local! {
         static HANDLE: RefCell<Option<(candle_core::cuda_backend::DeviceId, Arc<Cudnn>)>> = const { RefCell::new(None) };
@@ -274,8 +398,9 @@ mod block {
         BwdFilter::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING,
     ];
 
-    /// (pass, [n, h, w, c_in, c_out]) → index of the fastest algorithm measured for that shape.
-    type AlgoKey = (u8, [usize; 5]);
+    /// (pass, element type, [n, h, w, c_in, c_out]) → index of the fastest algorithm measured
+    /// for that shape.
+    type AlgoKey = (u8, &'static str, [usize; 5]);
 
     thread_local! {
         static FASTEST: RefCell<std::collections::HashMap<AlgoKey, usize>> = RefCell::new(std::collections::HashMap::new());
@@ -321,6 +446,16 @@ mod block {
         }
     }
 
+    /// A 3×3 "same" cross-correlation accumulating in f32, with tensor-core math for `T`.
+    fn conv_descriptor<T: Element>(
+        cudnn: &Arc<Cudnn>,
+    ) -> Result<candle_core::cuda_backend::cudarc::cudnn::ConvDescriptor<f32>> {
+        let mut conv =
+            cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
+        conv.set_math_type(T::MATH).map_err(cudnn_err)?;
+        Ok(conv)
+    }
+
     /// The cuDNN descriptors of one 3×3 "same" convolution over `(n, h, w)` pixels, `c` input and
     /// `k` output channels, channels-last.
     struct ConvShape {
@@ -332,98 +467,103 @@ mod block {
     }
 
     impl ConvShape {
-        fn key(&self, pass: u8) -> AlgoKey {
-            (pass, [self.n, self.h, self.w, self.c, self.k])
+        fn key<T: Element>(&self, pass: u8) -> AlgoKey {
+            (pass, T::SUFFIX, [self.n, self.h, self.w, self.c, self.k])
         }
 
         /// `x (n, h, w, c)`, `kernel (k, 3, 3, c)` → `z (n, h, w, k)`.
-        fn forward(&self, dev: &CudaDevice, x: &CudaView<f32>, kernel: &CudaView<f32>) -> Result<CudaSlice<f32>> {
+        fn forward<T: Element>(&self, dev: &CudaDevice, x: &CudaView<T>, kernel: &CudaView<T>) -> Result<CudaSlice<T>> {
             let cudnn = handle(dev)?;
-            let conv =
-                cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let (xd, wd, yd) = (self.tensor(&cudnn, self.c)?, self.filter(&cudnn)?, self.tensor(&cudnn, self.k)?);
+            let conv = conv_descriptor::<T>(&cudnn)?;
+            let (xd, wd, yd) =
+                (self.tensor::<T>(&cudnn, self.c)?, self.filter::<T>(&cudnn)?, self.tensor::<T>(&cudnn, self.k)?);
             let op = ConvForward { conv: &conv, x: &xd, w: &wd, y: &yd };
             // SAFETY: written in full by cuDNN (beta = 0).
-            let mut z = unsafe { dev.alloc::<f32>(self.n * self.h * self.w * self.k) }?;
+            let mut z = unsafe { dev.alloc::<T>(self.n * self.h * self.w * self.k) }?;
             run_fastest(
                 dev,
-                self.key(0),
+                self.key::<T>(0),
                 &FWD_ALGOS,
                 || op.pick_algorithm(),
                 |algo| {
                     let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), x, kernel, &mut z) }.map_err(cudnn_err)
+                    unsafe { op.launch(algo, ws.as_mut(), T::WRITE, x, kernel, &mut z) }.map_err(cudnn_err)
                 },
             )?;
             Ok(z)
         }
 
         /// `dz (n, h, w, k)`, `kernel (k, 3, 3, c)` → `dx (n, h, w, c)`.
-        fn backward_data(
+        fn backward_data<T: Element>(
             &self,
             dev: &CudaDevice,
-            dz: &CudaView<f32>,
-            kernel: &CudaView<f32>,
-        ) -> Result<CudaSlice<f32>> {
+            dz: &CudaView<T>,
+            kernel: &CudaView<T>,
+        ) -> Result<CudaSlice<T>> {
             let cudnn = handle(dev)?;
-            let conv =
-                cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let (dzd, wd, dxd) = (self.tensor(&cudnn, self.k)?, self.filter(&cudnn)?, self.tensor(&cudnn, self.c)?);
+            let conv = conv_descriptor::<T>(&cudnn)?;
+            let (dzd, wd, dxd) =
+                (self.tensor::<T>(&cudnn, self.k)?, self.filter::<T>(&cudnn)?, self.tensor::<T>(&cudnn, self.c)?);
             let op = ConvBackwardData { conv: &conv, dx: &dxd, w: &wd, dy: &dzd };
             // SAFETY: written in full by cuDNN (beta = 0).
-            let mut dx = unsafe { dev.alloc::<f32>(self.n * self.h * self.w * self.c) }?;
+            let mut dx = unsafe { dev.alloc::<T>(self.n * self.h * self.w * self.c) }?;
             run_fastest(
                 dev,
-                self.key(1),
+                self.key::<T>(1),
                 &BWD_DATA_ALGOS,
                 || op.pick_algorithm(),
                 |algo| {
                     let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), &mut dx, kernel, dz) }.map_err(cudnn_err)
+                    unsafe { op.launch(algo, ws.as_mut(), T::WRITE, &mut dx, kernel, dz) }.map_err(cudnn_err)
                 },
             )?;
             Ok(dx)
         }
 
         /// `x (n, h, w, c)`, `dz (n, h, w, k)` → `dkernel (k, 3, 3, c)`.
-        fn backward_filter(&self, dev: &CudaDevice, x: &CudaView<f32>, dz: &CudaView<f32>) -> Result<CudaSlice<f32>> {
+        fn backward_filter<T: Element>(
+            &self,
+            dev: &CudaDevice,
+            x: &CudaView<T>,
+            dz: &CudaView<T>,
+        ) -> Result<CudaSlice<T>> {
             let cudnn = handle(dev)?;
-            let conv =
-                cudnn.create_conv2d::<f32>([1, 1], [1, 1], [1, 1], CUDNN_CROSS_CORRELATION).map_err(cudnn_err)?;
-            let (xd, dzd, dwd) = (self.tensor(&cudnn, self.c)?, self.tensor(&cudnn, self.k)?, self.filter(&cudnn)?);
+            let conv = conv_descriptor::<T>(&cudnn)?;
+            let (xd, dzd, dwd) =
+                (self.tensor::<T>(&cudnn, self.c)?, self.tensor::<T>(&cudnn, self.k)?, self.filter::<T>(&cudnn)?);
             let op = ConvBackwardFilter { conv: &conv, x: &xd, dw: &dwd, dy: &dzd };
             // SAFETY: written in full by cuDNN (beta = 0).
-            let mut dw = unsafe { dev.alloc::<f32>(self.k * 9 * self.c) }?;
+            let mut dw = unsafe { dev.alloc::<T>(self.k * 9 * self.c) }?;
             run_fastest(
                 dev,
-                self.key(2),
+                self.key::<T>(2),
                 &BWD_FILTER_ALGOS,
                 || op.pick_algorithm(),
                 |algo| {
                     let mut ws = workspace(dev, op.get_workspace_size(algo).map_err(cudnn_err)?)?;
                     // SAFETY: descriptors match the buffers' sizes and layouts.
-                    unsafe { op.launch(algo, ws.as_mut(), (1.0, 0.0), x, &mut dw, dz) }.map_err(cudnn_err)
+                    unsafe { op.launch(algo, ws.as_mut(), T::WRITE, x, &mut dw, dz) }.map_err(cudnn_err)
                 },
             )?;
             Ok(dw)
         }
 
-        fn tensor(
+        fn tensor<T: Element>(
             &self,
             cudnn: &Arc<Cudnn>,
             channels: usize,
-        ) -> Result<candle_core::cuda_backend::cudarc::cudnn::TensorDescriptor<f32>> {
+        ) -> Result<candle_core::cuda_backend::cudarc::cudnn::TensorDescriptor<T>> {
             let dims = [self.n, channels, self.h, self.w].map(|v| v as i32);
-            cudnn.create_4d_tensor::<f32>(CUDNN_TENSOR_NHWC, dims).map_err(cudnn_err)
+            cudnn.create_4d_tensor::<T>(CUDNN_TENSOR_NHWC, dims).map_err(cudnn_err)
         }
 
-        fn filter(
+        fn filter<T: Element>(
             &self,
             cudnn: &Arc<Cudnn>,
-        ) -> Result<candle_core::cuda_backend::cudarc::cudnn::FilterDescriptor<f32>> {
-            cudnn.create_4d_filter::<f32>(CUDNN_TENSOR_NHWC, [self.k as i32, self.c as i32, 3, 3]).map_err(cudnn_err)
+        ) -> Result<candle_core::cuda_backend::cudarc::cudnn::FilterDescriptor<T>> {
+            cudnn.create_4d_filter::<T>(CUDNN_TENSOR_NHWC, [self.k as i32, self.c as i32, 3, 3]).map_err(cudnn_err)
         }
     }
 
@@ -444,6 +584,40 @@ mod block {
         act: i32,
         pool: bool,
         pre_activation: Mutex<Option<CudaStorage>>,
+    }
+
+    /// [`ConvBlock`]'s forward pass on elements `T`.
+    fn conv_block_forward<T: Element>(
+        op: &ConvBlock,
+        sx: &CudaStorage,
+        lx: &Layout,
+        sk: &CudaStorage,
+        lk: &Layout,
+        sb: &CudaStorage,
+        lb: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &sx.device;
+        let shape = shape_of(lx, lk, lb, op.pool)?;
+        let bias = contiguous::<T>(sb, lb, "conv block")?;
+        let z = shape.forward(dev, &contiguous::<T>(sx, lx, "conv block")?, &contiguous::<T>(sk, lk, "conv block")?)?;
+        let ConvShape { n, h, w, k, .. } = shape;
+        let dims = [n as i32, h as i32, w as i32, k as i32];
+        if op.pool {
+            let outputs = n * (h / 2) * (w / 2) * k;
+            // SAFETY: every element is written by the kernel.
+            let mut y = unsafe { dev.alloc::<T>(outputs) }?;
+            let func = kernel!(T, dev, "bias_act_pool")?;
+            let mut args = func.builder();
+            args.arg(&z).arg(&bias).arg(&mut y).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]).arg(&op.act);
+            // SAFETY: argument types and count match the kernel's signature.
+            unsafe { args.launch(launch_config(outputs)) }.w()?;
+            *op.pre_activation.lock().map_err(|_| candle_core::Error::Msg("conv block state poisoned".into()))? =
+                Some(T::wrap_cuda_slice(z, dev.clone()));
+            Ok((T::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h / 2, w / 2, k))))
+        } else {
+            let y = bias_activation::<T>(dev, &z, &bias, k, op.act)?;
+            Ok((T::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
+        }
     }
 
     fn shape_of(lx: &Layout, lk: &Layout, lb: &Layout, pool: bool) -> Result<ConvShape> {
@@ -489,39 +663,7 @@ mod block {
             sb: &CudaStorage,
             lb: &Layout,
         ) -> Result<(CudaStorage, Shape)> {
-            let dev = &sx.device;
-            let shape = shape_of(lx, lk, lb, self.pool)?;
-            let bias = contiguous_f32(sb, lb, "conv block")?;
-            let z =
-                shape.forward(dev, &contiguous_f32(sx, lx, "conv block")?, &contiguous_f32(sk, lk, "conv block")?)?;
-            let ConvShape { n, h, w, k, .. } = shape;
-            let dims = [n as i32, h as i32, w as i32, k as i32];
-            if self.pool {
-                let outputs = n * (h / 2) * (w / 2) * k;
-                // SAFETY: every element is written by the kernel.
-                let mut y = unsafe { dev.alloc::<f32>(outputs) }?;
-                let func = dev.get_or_load_custom_func("bias_act_pool_f32", "pzbench_kernels", PTX)?;
-                let mut args = func.builder();
-                args.arg(&z)
-                    .arg(&bias)
-                    .arg(&mut y)
-                    .arg(&dims[0])
-                    .arg(&dims[1])
-                    .arg(&dims[2])
-                    .arg(&dims[3])
-                    .arg(&self.act);
-                // SAFETY: argument types and count match the kernel's signature.
-                unsafe { args.launch(launch_config(outputs)) }.w()?;
-                *self
-                    .pre_activation
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("conv block state poisoned".into()))? =
-                    Some(CudaStorage::wrap_cuda_slice(z, dev.clone()));
-                Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h / 2, w / 2, k))))
-            } else {
-                let y = bias_activation(dev, &z, &bias, k, self.act)?;
-                Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((n, h, w, k))))
-            }
+            by_element!(sx.dtype(), conv_block_forward(self, sx, lx, sk, lk, sb, lb))
         }
 
         fn bwd(
@@ -591,22 +733,7 @@ mod block {
             sb: &CudaStorage,
             lb: &Layout,
         ) -> Result<(CudaStorage, Shape)> {
-            use candle_core::backend::BackendStorage;
-            let dev = &sx.device;
-            let (m, k) = lx.shape().dims2()?;
-            let (n, k_w) = lw.shape().dims2()?;
-            if k_w != k || lb.shape().dims() != [n] {
-                bail!(
-                    "dense layer: weight {:?} and bias {:?} do not fit an input of shape {:?}",
-                    lw.dims(),
-                    lb.dims(),
-                    lx.dims()
-                )
-            }
-            let z = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)?;
-            let bias = contiguous_f32(sb, lb, "dense layer")?;
-            let y = bias_activation(dev, z.as_cuda_slice::<f32>()?, &bias, n, self.0)?;
-            Ok((CudaStorage::wrap_cuda_slice(y, dev.clone()), Shape::from((m, n))))
+            by_element!(sx.dtype(), dense_block_forward(self.0, sx, lx, sw, lw, sb, lb))
         }
 
         fn bwd(
@@ -625,27 +752,55 @@ mod block {
         }
     }
 
-    /// Sums of the `c` columns of the contiguous `g` (`(…, c)`), in a fixed order.
+    /// [`DenseBlock`]'s forward pass on elements `T`, with activation `act`.
+    fn dense_block_forward<T: Element>(
+        act: i32,
+        sx: &CudaStorage,
+        lx: &Layout,
+        sw: &CudaStorage,
+        lw: &Layout,
+        sb: &CudaStorage,
+        lb: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &sx.device;
+        let (m, k) = lx.shape().dims2()?;
+        let (n, k_w) = lw.shape().dims2()?;
+        if k_w != k || lb.shape().dims() != [n] {
+            bail!(
+                "dense layer: weight {:?} and bias {:?} do not fit an input of shape {:?}",
+                lw.dims(),
+                lb.dims(),
+                lx.dims()
+            )
+        }
+        let z = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)?;
+        let bias = contiguous::<T>(sb, lb, "dense layer")?;
+        let y = bias_activation::<T>(dev, z.as_cuda_slice::<T>()?, &bias, n, act)?;
+        Ok((T::wrap_cuda_slice(y, dev.clone()), Shape::from((m, n))))
+    }
+
+    /// Sums of the `c` columns of the contiguous `g` (`(…, c)`), in a fixed order, in f32 (the
+    /// partial sums of the fused kernel are f32 whatever `g`'s type), returned in `g`'s type.
     fn column_sums(g: &Tensor, c: usize) -> Result<Tensor> {
         match column_block(c) {
-            Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0),
+            Some(_) => g.apply_op1_no_bwd(&ColumnPartialSums(c))?.sum(0)?.to_dtype(g.dtype()),
             None => g.flatten_to(g.rank().saturating_sub(2))?.sum(0),
         }
     }
 
     /// `act(z + bias)` for a contiguous `z` whose last dimension has `channels` entries (the
-    /// `bias_act_f32` kernel).
-    fn bias_activation(
+    /// `bias_act` kernel).
+    fn bias_activation<T: Element>(
         dev: &CudaDevice,
-        z: &CudaSlice<f32>,
-        bias: &CudaView<f32>,
+        z: &CudaSlice<T>,
+        bias: &CudaView<T>,
         channels: usize,
         act: i32,
-    ) -> Result<CudaSlice<f32>> {
+    ) -> Result<CudaSlice<T>> {
         let elements = z.len();
         // SAFETY: every element is written by the kernel.
-        let mut y = unsafe { dev.alloc::<f32>(elements) }?;
-        let func = dev.get_or_load_custom_func("bias_act_f32", "pzbench_kernels", PTX)?;
+        let mut y = unsafe { dev.alloc::<T>(elements) }?;
+        let func = kernel!(T, dev, "bias_act")?;
         let (elements_i64, channels_i32) = (elements as i64, channels as i32);
         let mut args = func.builder();
         args.arg(z).arg(bias).arg(&mut y).arg(&elements_i64).arg(&channels_i32).arg(&act);
@@ -678,21 +833,32 @@ mod block {
             sb: &CudaStorage,
             lb: &Layout,
         ) -> Result<(CudaStorage, Shape)> {
-            let dev = &sa.device;
-            let (a, b) = (contiguous_f32(sa, la, "conv backward")?, contiguous_f32(sb, lb, "conv backward")?);
-            match self {
-                ConvBackward::Data => {
-                    let (n, h, w, k) = la.shape().dims4()?;
-                    let c = lb.shape().dims4()?.3;
-                    let dx = ConvShape { n, h, w, c, k }.backward_data(dev, &a, &b)?;
-                    Ok((CudaStorage::wrap_cuda_slice(dx, dev.clone()), Shape::from((n, h, w, c))))
-                }
-                ConvBackward::Filter => {
-                    let (n, h, w, c) = la.shape().dims4()?;
-                    let k = lb.shape().dims4()?.3;
-                    let dw = ConvShape { n, h, w, c, k }.backward_filter(dev, &a, &b)?;
-                    Ok((CudaStorage::wrap_cuda_slice(dw, dev.clone()), Shape::from((k, 3, 3, c))))
-                }
+            by_element!(sa.dtype(), conv_backward(self, sa, la, sb, lb))
+        }
+    }
+
+    /// [`ConvBackward`] on elements `T`.
+    fn conv_backward<T: Element>(
+        pass: &ConvBackward,
+        sa: &CudaStorage,
+        la: &Layout,
+        sb: &CudaStorage,
+        lb: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &sa.device;
+        let (a, b) = (contiguous::<T>(sa, la, "conv backward")?, contiguous::<T>(sb, lb, "conv backward")?);
+        match pass {
+            ConvBackward::Data => {
+                let (n, h, w, k) = la.shape().dims4()?;
+                let c = lb.shape().dims4()?.3;
+                let dx = ConvShape { n, h, w, c, k }.backward_data(dev, &a, &b)?;
+                Ok((T::wrap_cuda_slice(dx, dev.clone()), Shape::from((n, h, w, c))))
+            }
+            ConvBackward::Filter => {
+                let (n, h, w, c) = la.shape().dims4()?;
+                let k = lb.shape().dims4()?.3;
+                let dw = ConvShape { n, h, w, c, k }.backward_filter(dev, &a, &b)?;
+                Ok((T::wrap_cuda_slice(dw, dev.clone()), Shape::from((k, 3, 3, c))))
             }
         }
     }
@@ -721,33 +887,44 @@ mod block {
             sd: &CudaStorage,
             ld: &Layout,
         ) -> Result<(CudaStorage, Shape)> {
-            let dev = &sb.device;
-            let [n, h, w] = self.dims;
-            let k = lb.shape().elem_count();
-            if ld.shape().dims() != [n, h / 2, w / 2, k] {
-                bail!("conv block backward: the gradient {:?} does not match the pooled shape", ld.dims())
-            }
-            let (bias, dy) =
-                (contiguous_f32(sb, lb, "conv block backward")?, contiguous_f32(sd, ld, "conv block backward")?);
-            let z = self.z.as_cuda_slice::<f32>()?;
-            // SAFETY: every element is written by the kernel (cropped rows and columns too).
-            let mut g = unsafe { dev.alloc::<f32>(n * h * w * k) }?;
-            let func = dev.get_or_load_custom_func("bias_act_pool_grad_f32", "pzbench_kernels", PTX)?;
-            let dims = [n as i32, h as i32, w as i32, k as i32];
-            let mut args = func.builder();
-            args.arg(z)
-                .arg(&bias)
-                .arg(&dy)
-                .arg(&mut g)
-                .arg(&dims[0])
-                .arg(&dims[1])
-                .arg(&dims[2])
-                .arg(&dims[3])
-                .arg(&self.act);
-            // SAFETY: argument types and count match the kernel's signature.
-            unsafe { args.launch(launch_config(n * (h / 2) * (w / 2) * k)) }.w()?;
-            Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), Shape::from((n, h, w, k))))
+            by_element!(sb.dtype(), pool_activation_grad(self, sb, lb, sd, ld))
         }
+    }
+
+    /// [`PoolActivationGrad`] on elements `T`.
+    fn pool_activation_grad<T: Element>(
+        op: &PoolActivationGrad,
+        sb: &CudaStorage,
+        lb: &Layout,
+        sd: &CudaStorage,
+        ld: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &sb.device;
+        let [n, h, w] = op.dims;
+        let k = lb.shape().elem_count();
+        if ld.shape().dims() != [n, h / 2, w / 2, k] {
+            bail!("conv block backward: the gradient {:?} does not match the pooled shape", ld.dims())
+        }
+        let (bias, dy) =
+            (contiguous::<T>(sb, lb, "conv block backward")?, contiguous::<T>(sd, ld, "conv block backward")?);
+        let z = op.z.as_cuda_slice::<T>()?;
+        // SAFETY: every element is written by the kernel (cropped rows and columns too).
+        let mut g = unsafe { dev.alloc::<T>(n * h * w * k) }?;
+        let func = kernel!(T, dev, "bias_act_pool_grad")?;
+        let dims = [n as i32, h as i32, w as i32, k as i32];
+        let mut args = func.builder();
+        args.arg(z)
+            .arg(&bias)
+            .arg(&dy)
+            .arg(&mut g)
+            .arg(&dims[0])
+            .arg(&dims[1])
+            .arg(&dims[2])
+            .arg(&dims[3])
+            .arg(&op.act);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(n * (h / 2) * (w / 2) * k)) }.w()?;
+        Ok((T::wrap_cuda_slice(g, dev.clone()), Shape::from((n, h, w, k))))
     }
 
     /// `(y, dy) → dy · act'(y)`.
@@ -769,20 +946,31 @@ mod block {
             sd: &CudaStorage,
             ld: &Layout,
         ) -> Result<(CudaStorage, Shape)> {
-            let dev = &sy.device;
-            let (y, dy) =
-                (contiguous_f32(sy, ly, "activation gradient")?, contiguous_f32(sd, ld, "activation gradient")?);
-            let n = ly.shape().elem_count();
-            // SAFETY: every element is written by the kernel.
-            let mut g = unsafe { dev.alloc::<f32>(n) }?;
-            let func = dev.get_or_load_custom_func("bias_act_grad_f32", "pzbench_kernels", PTX)?;
-            let n_i64 = n as i64;
-            let mut args = func.builder();
-            args.arg(&y).arg(&dy).arg(&mut g).arg(&n_i64).arg(&self.0);
-            // SAFETY: argument types and count match the kernel's signature.
-            unsafe { args.launch(launch_config(n)) }.w()?;
-            Ok((CudaStorage::wrap_cuda_slice(g, dev.clone()), ly.shape().clone()))
+            by_element!(sy.dtype(), activation_grad(self.0, sy, ly, sd, ld))
         }
+    }
+
+    /// [`ActivationGrad`] on elements `T`, for activation `act`.
+    fn activation_grad<T: Element>(
+        act: i32,
+        sy: &CudaStorage,
+        ly: &Layout,
+        sd: &CudaStorage,
+        ld: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &sy.device;
+        let (y, dy) =
+            (contiguous::<T>(sy, ly, "activation gradient")?, contiguous::<T>(sd, ld, "activation gradient")?);
+        let n = ly.shape().elem_count();
+        // SAFETY: every element is written by the kernel.
+        let mut g = unsafe { dev.alloc::<T>(n) }?;
+        let func = kernel!(T, dev, "bias_act_grad")?;
+        let n_i64 = n as i64;
+        let mut args = func.builder();
+        args.arg(&y).arg(&dy).arg(&mut g).arg(&n_i64).arg(&act);
+        // SAFETY: argument types and count match the kernel's signature.
+        unsafe { args.launch(launch_config(n)) }.w()?;
+        Ok((T::wrap_cuda_slice(g, dev.clone()), ly.shape().clone()))
     }
 
     /// Threads per block for column sums over `c` columns: a multiple of `c`.
@@ -807,33 +995,37 @@ mod block {
         }
 
         fn cuda_fwd(&self, sg: &CudaStorage, lg: &Layout) -> Result<(CudaStorage, Shape)> {
-            let dev = &sg.device;
-            let g = contiguous_f32(sg, lg, "column sums")?;
-            let c = self.0;
-            let Some(block) = column_block(c) else { bail!("column sums: unsupported channel count {c}") };
-            let rows = lg.shape().elem_count() / c;
-            let rows_per_block = rows.div_ceil(1024).max(1);
-            let blocks = rows.div_ceil(rows_per_block).max(1);
-            // SAFETY: every block writes its c partial sums.
-            let mut partial = unsafe { dev.alloc::<f32>(blocks * c) }?;
-            let func = dev.get_or_load_custom_func("column_partial_sums_f32", "pzbench_kernels", PTX)?;
-            let (rows_i64, c_i32, per_block) = (rows as i64, c as i32, rows_per_block as i64);
-            let mut args = func.builder();
-            args.arg(&g).arg(&mut partial).arg(&rows_i64).arg(&c_i32).arg(&per_block);
-            let cfg = LaunchConfig {
-                grid_dim: (blocks as u32, 1, 1),
-                block_dim: (block as u32, 1, 1),
-                shared_mem_bytes: (block * std::mem::size_of::<f32>()) as u32,
-            };
-            // SAFETY: argument types and count match the kernel's signature; shared memory as sized.
-            unsafe { args.launch(cfg) }.w()?;
-            Ok((CudaStorage::wrap_cuda_slice(partial, dev.clone()), Shape::from((blocks, c))))
+            by_element!(sg.dtype(), column_partial_sums(self.0, sg, lg))
         }
     }
 
-    /// Whether [`conv_block`] and [`dense_block`] take these tensors: f32 on a CUDA device, fast
-    /// path on.
+    /// [`ColumnPartialSums`] of `c` columns on elements `T`; the sums are f32.
+    fn column_partial_sums<T: Element>(c: usize, sg: &CudaStorage, lg: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &sg.device;
+        let g = contiguous::<T>(sg, lg, "column sums")?;
+        let Some(block) = column_block(c) else { bail!("column sums: unsupported channel count {c}") };
+        let rows = lg.shape().elem_count() / c;
+        let rows_per_block = rows.div_ceil(1024).max(1);
+        let blocks = rows.div_ceil(rows_per_block).max(1);
+        // SAFETY: every block writes its c partial sums.
+        let mut partial = unsafe { dev.alloc::<f32>(blocks * c) }?;
+        let func = kernel!(T, dev, "column_partial_sums")?;
+        let (rows_i64, c_i32, per_block) = (rows as i64, c as i32, rows_per_block as i64);
+        let mut args = func.builder();
+        args.arg(&g).arg(&mut partial).arg(&rows_i64).arg(&c_i32).arg(&per_block);
+        let cfg = LaunchConfig {
+            grid_dim: (blocks as u32, 1, 1),
+            block_dim: (block as u32, 1, 1),
+            shared_mem_bytes: (block * std::mem::size_of::<f32>()) as u32,
+        };
+        // SAFETY: argument types and count match the kernel's signature; shared memory as sized.
+        unsafe { args.launch(cfg) }.w()?;
+        Ok((CudaStorage::wrap_cuda_slice(partial, dev.clone()), Shape::from((blocks, c))))
+    }
+
+    /// Whether [`conv_block`] and [`dense_block`] take these tensors: f32 or bf16 on a CUDA
+    /// device, fast path on.
     pub(crate) fn applies(x: &Tensor) -> bool {
-        x.device().is_cuda() && x.dtype() == DType::F32 && super::fast_kernels()
+        x.device().is_cuda() && matches!(x.dtype(), DType::F32 | DType::BF16) && super::fast_kernels()
     }
 }

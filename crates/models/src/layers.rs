@@ -60,7 +60,9 @@ impl Module for Dense {
         #[cfg(feature = "cudnn")]
         if super::gpu::block_applies(x) && x.rank() == 2 {
             if let Some(bias) = self.linear.bias() {
-                return super::gpu::dense_block(x, self.linear.weight(), bias, self.act.kernel_code());
+                // f32 weights, cast for a bf16 input (differentiable: the gradients come back f32).
+                let (weight, bias) = (self.linear.weight().to_dtype(x.dtype())?, bias.to_dtype(x.dtype())?);
+                return super::gpu::dense_block(x, &weight, &bias, self.act.kernel_code());
             }
         }
         self.act.apply(&self.linear.forward(x)?)
@@ -102,7 +104,9 @@ impl Conv3x3 {
     pub(crate) fn forward_pooled(&self, x: &Tensor, pool: bool) -> Result<Tensor> {
         #[cfg(feature = "cudnn")]
         if super::gpu::block_applies(x) {
-            return super::gpu::conv_block(x, &self.weight, &self.bias, self.act.kernel_code(), pool);
+            // f32 weights, cast for a bf16 input (differentiable: the gradients come back f32).
+            let (weight, bias) = (self.weight.to_dtype(x.dtype())?, self.bias.to_dtype(x.dtype())?);
+            return super::gpu::conv_block(x, &weight, &bias, self.act.kernel_code(), pool);
         }
         let y = self.im2col_forward(x)?;
         if pool {

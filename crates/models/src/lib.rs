@@ -54,6 +54,8 @@ mod data;
 mod ensemble;
 #[cfg(feature = "cuda")]
 pub mod gpu;
+#[cfg(feature = "cuda")]
+mod graph;
 mod inputs;
 mod layers;
 mod loss;
@@ -65,6 +67,7 @@ mod record;
 mod reference;
 mod run;
 mod scaling;
+mod step;
 mod train;
 
 #[cfg(feature = "cuda")]
@@ -117,7 +120,9 @@ pub fn device(name: &str) -> Result<Device> {
 #[cfg(feature = "cuda")]
 fn cuda_device(ordinal: usize) -> Result<Device> {
     // candle appends a backtrace to the message when RUST_BACKTRACE is set: keep the first line.
-    let device = Device::new_cuda(ordinal).map_err(|e| {
+    // A stream of its own (not the per-thread default stream of `Device::new_cuda`): all work
+    // goes to one stream whatever thread queues it, and it can be captured (`graph.rs`).
+    let device = candle_core::CudaDevice::new_with_stream(ordinal).map(Device::Cuda).map_err(|e| {
         let message = e.to_string();
         let first = message.lines().next().unwrap_or_default();
         Error::other(format!(
@@ -148,6 +153,28 @@ pub fn use_stock_gpu_kernels(stock: bool) {
     gpu::set_stock_kernels(stock);
     #[cfg(not(feature = "cuda"))]
     let _ = stock;
+}
+
+/// Whether [`use_bf16`] can take effect: a build with the `cudnn` feature (the fused blocks).
+pub const BF16_AVAILABLE: bool = cfg!(feature = "cudnn");
+
+/// Train and predict on CUDA in bf16 mixed precision (`true`) or f32 (`false`, the default): bf16
+/// activations, convolutions and products with f32 accumulation, f32 weights, loss and Adam. Takes
+/// effect on CUDA with the fast kernels in a build with the `cudnn` feature ([`BF16_AVAILABLE`]).
+pub fn use_bf16(on: bool) {
+    #[cfg(feature = "cuda")]
+    gpu::set_bf16(on);
+    #[cfg(not(feature = "cuda"))]
+    let _ = on;
+}
+
+/// Run full batches on CUDA from recorded CUDA graphs (`true`, the default) or every step
+/// directly. No effect on the CPU or in a build without the `cuda` feature.
+pub fn use_cuda_graphs(on: bool) {
+    #[cfg(feature = "cuda")]
+    gpu::set_cuda_graphs(on);
+    #[cfg(not(feature = "cuda"))]
+    let _ = on;
 }
 
 /// Peak memory of a run on `device`: the device memory in use (CUDA, including the context and

@@ -8,12 +8,13 @@ use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 use super::cnn::{Cnn, CnnConfig};
-use super::data::{Dataset, HostBatch, Preprocess};
+use super::data::{Dataset, Preprocess};
 use super::layers::{glorot_init, parameter_count};
 use super::mdn::{GaussianMixtures, Head};
 use super::nn::{Nn, NnConfig};
 use super::record::TrainingRecord;
 use super::scaling::MinMaxScaler;
+use super::step::InferenceSteps;
 use super::CandleContext;
 use pzbench_io::{Error, Result};
 
@@ -218,24 +219,22 @@ impl Model {
         Preprocess { scaler: self.scaler.clone(), images: self.arch.image_shape().is_some(), augment: None }
     }
 
-    /// The outputs, `(n, 1)` redshifts or `(n, 3K)` mixture parameters, for a preprocessed batch.
-    pub(crate) fn forward(&self, batch: &HostBatch) -> candle_core::Result<Tensor> {
-        let mags = Tensor::from_slice(&batch.mags, (batch.n, self.arch.n_mags()), &self.device)?;
-        let images = match (self.arch.image_shape(), &batch.images) {
-            (Some((c, h, w)), Some(pixels)) => Some(Tensor::from_slice(pixels, (batch.n, c, h, w), &self.device)?),
-            _ => None,
-        };
-        self.forward_tensors(images.as_ref(), &mags)
-    }
-
     /// The outputs, `(n, 1)` redshifts or `(n, 3K)` mixture parameters, for inputs already on the
     /// device (images for the CNN).
+    /// With `--precision bf16` on CUDA the inputs are cast to bf16 and the outputs back to f32
+    /// (the layers cast their f32 weights, `layers.rs`).
     pub(crate) fn forward_tensors(&self, images: Option<&Tensor>, mags: &Tensor) -> candle_core::Result<Tensor> {
-        match (&self.net, images) {
-            (Net::Cnn(cnn), Some(images)) => cnn.forward(images, mags),
-            (Net::Nn(nn), _) => nn.forward(mags),
+        #[cfg(feature = "cuda")]
+        let dtype = super::gpu::activation_dtype(&self.device);
+        #[cfg(not(feature = "cuda"))]
+        let dtype = DType::F32;
+        let mags = mags.to_dtype(dtype)?;
+        let out = match (&self.net, images) {
+            (Net::Cnn(cnn), Some(images)) => cnn.forward(&images.to_dtype(dtype)?, &mags)?,
+            (Net::Nn(nn), _) => nn.forward(&mags)?,
             (Net::Cnn(_), None) => candle_core::bail!("the CNN was given a batch without images"),
-        }
+        };
+        out.to_dtype(DType::F32)
     }
 
     /// Initialise the weights as Keras does, from a ChaCha8 stream seeded with `seed`.
@@ -336,9 +335,10 @@ pub fn predict(model: &Model, data: &Dataset, batch_size: usize) -> Result<Vec<f
     let rows: Vec<usize> = (0..data.len()).collect();
     let batches: Vec<Vec<usize>> = rows.chunks(batch_size).map(<[usize]>::to_vec).collect();
     let mut out = Vec::with_capacity(data.len());
+    let mut steps = InferenceSteps::new(model, batch_size.min(data.len()).max(1))?;
     model.preprocess().for_each_batch(data, &batches, |batch| {
-        let pred = model.forward(&batch).and_then(|p| p.flatten_all()?.to_vec1::<f32>()).context("predicting")?;
-        out.extend(pred);
+        steps.load(&batch)?;
+        out.extend(steps.predict()?);
         Ok(())
     })?;
     Ok(out)

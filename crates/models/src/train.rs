@@ -27,6 +27,7 @@ use super::loss::LossKind;
 use super::mdn::{GaussianMixtures, Head};
 use super::model::{predict, Model};
 use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
+use super::step::TrainingSteps;
 use super::CandleContext;
 use pzbench_io::{Error, Result};
 
@@ -373,7 +374,8 @@ impl Run {
                 batches: batches.len(),
             })?;
             let mut losses = LossSum::default();
-            let (model, adam) = (&self.model, &mut self.adam);
+            let adam = &mut self.adam;
+            let mut steps = TrainingSteps::new(&self.model, objective, cfg.batch_size)?;
             let saved_epochs = self.record.history.len();
             let diverged = |value: f64| {
                 Error::other(format!(
@@ -385,12 +387,8 @@ impl Run {
                 if let Some(reason) = callbacks.stop_reason() {
                     return Err(stopped(&reason, saved_epochs, dir.is_some()));
                 }
-                let z = batch.z.as_deref().ok_or_else(|| Error::usage("the training set has no redshifts"))?;
-                let z = Tensor::from_slice(z, (batch.n, 1), model.device()).context("moving redshifts")?;
-                let out = model.forward(&batch).context("forward pass")?;
-                let loss = objective.tensor(&out, &z).context("computing the loss")?;
-                let grads = loss.backward().context("backward pass")?;
-                adam.step(&grads).context("updating the weights")?;
+                steps.load(&batch)?;
+                let loss = steps.step(adam)?;
                 let running = if losses.add(&loss, batch.n)? {
                     let mean = losses.mean();
                     if !mean.is_finite() {
@@ -800,34 +798,5 @@ mod tests {
         let mixtures = predict_mixtures(&model, &val_set, 8).unwrap();
         assert_eq!((mixtures.k, mixtures.len()), (2, 16));
         assert!(mixtures.sigmas.iter().all(|&s| s >= SIGMA_FLOOR) && mixtures.means.iter().all(|m| m.is_finite()));
-    }
-
-    /// Measures one CNN training step at 64×64, batch 32, on the CPU (not a check; run with
-    /// `cargo test --lib models::train::tests::cnn_step_time -- --ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn cnn_step_time() {
-        let data = synthetic(32 * 4, Some(64), 1);
-        let model = Model::new(Architecture::Cnn(CnnConfig::galaxiesml(64)), &data, 1, &Device::Cpu).unwrap();
-        let mut adam = Adam::new(model.named_vars().unwrap(), 1e-4).unwrap();
-        let batches = epoch_batches(data.len(), 32, 1, 0, None);
-        let mut times = Vec::new();
-        model
-            .preprocess()
-            .for_each_batch(&data, &batches, |batch| {
-                let started = Instant::now();
-                let z = Tensor::from_slice(batch.z.as_deref().unwrap(), (batch.n, 1), &Device::Cpu).unwrap();
-                let loss = LossKind::Tanaka.tensor(&model.forward(&batch).unwrap(), &z).unwrap();
-                let forward = started.elapsed().as_secs_f64();
-                let grads = loss.backward().unwrap();
-                let backward = started.elapsed().as_secs_f64() - forward;
-                adam.step(&grads).unwrap();
-                loss.to_scalar::<f32>().unwrap();
-                let total = started.elapsed().as_secs_f64();
-                times.push([total, forward, backward, total - forward - backward]);
-                Ok(())
-            })
-            .unwrap();
-        println!("CNN 64x64 batch 32 training step, CPU, [total, forward, backward, adam] s: {times:.3?}");
     }
 }
