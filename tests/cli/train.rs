@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use super::util::pzbench;
+use super::util::{assert_one_error_line, pzbench, run};
 
 const DC2: &str = "fixtures/data/dc2/dc2_training_9816.csv";
 const DC2_BANDS: &str = "mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst";
@@ -397,12 +397,13 @@ fn bench_train_measures_the_cnn_on_the_cpu() {
         result["parameters"],
         4_519_040 + 512 * 512 + 512 + 512 * 128 + 128 + 128 * 32 + 32 + 5 * 200 + 200 + 5 * (200 * 200 + 200) + 233
     );
-    for key in ["train_galaxies_per_s", "infer_galaxies_per_s", "train_ms_per_step", "final_loss"] {
+    for key in ["train_galaxies_per_s", "infer_galaxies_per_s", "train_ms_per_step", "host_ms_per_step", "final_loss"] {
         let v = result[key].as_f64().unwrap();
         assert!(v.is_finite() && v > 0.0, "{key} = {v}");
     }
     assert!(value["peak_memory_bytes"].as_u64().unwrap() > 0);
     assert_eq!(value["kernels"], "cpu");
+    assert_eq!(value["precision"], "f32");
 }
 
 #[test]
@@ -414,6 +415,30 @@ fn bench_rejects_bad_settings_and_missing_cuda() {
         .stderr(predicate::str::contains("--steps must be at least 1"));
     #[cfg(not(feature = "cuda"))]
     pzbench().args(["bench", "check"]).run().code(2).stderr(predicate::str::contains("built without CUDA"));
+    // bf16 is a CUDA option, refused on the CPU before anything runs, by `bench train` and `train`.
+    let (code, _, err) = run(&["bench", "train", "--device", "cpu", "--precision", "bf16"]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&err, &["--precision bf16 is a CUDA option: use it with --device cuda"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cnn");
+    let (code, _, err) = run(&[
+        "train",
+        "--model",
+        "nn",
+        "--train",
+        "fixtures/data/dc2/dc2_training_9816.csv",
+        "--val-fraction",
+        "0.2",
+        "--bands",
+        "mag_u_lsst,mag_g_lsst,mag_r_lsst,mag_i_lsst,mag_z_lsst,mag_y_lsst",
+        "--precision",
+        "bf16",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert_one_error_line(&err, &["--precision bf16 is a CUDA option"]);
+    assert!(!out.exists(), "nothing is written");
 }
 
 #[cfg(unix)]
