@@ -25,6 +25,23 @@ impl GpuKernels {
     }
 }
 
+/// `--no-cuda-graphs`, declared once for every command that runs the models' steps.
+#[derive(Debug, Clone, Args)]
+pub struct CudaGraphArgs {
+    /// Run every CUDA step directly instead of recording the training and inference steps of
+    /// full batches as CUDA graphs and replaying them (the default with the fast kernels; results
+    /// agree within the GPU's run-to-run rounding).
+    #[arg(long)]
+    pub no_cuda_graphs: bool,
+}
+
+impl CudaGraphArgs {
+    /// Make this the setting used from now on (no effect on the CPU).
+    pub fn select(&self) {
+        pzbench_models::use_cuda_graphs(!self.no_cuda_graphs);
+    }
+}
+
 /// The arithmetic of the models' steps on CUDA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Precision {
@@ -99,10 +116,8 @@ pub struct BenchTrainArgs {
     /// CUDA implementation of the convolutions and pooling.
     #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
     pub gpu_kernels: GpuKernels,
-    /// Run every CUDA step directly instead of replaying a recorded CUDA graph (the fast
-    /// kernels' default), as `pzbench train --no-cuda-graphs` does.
-    #[arg(long)]
-    pub no_cuda_graphs: bool,
+    #[command(flatten)]
+    pub graphs: CudaGraphArgs,
     /// Arithmetic on CUDA: f32, or bf16 mixed precision (as `pzbench train --precision`).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
@@ -147,7 +162,7 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
     args.precision.select(&args.device, args.gpu_kernels)?;
     let device = pzbench_models::device(&args.device)?;
     args.gpu_kernels.select();
-    pzbench_models::use_cuda_graphs(!args.no_cuda_graphs);
+    args.graphs.select();
     let cfg = BenchConfig {
         image_size: args.size,
         batch_size: args.batch_size,
@@ -158,7 +173,7 @@ fn run_train(args: BenchTrainArgs) -> Result<ExitCode> {
     };
     let result = pzbench_models::train_throughput(&cfg, &device)?;
     let memory = pzbench_models::peak_memory_bytes(&device);
-    let kernels = match (device.is_cuda(), args.gpu_kernels, args.no_cuda_graphs) {
+    let kernels = match (device.is_cuda(), args.gpu_kernels, args.graphs.no_cuda_graphs) {
         (false, _, _) => "cpu",
         (true, GpuKernels::Fast, false) => "fast, CUDA graphs",
         (true, GpuKernels::Fast, true) => "fast",

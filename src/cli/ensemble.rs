@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::bench::CudaGraphArgs;
 use super::input::CatalogueArgs;
 use pzbench_io::Result;
 use pzbench_models::{self, EnsembleRequest, Head, DEFAULT_PREDICT_BATCH};
@@ -54,6 +55,9 @@ pub struct EnsembleArgs {
     pub batch_size: usize,
 
     #[command(flatten)]
+    pub graphs: CudaGraphArgs,
+
+    #[command(flatten)]
     pub catalogue: CatalogueArgs,
 
     /// Do not print the summary line.
@@ -63,6 +67,7 @@ pub struct EnsembleArgs {
 
 /// Run `pzbench ensemble`.
 pub fn run(args: EnsembleArgs) -> Result<ExitCode> {
+    args.graphs.select();
     let reference_models = super::predict::reference_models_dir();
     let members = args.members.iter().map(|m| pzbench_models::resolve_model_dir(m, &reference_models));
     let request = EnsembleRequest {

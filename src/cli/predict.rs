@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::bench::CudaGraphArgs;
 use super::input::CatalogueArgs;
 use pzbench_io::Result;
 use pzbench_models::{self, Estimates, PointEstimate, PredictRequest, DEFAULT_PREDICT_BATCH};
@@ -80,6 +81,9 @@ pub struct PredictArgs {
     pub batch_size: usize,
 
     #[command(flatten)]
+    pub graphs: CudaGraphArgs,
+
+    #[command(flatten)]
     pub catalogue: CatalogueArgs,
 
     /// Do not print what was read and written.
@@ -89,6 +93,7 @@ pub struct PredictArgs {
 
 /// Run `pzbench predict`.
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
+    args.graphs.select();
     let request = PredictRequest {
         model_dir: pzbench_models::resolve_model_dir(&args.model, &reference_models_dir())?,
         data: args.data.clone(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::{ArgGroup, Args, ValueEnum};
 use indicatif::ProgressBar;
 
-use super::bench::{GpuKernels, Precision};
+use super::bench::{CudaGraphArgs, GpuKernels, Precision};
 use super::input::{print_lock_wait, CatalogueArgs, LockArgs};
 use super::progress::progress_bar;
 use pzbench_io::{Error, Result};
@@ -190,11 +190,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = GpuKernels::Fast)]
     pub gpu_kernels: GpuKernels,
 
-    /// Run every CUDA step directly instead of recording the training and inference steps of
-    /// full batches as CUDA graphs and replaying them (the default with the fast kernels; the
-    /// results are the same).
-    #[arg(long)]
-    pub no_cuda_graphs: bool,
+    #[command(flatten)]
+    pub graphs: CudaGraphArgs,
 
     /// Arithmetic on CUDA: f32 (cuDNN may use TF32 tensor cores, as PyTorch does), or bf16 mixed
     /// precision as PyTorch's bf16 autocast (bf16 activations, convolutions and products with
@@ -323,7 +320,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let request = args.request()?;
     args.precision.select(&args.device, args.gpu_kernels)?;
     args.gpu_kernels.select();
-    pzbench_models::use_cuda_graphs(!args.no_cuda_graphs);
+    args.graphs.select();
     train_on_terminal(&request, args.quiet)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -117,13 +117,14 @@ impl StepBuffers {
         // The slot's previous upload must be done before its pinned memory is overwritten
         // (cudarc does not track pinned memory with event tracking off, `lib.rs`).
         slot.uploaded.synchronize().w()?;
+        // ... and the staging buffers copied out by the step's stream.
+        self.copies.wait(&slot.consumed).w()?;
         for ((pinned, staging), source) in slot.pinned.iter_mut().zip(&mut slot.staging).zip(values) {
             let host = pinned.as_mut_slice().w()?;
             if host.len() != source.len() {
                 bail!("step buffers: an input of {} values for a buffer of {}", source.len(), host.len())
             }
             host.copy_from_slice(source);
-            self.copies.wait(&slot.consumed).w()?;
             self.copies.memcpy_htod(pinned, staging).w()?;
         }
         slot.uploaded.record(&self.copies).w()?;

@@ -90,37 +90,38 @@ enum Loaded {
     Direct(DeviceBatch),
 }
 
-/// Training steps of `model` with batches of `batch_size` (`train.rs`, `bench.rs`).
-pub(crate) struct TrainingSteps<'m> {
+/// The batches of one kind of step: the one loaded, and, when graphs apply, the recorded step for
+/// full batches of `batch_size`, which reads images (if the model does), magnitudes and, when
+/// `with_z`, redshifts.
+struct Batches<'m> {
     model: &'m Model,
-    objective: Objective,
-    /// The size of the batches the graph takes.
+    with_z: bool,
     #[cfg(feature = "cuda")]
     batch_size: usize,
     loaded: Loaded,
-    /// The recorded step for full batches, when graphs apply.
     #[cfg(feature = "cuda")]
     graphed: Option<super::graph::GraphedStep>,
 }
 
-impl<'m> TrainingSteps<'m> {
-    pub(crate) fn new(model: &'m Model, objective: Objective, batch_size: usize) -> Result<Self> {
+impl<'m> Batches<'m> {
+    /// `output_shape`: the recorded step's output; `what`: the step, for messages.
+    fn new(model: &'m Model, batch_size: usize, with_z: bool, output_shape: &[usize], what: &str) -> Result<Self> {
         #[cfg(feature = "cuda")]
         let graphed = if super::gpu::graphs_apply(model.device()) {
-            let shapes = input_shapes(model, batch_size, true);
+            let shapes = input_shapes(model, batch_size, with_z);
             let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
             Some(
-                super::graph::GraphedStep::new(model.device(), &shapes, &[1])
-                    .context("preparing the CUDA graph of the training step")?,
+                super::graph::GraphedStep::new(model.device(), &shapes, output_shape)
+                    .context(&format!("preparing the CUDA graph of the {what}"))?,
             )
         } else {
             None
         };
         #[cfg(not(feature = "cuda"))]
-        let _ = batch_size;
-        Ok(TrainingSteps {
+        let _ = (batch_size, output_shape, what);
+        Ok(Batches {
             model,
-            objective,
+            with_z,
             #[cfg(feature = "cuda")]
             batch_size,
             loaded: Loaded::None,
@@ -129,22 +130,39 @@ impl<'m> TrainingSteps<'m> {
         })
     }
 
-    /// Queues `batch`'s upload for the next [`TrainingSteps::step`].
-    pub(crate) fn load(&mut self, batch: &HostBatch) -> Result<()> {
+    /// Queues `batch`'s upload for the next step.
+    fn load(&mut self, batch: &HostBatch) -> Result<()> {
         #[cfg(feature = "cuda")]
         if let (Some(graphed), true) = (self.graphed.as_mut(), batch.n == self.batch_size) {
-            graphed.write(&host_inputs(self.model, batch, true)?).context("uploading the batch")?;
+            graphed.write(&host_inputs(self.model, batch, self.with_z)?).context("uploading the batch")?;
             self.loaded = Loaded::Graphed;
             return Ok(());
         }
-        self.loaded = Loaded::Direct(DeviceBatch::upload(self.model, batch, true)?);
+        self.loaded = Loaded::Direct(DeviceBatch::upload(self.model, batch, self.with_z)?);
         Ok(())
+    }
+}
+
+/// Training steps of a model with batches of a given size (`train.rs`, `bench.rs`).
+pub(crate) struct TrainingSteps<'m> {
+    batches: Batches<'m>,
+    objective: Objective,
+}
+
+impl<'m> TrainingSteps<'m> {
+    pub(crate) fn new(model: &'m Model, objective: Objective, batch_size: usize) -> Result<Self> {
+        Ok(TrainingSteps { batches: Batches::new(model, batch_size, true, &[1], "training step")?, objective })
+    }
+
+    /// Queues `batch`'s upload for the next [`TrainingSteps::step`].
+    pub(crate) fn load(&mut self, batch: &HostBatch) -> Result<()> {
+        self.batches.load(batch)
     }
 
     /// One step on the loaded batch (it stays loaded); returns the objective's value, on the
     /// device, valid until the next step.
     pub(crate) fn step(&mut self, adam: &mut Adam) -> Result<Tensor> {
-        let (model, objective) = (self.model, self.objective);
+        let (model, objective) = (self.batches.model, self.objective);
         adam.advance().context("updating the weights")?;
         let train =
             |adam: &mut Adam, images: Option<&Tensor>, mags: &Tensor, z: &Tensor| -> candle_core::Result<Tensor> {
@@ -154,11 +172,11 @@ impl<'m> TrainingSteps<'m> {
                 adam.apply(&grads)?;
                 Ok(loss)
             };
-        match &self.loaded {
+        match &self.batches.loaded {
             Loaded::None => Err(Error::other("a training step ran before a batch was loaded")),
             #[cfg(feature = "cuda")]
             Loaded::Graphed => {
-                let graphed = self.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
+                let graphed = self.batches.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
                 graphed
                     .run(|inputs| {
                         let (images, rest) = split_inputs(model, inputs);
@@ -175,65 +193,31 @@ impl<'m> TrainingSteps<'m> {
     }
 }
 
-/// Inference steps of `model` with batches of `batch_size` (`model.rs`, `bench.rs`).
+/// Inference steps of a model with batches of a given size (`model.rs`, `bench.rs`).
 pub(crate) struct InferenceSteps<'m> {
-    model: &'m Model,
-    /// The size of the batches the graph takes.
-    #[cfg(feature = "cuda")]
-    batch_size: usize,
-    loaded: Loaded,
-    /// The recorded step for full batches, when graphs apply.
-    #[cfg(feature = "cuda")]
-    graphed: Option<super::graph::GraphedStep>,
+    batches: Batches<'m>,
 }
 
 impl<'m> InferenceSteps<'m> {
     pub(crate) fn new(model: &'m Model, batch_size: usize) -> Result<Self> {
-        #[cfg(feature = "cuda")]
-        let graphed = if super::gpu::graphs_apply(model.device()) {
-            let shapes = input_shapes(model, batch_size, false);
-            let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
-            let outputs = [batch_size, model.architecture().head().outputs()];
-            Some(
-                super::graph::GraphedStep::new(model.device(), &shapes, &outputs)
-                    .context("preparing the CUDA graph of the inference step")?,
-            )
-        } else {
-            None
-        };
-        #[cfg(not(feature = "cuda"))]
-        let _ = batch_size;
-        Ok(InferenceSteps {
-            model,
-            #[cfg(feature = "cuda")]
-            batch_size,
-            loaded: Loaded::None,
-            #[cfg(feature = "cuda")]
-            graphed,
-        })
+        let outputs = [batch_size, model.architecture().head().outputs()];
+        Ok(InferenceSteps { batches: Batches::new(model, batch_size, false, &outputs, "inference step")? })
     }
 
     /// Queues `batch`'s upload for the next [`InferenceSteps::predict`].
     pub(crate) fn load(&mut self, batch: &HostBatch) -> Result<()> {
-        #[cfg(feature = "cuda")]
-        if let (Some(graphed), true) = (self.graphed.as_mut(), batch.n == self.batch_size) {
-            graphed.write(&host_inputs(self.model, batch, false)?).context("uploading the batch")?;
-            self.loaded = Loaded::Graphed;
-            return Ok(());
-        }
-        self.loaded = Loaded::Direct(DeviceBatch::upload(self.model, batch, false)?);
-        Ok(())
+        self.batches.load(batch)
     }
 
     /// The outputs for the loaded batch (it stays loaded), row-major: one redshift or 3K mixture
     /// parameters per galaxy.
     pub(crate) fn predict(&mut self) -> Result<Vec<f32>> {
-        let model = self.model;
-        let out = match &self.loaded {
+        let model = self.batches.model;
+        let out = match &self.batches.loaded {
             Loaded::None => return Err(Error::other("an inference step ran before a batch was loaded")),
             #[cfg(feature = "cuda")]
             Loaded::Graphed => {
-                let graphed = self.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
+                let graphed = self.batches.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
                 graphed
                     .run(|inputs| {
                         let (images, rest) = split_inputs(model, inputs);
