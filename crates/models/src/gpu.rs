@@ -976,7 +976,7 @@ mod block {
     /// Threads per block for column sums over `c` columns: a multiple of `c`.
     fn column_block(c: usize) -> Option<usize> {
         let block = c.max(256);
-        (c > 0 && block % c == 0 && block <= 1024).then_some(block)
+        (c > 0 && block.is_multiple_of(c) && block <= 1024).then_some(block)
     }
 
     /// `(…, c) → (blocks, c)` partial column sums; summing them over the first dimension gives
