@@ -1,4 +1,4 @@
-//! CUDA graphs of the CNN's steps (the `cuda` feature): a training step (forward, loss, backward,
+//! CUDA graphs of the models' steps (the `cuda` feature): a training step (forward, loss, backward,
 //! Adam) or an inference step is recorded once by stream capture and then replayed for every
 //! later batch of the same shape. The host then queues one graph launch per step instead of
 //! building candle's autograd graph and launching a few hundred kernels, which at 64 px took
@@ -7,7 +7,8 @@
 //! A replay runs the recorded kernels on the recorded buffers, so:
 //! - the inputs and outputs of a step live in fixed device buffers ([`StepBuffers`]), written
 //!   before and read after each replay; the weights are updated in place (`Var::set`, the fused
-//!   Adam of `gpu.rs`), and Adam's step size is read from device memory (`adam.rs`);
+//!   Adam of `gpu.rs`), and Adam's step counter and step size live in device memory, advanced by
+//!   a kernel of the step (`gpu::AdamClock`);
 //! - everything else the step allocates is allocated and freed inside the graph (cudarc's
 //!   allocations are stream-ordered, which capture records as graph memory nodes);
 //! - candle's small host uploads (kernel dims and strides, scalar constants) and cuDNN's
@@ -29,8 +30,8 @@ pub(crate) struct Graph(CudaGraph);
 
 impl Graph {
     /// Records the work that `step` queues on `device`'s stream, without running it. `step` must
-    /// have run uncaptured on the same buffers first, under `enable_cuda_graph_htod_cache`; every tensor it
-    /// creates must be dropped before it returns.
+    /// have run uncaptured on the same buffers first, under `enable_cuda_graph_htod_cache`;
+    /// every tensor it creates must be dropped before it returns.
     pub(crate) fn capture(device: &Device, step: impl FnOnce() -> Result<()>) -> Result<Graph> {
         let cuda = device.as_cuda_device()?;
         let stream = cuda.cuda_stream();
