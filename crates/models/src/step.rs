@@ -130,6 +130,21 @@ impl<'m> Batches<'m> {
         })
     }
 
+    /// Runs `step` on the graph's input tensors — the images (if the model reads them), then the
+    /// rest in [`input_shapes`]' order — as [`super::graph::GraphedStep::run`] does.
+    #[cfg(feature = "cuda")]
+    fn run_graphed(
+        &mut self,
+        step: impl FnOnce(Option<&Tensor>, &[Tensor]) -> candle_core::Result<Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let model = self.model;
+        let Some(graphed) = self.graphed.as_mut() else { candle_core::bail!("no CUDA graph to replay") };
+        graphed.run(|inputs| {
+            let (images, rest) = split_inputs(model, inputs);
+            step(images, rest)
+        })
+    }
+
     /// Queues `batch`'s upload for the next step.
     fn load(&mut self, batch: &HostBatch) -> Result<()> {
         #[cfg(feature = "cuda")]
@@ -175,16 +190,11 @@ impl<'m> TrainingSteps<'m> {
         match &self.batches.loaded {
             Loaded::None => Err(Error::other("a training step ran before a batch was loaded")),
             #[cfg(feature = "cuda")]
-            Loaded::Graphed => {
-                let graphed = self.batches.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
-                graphed
-                    .run(|inputs| {
-                        let (images, rest) = split_inputs(model, inputs);
-                        train(adam, images, &rest[0], &rest[1])
-                    })
-                    .and_then(|loss| loss.squeeze(0))
-                    .context("training step (CUDA graph; --no-cuda-graphs runs without)")
-            }
+            Loaded::Graphed => self
+                .batches
+                .run_graphed(|images, rest| train(adam, images, &rest[0], &rest[1]))
+                .and_then(|loss| loss.squeeze(0))
+                .context("training step (CUDA graph; --no-cuda-graphs runs without)"),
             Loaded::Direct(batch) => {
                 let z = batch.z.as_ref().ok_or_else(|| Error::usage("the training set has no redshifts"))?;
                 train(adam, batch.images.as_ref(), &batch.mags, z).context("training step")
@@ -216,15 +226,10 @@ impl<'m> InferenceSteps<'m> {
         let out = match &self.batches.loaded {
             Loaded::None => return Err(Error::other("an inference step ran before a batch was loaded")),
             #[cfg(feature = "cuda")]
-            Loaded::Graphed => {
-                let graphed = self.batches.graphed.as_mut().ok_or_else(|| Error::other("no CUDA graph to replay"))?;
-                graphed
-                    .run(|inputs| {
-                        let (images, rest) = split_inputs(model, inputs);
-                        model.forward_tensors(images, &rest[0])
-                    })
-                    .context("predicting (CUDA graph; --no-cuda-graphs runs without)")?
-            }
+            Loaded::Graphed => self
+                .batches
+                .run_graphed(|images, rest| model.forward_tensors(images, &rest[0]))
+                .context("predicting (CUDA graph; --no-cuda-graphs runs without)")?,
             Loaded::Direct(batch) => model.forward_tensors(batch.images.as_ref(), &batch.mags).context("predicting")?,
         };
         out.flatten_all().and_then(|p| p.to_vec1::<f32>()).context("reading the predictions")
