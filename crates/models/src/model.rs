@@ -331,17 +331,7 @@ pub fn predict(model: &Model, data: &Dataset, batch_size: usize) -> Result<Vec<f
     if batch_size == 0 {
         return Err(Error::usage("the batch size must be at least 1"));
     }
-    model.check_data(data)?;
-    let rows: Vec<usize> = (0..data.len()).collect();
-    let batches: Vec<Vec<usize>> = rows.chunks(batch_size).map(<[usize]>::to_vec).collect();
-    let mut out = Vec::with_capacity(data.len());
-    let mut steps = InferenceSteps::new(model, batch_size.min(data.len()).max(1))?;
-    model.preprocess().for_each_batch(data, &batches, |batch| {
-        steps.load(&batch)?;
-        out.extend(steps.predict()?);
-        Ok(())
-    })?;
-    Ok(out)
+    InferenceSteps::new(model, batch_size.min(data.len()).max(1))?.predict_all(data)
 }
 
 /// The mixture-density model's Gaussian mixture for every row of `data`, in row order

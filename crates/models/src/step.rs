@@ -8,7 +8,7 @@
 use candle_core::Tensor;
 
 use super::adam::Adam;
-use super::data::HostBatch;
+use super::data::{Dataset, HostBatch};
 use super::loss::Objective;
 use super::model::Model;
 use super::CandleContext;
@@ -203,15 +203,33 @@ impl<'m> TrainingSteps<'m> {
     }
 }
 
-/// Inference steps of a model with batches of a given size (`model.rs`, `bench.rs`).
+/// Inference steps of a model with batches of a given size (`model.rs`, `train.rs`'s validation,
+/// `bench.rs`).
 pub(crate) struct InferenceSteps<'m> {
     batches: Batches<'m>,
+    batch_size: usize,
 }
 
 impl<'m> InferenceSteps<'m> {
     pub(crate) fn new(model: &'m Model, batch_size: usize) -> Result<Self> {
         let outputs = [batch_size, model.architecture().head().outputs()];
-        Ok(InferenceSteps { batches: Batches::new(model, batch_size, false, &outputs, "inference step")? })
+        let batches = Batches::new(model, batch_size, false, &outputs, "inference step")?;
+        Ok(InferenceSteps { batches, batch_size })
+    }
+
+    /// The outputs for every row of `data`, in row order ([`crate::predict`]).
+    pub(crate) fn predict_all(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        let model = self.batches.model;
+        model.check_data(data)?;
+        let rows: Vec<usize> = (0..data.len()).collect();
+        let batches: Vec<Vec<usize>> = rows.chunks(self.batch_size).map(<[usize]>::to_vec).collect();
+        let mut out = Vec::with_capacity(data.len());
+        model.preprocess().for_each_batch(data, &batches, |batch| {
+            self.load(&batch)?;
+            out.extend(self.predict()?);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Queues `batch`'s upload for the next [`InferenceSteps::predict`].

@@ -25,9 +25,9 @@ use super::checkpoint::{load_for_resume, save_training_state, BestWeights};
 use super::data::{epoch_batches, Dataset};
 use super::loss::LossKind;
 use super::mdn::{GaussianMixtures, Head};
-use super::model::{predict, Model};
+use super::model::Model;
 use super::record::{EpochRecord, ReduceLr, TrainConfig, TrainingRecord, ValidationSplit};
-use super::step::TrainingSteps;
+use super::step::{InferenceSteps, TrainingSteps};
 use super::CandleContext;
 use pzbench_io::{Error, Result};
 
@@ -361,6 +361,9 @@ impl Run {
         let objective = cfg.objective();
         let window = prep.images.then_some((cfg.chunk_rows, cfg.buffer_chunks));
         callbacks.send(TrainEvent::Started { first_epoch: start + 1, epochs: cfg.epochs })?;
+        // One set of steps for the whole run: on CUDA each records its graph once (`step.rs`).
+        let mut steps = TrainingSteps::new(&self.model, objective, cfg.batch_size)?;
+        let mut val_steps = InferenceSteps::new(&self.model, cfg.batch_size.min(val.len()).max(1))?;
         for epoch in start..cfg.epochs {
             let started = Instant::now();
             let val_losses: Vec<f64> = self.record.history.iter().map(|r| r.val_loss).collect();
@@ -375,7 +378,6 @@ impl Run {
             })?;
             let mut losses = LossSum::default();
             let adam = &mut self.adam;
-            let mut steps = TrainingSteps::new(&self.model, objective, cfg.batch_size)?;
             let saved_epochs = self.record.history.len();
             let diverged = |value: f64| {
                 Error::other(format!(
@@ -407,7 +409,7 @@ impl Run {
                 return Err(diverged(loss_sum / seen as f64));
             }
             let train_seconds = started.elapsed().as_secs_f64();
-            let val_out = predict(&self.model, val, cfg.batch_size)?;
+            let val_out = val_steps.predict_all(val)?;
             let val_z = val.redshifts().ok_or_else(|| Error::usage("the validation set has no redshifts"))?;
             let val_loss = objective.value(&val_out, val_z);
             if !val_loss.is_finite() {
@@ -525,7 +527,7 @@ impl LossSum {
 mod tests {
     use super::*;
     use crate::testing::synthetic;
-    use crate::{load, predict_mixtures, Architecture, CnnConfig, LossKind, NnConfig, SIGMA_FLOOR};
+    use crate::{load, predict, predict_mixtures, Architecture, CnnConfig, LossKind, NnConfig, SIGMA_FLOOR};
 
     fn nn_config(epochs: usize) -> TrainConfig {
         TrainConfig { epochs, batch_size: 32, lr: 5e-3, progress: false, seed: 5, ..TrainConfig::nn_paper() }
